@@ -1,0 +1,50 @@
+/* Types shared by bpf/sample.bpf.c (the sampling program) and agent/.
+ *
+ * The perf_event program counts each sample under a smolder_count_key in the
+ * count map of the current generation, and its fate in the stats array. The
+ * agent flips the generation, waits out every program still running (an
+ * update of a map-in-map makes the kernel wait for an RCU grace period), then
+ * drains the old generation's maps at leisure: no sample is lost to the drain
+ * and none is counted twice.
+ */
+#ifndef SMOLDER_BPF_SAMPLE_H
+#define SMOLDER_BPF_SAMPLE_H
+
+#define SMOLDER_MAX_STACK_DEPTH 127 /* kernel.perf_event_max_stack's default */
+#define SMOLDER_GENERATIONS 2
+
+/* Defaults; the agent can resize the maps before load (tests shrink them). */
+#define SMOLDER_COUNT_MAP_ENTRIES 16384
+#define SMOLDER_STACK_MAP_ENTRIES 16384
+#define SMOLDER_PID_FILTER_ENTRIES 1024
+
+/* USER_HZ: /proc/PID/stat reports start times in these ticks. */
+#define SMOLDER_USER_HZ 100ULL
+#define SMOLDER_NSEC_PER_TICK (1000000000ULL / SMOLDER_USER_HZ)
+
+#define SMOLDER_KEY_KERNEL_THREAD 0x1u
+
+struct smolder_count_key {
+	__u32 tgid;
+	__u32 flags;       /* SMOLDER_KEY_* */
+	__u64 start_ticks; /* the process's start, in USER_HZ ticks since boot */
+	__s32 user_stack_id;   /* -1: none (kernel thread) */
+	__s32 kernel_stack_id; /* -1: none (sample taken in user mode) */
+};
+
+/* What became of each sample, counted per CPU and per generation in the
+ * stats array at index gen * SMOLDER_STAT_COUNT + stat. In every interval,
+ * TAKEN == COUNTED + LOST_STACK_COLLISION + LOST_COUNT_MAP_FULL +
+ * LOST_STACK_READ; the agent then splits COUNTED into profiled and
+ * lost-unknown-process. */
+enum smolder_stat {
+	SMOLDER_STAT_TAKEN = 0,            /* samples of processes we profile */
+	SMOLDER_STAT_COUNTED,              /* stored in the count map */
+	SMOLDER_STAT_LOST_STACK_COLLISION, /* stack map bucket held another stack */
+	SMOLDER_STAT_LOST_COUNT_MAP_FULL,  /* count map had no room for a new key */
+	SMOLDER_STAT_LOST_STACK_READ,      /* the stack could not be read */
+	SMOLDER_STAT_FILTERED,             /* idle task or not a --pid target */
+	SMOLDER_STAT_COUNT,
+};
+
+#endif
