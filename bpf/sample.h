@@ -10,6 +10,10 @@
 #ifndef SMOLDER_BPF_SAMPLE_H
 #define SMOLDER_BPF_SAMPLE_H
 
+#ifndef __VMLINUX_H__ /* user space; BPF gets these types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
 #define SMOLDER_MAX_STACK_DEPTH 127 /* kernel.perf_event_max_stack's default */
 #define SMOLDER_GENERATIONS 2
 
@@ -21,6 +25,9 @@
 /* USER_HZ: /proc/PID/stat reports start times in these ticks. */
 #define SMOLDER_USER_HZ 100ULL
 #define SMOLDER_NSEC_PER_TICK (1000000000ULL / SMOLDER_USER_HZ)
+
+/* x86_64: kernel addresses are the upper half of the address space. */
+#define SMOLDER_KERNEL_START 0xffff800000000000ULL
 
 #define SMOLDER_KEY_KERNEL_THREAD 0x1u
 

@@ -1,0 +1,319 @@
+/* The flag table and what reads it: parsing of argv and SMOLDER_* variables,
+ * and --help. Every flag is documented once, here; the README embeds the
+ * --help text and a test checks the two agree.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sample.h"
+
+enum flag_kind { FLAG_UINT, FLAG_DURATION, FLAG_STRING, FLAG_PID, FLAG_LOG_LEVEL };
+
+struct flag_def {
+	const char *name; /* without the leading -- */
+	const char *env;
+	enum flag_kind kind;
+	const char *metavar;
+	const char *def;  /* parsed like a flag value; NULL: unset */
+	const char *help;
+	size_t offset;    /* where in struct config */
+	unsigned long min, max; /* FLAG_UINT bounds */
+	bool test_only;
+};
+
+#define AT(field) offsetof(struct config, field)
+
+static const struct flag_def flags[] = {
+	{ "sample-rate", "SMOLDER_SAMPLE_RATE", FLAG_UINT, "HZ", "97",
+	  "Samples per second on each CPU.", AT(sample_rate), 1, 10000, false },
+	{ "upload-interval", "SMOLDER_UPLOAD_INTERVAL", FLAG_DURATION, "DURATION", "15s",
+	  "Length of one profile: every interval, one profile per service is written or sent.",
+	  AT(upload_interval_ms), 0, 0, false },
+	{ "duration", "SMOLDER_DURATION", FLAG_DURATION, "DURATION", "0s",
+	  "Stop after this long (0s: run until SIGINT or SIGTERM). The partial interval is written first.",
+	  AT(duration_ms), 0, 0, false },
+	{ "output-dir", "SMOLDER_OUTPUT_DIR", FLAG_STRING, "DIR", "./profiles",
+	  "Where profiles go when there is no server: DIR/<service_name>/<start>-<end>.pb.gz.",
+	  AT(output_dir), 0, 0, false },
+	{ "server-address", "SMOLDER_SERVER_ADDRESS", FLAG_STRING, "URL", NULL,
+	  "Pyroscope server to send profiles to (not built yet: profiles are written to --output-dir).",
+	  AT(server_address), 0, 0, false },
+	{ "pid", "SMOLDER_PID", FLAG_PID, "PID", NULL,
+	  "Profile only this process (repeatable; the variable takes a comma-separated list). Default: every process.",
+	  AT(pids), 1, INT_MAX, false },
+	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
+	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
+	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
+	  "Test only: size of the BPF count map.", AT(count_map_entries), 1, 1u << 24, true },
+	{ "test-stack-map-entries", "SMOLDER_TEST_STACK_MAP_ENTRIES", FLAG_UINT, "N", "16384",
+	  "Test only: size of the BPF stack map.", AT(stack_map_entries), 1, 1u << 24, true },
+};
+
+#define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
+
+_Static_assert(SMOLDER_COUNT_MAP_ENTRIES == 16384 && SMOLDER_STACK_MAP_ENTRIES == 16384,
+	       "keep the test-only defaults in the flag table equal to sample.h's");
+
+int config_parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	uint64_t total = 0;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		size_t i;
+
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		errno = 0;
+		unsigned long long n = strtoull(s, &end, 10);
+		if (errno || end == s)
+			return -EINVAL;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t ul = strlen(units[i].unit);
+			/* "m" must not swallow the "m" of "ms" */
+			if (strncmp(end, units[i].unit, ul) == 0 &&
+			    !(ul == 1 && end[0] == 'm' && end[1] == 's'))
+				break;
+		}
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -EINVAL; /* a bare number has no unit: refuse to guess */
+		if (n > UINT64_MAX / units[i].ms || total + n * units[i].ms < total)
+			return -ERANGE;
+		total += n * units[i].ms;
+		s = end + strlen(units[i].unit);
+	}
+	*ms = total;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int add_pid(struct config *cfg, unsigned long pid)
+{
+	int *v = realloc(cfg->pids, (cfg->n_pids + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v[cfg->n_pids++] = (int)pid;
+	cfg->pids = v;
+	return 0;
+}
+
+/* "--pid" from the environment is a comma-separated list. */
+static int set_pids(struct config *cfg, const struct flag_def *f, const char *value,
+		    bool list)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = list ? strtok_r(copy, ",", &save) : copy; tok && !err;
+	     tok = list ? strtok_r(NULL, ",", &save) : NULL) {
+		unsigned long pid;
+
+		err = parse_uint(tok, f->min, f->max, &pid);
+		if (!err)
+			err = add_pid(cfg, pid);
+	}
+	free(copy);
+	return err;
+}
+
+static int set_flag(struct config *cfg, const struct flag_def *f, const char *value,
+		    bool from_env)
+{
+	void *field = (char *)cfg + f->offset;
+	unsigned long u;
+	int err;
+
+	switch (f->kind) {
+	case FLAG_UINT:
+		err = parse_uint(value, f->min, f->max, &u);
+		if (!err)
+			*(unsigned int *)field = (unsigned int)u;
+		return err;
+	case FLAG_DURATION:
+		return config_parse_duration(value, (uint64_t *)field);
+	case FLAG_STRING: {
+		char *dup = strdup(value);
+		if (!dup)
+			return -ENOMEM;
+		free(*(char **)field);
+		*(char **)field = dup;
+		return 0;
+	}
+	case FLAG_PID:
+		return set_pids(cfg, f, value, from_env);
+	case FLAG_LOG_LEVEL:
+		return log_level_parse(value, (enum log_level *)field);
+	}
+	return -EINVAL;
+}
+
+static const char *kind_expects(const struct flag_def *f)
+{
+	switch (f->kind) {
+	case FLAG_UINT:
+	case FLAG_PID:
+		return "a whole number";
+	case FLAG_DURATION:
+		return "a duration such as 500ms, 30s, 5m or 1h";
+	case FLAG_LOG_LEVEL:
+		return "debug, info, warn or error";
+	case FLAG_STRING:
+		break;
+	}
+	return "a value";
+}
+
+static void explain(const struct flag_def *f, const char *where, const char *value,
+		    char *err, size_t err_len)
+{
+	if (f->kind == FLAG_UINT || f->kind == FLAG_PID)
+		snprintf(err, err_len, "%s: bad value '%s': expected %s from %lu to %lu",
+			 where, value, kind_expects(f), f->min, f->max);
+	else
+		snprintf(err, err_len, "%s: bad value '%s': expected %s", where, value,
+			 kind_expects(f));
+}
+
+static const struct flag_def *find_flag(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
+			return &flags[i];
+	return NULL;
+}
+
+static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < N_FLAGS; i++) {
+		const struct flag_def *f = &flags[i];
+		const char *env = getenv(f->env);
+
+		if (f->def && set_flag(cfg, f, f->def, false))
+			return -EINVAL; /* a bad default is ours: fail loudly */
+		if (env && *env && set_flag(cfg, f, env, true)) {
+			explain(f, f->env, env, err, err_len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
+{
+	bool pids_from_argv = false;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (apply_defaults_and_env(cfg, err, err_len))
+		return -EINVAL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value, *eq;
+		const struct flag_def *f;
+		char where[96];
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+			return CONFIG_HELP_SHOWN;
+		if (strcmp(arg, "--version") == 0)
+			return CONFIG_VERSION_SHOWN;
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, err_len, "unexpected argument '%s' (flags start with --; see --help)", arg);
+			return -EINVAL;
+		}
+		eq = strchr(arg + 2, '=');
+		f = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+		if (!f) {
+			snprintf(err, err_len, "unknown flag '%.*s' (see --help)",
+				 eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+			return -EINVAL;
+		}
+		snprintf(where, sizeof(where), "--%s", f->name);
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			snprintf(err, err_len, "%s needs a value (%s)", where, kind_expects(f));
+			return -EINVAL;
+		}
+		if (f->kind == FLAG_PID && !pids_from_argv) {
+			/* flags win: --pid replaces the variable's list */
+			cfg->n_pids = 0;
+			pids_from_argv = true;
+		}
+		if (set_flag(cfg, f, value, false)) {
+			explain(f, where, value, err, err_len);
+			return -EINVAL;
+		}
+	}
+	if (cfg->upload_interval_ms < 1000) {
+		snprintf(err, err_len, "--upload-interval: must be at least 1s");
+		return -EINVAL;
+	}
+	if (!*cfg->output_dir) {
+		snprintf(err, err_len, "--output-dir: must not be empty");
+		return -EINVAL;
+	}
+	return CONFIG_RUN;
+}
+
+void config_release(struct config *cfg)
+{
+	free(cfg->output_dir);
+	free(cfg->server_address);
+	free(cfg->pids);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_print_help(FILE *f)
+{
+	fprintf(f,
+		"Usage: smolder [FLAG VALUE]...\n"
+		"Samples the on-CPU stacks of every process with eBPF and writes one pprof\n"
+		"profile per service every interval. Each flag also reads the environment\n"
+		"variable named after it; the flag wins.\n\n");
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			fprintf(f, "\nTest only:\n");
+		for (size_t i = 0; i < N_FLAGS; i++) {
+			const struct flag_def *fl = &flags[i];
+
+			if (fl->test_only != (pass == 1))
+				continue;
+			fprintf(f, "  --%s %s\n      %s\n      env %s", fl->name, fl->metavar,
+				fl->help, fl->env);
+			if (fl->def)
+				fprintf(f, ", default %s", fl->def);
+			fprintf(f, "\n");
+		}
+	}
+	fprintf(f, "\n  --help\n      Show this help.\n  --version\n      Show the version.\n");
+}

@@ -1,0 +1,45 @@
+/* The agent's settings: one table of flags (name, environment variable,
+ * default, help) drives parsing, the environment, --help and the README.
+ */
+#ifndef SMOLDER_CONFIG_H
+#define SMOLDER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct config {
+	unsigned int sample_rate;      /* Hz, on each CPU */
+	uint64_t upload_interval_ms;
+	uint64_t duration_ms;          /* 0: until SIGINT/SIGTERM */
+	char *output_dir;
+	char *server_address;          /* NULL: write locally */
+	int *pids;                     /* --pid targets; none: every process */
+	size_t n_pids;
+	enum log_level log_level;
+	unsigned int count_map_entries; /* test only: BPF map sizes */
+	unsigned int stack_map_entries;
+};
+
+enum config_result {
+	CONFIG_RUN = 0,
+	CONFIG_HELP_SHOWN = 1,
+	CONFIG_VERSION_SHOWN = 2,
+};
+
+/* Fills cfg from defaults, then the environment, then argv (flags win).
+ * Returns a config_result, or -EINVAL with a one-line reason naming the
+ * flag or variable in err. */
+int config_parse(int argc, char **argv, struct config *cfg, char *err,
+		 size_t err_len);
+void config_release(struct config *cfg);
+
+/* Writes --help to f. */
+#include <stdio.h>
+void config_print_help(FILE *f);
+
+/* Parses 500ms, 30s, 5m, 1h and sequences like 1m30s into milliseconds. */
+int config_parse_duration(const char *s, uint64_t *ms);
+
+#endif

@@ -1,0 +1,62 @@
+/* The counter table's names, and the interval bookkeeping. */
+#include "counters.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct counter_def counter_defs[CTR__COUNT] = {
+	[CTR_SAMPLES_TAKEN] = { "samples_taken", "samples of profiled processes, counted in BPF", 0 },
+	[CTR_SAMPLES_PROFILED] = { "samples_profiled", "samples that made it into a profile", 0 },
+	[CTR_LOST_STACK_COLLISION] = { "lost_stack_collision", "samples lost: the stack map had no room for the stack", 0 },
+	[CTR_LOST_COUNT_MAP_FULL] = { "lost_count_map_full", "samples lost: the count map was full", 0 },
+	[CTR_LOST_STACK_READ] = { "lost_stack_read", "samples lost: no stack could be read", 0 },
+	[CTR_LOST_UNKNOWN_PROCESS] = { "lost_unknown_process", "samples lost: the process exited before it was known", 0 },
+	[CTR_LOST_PROFILE_ERROR] = { "lost_profile_error", "samples lost: could not be added to their profile", 0 },
+	[CTR_SAMPLES_FILTERED] = { "samples_filtered", "samples of the idle task or of processes not targeted", 0 },
+	[CTR_PROFILES_WRITTEN] = { "profiles_written", "profiles written", 0 },
+	[CTR_PROFILE_ERRORS] = { "profile_errors", "profiles that could not be built or written", 0 },
+	[CTR_PROCESSES_TRACKED] = { "processes_tracked", "processes in the process table", 1 },
+};
+
+static const enum counter_id loss_ids[] = {
+	CTR_LOST_STACK_COLLISION,
+	CTR_LOST_COUNT_MAP_FULL,
+	CTR_LOST_STACK_READ,
+	CTR_LOST_UNKNOWN_PROCESS,
+	CTR_LOST_PROFILE_ERROR,
+};
+
+void counters_format_interval(const struct counters *c, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < CTR__COUNT && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s=%llu",
+				 i ? " " : "", counter_defs[i].name,
+				 (unsigned long long)c->interval[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+uint64_t counters_interval_lost(const struct counters *c)
+{
+	uint64_t lost = 0;
+
+	for (size_t i = 0; i < sizeof(loss_ids) / sizeof(loss_ids[0]); i++)
+		lost += c->interval[loss_ids[i]];
+	return lost;
+}
+
+void counters_end_interval(struct counters *c)
+{
+	for (int i = 0; i < CTR__COUNT; i++) {
+		if (counter_defs[i].is_gauge)
+			c->total[i] = c->interval[i];
+		else
+			c->total[i] += c->interval[i];
+	}
+	memset(c->interval, 0, sizeof(c->interval));
+}

@@ -1,0 +1,59 @@
+/* The agent's counter table: one place that knows every counter, its name
+ * and what it means. Later steps (discovery, upload, unwinding) add rows
+ * here. Each interval's values are logged, then folded into the totals.
+ */
+#ifndef SMOLDER_COUNTERS_H
+#define SMOLDER_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum counter_id {
+	CTR_SAMPLES_TAKEN,        /* counted in BPF: samples of profiled processes */
+	CTR_SAMPLES_PROFILED,     /* made it into a profile */
+	CTR_LOST_STACK_COLLISION, /* stack map bucket held another stack, or map full */
+	CTR_LOST_COUNT_MAP_FULL,
+	CTR_LOST_STACK_READ,
+	CTR_LOST_UNKNOWN_PROCESS, /* exited before we learnt what it was */
+	CTR_LOST_PROFILE_ERROR,   /* could not be added to its profile (no memory) */
+	CTR_SAMPLES_FILTERED,     /* idle task, or not a --pid target */
+	CTR_PROFILES_WRITTEN,
+	CTR_PROFILE_ERRORS,       /* a profile could not be built or written */
+	CTR_PROCESSES_TRACKED,    /* gauge: size of the process table */
+	CTR__COUNT,
+};
+
+struct counter_def {
+	const char *name;
+	const char *help;
+	int is_gauge;
+};
+
+extern const struct counter_def counter_defs[CTR__COUNT];
+
+struct counters {
+	uint64_t interval[CTR__COUNT];
+	uint64_t total[CTR__COUNT];
+};
+
+static inline void counters_add(struct counters *c, enum counter_id id, uint64_t n)
+{
+	c->interval[id] += n;
+}
+
+static inline void counters_set(struct counters *c, enum counter_id id, uint64_t v)
+{
+	c->interval[id] = v;
+}
+
+/* Formats this interval's counters as "name=value ..." into buf. */
+void counters_format_interval(const struct counters *c, char *buf, size_t len);
+
+/* Sum of the losses this interval: with CTR_SAMPLES_PROFILED it must equal
+ * CTR_SAMPLES_TAKEN. */
+uint64_t counters_interval_lost(const struct counters *c);
+
+/* Folds the interval into the totals and starts a new interval. */
+void counters_end_interval(struct counters *c);
+
+#endif

@@ -1,0 +1,27 @@
+/* Frames to pprof locations: names each address of a stack (through
+ * discovery's mappings and the symbolizer) and adds it to a profile.
+ * Unnamed frames keep their address, file and build-id, so a server can
+ * name them later.
+ */
+#ifndef SMOLDER_FRAMES_H
+#define SMOLDER_FRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "disc.h"
+#include "pprof.h"
+#include "sym.h"
+
+/* Adds the kernel frames ips[0..n) (leaf first) to b; ids receives their
+ * location ids. */
+int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
+		      const uint64_t *ips, size_t n, uint64_t *ids);
+
+/* Adds the user frames of process p. May re-read p's maps once, when an
+ * address lies outside every mapping we know (a library loaded since). */
+int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
+		    const struct disc_process *p, struct pprof_builder *b,
+		    const uint64_t *ips, size_t n, uint64_t *ids);
+
+#endif

@@ -1,0 +1,29 @@
+/* One interval's end: drain the sampler, attribute each counted stack to
+ * its process and service, name its frames, build the profiles, write them,
+ * and account for every sample in the counter table.
+ */
+#ifndef SMOLDER_INTERVAL_H
+#define SMOLDER_INTERVAL_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "counters.h"
+#include "disc.h"
+#include "sampler.h"
+#include "sym.h"
+
+struct interval_ctx {
+	const struct config *cfg;
+	struct sampler *sampler;
+	struct disc_table *disc;
+	struct sym_cache *sym;
+	struct counters *counters;
+};
+
+/* Closes the interval [start_ns, end_ns) (Unix ns). Returns a negative
+ * errno only when the sampler itself failed; lost samples and failed
+ * profiles are counted and logged, not returned. */
+int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
+
+#endif

@@ -1,0 +1,155 @@
+/* Writing an interval's profiles to local files (see output.h). */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int output_escape_component(const char *name, char *out, size_t len)
+{
+	bool dots = strcmp(name, "") == 0 || strcmp(name, ".") == 0 ||
+		    strcmp(name, "..") == 0;
+	size_t n = 0;
+
+	if (dots) {
+		if (len < 2)
+			return -ENAMETOOLONG;
+		out[n++] = '_';
+	}
+	for (const char *p = name; *p; p++) {
+		if (n + 1 >= len)
+			return -ENAMETOOLONG;
+		out[n++] = *p == '/' ? '_' : *p;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_file_atomically(const char *path, const uint8_t *data, size_t len)
+{
+	char tmp[4200];
+	int fd, err;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, data, len);
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/* Several label sets of one service in one interval need the hash in the
+ * file name to stay apart; the set is sorted by service, so look around. */
+static bool service_shared(const struct profile_set *set, size_t i, const char *service)
+{
+	struct profile_entry other;
+
+	if (i > 0) {
+		profile_set_entry(set, i - 1, &other);
+		if (strcmp(other.service_name, service) == 0)
+			return true;
+	}
+	if (i + 1 < profile_set_count(set)) {
+		profile_set_entry(set, i + 1, &other);
+		if (strcmp(other.service_name, service) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int write_entry(const char *dir, const struct profile_set *set, size_t i,
+		       char *path, size_t path_len)
+{
+	struct profile_entry e;
+	char service[256], subdir[4096], hash[16] = "";
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int err;
+
+	profile_set_entry(set, i, &e);
+	err = output_escape_component(e.service_name, service, sizeof(service));
+	if (err)
+		return err;
+	if (service_shared(set, i, e.service_name))
+		snprintf(hash, sizeof(hash), "-%08" PRIx32, e.labels_hash);
+	snprintf(subdir, sizeof(subdir), "%s/%s", dir, service);
+	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir,
+		 profile_set_start_ns(set) / 1000000000, profile_set_end_ns(set) / 1000000000,
+		 hash);
+	err = mkdir_p(subdir);
+	if (err)
+		return err;
+	err = pprof_builder_encode(e.builder, &data, &len);
+	if (err)
+		return err;
+	err = write_file_atomically(path, data, len);
+	free(data);
+	return err;
+}
+
+void output_write_set(const char *dir, const struct profile_set *set,
+		      struct output_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < profile_set_count(set); i++) {
+		char path[sizeof(res->failed_path)] = "";
+		int err = write_entry(dir, set, i, path, sizeof(path));
+
+		if (!err) {
+			res->written++;
+			continue;
+		}
+		if (!res->failed++) {
+			res->first_error = err;
+			snprintf(res->failed_path, sizeof(res->failed_path), "%s", path);
+		}
+	}
+}

@@ -1,0 +1,113 @@
+/* Start-up checks (see probe.h). 5.11 is the oldest kernel with everything
+ * we use: BTF-typed task access (bpf_get_current_task_btf), and BPF memory
+ * charged to the memory cgroup rather than to RLIMIT_MEMLOCK. */
+#include "probe.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static int has_cap(const struct __user_cap_data_struct *data, int cap)
+{
+	return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+static int check_privileges(char *what, size_t len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+		return 0;
+	snprintf(what, len, "privileges: smolder needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root");
+	return -EPERM;
+}
+
+static int check_btf(char *what, size_t len)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		return 0;
+	snprintf(what, len, "kernel BTF (/sys/kernel/btf/vmlinux): the kernel needs CONFIG_DEBUG_INFO_BTF=y");
+	return -ENOENT;
+}
+
+static int check_bpf_features(char *what, size_t len)
+{
+	static const struct { enum bpf_map_type type; const char *name; } maps[] = {
+		{ BPF_MAP_TYPE_HASH, "BPF hash maps" },
+		{ BPF_MAP_TYPE_PERCPU_ARRAY, "BPF per-CPU arrays" },
+		{ BPF_MAP_TYPE_STACK_TRACE, "BPF stack trace maps" },
+		{ BPF_MAP_TYPE_ARRAY_OF_MAPS, "BPF arrays of maps" },
+	};
+	static const struct { enum bpf_func_id id; const char *name; } helpers[] = {
+		{ BPF_FUNC_get_stackid, "the bpf_get_stackid helper" },
+		{ BPF_FUNC_get_current_task_btf, "the bpf_get_current_task_btf helper" },
+	};
+
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL) != 1) {
+		snprintf(what, len, "BPF perf_event programs");
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (libbpf_probe_bpf_map_type(maps[i].type, NULL) != 1) {
+			snprintf(what, len, "%s", maps[i].name);
+			return -EOPNOTSUPP;
+		}
+	}
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, helpers[i].id, NULL) != 1) {
+			snprintf(what, len, "%s in perf_event programs", helpers[i].name);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+static int check_perf_events(char *what, size_t len)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.freq = 1,
+		.sample_freq = 97,
+	};
+	int fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	snprintf(what, len, "perf events (software CPU clock): perf_event_open: %s", strerror(errno));
+	return -errno;
+}
+
+int probe_requirements(char *what, size_t len)
+{
+	int (*const checks[])(char *, size_t) = {
+		check_privileges, check_btf, check_bpf_features, check_perf_events,
+	};
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		int err = checks[i](what, len);
+		if (err)
+			return err;
+	}
+	return 0;
+}

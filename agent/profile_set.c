@@ -1,0 +1,144 @@
+/* One interval's profiles, one per label set. Services are few (tens to
+ * hundreds on a host), so a sorted array keeps this small and obvious. */
+#include "profile_set.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct profile_slot {
+	char *service_name;
+	uint32_t labels_hash;
+	struct pprof_builder *builder;
+};
+
+struct profile_set {
+	int64_t start_ns, end_ns, period;
+	struct profile_slot *slots;
+	size_t n, cap;
+};
+
+struct profile_set *profile_set_new(int64_t start_ns, int64_t end_ns,
+				    unsigned int sample_rate)
+{
+	struct profile_set *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->start_ns = start_ns;
+	s->end_ns = end_ns;
+	s->period = 1000000000LL / (sample_rate ? sample_rate : 1);
+	return s;
+}
+
+void profile_set_free(struct profile_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->slots[i].service_name);
+		pprof_builder_free(s->slots[i].builder);
+	}
+	free(s->slots);
+	free(s);
+}
+
+int64_t profile_set_period(const struct profile_set *s)
+{
+	return s->period;
+}
+
+/* FNV-1a of the canonical "name=value" list: stable across runs, so file
+ * names of one label set stay the same. */
+static uint32_t labels_hash(const char *service_name)
+{
+	const char *prefix = "service_name=";
+	uint32_t h = 2166136261u;
+
+	for (const char *p = prefix; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (const char *p = service_name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static struct pprof_builder *new_builder(const struct profile_set *s)
+{
+	static const struct pprof_value_type cpu = { "cpu", "nanoseconds" };
+	struct pprof_builder_opts opts = {
+		.sz = sizeof(opts),
+		.sample_types = &cpu,
+		.n_sample_types = 1,
+		.period_type = cpu,
+		.period = s->period,
+		.time_nanos = s->start_ns,
+		.duration_nanos = s->end_ns - s->start_ns,
+	};
+
+	return pprof_builder_new(&opts);
+}
+
+int profile_set_builder(struct profile_set *s, const char *service_name,
+			struct pprof_builder **b)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(s->slots[mid].service_name, service_name);
+
+		if (c == 0) {
+			*b = s->slots[mid].builder;
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct profile_slot *v = realloc(s->slots, ncap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->slots = v;
+		s->cap = ncap;
+	}
+	struct profile_slot slot = {
+		.service_name = strdup(service_name),
+		.labels_hash = labels_hash(service_name),
+		.builder = new_builder(s),
+	};
+	if (!slot.service_name || !slot.builder) {
+		free(slot.service_name);
+		pprof_builder_free(slot.builder);
+		return -ENOMEM;
+	}
+	memmove(&s->slots[lo + 1], &s->slots[lo], (s->n - lo) * sizeof(*s->slots));
+	s->slots[lo] = slot;
+	s->n++;
+	*b = slot.builder;
+	return 0;
+}
+
+size_t profile_set_count(const struct profile_set *s)
+{
+	return s->n;
+}
+
+void profile_set_entry(const struct profile_set *s, size_t i, struct profile_entry *e)
+{
+	e->service_name = s->slots[i].service_name;
+	e->labels_hash = s->slots[i].labels_hash;
+	e->builder = s->slots[i].builder;
+}
+
+int64_t profile_set_start_ns(const struct profile_set *s)
+{
+	return s->start_ns;
+}
+
+int64_t profile_set_end_ns(const struct profile_set *s)
+{
+	return s->end_ns;
+}

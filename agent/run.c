@@ -1,0 +1,182 @@
+/* The run loop (see run.h). Everything here runs on one thread: the
+ * sampling itself happens in the kernel, so the drain can take its time
+ * without delaying or losing a sample. */
+#include "run.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "counters.h"
+#include "disc.h"
+#include "interval.h"
+#include "log.h"
+#include "sampler.h"
+#include "sym.h"
+
+#define SCAN_PERIOD_MS 1000
+
+static int64_t now_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (log_get_level() > LOG_DEBUG || level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+
+/* SIGINT and SIGTERM arrive as readable data on a descriptor, so the loop
+ * waits for them and its deadlines in one poll. */
+static int signals_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	int fd = signalfd(-1, &set, SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int64_t min3(int64_t a, int64_t b, int64_t c)
+{
+	int64_t m = a < b ? a : b;
+	return m < c ? m : c;
+}
+
+/* Waits until deadline (monotonic ns); returns 1 if a signal came. */
+static int wait_until(int sigfd, int64_t deadline)
+{
+	int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
+	int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+
+	if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
+		struct signalfd_siginfo si;
+		if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+			log_info("received %s: writing the last interval", strsignal((int)si.ssi_signo));
+		return 1;
+	}
+	return 0;
+}
+
+static int loop(struct interval_ctx *ctx, int sigfd)
+{
+	const struct config *cfg = ctx->cfg;
+	int64_t interval = (int64_t)cfg->upload_interval_ms * 1000000;
+	int64_t start_mono = now_ns(CLOCK_MONOTONIC);
+	int64_t interval_start = now_ns(CLOCK_REALTIME);
+	int64_t next_scan = start_mono + SCAN_PERIOD_MS * 1000000LL;
+	int64_t next_close = start_mono + interval;
+	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
+				       : INT64_MAX;
+	int stop = 0, err;
+
+	while (!stop) {
+		int64_t now;
+
+		stop = wait_until(sigfd, min3(next_scan, next_close, end));
+		now = now_ns(CLOCK_MONOTONIC);
+		if (now >= end)
+			stop = 1;
+		if (!stop && now >= next_scan) {
+			err = disc_table_scan(ctx->disc);
+			if (err)
+				log_warn("scanning /proc: %s", strerror(-err));
+			next_scan = now + SCAN_PERIOD_MS * 1000000LL;
+		}
+		if (stop || now >= next_close) {
+			/* Intervals tile the run: each starts where the last ended. */
+			int64_t interval_end = now_ns(CLOCK_REALTIME);
+
+			err = interval_close(ctx, interval_start, interval_end);
+			if (err) {
+				log_error("draining the BPF maps: %s", strerror(-err));
+				return 1;
+			}
+			interval_start = interval_end;
+			next_close += interval;
+			if (next_close <= now) /* a drain longer than an interval */
+				next_close = now + interval;
+		}
+	}
+	return 0;
+}
+
+int agent_run(const struct config *cfg)
+{
+	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
+	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
+	struct sampler_opts sampler_opts = {
+		.sz = sizeof(sampler_opts),
+		.sample_rate = cfg->sample_rate,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+		.count_map_entries = cfg->count_map_entries,
+		.stack_map_entries = cfg->stack_map_entries,
+	};
+	struct counters counters = {};
+	struct interval_ctx ctx = { .cfg = cfg, .counters = &counters };
+	const char *what = "";
+	int status = 1, sigfd, err;
+
+	libbpf_set_print(libbpf_log);
+	sigfd = signals_open();
+	if (sigfd < 0) {
+		log_error("setting up signal handling: %s", strerror(-sigfd));
+		return 1;
+	}
+	ctx.disc = disc_table_new(&disc_opts);
+	ctx.sym = sym_cache_new(&sym_opts);
+	if (!ctx.disc || !ctx.sym) {
+		log_error("out of memory");
+		goto out;
+	}
+	err = disc_table_scan(ctx.disc);
+	if (err)
+		log_warn("scanning /proc: %s", strerror(-err));
+	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
+	if (err) {
+		log_error("%s: %s", what, strerror(-err));
+		goto out;
+	}
+	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, writing to %s every %llums",
+		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
+		 cfg->output_dir, (unsigned long long)cfg->upload_interval_ms);
+	status = loop(&ctx, sigfd);
+	log_info("stopped: %llu samples taken, %llu profiled, %llu profiles written",
+		 (unsigned long long)counters.total[CTR_SAMPLES_TAKEN],
+		 (unsigned long long)counters.total[CTR_SAMPLES_PROFILED],
+		 (unsigned long long)counters.total[CTR_PROFILES_WRITTEN]);
+out:
+	sampler_free(ctx.sampler);
+	sym_cache_free(ctx.sym);
+	disc_table_free(ctx.disc);
+	close(sigfd);
+	return status;
+}

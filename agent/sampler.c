@@ -1,0 +1,349 @@
+/* Loading, attaching and draining the sampling program (see sampler.h). */
+#include "sampler.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sample.skel.h"
+
+struct sampler {
+	struct sample_bpf *skel;
+	struct bpf_link **links;
+	int *perf_fds;
+	size_t n_cpus;
+	int n_possible_cpus;
+	unsigned int gen;
+};
+
+static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.freq = 1,
+		.sample_freq = rate,
+	};
+
+	return (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
+			    PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Parses a CPU list such as "0-3,6" into a bitmap of at most max CPUs. */
+static int cpu_list_parse(const char *s, bool *online, int max)
+{
+	while (*s && *s != '\n') {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+
+		if (end == s || a < 0)
+			return -EINVAL;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a)
+				return -EINVAL;
+		}
+		for (long c = a; c <= b && c < max; c++)
+			online[c] = true;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int online_cpus(bool *online, int max)
+{
+	char buf[1024];
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	int err = -EIO;
+
+	if (!f)
+		return -errno;
+	if (fgets(buf, sizeof(buf), f))
+		err = cpu_list_parse(buf, online, max);
+	fclose(f);
+	return err;
+}
+
+static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
+{
+	struct bpf_map *counts[] = { skel->maps.counts_0, skel->maps.counts_1 };
+	struct bpf_map *stacks[] = { skel->maps.stacks_0, skel->maps.stacks_1 };
+	int err = 0;
+
+	for (int g = 0; g < SMOLDER_GENERATIONS && !err; g++) {
+		if (o->count_map_entries)
+			err = bpf_map__set_max_entries(counts[g], o->count_map_entries);
+		if (!err && o->stack_map_entries)
+			err = bpf_map__set_max_entries(stacks[g], o->stack_map_entries);
+	}
+	return err;
+}
+
+static int fill_pid_filter(struct sample_bpf *skel, const int *pids, size_t n)
+{
+	int fd = bpf_map__fd(skel->maps.pid_filter);
+	__u8 yes = 1;
+
+	if (n > SMOLDER_PID_FILTER_ENTRIES)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		__u32 pid = (__u32)pids[i];
+		if (bpf_map_update_elem(fd, &pid, &yes, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int attach_all_cpus(struct sampler *s, unsigned int rate, const char **what)
+{
+	int max = s->n_possible_cpus;
+	bool *online = calloc((size_t)max, sizeof(*online));
+	int err;
+
+	s->links = calloc((size_t)max, sizeof(*s->links));
+	s->perf_fds = calloc((size_t)max, sizeof(*s->perf_fds));
+	if (!online || !s->links || !s->perf_fds) {
+		free(online);
+		return -ENOMEM;
+	}
+	err = online_cpus(online, max);
+	if (err) {
+		*what = "reading /sys/devices/system/cpu/online";
+		goto out;
+	}
+	for (int cpu = 0; cpu < max; cpu++) {
+		struct bpf_link *link;
+		int fd;
+
+		if (!online[cpu])
+			continue;
+		fd = perf_event_open_cpu_clock(cpu, rate);
+		if (fd < 0) {
+			err = -errno;
+			*what = "perf_event_open (software CPU clock)";
+			goto out;
+		}
+		link = bpf_program__attach_perf_event(s->skel->progs.smolder_sample, fd);
+		if (!link) {
+			err = -errno;
+			close(fd);
+			*what = "attaching the perf_event program";
+			goto out;
+		}
+		s->perf_fds[s->n_cpus] = fd;
+		s->links[s->n_cpus++] = link;
+	}
+	if (!s->n_cpus) {
+		err = -ENODEV;
+		*what = "finding an online CPU";
+	}
+out:
+	free(online);
+	return err;
+}
+
+int sampler_new(const struct sampler_opts *opts, struct sampler **out, const char **what)
+{
+	struct sampler *s = calloc(1, sizeof(*s));
+	int err;
+
+	*what = "allocating";
+	if (!s)
+		return -ENOMEM;
+	s->n_possible_cpus = libbpf_num_possible_cpus();
+	if (s->n_possible_cpus <= 0) {
+		err = s->n_possible_cpus ? s->n_possible_cpus : -EINVAL;
+		*what = "counting possible CPUs";
+		goto fail;
+	}
+	s->skel = sample_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		*what = "opening the BPF object";
+		goto fail;
+	}
+	s->skel->rodata->filter_by_pid = opts->n_pids > 0;
+	s->skel->rodata->include_idle = opts->include_idle;
+	err = resize_maps(s->skel, opts);
+	if (err) {
+		*what = "sizing the BPF maps";
+		goto fail;
+	}
+	err = sample_bpf__load(s->skel);
+	if (err) {
+		*what = "loading the BPF program (run with --log-level debug for the verifier's log)";
+		goto fail;
+	}
+	err = fill_pid_filter(s->skel, opts->pids, opts->n_pids);
+	if (err) {
+		*what = "filling the --pid filter";
+		goto fail;
+	}
+	err = attach_all_cpus(s, opts->sample_rate, what);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	sampler_free(s);
+	return err;
+}
+
+void sampler_free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_cpus; i++) {
+		bpf_link__destroy(s->links[i]);
+		close(s->perf_fds[i]);
+	}
+	free(s->links);
+	free(s->perf_fds);
+	sample_bpf__destroy(s->skel);
+	free(s);
+}
+
+size_t sampler_cpu_count(const struct sampler *s)
+{
+	return s->n_cpus;
+}
+
+static int counts_fd(struct sampler *s, unsigned int gen)
+{
+	return bpf_map__fd(gen ? s->skel->maps.counts_1 : s->skel->maps.counts_0);
+}
+
+static int stacks_fd(struct sampler *s, unsigned int gen)
+{
+	return bpf_map__fd(gen ? s->skel->maps.stacks_1 : s->skel->maps.stacks_0);
+}
+
+/* Makes every program that read the old generation finish: updating a
+ * map-in-map makes the kernel wait for an RCU grace period, and perf_event
+ * programs run inside RCU read-side sections. */
+static int wait_for_running_programs(struct sampler *s)
+{
+	int outer = bpf_map__fd(s->skel->maps.drain_barrier);
+	int inner = bpf_map__fd(s->skel->maps.barrier_inner);
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(outer, &zero, &inner, BPF_ANY) ? -errno : 0;
+}
+
+static int read_stats(struct sampler *s, unsigned int gen, uint64_t *stats)
+{
+	int fd = bpf_map__fd(s->skel->maps.stats);
+	size_t ncpu = (size_t)s->n_possible_cpus;
+	__u64 *values = calloc(ncpu, sizeof(*values));
+	int err = 0;
+
+	if (!values)
+		return -ENOMEM;
+	for (__u32 i = 0; i < SMOLDER_STAT_COUNT && !err; i++) {
+		__u32 idx = gen * SMOLDER_STAT_COUNT + i;
+
+		stats[i] = 0;
+		if (bpf_map_lookup_elem(fd, &idx, values)) {
+			err = -errno;
+			break;
+		}
+		for (size_t c = 0; c < ncpu; c++)
+			stats[i] += values[c];
+		memset(values, 0, ncpu * sizeof(*values));
+		if (bpf_map_update_elem(fd, &idx, values, BPF_ANY))
+			err = -errno;
+	}
+	free(values);
+	return err;
+}
+
+/* Reads and deletes every entry of the (no longer written) count map. */
+static int read_counts(int fd, struct sampler_drain *d)
+{
+	struct smolder_count_key key, next;
+	size_t cap = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (d->n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct sampler_entry *v = realloc(d->entries, ncap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			d->entries = v;
+			cap = ncap;
+		}
+		d->entries[d->n].key = next;
+		if (bpf_map_lookup_elem(fd, &next, &d->entries[d->n].count) == 0)
+			d->n++;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < d->n; i++)
+		bpf_map_delete_elem(fd, &d->entries[i].key);
+	return 0;
+}
+
+int sampler_drain(struct sampler *s, struct sampler_drain *d)
+{
+	unsigned int old = s->gen;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->gen = old;
+	s->gen = old ^ 1;
+	__atomic_store_n(&s->skel->bss->generation, s->gen, __ATOMIC_SEQ_CST);
+	err = wait_for_running_programs(s);
+	if (err)
+		return err;
+	err = read_stats(s, old, d->stats);
+	if (!err)
+		err = read_counts(counts_fd(s, old), d);
+	return err;
+}
+
+int sampler_read_stack(struct sampler *s, const struct sampler_drain *d, int32_t id,
+		       uint64_t *ips, size_t max)
+{
+	__u64 frames[SMOLDER_MAX_STACK_DEPTH];
+	size_t n = 0;
+
+	if (id < 0)
+		return 0;
+	if (bpf_map_lookup_elem(stacks_fd(s, d->gen), &id, frames))
+		return -errno;
+	/* the kernel zero-fills past the last frame */
+	while (n < SMOLDER_MAX_STACK_DEPTH && n < max && frames[n]) {
+		ips[n] = frames[n];
+		n++;
+	}
+	return (int)n;
+}
+
+void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
+{
+	int fd = stacks_fd(s, d->gen);
+	__u32 key, next;
+	void *prev = NULL;
+
+	/* Deleting the current key would lose our place: delete behind us. */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (prev)
+			bpf_map_delete_elem(fd, &key);
+		key = next;
+		prev = &key;
+	}
+	if (prev)
+		bpf_map_delete_elem(fd, &key);
+	free(d->entries);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,62 @@
+/* The sampler: loads bpf/sample.bpf.c, opens one CPU-clock perf event per
+ * online CPU, and drains the counted samples of each interval.
+ *
+ * A drain flips the generation BPF writes to, waits until no program can
+ * still be writing the old one, and only then reads and clears it: samples
+ * landing during the drain go to the new generation, and none is read twice.
+ */
+#ifndef SMOLDER_SAMPLER_H
+#define SMOLDER_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+#include "sample.h"
+
+struct sampler;
+
+struct sampler_opts {
+	size_t sz;
+	unsigned int sample_rate;
+	const int *pids; /* n_pids == 0: every process */
+	size_t n_pids;
+	bool include_idle;
+	unsigned int count_map_entries; /* 0: sample.h's default */
+	unsigned int stack_map_entries;
+};
+
+struct sampler_entry {
+	struct smolder_count_key key;
+	uint64_t count;
+};
+
+/* One generation's samples, readable until sampler_drain_release. */
+struct sampler_drain {
+	struct sampler_entry *entries;
+	size_t n;
+	uint64_t stats[SMOLDER_STAT_COUNT];
+	unsigned int gen;
+};
+
+/* Returns 0 with *out set, or a negative errno; *what names the step that
+ * failed (for the one line the agent prints). */
+int sampler_new(const struct sampler_opts *opts, struct sampler **out,
+		const char **what);
+void sampler_free(struct sampler *s);
+
+/* Number of perf events attached (one per online CPU). */
+size_t sampler_cpu_count(const struct sampler *s);
+
+int sampler_drain(struct sampler *s, struct sampler_drain *d);
+
+/* Copies the frames of stack id (leaf first) into ips; returns how many. */
+int sampler_read_stack(struct sampler *s, const struct sampler_drain *d,
+		       int32_t id, uint64_t *ips, size_t max);
+
+/* Clears the drained generation's stacks so it is empty when it is next
+ * written to, and frees d's memory. */
+void sampler_drain_release(struct sampler *s, struct sampler_drain *d);
+
+#endif

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The sampling program: runs on every CPU-clock tick of every CPU, captures
+ * the user and kernel stacks of whatever was running, and counts the sample
+ * under (process, start time, stacks) in the current generation's maps.
+ *
+ * Nothing here allocates beyond the preallocated maps; every way a sample can
+ * be lost is counted in stats, so the agent can prove each interval adds up.
+ * The shared types and the generation protocol are described in sample.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "sample.h"
+
+#define PF_KTHREAD 0x00200000
+#define EEXIST 17
+#define EFAULT 14
+
+/* Set by the agent before load: the verifier prunes what is off. */
+const volatile __u32 filter_by_pid = 0;
+const volatile __u32 include_idle = 0;
+
+/* The generation samples go to. The agent flips it, then waits out the
+ * programs that may have read the old value before draining that one. */
+volatile __u32 generation = 0;
+
+typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
+
+#define COUNT_MAP(name)                                                      \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_HASH);                             \
+		__uint(max_entries, SMOLDER_COUNT_MAP_ENTRIES);              \
+		__type(key, struct smolder_count_key);                      \
+		__type(value, __u64);                                        \
+	} name SEC(".maps")
+
+#define STACK_MAP(name)                                                      \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                      \
+		__uint(max_entries, SMOLDER_STACK_MAP_ENTRIES);              \
+		__uint(key_size, sizeof(__u32));                             \
+		__uint(value_size, sizeof(stack_frames_t));                  \
+	} name SEC(".maps")
+
+/* One of each per generation, so a drain owns its maps outright and can
+ * clear the stack map without touching stacks the next interval uses. */
+COUNT_MAP(counts_0);
+COUNT_MAP(counts_1);
+STACK_MAP(stacks_0);
+STACK_MAP(stacks_1);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SMOLDER_GENERATIONS * SMOLDER_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SMOLDER_PID_FILTER_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+/* Never read here: the agent updates it after flipping the generation, and
+ * the kernel makes an update of a map-in-map wait for an RCU grace period,
+ * which outlasts every perf_event program that was running. */
+struct barrier_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} barrier_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct barrier_inner);
+} drain_barrier SEC(".maps") = {
+	.values = { &barrier_inner },
+};
+
+static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
+{
+	__u32 idx = gen * SMOLDER_STAT_COUNT + stat;
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per CPU, and perf_event programs do not nest */
+}
+
+static __always_inline long stack_id(struct bpf_perf_event_data *ctx,
+				     __u32 gen, __u64 flags)
+{
+	if (gen)
+		return bpf_get_stackid(ctx, &stacks_1, flags);
+	return bpf_get_stackid(ctx, &stacks_0, flags);
+}
+
+/* Adds one to key's count; returns 0 or the reason it could not. */
+static __always_inline enum smolder_stat count_sample(__u32 gen,
+						      struct smolder_count_key *key)
+{
+	void *counts = gen ? (void *)&counts_1 : (void *)&counts_0;
+	__u64 one = 1, *v;
+	long err;
+
+	v = bpf_map_lookup_elem(counts, key);
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return SMOLDER_STAT_COUNTED;
+	}
+	err = bpf_map_update_elem(counts, key, &one, BPF_NOEXIST);
+	if (!err)
+		return SMOLDER_STAT_COUNTED;
+	if (err == -EEXIST) { /* another CPU added it just now */
+		v = bpf_map_lookup_elem(counts, key);
+		if (v) {
+			__sync_fetch_and_add(v, 1);
+			return SMOLDER_STAT_COUNTED;
+		}
+	}
+	return SMOLDER_STAT_LOST_COUNT_MAP_FULL;
+}
+
+/* A stack id, or -1 when there is no stack of this kind to have (a kernel
+ * thread's user stack, the kernel stack of a sample taken in user mode). */
+static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data *ctx,
+						     __u32 gen, bool kthread,
+						     struct smolder_count_key *key)
+{
+	/* Kernel text lives in the upper half of the address space. (Testing
+	 * cs would do too, but it is a 16-bit field on kernels with FRED, and
+	 * the verifier allows only full-width loads of the context.) */
+	bool in_kernel = ctx->regs.ip >= SMOLDER_KERNEL_START;
+	long id;
+
+	key->user_stack_id = -1;
+	key->kernel_stack_id = -1;
+	if (!kthread) {
+		id = stack_id(ctx, gen, BPF_F_USER_STACK);
+		if (id >= 0)
+			key->user_stack_id = id;
+		else if (id != -EFAULT)
+			return SMOLDER_STAT_LOST_STACK_COLLISION;
+	}
+	if (in_kernel) {
+		id = stack_id(ctx, gen, 0);
+		if (id >= 0)
+			key->kernel_stack_id = id;
+		else if (id != -EFAULT)
+			return SMOLDER_STAT_LOST_STACK_COLLISION;
+	}
+	/* -EEXIST (bucket taken) and -ENOMEM (no free entry) are the map's
+	 * fault; -EFAULT is an empty or unreadable stack: a loss only when
+	 * neither stack could be read. */
+	if (key->user_stack_id < 0 && key->kernel_stack_id < 0)
+		return SMOLDER_STAT_LOST_STACK_READ;
+	return SMOLDER_STAT_COUNTED;
+}
+
+SEC("perf_event")
+int smolder_sample(struct bpf_perf_event_data *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 gen = generation & 1;
+	struct smolder_count_key key = {};
+	enum smolder_stat fate;
+	bool kthread;
+
+	if ((tgid == 0 && !include_idle) ||
+	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid))) {
+		stat_add(gen, SMOLDER_STAT_FILTERED);
+		return 0;
+	}
+	stat_add(gen, SMOLDER_STAT_TAKEN);
+
+	kthread = task->flags & PF_KTHREAD;
+	key.tgid = tgid;
+	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
+	key.start_ticks = task->group_leader->start_boottime / SMOLDER_NSEC_PER_TICK;
+
+	fate = read_stacks(ctx, gen, kthread, &key);
+	if (fate == SMOLDER_STAT_COUNTED)
+		fate = count_sample(gen, &key);
+	stat_add(gen, fate);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

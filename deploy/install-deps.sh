@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever smolder needs to build, run and
+# be tested that this machine lacks. The one list of packages: the README's
+# two commands and CI both come through here.
+set -euo pipefail
+
+packages=(
+  # build
+  meson ninja-build pkg-config gcc clang llvm binutils
+  bpftool libbpf-dev libelf-dev libdw-dev libcurl4-openssl-dev
+  libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev
+  # tests: decoders that are not ours, and Debian's python3
+  golang-go protobuf-compiler python3 elfutils
+  # benchmarks: the peers we measure against
+  linux-perf
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

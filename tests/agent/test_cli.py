@@ -1,0 +1,64 @@
+"""The command line as a user meets it: a bad flag or value exits 2 with one
+line naming it, --help documents every flag, and the README's flag reference
+is exactly what --help prints (both come from the one flag table)."""
+import os
+import re
+import subprocess
+import sys
+
+agent, readme = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def run(args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([agent] + args, capture_output=True, text=True, env=e, timeout=30)
+
+
+def expect_bad(args, mention, env=None):
+    r = run(args, env)
+    lines = r.stderr.strip().splitlines()
+    if r.returncode != 2:
+        failures.append(f"{args} {env or ''}: exit {r.returncode}, want 2")
+    if len(lines) != 1 or mention not in lines[0]:
+        failures.append(f"{args} {env or ''}: want one line naming {mention!r}, got {r.stderr!r}")
+
+
+expect_bad(["--bogus"], "--bogus")
+expect_bad(["--sample-rate", "abc"], "--sample-rate")
+expect_bad(["--sample-rate"], "--sample-rate")
+expect_bad(["--upload-interval", "15"], "--upload-interval")
+expect_bad(["--duration=forever"], "--duration")
+expect_bad(["--log-level", "chatty"], "--log-level")
+expect_bad(["--pid", "abc"], "--pid")
+expect_bad([], "SMOLDER_UPLOAD_INTERVAL", {"SMOLDER_UPLOAD_INTERVAL": "soon"})
+
+r = run(["--help"])
+if r.returncode != 0:
+    failures.append(f"--help: exit {r.returncode}")
+help_text = r.stdout
+flags = re.findall(r"^  (--[a-z-]+)", help_text, re.M)
+for f in ["--sample-rate", "--upload-interval", "--duration", "--output-dir",
+          "--server-address", "--pid", "--log-level", "--help"]:
+    if f not in flags:
+        failures.append(f"--help does not document {f}")
+for f in flags:
+    if f in ("--help", "--version"):
+        continue
+    env = "SMOLDER_" + f[2:].upper().replace("-", "_")
+    if env not in help_text:
+        failures.append(f"--help does not name {env} for {f}")
+
+text = open(readme).read()
+m = re.search(r"<!-- help:begin -->\n```\n(.*?)```\n<!-- help:end -->", text, re.S)
+if not m:
+    failures.append("README has no help:begin/help:end block")
+elif m.group(1) != help_text:
+    failures.append("README's flag reference differs from --help; paste the output of "
+                    "`smolder --help` between the help markers")
+
+for f in failures:
+    print("FAIL:", f)
+print(f"cli: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,140 @@
+/* Unit tests of the flag table: durations, precedence of flags over
+ * environment variables, repeatable --pid, and the one-line errors. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			failures++;                                          \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fprintf(stderr, "\n");                               \
+		}                                                            \
+	} while (0)
+
+static void test_durations(void)
+{
+	static const struct { const char *s; int ok; uint64_t ms; } cases[] = {
+		{ "500ms", 1, 500 }, { "30s", 1, 30000 }, { "5m", 1, 300000 },
+		{ "1h", 1, 3600000 }, { "1m30s", 1, 90000 }, { "0s", 1, 0 },
+		{ "1h2m3s4ms", 1, 3723004 },
+		{ "", 0, 0 }, { "10", 0, 0 }, { "5x", 0, 0 }, { "s", 0, 0 },
+		{ "-1s", 0, 0 }, { "1.5s", 0, 0 }, { "99999999999999999999s", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t ms = 12345;
+		int err = config_parse_duration(cases[i].s, &ms);
+		CHECK((err == 0) == cases[i].ok, "duration '%s': err %d", cases[i].s, err);
+		if (cases[i].ok)
+			CHECK(ms == cases[i].ms, "duration '%s' = %llu, want %llu", cases[i].s,
+			      (unsigned long long)ms, (unsigned long long)cases[i].ms);
+	}
+}
+
+static int parse(struct config *cfg, char *err, size_t len, ...)
+{
+	char *argv[16] = { "smolder" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, len);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 15;)
+		argv[argc++] = a;
+	va_end(ap);
+	return config_parse(argc, argv, cfg, err, len);
+}
+
+static void test_defaults(void)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	CHECK(parse(&cfg, err, sizeof(err), NULL) == CONFIG_RUN, "defaults: %s", err);
+	CHECK(cfg.sample_rate == 97, "default rate %u", cfg.sample_rate);
+	CHECK(cfg.upload_interval_ms == 15000, "default interval");
+	CHECK(cfg.duration_ms == 0, "default duration");
+	CHECK(strcmp(cfg.output_dir, "./profiles") == 0, "default dir %s", cfg.output_dir);
+	CHECK(cfg.server_address == NULL, "no server by default");
+	CHECK(cfg.n_pids == 0, "no pids by default");
+	CHECK(cfg.log_level == LOG_INFO, "default level");
+	config_release(&cfg);
+}
+
+static void test_flags_and_env(void)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	setenv("SMOLDER_SAMPLE_RATE", "49", 1);
+	setenv("SMOLDER_PID", "10,20", 1);
+	setenv("SMOLDER_OUTPUT_DIR", "/tmp/from-env", 1);
+	CHECK(parse(&cfg, err, sizeof(err), "--upload-interval=5s", "--log-level", "debug", NULL) == CONFIG_RUN,
+	      "env: %s", err);
+	CHECK(cfg.sample_rate == 49, "env rate %u", cfg.sample_rate);
+	CHECK(cfg.n_pids == 2 && cfg.pids[0] == 10 && cfg.pids[1] == 20, "env pids");
+	CHECK(strcmp(cfg.output_dir, "/tmp/from-env") == 0, "env dir");
+	CHECK(cfg.upload_interval_ms == 5000 && cfg.log_level == LOG_DEBUG, "flags");
+	config_release(&cfg);
+
+	CHECK(parse(&cfg, err, sizeof(err), "--sample-rate", "19", "--pid", "7", "--pid=8",
+		    "--output-dir", "out", NULL) == CONFIG_RUN, "flags: %s", err);
+	CHECK(cfg.sample_rate == 19, "flag beats env: %u", cfg.sample_rate);
+	CHECK(cfg.n_pids == 2 && cfg.pids[0] == 7 && cfg.pids[1] == 8, "--pid replaces env list");
+	CHECK(strcmp(cfg.output_dir, "out") == 0, "flag dir");
+	config_release(&cfg);
+
+	setenv("SMOLDER_SAMPLE_RATE", "fast", 1);
+	CHECK(parse(&cfg, err, sizeof(err), NULL) < 0, "bad env accepted");
+	CHECK(strstr(err, "SMOLDER_SAMPLE_RATE") && strstr(err, "fast"), "env error names it: %s", err);
+	config_release(&cfg);
+	unsetenv("SMOLDER_SAMPLE_RATE");
+	unsetenv("SMOLDER_PID");
+	unsetenv("SMOLDER_OUTPUT_DIR");
+}
+
+static void test_errors(void)
+{
+	static const struct { const char *args[3]; const char *mention; } cases[] = {
+		{ { "--bogus", NULL }, "--bogus" },
+		{ { "--sample-rate", "abc" }, "--sample-rate" },
+		{ { "--sample-rate", "0" }, "--sample-rate" },
+		{ { "--sample-rate=" }, "--sample-rate" },
+		{ { "--upload-interval", "15" }, "--upload-interval" },
+		{ { "--upload-interval", "100ms" }, "--upload-interval" },
+		{ { "--duration" }, "--duration" },
+		{ { "--pid", "-3" }, "--pid" },
+		{ { "--log-level", "loud" }, "--log-level" },
+		{ { "stray" }, "stray" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char err[256] = "";
+		int r = parse(&cfg, err, sizeof(err), cases[i].args[0], cases[i].args[1], NULL);
+
+		CHECK(r < 0, "case %zu (%s) accepted", i, cases[i].args[0]);
+		CHECK(strstr(err, cases[i].mention) != NULL, "error '%s' does not name '%s'", err,
+		      cases[i].mention);
+		CHECK(strchr(err, '\n') == NULL, "error is more than one line: %s", err);
+		config_release(&cfg);
+	}
+}
+
+int main(void)
+{
+	test_durations();
+	test_defaults();
+	test_flags_and_env();
+	test_errors();
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	else
+		printf("config: all checks passed\n");
+	return failures ? 1 : 0;
+}
