@@ -1,0 +1,379 @@
+/* discovery: the table of known processes, keyed by (pid, start time).
+ *
+ * agent/ looks up, for every stack BPF counted, the process it came from;
+ * the table answers from memory, reading /proc only for a process it has
+ * not seen yet. A pid alone is not an identity: pids are reused, so an
+ * entry matches only when its start time matches too, and a process that
+ * has exited stays here, marked, until the drain that may still hold its
+ * samples is over (disc_table_expire).
+ *
+ * Entries are allocated one by one and never move while in the table:
+ * agent/ keeps pointers to them across a drain. They are chained in hash
+ * buckets by pid; the chains are short, as a pid has at most one live
+ * process and rarely an exited one besides.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#define PF_KTHREAD 0x00200000u
+#define INITIAL_BUCKETS 256
+
+struct entry {
+	struct disc_process p;
+	struct entry *next;    /* in the pid's bucket */
+	uint64_t seen;         /* last scan that found it alive */
+};
+
+struct disc_table {
+	char *proc_root;       /* NULL: /proc */
+	struct entry **buckets;
+	size_t nbuckets;       /* a power of two */
+	size_t n;
+	uint64_t scan;         /* scans so far */
+};
+
+/* Errors that mean the process has exited since it was listed: normal
+ * churn, not a failure. */
+static bool vanished(int err)
+{
+	return err == -ENOENT || err == -ESRCH;
+}
+
+static struct entry **bucket(const struct disc_table *t, int pid)
+{
+	return &t->buckets[(unsigned int)pid & (t->nbuckets - 1)];
+}
+
+static struct entry *find(const struct disc_table *t, int pid, uint64_t start_ticks)
+{
+	for (struct entry *e = *bucket(t, pid); e; e = e->next)
+		if (e->p.pid == pid && e->p.start_ticks == start_ticks)
+			return e;
+	return NULL;
+}
+
+static void entry_free(struct entry *e)
+{
+	free(e->p.exe_path);
+	free(e->p.service_name);
+	disc_mappings_release(&e->p.maps);
+	free(e);
+}
+
+/* Sequential pids spread evenly over the buckets, so the table grows only
+ * to keep chains short, and a failure to grow just leaves them longer. */
+static void insert(struct disc_table *t, struct entry *e)
+{
+	if (t->n >= t->nbuckets) {
+		size_t old_n = t->nbuckets;
+		struct entry **old = t->buckets;
+		struct entry **nb = calloc(old_n * 2, sizeof(*nb));
+
+		if (nb) {
+			t->buckets = nb;
+			t->nbuckets = old_n * 2;
+			for (size_t i = 0; i < old_n; i++) {
+				struct entry *x, *next;
+
+				for (x = old[i]; x; x = next) {
+					next = x->next;
+					x->next = *bucket(t, x->p.pid);
+					*bucket(t, x->p.pid) = x;
+				}
+			}
+			free(old);
+		}
+	}
+	e->next = *bucket(t, e->p.pid);
+	*bucket(t, e->p.pid) = e;
+	t->n++;
+}
+
+/* The executable's target, or NULL when the process has none we can read
+ * (kernel threads, zombies, a target longer than PATH_MAX). */
+static int read_exe(int dirfd, char **out)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlinkat(dirfd, "exe", buf, sizeof(buf));
+
+	*out = NULL;
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return 0;
+	*out = strndup(buf, (size_t)n);
+	return *out ? 0 : -ENOMEM;
+}
+
+static char *service_name(const struct disc_process *p)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t deleted_len = sizeof(deleted) - 1;
+	const char *name = p->comm;
+	size_t len = strlen(p->comm);
+
+	if (p->kernel_thread)
+		return strdup("kernel");
+	if (p->exe_path) {
+		const char *slash = strrchr(p->exe_path, '/');
+		const char *base = slash ? slash + 1 : p->exe_path;
+		size_t base_len = strlen(base);
+
+		/* The kernel appends this to the target of a file since
+		 * deleted (an upgraded package, say); the service is the same. */
+		if (base_len >= deleted_len &&
+		    !strcmp(base + base_len - deleted_len, deleted))
+			base_len -= deleted_len;
+		if (base_len) {
+			name = base;
+			len = base_len;
+		}
+	}
+	return strndup(name, len);
+}
+
+/* Reads what the table keeps about the process of dirfd, whose stat is st,
+ * and adds it, marking exited any other process known under its pid: that
+ * one must be gone, since the pid is someone else's now. */
+static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat *st,
+	       struct entry **out)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	int err = 0;
+
+	if (!e)
+		return -ENOMEM;
+	e->p.pid = pid;
+	e->p.start_ticks = st->start_ticks;
+	memcpy(e->p.comm, st->comm, sizeof(e->p.comm));
+	e->p.kernel_thread = st->flags & PF_KTHREAD;
+	e->seen = t->scan;
+	if (!e->p.kernel_thread) {
+		err = read_exe(dirfd, &e->p.exe_path);
+		if (err)
+			goto fail;
+		err = disc_maps_read_at(dirfd, &e->p.maps);
+		/* Maps we may not read (another user's process, when not
+		 * root) leave the process known by name, with no mappings. */
+		if (err && (vanished(err) || err == -ENOMEM))
+			goto fail;
+		err = 0;
+	}
+	e->p.service_name = service_name(&e->p);
+	if (!e->p.service_name) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (struct entry *x = *bucket(t, pid); x; x = x->next)
+		if (x->p.pid == pid)
+			x->p.exited = true;
+	insert(t, e);
+	*out = e;
+	return 0;
+fail:
+	entry_free(e);
+	return err;
+}
+
+struct disc_table *disc_table_new(const struct disc_table_opts *opts)
+{
+	struct disc_table *t = calloc(1, sizeof(*t));
+	const char *root = NULL;
+
+	if (!t)
+		return NULL;
+	if (opts && opts->sz >= offsetof(struct disc_table_opts, proc_root) + sizeof(opts->proc_root))
+		root = opts->proc_root;
+	if (root) {
+		t->proc_root = strdup(root);
+		if (!t->proc_root)
+			goto fail;
+	}
+	t->nbuckets = INITIAL_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets)
+		goto fail;
+	return t;
+fail:
+	free(t->proc_root);
+	free(t);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void disc_table_free(struct disc_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct entry *e, *next;
+
+		for (e = t->buckets[i]; e; e = next) {
+			next = e->next;
+			entry_free(e);
+		}
+	}
+	free(t->buckets);
+	free(t->proc_root);
+	free(t);
+}
+
+/* One pid listed by the scan. Only errors that would make the scan's
+ * verdicts wrong (out of memory, out of fds) are returned; a process that
+ * is gone, or whose stat makes no sense, is passed over. */
+static int scan_pid(struct disc_table *t, int pid)
+{
+	struct disc_stat st;
+	struct entry *e;
+	int dirfd, err;
+
+	dirfd = disc_proc_dir_open(t->proc_root, pid);
+	if (dirfd < 0)
+		return vanished(dirfd) ? 0 : dirfd;
+	err = disc_stat_read_at(dirfd, &st);
+	if (err) {
+		close(dirfd);
+		return vanished(err) || err == -EINVAL ? 0 : err;
+	}
+	e = find(t, pid, st.start_ticks);
+	if (e) {
+		/* (pid, start) is one process only: if a scan lost sight of
+		 * it, it was not gone after all. */
+		e->p.exited = false;
+	} else {
+		err = add(t, dirfd, pid, &st, &e);
+	}
+	close(dirfd);
+	if (err)
+		return vanished(err) ? 0 : err;
+	e->seen = t->scan;
+	return 0;
+}
+
+static int parse_pid(const char *name)
+{
+	const char *p = name;
+	uint64_t v;
+
+	if (disc_text_number(&p, name + strlen(name), 10, INT_MAX, &v) || *p || v == 0)
+		return -1;
+	return (int)v;
+}
+
+int disc_table_scan(struct disc_table *t)
+{
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = opendir(t->proc_root ? t->proc_root : "/proc");
+	if (!d)
+		return -errno;
+	t->scan++;
+	for (;;) {
+		int pid;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			err = -errno;
+			break;
+		}
+		pid = parse_pid(de->d_name);
+		if (pid < 0)
+			continue;
+		err = scan_pid(t, pid);
+		if (err)
+			break;
+	}
+	closedir(d);
+	/* A scan cut short has not looked at every pid: no verdicts. */
+	if (err)
+		return err;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (struct entry *e = t->buckets[i]; e; e = e->next)
+			if (e->seen != t->scan)
+				e->p.exited = true;
+	return 0;
+}
+
+const struct disc_process *disc_table_get(struct disc_table *t, int pid,
+					  uint64_t start_ticks)
+{
+	struct disc_stat st;
+	struct entry *e;
+	int dirfd, err;
+
+	e = find(t, pid, start_ticks);
+	if (e)
+		return &e->p;
+	dirfd = disc_proc_dir_open(t->proc_root, pid);
+	if (dirfd < 0)
+		return NULL;
+	err = disc_stat_read_at(dirfd, &st);
+	if (!err && st.start_ticks != start_ticks)
+		err = -ESRCH;
+	if (!err)
+		err = add(t, dirfd, pid, &st, &e);
+	close(dirfd);
+	return err ? NULL : &e->p;
+}
+
+int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p)
+{
+	struct disc_mappings maps;
+	struct disc_stat st;
+	struct entry *e;
+	int dirfd, err;
+
+	if (!p)
+		return -EINVAL;
+	e = find(t, p->pid, p->start_ticks);
+	if (!e || &e->p != p)
+		return -EINVAL;
+	if (e->p.exited)
+		return -ESRCH;
+	dirfd = disc_proc_dir_open(t->proc_root, p->pid);
+	if (dirfd < 0)
+		return vanished(dirfd) ? -ESRCH : dirfd;
+	/* Through this dirfd, stat and maps are of the same process. */
+	err = disc_stat_read_at(dirfd, &st);
+	if (!err && st.start_ticks != p->start_ticks)
+		err = -ESRCH;
+	if (!err)
+		err = disc_maps_read_at(dirfd, &maps);
+	close(dirfd);
+	if (err)
+		return vanished(err) ? -ESRCH : err;
+	disc_mappings_release(&e->p.maps);
+	e->p.maps = maps;
+	return 0;
+}
+
+void disc_table_expire(struct disc_table *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct entry **link = &t->buckets[i];
+
+		while (*link) {
+			struct entry *e = *link;
+
+			if (e->p.exited) {
+				*link = e->next;
+				entry_free(e);
+				t->n--;
+			} else {
+				link = &e->next;
+			}
+		}
+	}
+}
+
+size_t disc_table_size(const struct disc_table *t)
+{
+	return t->n;
+}

@@ -1,0 +1,416 @@
+/* tests/discovery: the process table, against a fake proc root built in a
+ * temporary directory (<root>/<pid>/stat, maps, exe), where the test decides
+ * which processes start, exit and reuse a pid. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "disc.h"
+
+#define PF_KTHREAD 0x00200000u
+
+static char root[64];
+
+static void write_file(int pid, const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/%s", root, pid, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static void write_stat(int pid, const char *comm, unsigned int flags, uint64_t start)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text),
+		 "%d (%s) S 1 %d %d 0 -1 %u 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0 0\n",
+		 pid, comm, pid, pid, flags, (unsigned long long)start);
+	write_file(pid, "stat", text);
+}
+
+/* A process dir with stat and maps, and an exe link when exe is not NULL. */
+static void make_process(int pid, const char *comm, unsigned int flags, uint64_t start,
+			 const char *exe, const char *maps)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%d", root, pid);
+	if (mkdir(path, 0755)) {
+		perror(path);
+		exit(2);
+	}
+	write_stat(pid, comm, flags, start);
+	write_file(pid, "maps", maps);
+	if (exe) {
+		snprintf(path, sizeof(path), "%s/%d/exe", root, pid);
+		if (symlink(exe, path)) {
+			perror(path);
+			exit(2);
+		}
+	}
+}
+
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_tree(const char *path)
+{
+	if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS))
+		perror(path);
+}
+
+static void remove_process(int pid)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%d", root, pid);
+	remove_tree(path);
+}
+
+#define SERVER_MAPS                                                                  \
+	"5600000000-5600001000 r--p 00000000 08:01 11 /srv/app/server\n"             \
+	"5600001000-5600005000 r-xp 00001000 08:01 11 /srv/app/server\n"             \
+	"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
+
+static struct disc_table *new_table(void)
+{
+	struct disc_table_opts opts = { .sz = sizeof(opts), .proc_root = root };
+	struct disc_table *t = disc_table_new(&opts);
+
+	if (!t) {
+		perror("disc_table_new");
+		exit(2);
+	}
+	return t;
+}
+
+static void test_scan_finds_processes(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *p;
+
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK_INT(disc_table_size(t), 4);
+
+	p = disc_table_get(t, 100, 5000);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_INT(p->pid, 100);
+		CHECK_U64(p->start_ticks, 5000);
+		CHECK_STR(p->comm, "server");
+		CHECK_STR(p->exe_path, "/srv/app/server");
+		CHECK_STR(p->service_name, "server");
+		CHECK(!p->kernel_thread);
+		CHECK(!p->exited);
+		CHECK_INT(p->maps.n, 3);
+		if (p->maps.n == 3) {
+			CHECK_U64(p->maps.v[1].start, 0x5600001000);
+			CHECK_STR(p->maps.v[1].path, "/srv/app/server");
+			CHECK(disc_mappings_find(&p->maps, 0x5600002345) == &p->maps.v[1]);
+		}
+	}
+	/* Known entries come back as the same object. */
+	CHECK(disc_table_get(t, 100, 5000) == p);
+
+	p = disc_table_get(t, 2, 31);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(p->kernel_thread);
+		CHECK_STR(p->exe_path, NULL);
+		CHECK_STR(p->service_name, "kernel");
+		CHECK_INT(p->maps.n, 0);
+	}
+
+	p = disc_table_get(t, 200, 7000);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(p->exe_path, "/opt/my tools/bin/worker.bin (deleted)");
+		CHECK_STR(p->service_name, "worker.bin");
+	}
+
+	/* No exe link (a zombie, say): named by comm. */
+	p = disc_table_get(t, 300, 9000);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(p->exe_path, NULL);
+		CHECK_STR(p->service_name, "my job");
+		CHECK(!p->kernel_thread);
+	}
+
+	/* A start time that is nobody's is not added. */
+	CHECK(disc_table_get(t, 100, 4999) == NULL);
+	CHECK(disc_table_get(t, 12345, 1) == NULL);
+	CHECK_INT(disc_table_size(t), 4);
+	disc_table_free(t);
+}
+
+static void test_pid_reuse(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *old, *new;
+
+	CHECK_INT(disc_table_scan(t), 0);
+	old = disc_table_get(t, 100, 5000);
+	CHECK(old != NULL);
+
+	/* pid 100 exits and a new process gets the pid. */
+	write_stat(100, "server", 0x400000, 5100);
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK_INT(disc_table_size(t), 5);
+	CHECK(disc_table_get(t, 100, 5000) == old);
+	if (old)
+		CHECK(old->exited);
+	new = disc_table_get(t, 100, 5100);
+	CHECK(new != NULL && new != old);
+	if (new) {
+		CHECK(!new->exited);
+		CHECK_STR(new->service_name, "server");
+	}
+
+	/* Until expire, samples of the old process still find it. */
+	disc_table_expire(t);
+	CHECK_INT(disc_table_size(t), 4);
+	CHECK(disc_table_get(t, 100, 5000) == NULL);
+	CHECK(disc_table_get(t, 100, 5100) == new);
+	CHECK_INT(disc_table_size(t), 4);
+
+	write_stat(100, "server", 0x400000, 5000);
+	disc_table_free(t);
+}
+
+/* disc_table_get finds a process that started after the last scan, and
+ * takes its pid from an older process it has not seen exit. */
+static void test_get_between_scans(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *old, *p;
+
+	CHECK_INT(disc_table_scan(t), 0);
+	old = disc_table_get(t, 100, 5000);
+	make_process(400, "late", 0x400000, 9500, "/usr/bin/late", SERVER_MAPS);
+	p = disc_table_get(t, 400, 9500);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(p->service_name, "late");
+		CHECK_INT(p->maps.n, 3);
+	}
+	CHECK_INT(disc_table_size(t), 5);
+
+	write_stat(100, "server", 0x400000, 5200);
+	p = disc_table_get(t, 100, 5200);
+	CHECK(p != NULL);
+	if (old)
+		CHECK(old->exited);
+	CHECK_INT(disc_table_size(t), 6);
+
+	write_stat(100, "server", 0x400000, 5000);
+	remove_process(400);
+	disc_table_free(t);
+}
+
+static void test_vanished(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *p;
+
+	make_process(500, "brief", 0x400000, 9900, "/usr/bin/brief", "");
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK_INT(disc_table_size(t), 5);
+	p = disc_table_get(t, 500, 9900);
+	CHECK(p != NULL);
+	if (p)
+		CHECK(!p->exited);
+
+	remove_process(500);
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK_INT(disc_table_size(t), 5);
+	CHECK(disc_table_get(t, 500, 9900) == p);
+	if (p)
+		CHECK(p->exited);
+	/* The others were seen again and stay live. */
+	p = disc_table_get(t, 100, 5000);
+	CHECK(p != NULL && !p->exited);
+
+	disc_table_expire(t);
+	CHECK_INT(disc_table_size(t), 4);
+	CHECK(disc_table_get(t, 500, 9900) == NULL);
+	disc_table_free(t);
+}
+
+/* A process one scan missed and the next finds again, same pid and start,
+ * is the same process: it is live again, under the same entry. */
+static void test_seen_again(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *p;
+	char from[128], to[128];
+
+	CHECK_INT(disc_table_scan(t), 0);
+	p = disc_table_get(t, 300, 9000);
+	CHECK(p != NULL);
+	snprintf(from, sizeof(from), "%s/300", root);
+	snprintf(to, sizeof(to), "%s/300.away", root);
+	CHECK_INT(rename(from, to), 0);
+	CHECK_INT(disc_table_scan(t), 0);
+	if (p)
+		CHECK(p->exited);
+	CHECK_INT(rename(to, from), 0);
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK(disc_table_get(t, 300, 9000) == p);
+	if (p)
+		CHECK(!p->exited);
+	CHECK_INT(disc_table_size(t), 4);
+	disc_table_free(t);
+}
+
+/* A pid dir without a stat (the process went between readdir and read), or
+ * with a stat that makes no sense, is passed over; so are names that are
+ * not pids. */
+static void test_churn_skipped(void)
+{
+	struct disc_table *t = new_table();
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/600", root);
+	mkdir(path, 0755);
+	make_process(700, "bad", 0, 1, NULL, "");
+	write_file(700, "stat", "700 (bad) S 1\n");
+	snprintf(path, sizeof(path), "%s/self", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/12ab", root);
+	mkdir(path, 0755);
+
+	CHECK_INT(disc_table_scan(t), 0);
+	CHECK_INT(disc_table_size(t), 4);
+	CHECK(disc_table_get(t, 600, 1) == NULL);
+	CHECK(disc_table_get(t, 700, 1) == NULL);
+
+	remove_process(600);
+	remove_process(700);
+	snprintf(path, sizeof(path), "%s/self", root);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/12ab", root);
+	rmdir(path);
+	disc_table_free(t);
+}
+
+static void test_refresh_maps(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *p;
+
+	CHECK_INT(disc_table_scan(t), 0);
+	p = disc_table_get(t, 100, 5000);
+	CHECK(p != NULL);
+	if (!p) {
+		disc_table_free(t);
+		return;
+	}
+	CHECK(disc_mappings_find(&p->maps, 0x7f1000000100) == NULL);
+	write_file(100, "maps", SERVER_MAPS
+		   "7f1000000000-7f1000002000 r-xp 00000000 08:01 12 /usr/lib/plugin.so\n");
+	CHECK_INT(disc_table_refresh_maps(t, p), 0);
+	CHECK_INT(p->maps.n, 4);
+	CHECK_STR(disc_mappings_find(&p->maps, 0x7f1000000100) ?
+		  disc_mappings_find(&p->maps, 0x7f1000000100)->path : NULL,
+		  "/usr/lib/plugin.so");
+
+	/* Unreadable maps leave the old ones in place. */
+	write_file(100, "maps", "garbage\n");
+	CHECK_INT(disc_table_refresh_maps(t, p), -EINVAL);
+	CHECK_INT(p->maps.n, 4);
+
+	/* The pid is someone else's now. */
+	write_stat(100, "server", 0x400000, 5300);
+	CHECK_INT(disc_table_refresh_maps(t, p), -ESRCH);
+	CHECK_INT(p->maps.n, 4);
+
+	write_stat(100, "server", 0x400000, 5000);
+	write_file(100, "maps", SERVER_MAPS);
+	disc_table_free(t);
+}
+
+/* Maps larger than the reader's first buffer are read whole. */
+static void test_large_maps(void)
+{
+	size_t cap = 2000 * 80, len = 0;
+	char *text = malloc(cap);
+	struct disc_mappings m;
+
+	if (!text)
+		exit(2);
+	for (int i = 0; i < 2000; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"%llx-%llx r-xp 00000000 08:01 %d /usr/lib/lib%04d.so\n",
+					0x7f0000000000ULL + i * 0x1000ULL,
+					0x7f0000001000ULL + i * 0x1000ULL, i, i);
+	make_process(800, "big", 0x400000, 12000, "/usr/bin/big", text);
+	free(text);
+
+	CHECK_INT(disc_maps_read(root, 800, &m), 0);
+	CHECK_INT(m.n, 2000);
+	if (m.n == 2000) {
+		CHECK_U64(m.v[1999].start, 0x7f0000000000ULL + 1999 * 0x1000ULL);
+		CHECK_STR(m.v[1999].path, "/usr/lib/lib1999.so");
+	}
+	disc_mappings_release(&m);
+	CHECK_INT(disc_maps_read(root, 801, &m), -ENOENT);
+	remove_process(800);
+}
+
+static void test_stat_read(void)
+{
+	struct disc_stat st;
+
+	CHECK_INT(disc_stat_read(root, 200, &st), 0);
+	CHECK_INT(st.pid, 200);
+	CHECK_STR(st.comm, "worker.bin");
+	CHECK_U64(st.start_ticks, 7000);
+	CHECK_INT(disc_stat_read(root, 201, &st), -ENOENT);
+	CHECK_INT(disc_stat_read(root, 0, &st), -EINVAL);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(root, sizeof(root), "%s/disc-proc-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	/* The flag, not the missing link, makes a kernel thread. */
+	make_process(2, "kthreadd", 0x00208040, 31, "/usr/sbin/not-a-kthread", "");
+	make_process(100, "server", 0x400000, 5000, "/srv/app/server", SERVER_MAPS);
+	make_process(200, "worker.bin", 0x400000, 7000, "/opt/my tools/bin/worker.bin (deleted)",
+		     SERVER_MAPS);
+	make_process(300, "my job", 0x400000, 9000, NULL, "");
+
+	test_scan_finds_processes();
+	test_pid_reuse();
+	test_get_between_scans();
+	test_vanished();
+	test_seen_again();
+	test_churn_skipped();
+	test_refresh_maps();
+	test_large_maps();
+	test_stat_read();
+
+	remove_tree(root);
+	return check_failures();
+}
