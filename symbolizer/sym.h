@@ -43,7 +43,10 @@ struct sym_file_ref {
  * (so a process that has exited can still be named, never from the wrong
  * file). *elf stays owned by the cache and valid until sym_cache_free.
  * A file that failed is remembered and fails again cheaply.
- * -ENOENT: no such file; -ENOEXEC: not an ELF file we can read. */
+ * -ENOENT: no such file; -ENOEXEC: not an ELF file we can read.
+ * (Both PATH candidates are checked against dev/inode when those are
+ * nonzero; a PATH ending in " (deleted)" is not tried. A failure is retried
+ * after a minute. -EACCES: only reachable without privilege.) */
 int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		      struct sym_elf **elf);
 
@@ -71,10 +74,10 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 			    const char **name);
 
 struct sym_cache_stats {
-	uint64_t files_opened;
-	uint64_t files_failed;
-	uint64_t lookups;
-	uint64_t lookups_failed;
+	uint64_t files_opened;   /* files read into the cache */
+	uint64_t files_failed;   /* attempts that found no readable file */
+	uint64_t lookups;        /* sym_cache_get_elf and _lookup_kernel calls */
+	uint64_t lookups_failed; /* of those, the ones that returned an error */
 };
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st);
 

@@ -1,0 +1,49 @@
+/* What an opened ELF file keeps, shared by the files that fill it in
+ * (elf_file.c: headers and segments; elf_symbols.c: functions;
+ * elf_build_id.c: the build-id) and by sym_cache.c, which opens files by
+ * descriptor. Internal to symbolizer/. */
+#ifndef SMOLDER_ELF_FILE_H
+#define SMOLDER_ELF_FILE_H
+
+#include <libelf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sym.h"
+
+/* Longer build-ids exist in no toolchain; a longer note is taken for noise. */
+#define SYM_BUILD_ID_MAX 64
+
+/* One function: [addr, end). Sorted by addr, one entry per address. */
+struct sym_elf_func {
+	uint64_t addr; /* first: see addr_search.h */
+	uint64_t end;
+	const char *name; /* into sym_elf.names */
+};
+
+/* A PT_LOAD segment: the file bytes [offset, offset + filesz) are mapped
+ * at vaddr. */
+struct sym_elf_load {
+	uint64_t offset;
+	uint64_t filesz;
+	uint64_t vaddr;
+};
+
+struct sym_elf {
+	struct sym_elf_func *funcs;
+	size_t nfuncs;
+	char *names; /* one arena for every name, so the Elf can be closed */
+	struct sym_elf_load *loads;
+	size_t nloads;
+	char build_id[2 * SYM_BUILD_ID_MAX + 1]; /* "" when there is none */
+};
+
+/* Reads the open regular file fd (not closed here) into a new sym_elf.
+ * -ENOEXEC when it is not an ELF file we can trust. */
+int sym_elf_read_fd(int fd, struct sym_elf **elf);
+
+/* Fill in se from e; -ENOEXEC when the tables they need are corrupt. */
+int sym_elf_read_functions(Elf *e, struct sym_elf *se);
+void sym_elf_read_build_id(Elf *e, struct sym_elf *se);
+
+#endif

@@ -1,0 +1,461 @@
+/* The per-host cache of opened files, and the way to a process's file.
+ *
+ * A file is keyed by what fstat says of it (device, inode, size, mtime), so
+ * fifty processes of one binary, in one container or many, share one
+ * sym_elf. A known file costs a stat() of the candidate path, never a
+ * second open or parse. The candidate paths, in order: the mapping itself
+ * (/proc/PID/map_files/START-END), the path in the process's mount
+ * namespace (/proc/PID/root/PATH), the path on the host. The last two are
+ * names, which may since have been given to another file: they are taken
+ * only when the device and inode match those of the mapping.
+ *
+ * Failures are remembered by the mapping's device and inode (by path when
+ * those are unknown) and fail again without a syscall until they are
+ * retried, a minute later: a file that was out of reach (its process gone)
+ * may be reachable through the next process that maps it.
+ *
+ * Not thread-safe: agent/ names frames from one thread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "elf_file.h"
+#include "hashtab.h"
+#include "kallsyms.h"
+#include "sym.h"
+
+#define RETRY_FAILED_NS (60ULL * 1000000000ULL)
+
+/* All uint64_t: hashed as bytes, so there must be no padding. */
+struct file_id {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	uint64_t mtime_sec;
+	uint64_t mtime_nsec;
+};
+
+struct file_entry {
+	struct sym_hnode node;
+	struct file_id id;
+	struct sym_elf *elf;
+};
+
+/* dev/ino of the mapping; path only when both are 0. */
+struct fail_key {
+	uint64_t dev;
+	uint64_t ino;
+	const char *path;
+};
+
+struct fail_entry {
+	struct sym_hnode node;
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t retry_ns;
+	int err;
+	char path[]; /* "" when keyed by dev/ino */
+};
+
+struct sym_cache {
+	char *kallsyms_path;
+	char *proc_root;
+	struct sym_htab files;
+	struct sym_htab failed;
+	size_t failed_sweep_at;
+	struct sym_kallsyms *ksyms;
+	int ksyms_err;
+	bool ksyms_tried;
+	struct sym_cache_stats stats;
+};
+
+/* Is field of struct sym_cache_opts within what the caller's sz says? */
+#define OPT_HAS(o, field) \
+	((o) && (o)->sz >= offsetof(struct sym_cache_opts, field) + sizeof((o)->field))
+
+static bool opts_valid(const struct sym_cache_opts *o)
+{
+	if (!o)
+		return true;
+	if (o->sz < sizeof(size_t))
+		return false;
+	/* A newer caller's fields we do not know must be unset. */
+	for (size_t i = sizeof(*o); i < o->sz; i++)
+		if (((const char *)o)[i])
+			return false;
+	return true;
+}
+
+struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
+{
+	const char *ksyms = NULL, *proc = NULL;
+	struct sym_cache *c;
+
+	if (!opts_valid(opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (OPT_HAS(opts, kallsyms_path))
+		ksyms = opts->kallsyms_path;
+	if (OPT_HAS(opts, proc_root))
+		proc = opts->proc_root;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->kallsyms_path = strdup(ksyms ? ksyms : "/proc/kallsyms");
+	c->proc_root = strdup(proc ? proc : "/proc");
+	if (!c->kallsyms_path || !c->proc_root) {
+		sym_cache_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->failed_sweep_at = 256;
+	return c;
+}
+
+static bool free_file_entry(struct sym_hnode *n, void *ctx)
+{
+	struct file_entry *fe = (struct file_entry *)n;
+
+	(void)ctx;
+	sym_elf_free(fe->elf);
+	free(fe);
+	return true;
+}
+
+static bool free_fail_entry(struct sym_hnode *n, void *ctx)
+{
+	(void)ctx;
+	free(n);
+	return true;
+}
+
+void sym_cache_free(struct sym_cache *c)
+{
+	if (!c)
+		return;
+	sym_htab_drop_if(&c->files, free_file_entry, NULL);
+	sym_htab_release(&c->files);
+	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
+	sym_htab_release(&c->failed);
+	sym_kallsyms_free(c->ksyms);
+	free(c->kallsyms_path);
+	free(c->proc_root);
+	free(c);
+}
+
+void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st)
+{
+	if (st)
+		*st = c ? c->stats : (struct sym_cache_stats){ 0 };
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- files by identity ---- */
+
+static struct file_id file_id_of(const struct stat *st)
+{
+	return (struct file_id){
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.size = (uint64_t)st->st_size,
+		.mtime_sec = (uint64_t)st->st_mtim.tv_sec,
+		.mtime_nsec = (uint64_t)st->st_mtim.tv_nsec,
+	};
+}
+
+static bool file_eq(const struct sym_hnode *n, const void *key)
+{
+	return !memcmp(&((const struct file_entry *)n)->id, key, sizeof(struct file_id));
+}
+
+static struct sym_elf *find_file(const struct sym_cache *c, const struct file_id *id)
+{
+	struct sym_hnode *n = sym_htab_find(&c->files, sym_hash_bytes(id, sizeof(*id), SYM_HASH_INIT),
+					    file_eq, id);
+
+	return n ? ((struct file_entry *)n)->elf : NULL;
+}
+
+static int add_file(struct sym_cache *c, const struct file_id *id, struct sym_elf *elf)
+{
+	struct file_entry *fe = calloc(1, sizeof(*fe));
+
+	if (!fe)
+		return -ENOMEM;
+	fe->id = *id;
+	fe->elf = elf;
+	fe->node.hash = sym_hash_bytes(id, sizeof(*id), SYM_HASH_INIT);
+	if (sym_htab_add(&c->files, &fe->node)) {
+		free(fe);
+		return -ENOMEM;
+	}
+	c->stats.files_opened++;
+	return 0;
+}
+
+/* ---- failures by mapping ---- */
+
+static bool fail_key_of(const struct sym_file_ref *ref, struct fail_key *k)
+{
+	*k = (struct fail_key){ .dev = ref->dev, .ino = ref->inode };
+	if (k->dev || k->ino)
+		return true;
+	k->path = ref->path;
+	return k->path && k->path[0];
+}
+
+static uint64_t fail_hash(const struct fail_key *k)
+{
+	uint64_t h = sym_hash_bytes(&k->dev, sizeof(k->dev), SYM_HASH_INIT);
+
+	h = sym_hash_bytes(&k->ino, sizeof(k->ino), h);
+	return k->path ? sym_hash_bytes(k->path, strlen(k->path), h) : h;
+}
+
+static bool fail_eq(const struct sym_hnode *n, const void *key)
+{
+	const struct fail_entry *fe = (const struct fail_entry *)n;
+	const struct fail_key *k = key;
+
+	return fe->dev == k->dev && fe->ino == k->ino &&
+	       !strcmp(fe->path, k->path ? k->path : "");
+}
+
+static bool fail_expired(struct sym_hnode *n, void *ctx)
+{
+	struct fail_entry *fe = (struct fail_entry *)n;
+
+	if (fe->retry_ns > *(const uint64_t *)ctx)
+		return false;
+	free(fe);
+	return true;
+}
+
+/* Best effort: a failure that cannot be remembered is just retried. */
+static void remember_failure(struct sym_cache *c, const struct fail_key *k,
+			     struct fail_entry *old, int err, uint64_t now)
+{
+	const char *path = k->path ? k->path : "";
+	struct fail_entry *fe;
+
+	if (old) {
+		old->err = err;
+		old->retry_ns = now + RETRY_FAILED_NS;
+		return;
+	}
+	if (c->failed.count >= c->failed_sweep_at) {
+		sym_htab_drop_if(&c->failed, fail_expired, &now);
+		c->failed_sweep_at = c->failed.count * 2 > 256 ? c->failed.count * 2 : 256;
+	}
+	fe = malloc(sizeof(*fe) + strlen(path) + 1);
+	if (!fe)
+		return;
+	*fe = (struct fail_entry){
+		.node.hash = fail_hash(k),
+		.dev = k->dev,
+		.ino = k->ino,
+		.retry_ns = now + RETRY_FAILED_NS,
+		.err = err,
+	};
+	strcpy(fe->path, path);
+	if (sym_htab_add(&c->failed, &fe->node))
+		free(fe);
+}
+
+/* ---- finding a mapping's file ---- */
+
+/* The file at a path candidate must be the one mapped. */
+static bool is_mapped_file(const struct stat *st, const struct sym_file_ref *ref)
+{
+	return (!ref->dev || st->st_dev == ref->dev) &&
+	       (!ref->inode || st->st_ino == ref->inode);
+}
+
+static int identify(const struct stat *st, const struct sym_file_ref *check,
+		    struct file_id *id)
+{
+	if (check && !is_mapped_file(st, check))
+		return -ENOENT;
+	if (!S_ISREG(st->st_mode))
+		return -ENOEXEC;
+	*id = file_id_of(st);
+	return 0;
+}
+
+/* Tries one candidate path; check is the ref to match, or NULL when the
+ * path is the mapping itself. */
+static int try_path(struct sym_cache *c, const char *path,
+		    const struct sym_file_ref *check, struct sym_elf **elf)
+{
+	struct sym_elf *se;
+	struct file_id id;
+	struct stat st;
+	int fd, err;
+
+	if (stat(path, &st))
+		return -errno;
+	err = identify(&st, check, &id);
+	if (err)
+		return err;
+	*elf = find_file(c, &id);
+	if (*elf)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	/* The path may name another file by now: what counts is the one
+	 * opened. */
+	err = fstat(fd, &st) ? -errno : identify(&st, check, &id);
+	if (!err && (*elf = find_file(c, &id))) {
+		close(fd);
+		return 0;
+	}
+	if (!err)
+		err = sym_elf_read_fd(fd, &se);
+	close(fd);
+	if (err)
+		return err;
+	err = add_file(c, &id, se);
+	if (err) {
+		sym_elf_free(se);
+		return err;
+	}
+	*elf = se;
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* The error to report when no candidate gave the file: the file itself
+ * (not ELF) over a lack of privilege over plain absence. */
+static int worse(int a, int b)
+{
+	static const int order[] = { -ENOEXEC, -ENOMEM, -EACCES };
+
+	a = a == -EPERM ? -EACCES : a;
+	b = b == -EPERM ? -EACCES : b;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (a == order[i] || b == order[i])
+			return order[i];
+	return -ENOENT;
+}
+
+static bool format_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n > 0 && (size_t)n < len;
+}
+
+static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
+		    struct sym_elf **elf)
+{
+	/* " (deleted)": the name now belongs to nothing, or to another file. */
+	bool named = ref->path && ref->path[0] == '/' &&
+		     !has_suffix(ref->path, " (deleted)");
+	char path[PATH_MAX];
+	int err = -ENOENT, r;
+
+	if (ref->pid > 0 && ref->map_end > ref->map_start &&
+	    format_path(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64,
+			c->proc_root, ref->pid, ref->map_start, ref->map_end)) {
+		r = try_path(c, path, NULL, elf);
+		/* The mapped file itself was reached: whatever it is, that
+		 * is the answer. */
+		if (!r || r == -ENOEXEC || r == -ENOMEM)
+			return r;
+		err = worse(err, r);
+	}
+	if (named && ref->pid > 0 &&
+	    format_path(path, sizeof(path), "%s/%d/root%s", c->proc_root,
+			ref->pid, ref->path)) {
+		r = try_path(c, path, ref, elf);
+		if (!r)
+			return 0;
+		err = worse(err, r);
+	}
+	if (named) {
+		r = try_path(c, ref->path, ref, elf);
+		if (!r)
+			return 0;
+		err = worse(err, r);
+	}
+	return err;
+}
+
+int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
+		      struct sym_elf **elf)
+{
+	struct fail_entry *failed = NULL;
+	struct fail_key key;
+	bool keyed;
+	uint64_t now;
+	int err;
+
+	if (!c || !ref || !elf)
+		return -EINVAL;
+	*elf = NULL;
+	c->stats.lookups++;
+	now = now_ns();
+	keyed = fail_key_of(ref, &key);
+	if (keyed)
+		failed = (struct fail_entry *)sym_htab_find(&c->failed, fail_hash(&key),
+							    fail_eq, &key);
+	if (failed && now < failed->retry_ns) {
+		c->stats.lookups_failed++;
+		return failed->err;
+	}
+	err = find_elf(c, ref, elf);
+	if (!err)
+		return 0;
+	c->stats.files_failed++;
+	c->stats.lookups_failed++;
+	if (keyed && err != -ENOMEM)
+		remember_failure(c, &key, failed, err, now);
+	return err;
+}
+
+int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
+			    const char **name)
+{
+	int err;
+
+	if (!c || !name)
+		return -EINVAL;
+	c->stats.lookups++;
+	if (!c->ksyms_tried) {
+		c->ksyms_err = sym_kallsyms_load(c->kallsyms_path, &c->ksyms);
+		c->ksyms_tried = c->ksyms_err != -ENOMEM;
+	}
+	err = c->ksyms_err ? c->ksyms_err : sym_kallsyms_lookup(c->ksyms, addr, name);
+	if (err)
+		c->stats.lookups_failed++;
+	return err;
+}

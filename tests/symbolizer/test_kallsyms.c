@@ -1,0 +1,144 @@
+/* Kernel symbols: a fake kallsyms (text, data, weak, module and aliased
+ * symbols, out of order) gives exact answers; all-zero addresses (what
+ * kptr_restrict shows) are -EPERM; the real /proc/kallsyms names the
+ * address it lists for schedule. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sym.h"
+#include "test_util.h"
+
+static const char fake[] =
+	"ffffffff81000300 W fake_weak\n"
+	"0000000000000000 A fixed_percpu_data\n"
+	"ffffffff81000000 t _text_local_alias\n"
+	"ffffffff81000000 T _stext\n"
+	"ffffffff81000100 T fake_func\n"
+	"ffffffff81000200 t fake_local\n"
+	"ffffffff81000400 D fake_data\n"
+	"ffffffff81000480 R fake_rodata\n"
+	"ffffffff81000500 T fake_after_data\n"
+	"not a line at all\n"
+	"ffffffffc0001000 t fake_mod_func\t[fake_mod]\n"
+	"ffffffffc0002000 d fake_mod_data\t[fake_mod]\n"
+	"ffffffffc0003000 T fake_mod_last\t[other_mod]\n";
+
+static struct sym_cache *cache_for(const char *name, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", test_tmpdir(), name);
+	CHECK(!test_write_file(path, text, strlen(text)), "write %s", path);
+	return sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
+						       .kallsyms_path = path });
+}
+
+static void check_fake(void)
+{
+	static const struct {
+		uint64_t addr;
+		const char *name; /* NULL: -ENOENT */
+	} cases[] = {
+		{ 0xffffffff81000000, "_stext" },
+		{ 0xffffffff810000ff, "_stext" },
+		{ 0xffffffff81000100, "fake_func" },
+		{ 0xffffffff81000150, "fake_func" },
+		{ 0xffffffff81000234, "fake_local" },
+		{ 0xffffffff81000300, "fake_weak" },
+		{ 0xffffffff810003ff, "fake_weak" },
+		{ 0xffffffff81000400, NULL },
+		{ 0xffffffff81000490, NULL },
+		{ 0xffffffff81000500, "fake_after_data" },
+		{ 0xffffffffc0000fff, "fake_after_data" },
+		{ 0xffffffffc0001010, "fake_mod_func" },
+		{ 0xffffffffc0002010, NULL },
+		{ 0xffffffffc0003000, "fake_mod_last" },
+		{ 0x10, NULL },
+		{ 0xffffffff80000000, NULL },
+	};
+	struct sym_cache *c = cache_for("kallsyms", fake);
+	struct sym_cache_stats st;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *name = NULL;
+		int err = sym_cache_lookup_kernel(c, cases[i].addr, &name);
+
+		if (cases[i].name)
+			CHECK_NAME(err, name, cases[i].name);
+		else
+			CHECK(err == -ENOENT, "%#" PRIx64 ": %d %s", cases[i].addr, err,
+			      err ? "" : name);
+	}
+	sym_cache_get_stats(c, &st);
+	CHECK(st.lookups == sizeof(cases) / sizeof(cases[0]) && st.lookups_failed == 5,
+	      "stats: lookups %" PRIu64 "/%" PRIu64, st.lookups, st.lookups_failed);
+	sym_cache_free(c);
+}
+
+static void check_unavailable(void)
+{
+	struct sym_cache *c = cache_for("kallsyms-restricted",
+					"0000000000000000 T _stext\n"
+					"0000000000000000 T schedule\n"
+					"0000000000000000 t fake_mod_func\t[fake_mod]\n");
+	const char *name;
+	int err;
+
+	for (int i = 0; i < 2; i++) {
+		err = sym_cache_lookup_kernel(c, 0xffffffff81000000, &name);
+		CHECK(err == -EPERM, "restricted kallsyms: %d", err);
+	}
+	sym_cache_free(c);
+
+	c = sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
+						    .kallsyms_path = "/nonexistent/kallsyms" });
+	err = sym_cache_lookup_kernel(c, 0xffffffff81000000, &name);
+	CHECK(err == -ENOENT, "absent kallsyms: %d", err);
+	sym_cache_free(c);
+
+	c = cache_for("kallsyms-empty", "");
+	err = sym_cache_lookup_kernel(c, 0xffffffff81000000, &name);
+	CHECK(err == -ENOENT, "empty kallsyms: %d", err);
+	sym_cache_free(c);
+}
+
+/* The real file: the address it gives schedule names schedule. */
+static void check_real(void)
+{
+	char line[512], name[256], type;
+	uint64_t addr, sched = 0;
+	struct sym_cache *c;
+	const char *got;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f) {
+		printf("no /proc/kallsyms: real kallsyms not checked\n");
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%" SCNx64 " %c %255s", &addr, &type, name) == 3 &&
+		    type == 'T' && !strcmp(name, "schedule")) {
+			sched = addr;
+			break;
+		}
+	fclose(f);
+	if (!sched) {
+		printf("kallsyms shows no address for schedule (kptr_restrict?): "
+		       "real kallsyms not checked\n");
+		return;
+	}
+	c = sym_cache_new(NULL);
+	CHECK_NAME(sym_cache_lookup_kernel(c, sched, &got), got, "schedule");
+	CHECK_NAME(sym_cache_lookup_kernel(c, sched + 4, &got), got, "schedule");
+	sym_cache_free(c);
+}
+
+int main(void)
+{
+	check_fake();
+	check_unavailable();
+	check_real();
+	return test_report("test_kallsyms");
+}
