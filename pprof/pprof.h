@@ -54,6 +54,8 @@ struct pprof_line_desc {
 	int64_t line;
 };
 
+/* NULL on failure, errno EINVAL (no sample types, a type without a name, a
+ * bad sz) or ENOMEM. */
 struct pprof_builder *pprof_builder_new(const struct pprof_builder_opts *opts);
 void pprof_builder_free(struct pprof_builder *b);
 
@@ -71,7 +73,8 @@ int pprof_builder_add_location(struct pprof_builder *b, uint64_t mapping_id,
 
 /* Adds values (n_sample_types of them) to the sample whose stack is
  * location_ids[0..n) (leaf first); identical stacks are merged by adding
- * their values. */
+ * their values. -EINVAL for an id no add_location returned; -EOVERFLOW, with
+ * nothing added, if a merged value would overflow. */
 int pprof_builder_add_sample(struct pprof_builder *b,
 			     const uint64_t *location_ids, size_t n,
 			     const int64_t *values);
