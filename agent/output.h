@@ -16,7 +16,7 @@ struct output_result {
 	size_t written;
 	size_t failed;
 	int first_error; /* negative errno of the first failure */
-	char failed_path[512];
+	char failed_path[4200];
 };
 
 /* Writes every profile of set under dir (created if missing). Each file
