@@ -39,8 +39,8 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	if (probe_requirements(err, sizeof(err))) {
-		fprintf(stderr, "smolder: missing %s (smolder needs %s or later with BTF)\n", err,
-			PROBE_MIN_KERNEL);
+		fprintf(stderr, "smolder: missing %s; smolder needs %s or later with BTF, run as root\n",
+			err, PROBE_MIN_KERNEL);
 		config_release(&cfg);
 		return 1;
 	}

@@ -35,7 +35,7 @@ static int check_privileges(char *what, size_t len)
 		return -errno;
 	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
 		return 0;
-	snprintf(what, len, "privileges: smolder needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root");
+	snprintf(what, len, "privileges: CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
 	return -EPERM;
 }
 
@@ -43,7 +43,7 @@ static int check_btf(char *what, size_t len)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
 		return 0;
-	snprintf(what, len, "kernel BTF (/sys/kernel/btf/vmlinux): the kernel needs CONFIG_DEBUG_INFO_BTF=y");
+	snprintf(what, len, "kernel BTF at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)");
 	return -ENOENT;
 }
 

@@ -34,6 +34,17 @@ expect_bad(["--log-level", "chatty"], "--log-level")
 expect_bad(["--pid", "abc"], "--pid")
 expect_bad([], "SMOLDER_UPLOAD_INTERVAL", {"SMOLDER_UPLOAD_INTERVAL": "soon"})
 
+# Start-up checks: without privileges, one line naming what is missing and
+# the minimum kernel, before anything is loaded.
+r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", agent, "--duration", "1s",
+                    "--output-dir", "/tmp/smolder-cli-unused"],
+                   capture_output=True, text=True, timeout=30)
+lines = r.stderr.strip().splitlines()
+if r.returncode != 1 or len(lines) != 1 or "CAP_BPF" not in lines[0] or "Linux 5.11" not in lines[0]:
+    failures.append(f"unprivileged start: want exit 1 and one line naming CAP_BPF and Linux 5.11, "
+                    f"got {r.returncode} {r.stderr!r}")
+
 r = run(["--help"])
 if r.returncode != 0:
     failures.append(f"--help: exit {r.returncode}")
