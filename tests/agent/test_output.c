@@ -7,20 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "output.h"
 #include "profile_set.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			failures++;                                          \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fprintf(stderr, "\n");                               \
-		}                                                            \
-	} while (0)
 
 static void test_escape(void)
 {
@@ -85,9 +74,5 @@ int main(void)
 {
 	test_escape();
 	test_write();
-	if (failures)
-		fprintf(stderr, "%d check(s) failed\n", failures);
-	else
-		printf("output: all checks passed\n");
-	return failures ? 1 : 0;
+	return check_report("output");
 }

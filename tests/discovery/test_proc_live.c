@@ -73,13 +73,13 @@ static void test_child_exits(struct disc_table *t)
 
 	if (pipe(fds)) {
 		perror("pipe");
-		check_failed++;
+		check_failures++;
 		return;
 	}
 	child = fork();
 	if (child < 0) {
 		perror("fork");
-		check_failed++;
+		check_failures++;
 		return;
 	}
 	if (child == 0) {
@@ -125,5 +125,5 @@ int main(void)
 	test_kernel_thread(t);
 	test_child_exits(t);
 	disc_table_free(t);
-	return check_failures();
+	return check_report("test_proc_live");
 }

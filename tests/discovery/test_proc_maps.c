@@ -115,7 +115,7 @@ static const struct maps_case cases[] = {
 static void check_case(const struct maps_case *c)
 {
 	struct disc_mappings m = { (struct disc_mapping *)1, 99 };
-	int failed_before = check_failed;
+	int failed_before = check_failures;
 	int err = disc_maps_parse(c->text, strlen(c->text), &m);
 
 	CHECK_INT(err, c->err);
@@ -141,7 +141,7 @@ static void check_case(const struct maps_case *c)
 		disc_mappings_release(&m);
 		CHECK(m.v == NULL && m.n == 0);
 	}
-	if (check_failed != failed_before)
+	if (check_failures != failed_before)
 		fprintf(stderr, "  in case: %s\n", c->name);
 }
 
@@ -209,5 +209,5 @@ int main(void)
 	test_nul_refused();
 	test_length_bounds_text();
 	test_find();
-	return check_failures();
+	return check_report("test_proc_maps");
 }

@@ -75,7 +75,7 @@ int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct stat_case *c = &cases[i];
-		int failed_before = check_failed;
+		int failed_before = check_failures;
 		struct disc_stat st;
 		int err = disc_stat_parse(c->text, strlen(c->text), &st);
 
@@ -88,8 +88,8 @@ int main(void)
 			CHECK_U64(st.flags, c->flags);
 			CHECK_U64(st.start_ticks, c->start_ticks);
 		}
-		if (check_failed != failed_before)
+		if (check_failures != failed_before)
 			fprintf(stderr, "  in case: %s\n", c->name);
 	}
-	return check_failures();
+	return check_report("test_proc_stat");
 }

@@ -412,5 +412,5 @@ int main(void)
 	test_stat_read();
 
 	remove_tree(root);
-	return check_failures();
+	return check_report("test_process_table");
 }

@@ -167,5 +167,5 @@ int main(void)
 		check_fixture(&fixtures[i]);
 	check_aliases();
 	check_corrupt();
-	return test_report("test_elf");
+	return check_report("test_elf");
 }

@@ -140,5 +140,5 @@ int main(void)
 	check_fake();
 	check_unavailable();
 	check_real();
-	return test_report("test_kallsyms");
+	return check_report("test_kallsyms");
 }

@@ -290,5 +290,5 @@ int main(void)
 	check_sharing();
 	check_proc_root();
 	check_negative();
-	return test_report("test_live");
+	return check_report("test_live");
 }

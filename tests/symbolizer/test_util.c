@@ -12,26 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int test_failures;
-
-void test_check_name(const char *file, int line, int err, const char *name,
-		     const char *want)
+void test_check_name(const char *file, int line, const char *cond, int err,
+		     const char *name, const char *want)
 {
 	if (!err && name && !strcmp(name, want))
 		return;
-	test_failures++;
-	fprintf(stderr, "%s:%d: wanted name %s, got err %d name %s\n", file, line,
-		want, err, err ? "-" : name ? name : "(null)");
-}
-
-int test_report(const char *what)
-{
-	if (test_failures) {
-		fprintf(stderr, "%s: %d check(s) failed\n", what, test_failures);
-		return 1;
-	}
-	printf("%s: all checks passed\n", what);
-	return 0;
+	check_fail(file, line, cond, ": wanted name %s, got err %d name %s", want, err,
+		   err ? "-" : name ? name : "(null)");
 }
 
 const char *test_env(const char *name)

@@ -1,7 +1,7 @@
-/* Helpers shared by the symbolizer's unit tests: checks that count failures
- * instead of aborting (so that spawned fixtures are still killed), and the
- * readers of what binutils and /proc say, where the expectations come from
- * (never from the code under test). */
+/* Helpers shared by the symbolizer's unit tests: check.h's checks (they count
+ * failures instead of aborting, so that spawned fixtures are still killed)
+ * and CHECK_NAME, and the readers of what binutils and /proc say, where the
+ * expectations come from (never from the code under test). */
 #ifndef SMOLDER_TEST_SYM_UTIL_H
 #define SMOLDER_TEST_SYM_UTIL_H
 
@@ -11,32 +11,18 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-extern int test_failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			test_failures++;                                   \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ",       \
-				__FILE__, __LINE__, #cond);                \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
+#include "check.h"
 
 /* err must be 0 and name exactly want; err (the lookup that sets name) is
  * evaluated first. */
 #define CHECK_NAME(err, name, want)                                        \
 	do {                                                               \
 		int check_err_ = (err);                                    \
-		test_check_name(__FILE__, __LINE__, check_err_, (name),    \
-				(want));                                   \
+		test_check_name(__FILE__, __LINE__, #name " == " #want,    \
+				check_err_, (name), (want));               \
 	} while (0)
-void test_check_name(const char *file, int line, int err, const char *name,
-		     const char *want);
-
-/* Prints the verdict; the exit status for main. */
-int test_report(const char *what);
+void test_check_name(const char *file, int line, const char *cond, int err,
+		     const char *name, const char *want);
 
 /* An environment variable the meson test sets (a fixture's path). */
 const char *test_env(const char *name);
