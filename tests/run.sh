@@ -20,12 +20,17 @@ meson compile -C build || fail_early "tests: build failed"
 configure build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   || fail_early "tests: meson setup (sanitizers) failed"
 meson compile -C build-asan || fail_early "tests: sanitizer build failed"
+# clang, with the libFuzzer targets: each replays its seed corpus once.
+CC=clang configure build-fuzz -Dfuzz=true || fail_early "tests: meson setup (clang, fuzz) failed"
+meson compile -C build-fuzz || fail_early "tests: clang build failed"
 
 meson test -C build --print-errorlogs
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --suite unit --print-errorlogs
+meson test -C build-fuzz --suite fuzz --print-errorlogs
 
-/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+  build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
