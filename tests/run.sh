@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs: install what is missing,
 # build, run every test (unit and integration, with real BPF), run the unit
-# tests again under ASan and UBSan, and end with one line: N passed, N failed.
+# tests again under ASan and UBSan, replay the fuzz targets' corpora in a
+# clang build, and end with one line: N passed, N failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
