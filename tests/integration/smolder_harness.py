@@ -1,0 +1,532 @@
+"""Shared by the integration tests: run the real agent against a real workload
+and read back what it wrote, through tools that are not ours.
+
+A test calls run(), which
+  1. starts the workload; it prints {"event":"ready","pids":[...]} and waits;
+  2. starts `smolder --pid ...` with its own temporary output directory and
+     waits up to 30 s for `sampling started` on its stderr (an agent that
+     exits or never starts sampling FAILS the test: BPF must work here);
+  3. lets the workload go, waits for its {"event":"done",...} line;
+  4. stops the agent with SIGINT (it flushes the partial interval and must
+     exit 0), then lets the workload exit;
+  5. parses every ` counters ` line of the agent's log into a dict, and
+     decodes every DIR/<service>/<start>-<end>.pb.gz with
+     `go tool pprof -raw -symbolize=none`.
+
+Only the standard library of Debian's /usr/bin/python3 is used.
+"""
+
+import gzip
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 30
+KERNEL_ADDRESS_MIN = 0xFFFF800000000000
+
+
+class Failure(Exception):
+    """What a test reports when the agent or its output is wrong."""
+
+
+def fail(msg):
+    raise Failure(msg)
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def main(test):
+    """Runs test(smolder, workload) from a script's __main__ and turns a
+    Failure into a clear message and exit status 1."""
+    if len(sys.argv) < 3:
+        sys.exit("usage: %s SMOLDER WORKLOAD" % sys.argv[0])
+    try:
+        test(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]))
+    except Failure as e:
+        print("\nFAIL: %s" % e, file=sys.stderr, flush=True)
+        sys.exit(1)
+    log("PASS")
+
+
+# ---------------------------------------------------------------------------
+# Profiles, as `go tool pprof -raw` prints them.
+
+class Mapping:
+    def __init__(self, id, start, limit, offset, file, build_id):
+        self.id, self.start, self.limit, self.offset = id, start, limit, offset
+        self.file, self.build_id = file, build_id
+
+    def __repr__(self):
+        return "Mapping(%d, %#x-%#x, %r)" % (self.id, self.start, self.limit, self.file)
+
+
+class Frame:
+    """One function at one location. A location holding inlined functions
+    gives several frames, innermost first."""
+
+    def __init__(self, name, address, mapping, location_id):
+        self.name = name  # None when the location has no function
+        self.address = address
+        self.mapping = mapping  # a Mapping, or None
+        self.location_id = location_id
+
+    @property
+    def is_kernel(self):
+        return self.address >= KERNEL_ADDRESS_MIN
+
+    def __repr__(self):
+        return "%s@%#x%s" % (self.name or "??", self.address, "[k]" if self.is_kernel else "")
+
+
+class Sample:
+    def __init__(self, count, frames, values):
+        self.count = count    # value / period
+        self.frames = frames  # leaf first
+        self.values = values  # the raw values
+
+    @property
+    def names(self):
+        return [f.name or "??" for f in self.frames]
+
+    @property
+    def kernel_frames(self):
+        return [f for f in self.frames if f.is_kernel]
+
+    @property
+    def user_frames(self):
+        return [f for f in self.frames if not f.is_kernel]
+
+
+class Profile:
+    def __init__(self, path, service, start, end):
+        self.path, self.service, self.start, self.end = path, service, start, end
+        self.comments = []
+        self.period_type = None   # ("cpu", "nanoseconds")
+        self.period = None
+        self.sample_types = []    # [("cpu", "nanoseconds")]
+        self.samples = []
+        self.locations = {}       # id -> (address, Mapping or None, [names])
+        self.mappings = {}        # id -> Mapping
+        self.inexact_values = 0   # values that are not a multiple of the period
+
+    @property
+    def interval(self):
+        return "%d-%d" % (self.start, self.end)
+
+    @property
+    def total_count(self):
+        return sum(s.count for s in self.samples)
+
+
+_SAMPLE_RE = re.compile(r"^((?:\s+-?\d+)+): ((?:\d+ )*)\s*$")
+_LOCATION_RE = re.compile(r"^\s*(\d+): (0x[0-9a-fA-F]+) (?:M=(\d+) )?(?:\[F\] )?(.*)$")
+_LINE_RE = re.compile(r"^(\S+) (.*):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
+_MAPPING_RE = re.compile(r"^(\d+): (0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+) ?(.*)$")
+
+
+def _function_name(text):
+    """The function name out of "NAME FILE:LINE s=START[(SYSNAME)]"."""
+    text = text.strip()
+    if text in ("", "??"):
+        return None
+    m = _LINE_RE.match(text)
+    if m:
+        return m.group(1)
+    return text.split(" ", 1)[0]
+
+
+def parse_raw(text, profile):
+    """Fills profile from the output of `go tool pprof -raw`. Strict: a line
+    it does not understand is an error, so a format change is noticed."""
+    section = "header"
+    raw_samples = []  # (values, [location ids])
+    loc_lines = {}    # id -> (address, mapping id, [names])
+    last_loc = None
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip():
+            continue
+        if section == "header":
+            if line.startswith("Comment: "):
+                profile.comments.append(line[len("Comment: "):])
+            elif line.startswith("PeriodType: "):
+                parts = line[len("PeriodType: "):].split()
+                profile.period_type = tuple(parts)
+            elif line.startswith("Period: "):
+                profile.period = int(line[len("Period: "):])
+            elif line.startswith(("Time: ", "Duration: ")):
+                pass
+            elif line == "Samples:":
+                section = "sample types"
+            else:
+                fail("%s: unexpected header line %r" % (profile.path, line))
+        elif section == "sample types":
+            for tok in line.split():
+                tok = tok.replace("[dflt]", "")
+                typ, _, unit = tok.partition("/")
+                profile.sample_types.append((typ, unit))
+            section = "samples"
+        elif section == "samples":
+            if line == "Locations":
+                section = "locations"
+                continue
+            m = _SAMPLE_RE.match(line)
+            if m:
+                values = [int(v) for v in m.group(1).split()]
+                ids = [int(v) for v in m.group(2).split()]
+                raw_samples.append((values, ids))
+            elif line.startswith(" " * 16) and ":[" in line:
+                pass  # labels of the previous sample
+            else:
+                fail("%s: unexpected sample line %r" % (profile.path, line))
+        elif section == "locations":
+            if line == "Mappings":
+                section = "mappings"
+                continue
+            m = _LOCATION_RE.match(line)
+            if m:
+                last_loc = int(m.group(1))
+                mid = int(m.group(3)) if m.group(3) else None
+                name = _function_name(m.group(4))
+                loc_lines[last_loc] = (int(m.group(2), 16), mid,
+                                       [name] if m.group(4).strip() else [])
+            elif line.startswith(" " * 13) and last_loc is not None:
+                loc_lines[last_loc][2].append(_function_name(line))  # inlined
+            else:
+                fail("%s: unexpected location line %r" % (profile.path, line))
+        elif section == "mappings":
+            m = _MAPPING_RE.match(line)
+            if not m:
+                fail("%s: unexpected mapping line %r" % (profile.path, line))
+            # "FILE BUILDID BITS": the file name may hold spaces, the others not.
+            parts = m.group(5).rsplit(" ", 2)
+            file = parts[0]
+            build_id = parts[1] if len(parts) > 1 else ""
+            mp = Mapping(int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16),
+                         int(m.group(4), 16), file, build_id)
+            profile.mappings[mp.id] = mp
+    if section != "mappings":
+        fail("%s: truncated -raw output (ended in section %s)" % (profile.path, section))
+
+    for lid, (addr, mid, names) in loc_lines.items():
+        profile.locations[lid] = (addr, profile.mappings.get(mid), names)
+
+    # Which value is a count: "samples/count" if present, else the first value
+    # divided by the period (the agent writes [cpu nanoseconds], hits x period).
+    count_idx = None
+    for k, (typ, unit) in enumerate(profile.sample_types):
+        if unit == "count":
+            count_idx = k
+    for values, ids in raw_samples:
+        if count_idx is not None:
+            count = values[count_idx]
+        else:
+            if not profile.period:
+                fail("%s: no period to turn %s into counts" % (profile.path, profile.sample_types))
+            count, rest = divmod(values[0], profile.period)
+            if rest:
+                profile.inexact_values += 1
+                count = round(values[0] / profile.period)
+        frames = []
+        for lid in ids:
+            if lid not in profile.locations:
+                fail("%s: sample refers to unknown location %d" % (profile.path, lid))
+            addr, mp, names = profile.locations[lid]
+            for name in (names or [None]):
+                frames.append(Frame(name, addr, mp, lid))
+        profile.samples.append(Sample(count, frames, values))
+    return profile
+
+
+def go_binary():
+    go = os.environ.get("SMOLDER_GO") or shutil.which("go") or "/usr/bin/go"
+    if not os.access(go, os.X_OK):
+        fail("`go` not found (Debian package golang-go): profiles are decoded "
+             "with `go tool pprof -raw`")
+    return go
+
+
+def decode(path, service, start, end):
+    """Decodes one profile with `go tool pprof -raw -symbolize=none`."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head != b"\x1f\x8b":
+        fail("%s: not gzipped (starts with %r)" % (path, head))
+    with gzip.open(path, "rb") as f:
+        f.read()  # a truncated gzip stream raises here
+    env = dict(os.environ, PPROF_TMPDIR=os.path.dirname(path))
+    p = subprocess.run([go_binary(), "tool", "pprof", "-raw", "-symbolize=none", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                       timeout=120)
+    if p.returncode != 0:
+        fail("go tool pprof -raw %s failed (%d): %s" % (path, p.returncode, p.stderr.strip()))
+    return parse_raw(p.stdout, Profile(path, service, start, end))
+
+
+# ---------------------------------------------------------------------------
+# The agent's log.
+
+_COUNTERS_RE = re.compile(r"(\w+)=(\S+)")
+
+
+def parse_counters(line):
+    """{"interval": "START-END", "samples_taken": N, ...} from a log line
+    holding ` counters ` followed by key=value pairs."""
+    tail = line.split(" counters ", 1)[1]
+    out = {}
+    for k, v in _COUNTERS_RE.findall(tail):
+        out[k] = int(v) if re.fullmatch(r"-?\d+", v) else v
+    return out
+
+
+def losses(counters):
+    return sum(v for k, v in counters.items() if k.startswith("lost_") and isinstance(v, int))
+
+
+# ---------------------------------------------------------------------------
+# Running it.
+
+class Run:
+    def __init__(self):
+        self.agent_cmd = None
+        self.agent_log = []
+        self.agent_rc = None
+        self.counters = []   # one dict per interval, in order
+        self.profiles = []   # every Profile written
+        self.stray_files = []
+        self.ready = None    # the workload's ready line
+        self.done = None     # the workload's done line
+        self.outdir = None
+
+    def samples(self, service=None):
+        return [s for p in self.profiles if service in (None, p.service) for s in p.samples]
+
+    def total(self, key):
+        return sum(c.get(key, 0) for c in self.counters)
+
+    def profiles_of_interval(self, interval):
+        return [p for p in self.profiles if p.interval == interval]
+
+    def contract_problems(self, sample_rate):
+        """What in the output breaks the agent's contract on profile format
+        and per-interval accounting; [] when nothing does."""
+        problems = []
+        if self.agent_rc != 0:
+            problems.append("agent exited with status %s, not 0" % self.agent_rc)
+        if not self.counters:
+            problems.append("no ` counters ` line in the agent's log")
+        if self.stray_files:
+            problems.append("files not named <service>/<start>-<end>.pb.gz: %s" % self.stray_files)
+        want_period = 10**9 // sample_rate
+        for p in self.profiles:
+            name = os.path.relpath(p.path, self.outdir)
+            if p.period_type != ("cpu", "nanoseconds"):
+                problems.append("%s: PeriodType %s, want cpu nanoseconds" % (name, p.period_type))
+            if p.sample_types != [("cpu", "nanoseconds")]:
+                problems.append("%s: sample types %s, want [cpu/nanoseconds]" % (name, p.sample_types))
+            if p.period is None or abs(p.period - want_period) > 1:
+                problems.append("%s: period %s, want 1e9/%d = %d" % (name, p.period, sample_rate, want_period))
+            if p.inexact_values:
+                problems.append("%s: %d sample values are not a multiple of the period %s"
+                                % (name, p.inexact_values, p.period))
+        seen = set()
+        for c in self.counters:
+            iv = c.get("interval")
+            for k in ("interval", "samples_taken", "samples_profiled"):
+                if k not in c:
+                    problems.append("counters line without %s: %s" % (k, c))
+            if not isinstance(c.get("samples_taken"), int):
+                continue
+            lost = losses(c)
+            if c.get("samples_profiled", 0) + lost != c["samples_taken"]:
+                problems.append("interval %s: samples_profiled %d + lost %d != samples_taken %d"
+                                % (iv, c.get("samples_profiled", 0), lost, c["samples_taken"]))
+            decoded = sum(p.total_count for p in self.profiles_of_interval(iv))
+            if decoded != c.get("samples_profiled"):
+                problems.append("interval %s: samples_profiled %s but the files of that interval "
+                                "hold %d samples (%s)"
+                                % (iv, c.get("samples_profiled"), decoded,
+                                   [os.path.relpath(p.path, self.outdir)
+                                    for p in self.profiles_of_interval(iv)] or "no files"))
+            seen.add(iv)
+        for p in self.profiles:
+            if p.interval not in seen:
+                problems.append("%s: no counters line for interval %s"
+                                % (os.path.relpath(p.path, self.outdir), p.interval))
+        return problems
+
+    def print_counters(self):
+        for c in self.counters:
+            log("  counters " + " ".join("%s=%s" % kv for kv in c.items()))
+
+
+def _pump(stream, sink, prefix=None, on_line=None):
+    for line in iter(stream.readline, ""):
+        line = line.rstrip("\n")
+        sink.put(line) if isinstance(sink, queue.Queue) else sink.append(line)
+        if prefix is not None:
+            print(prefix + line, file=sys.stderr, flush=True)
+        if on_line:
+            on_line(line)
+    if isinstance(sink, queue.Queue):
+        sink.put(None)
+
+
+def _stop(proc, sig=signal.SIGKILL):
+    if proc and proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+
+def _read_event(lines, event, timeout, agent, run):
+    """The workload's next stdout JSON line with this event, while checking
+    the agent is still alive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if agent is not None and agent.poll() is not None:
+            fail("the agent exited (status %s) while the workload ran; its log:\n%s"
+                 % (agent.returncode, "\n".join(run.agent_log)))
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            fail("the workload exited before printing its %r line" % event)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            log("workload: " + line)
+            continue
+        if msg.get("event") == event:
+            return msg
+    fail("no %r line from the workload within %d s" % (event, timeout))
+
+
+def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5s",
+        by_pid=True, done_timeout=200, keep_output=False):
+    """Profiles one run of workload_cmd; returns a Run. By default the agent
+    profiles only the workload's pids (--pid for each pid it names)."""
+    r = Run()
+    r.outdir = tempfile.mkdtemp(prefix="smolder-it-")
+    workload = agent = None
+    lines = queue.Queue()
+    started = threading.Event()
+    ok = False
+    try:
+        workload = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        threading.Thread(target=_pump, args=(workload.stdout, lines), daemon=True).start()
+        r.ready = _read_event(lines, "ready", START_TIMEOUT_S, None, r)
+        log("workload %s: ready %s" % (os.path.basename(workload_cmd[0]), json.dumps(r.ready)))
+
+        r.agent_cmd = [smolder, "--duration", "10m", "--upload-interval", upload_interval,
+                       "--sample-rate", str(sample_rate), "--output-dir", r.outdir,
+                       "--log-level", "info"]
+        if by_pid:
+            for pid in r.ready["pids"]:
+                r.agent_cmd += ["--pid", str(pid)]
+        r.agent_cmd += list(agent_args)
+        log("agent: " + " ".join(r.agent_cmd))
+        agent = subprocess.Popen(r.agent_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+
+        def on_line(line):
+            if "sampling started" in line:
+                started.set()
+
+        pump = threading.Thread(target=_pump, args=(agent.stdout, r.agent_log, "[smolder] ", on_line),
+                                daemon=True)
+        pump.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not started.is_set():
+            if agent.poll() is not None:
+                pump.join(5)
+                fail("the agent exited with status %s before `sampling started`; its log:\n%s"
+                     % (agent.returncode, "\n".join(r.agent_log)))
+            if time.monotonic() > deadline:
+                fail("no `sampling started` from the agent within %d s; its log:\n%s"
+                     % (START_TIMEOUT_S, "\n".join(r.agent_log)))
+            started.wait(0.2)
+
+        workload.stdin.write("go\n")
+        workload.stdin.flush()
+        r.done = _read_event(lines, "done", done_timeout, agent, r)
+        log("workload %s: done %s" % (os.path.basename(workload_cmd[0]), json.dumps(r.done)))
+
+        agent.send_signal(signal.SIGINT)
+        try:
+            r.agent_rc = agent.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            fail("the agent did not exit within %d s of SIGINT; its log:\n%s"
+                 % (STOP_TIMEOUT_S, "\n".join(r.agent_log)))
+        pump.join(5)
+        if r.agent_rc != 0:
+            fail("the agent exited with status %d after SIGINT, not 0; its log:\n%s"
+                 % (r.agent_rc, "\n".join(r.agent_log)))
+
+        workload.stdin.close()
+        try:
+            rc = workload.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            fail("the workload did not exit after its stdin closed")
+        if rc != 0:
+            fail("the workload exited with status %d" % rc)
+
+        r.counters = [parse_counters(l) for l in r.agent_log if " counters " in l]
+        _collect(r)
+        ok = True
+        return r
+    finally:
+        _stop(agent)
+        if workload is not None and workload.poll() is None:
+            try:
+                os.killpg(workload.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            workload.wait()
+        if ok and not (keep_output or os.environ.get("SMOLDER_IT_KEEP")):
+            shutil.rmtree(r.outdir, ignore_errors=True)
+        else:
+            log("output kept in %s" % r.outdir)
+
+
+_FILE_RE = re.compile(r"^(\d+)-(\d+)\.pb\.gz$")
+
+
+def _collect(r):
+    for service in sorted(os.listdir(r.outdir)):
+        d = os.path.join(r.outdir, service)
+        if not os.path.isdir(d):
+            r.stray_files.append(service)
+            continue
+        for name in sorted(os.listdir(d)):
+            m = _FILE_RE.match(name)
+            if not m:
+                r.stray_files.append(os.path.join(service, name))
+                continue
+            r.profiles.append(decode(os.path.join(d, name), service, int(m.group(1)), int(m.group(2))))
+    log("decoded %d profile(s) with `go tool pprof -raw -symbolize=none`: %s"
+        % (len(r.profiles), ", ".join(sorted({"%s/%s" % (p.service, os.path.basename(p.path))
+                                             for p in r.profiles}))))
+
+
+def expected_samples(cpu_ns, sample_rate):
+    """Samples that CPU time should bring at sample_rate Hz per CPU."""
+    return cpu_ns / 1e9 * sample_rate
