@@ -83,10 +83,11 @@ static void log_counters(const struct counters *c, int64_t start_ns, int64_t end
 	char line[1024];
 	uint64_t taken = c->interval[CTR_SAMPLES_TAKEN];
 	uint64_t accounted = c->interval[CTR_SAMPLES_PROFILED] + counters_interval_lost(c);
+	int64_t start_s, end_s;
 
 	counters_format_interval(c, line, sizeof(line));
-	log_info("counters interval=%lld-%lld %s", (long long)(start_ns / 1000000000),
-		 (long long)(end_ns / 1000000000), line);
+	output_interval_seconds(start_ns, end_ns, &start_s, &end_s);
+	log_info("counters interval=%lld-%lld %s", (long long)start_s, (long long)end_s, line);
 	if (accounted != taken)
 		log_warn("samples do not add up this interval: %llu taken, %llu profiled or lost",
 			 (unsigned long long)taken, (unsigned long long)accounted);

@@ -31,6 +31,13 @@ int output_escape_component(const char *name, char *out, size_t len)
 	return 0;
 }
 
+void output_interval_seconds(int64_t start_ns, int64_t end_ns, int64_t *start_s,
+			     int64_t *end_s)
+{
+	*start_s = start_ns / 1000000000;
+	*end_s = (end_ns + 999999999) / 1000000000;
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[4096];
@@ -111,6 +118,7 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 	struct profile_entry e;
 	char service[256], subdir[4096], hash[16] = "";
 	uint8_t *data = NULL;
+	int64_t start_s, end_s;
 	size_t len = 0;
 	int err;
 
@@ -121,8 +129,9 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 	if (service_shared(set, i, e.service_name))
 		snprintf(hash, sizeof(hash), "-%08" PRIx32, e.labels_hash);
 	snprintf(subdir, sizeof(subdir), "%s/%s", dir, service);
-	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir,
-		 profile_set_start_ns(set) / 1000000000, profile_set_end_ns(set) / 1000000000,
+	output_interval_seconds(profile_set_start_ns(set), profile_set_end_ns(set), &start_s,
+				&end_s);
+	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir, start_s, end_s,
 		 hash);
 	err = mkdir_p(subdir);
 	if (err)

@@ -1,16 +1,23 @@
 /* Local output: each interval's profiles as files,
  * <dir>/<service_name>/<start-unix>-<end-unix>[-<labels hash>].pb.gz.
+ * Interval ends fall on whole seconds; the first start and a last partial
+ * end are rounded outwards (down and up) so names never run backwards.
  */
 #ifndef SMOLDER_OUTPUT_H
 #define SMOLDER_OUTPUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "profile_set.h"
 
 /* Makes a service name one safe path component: '/' becomes '_', and "",
  * "." and ".." are prefixed with '_'. Returns -ENAMETOOLONG if it won't fit. */
 int output_escape_component(const char *name, char *out, size_t len);
+
+/* The whole seconds that name the interval [start_ns, end_ns). */
+void output_interval_seconds(int64_t start_ns, int64_t end_ns, int64_t *start_s,
+			     int64_t *end_s);
 
 struct output_result {
 	size_t written;

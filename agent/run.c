@@ -85,22 +85,33 @@ static int wait_until(int sigfd, int64_t deadline)
 	return 0;
 }
 
+/* Intervals end on whole seconds of the wall clock, so the files of one
+ * service tile time exactly: each one's end is the next one's start. */
+static int64_t interval_end_after(int64_t start_rt, int64_t interval)
+{
+	int64_t end = start_rt + interval;
+
+	return (end + 999999999) / 1000000000 * 1000000000;
+}
+
 static int loop(struct interval_ctx *ctx, int sigfd)
 {
 	const struct config *cfg = ctx->cfg;
 	int64_t interval = (int64_t)cfg->upload_interval_ms * 1000000;
 	int64_t start_mono = now_ns(CLOCK_MONOTONIC);
 	int64_t interval_start = now_ns(CLOCK_REALTIME);
+	int64_t interval_end = interval_end_after(interval_start, interval);
 	int64_t next_scan = start_mono + SCAN_PERIOD_MS * 1000000LL;
-	int64_t next_close = start_mono + interval;
 	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
 				       : INT64_MAX;
 	int stop = 0, err;
 
 	while (!stop) {
+		/* the interval's end, on the clock poll waits by */
+		int64_t close_at = now_ns(CLOCK_MONOTONIC) + (interval_end - now_ns(CLOCK_REALTIME));
 		int64_t now;
 
-		stop = wait_until(sigfd, min3(next_scan, next_close, end));
+		stop = wait_until(sigfd, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			stop = 1;
@@ -110,19 +121,17 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				log_warn("scanning /proc: %s", strerror(-err));
 			next_scan = now + SCAN_PERIOD_MS * 1000000LL;
 		}
-		if (stop || now >= next_close) {
-			/* Intervals tile the run: each starts where the last ended. */
-			int64_t interval_end = now_ns(CLOCK_REALTIME);
-
+		if (stop || now_ns(CLOCK_REALTIME) >= interval_end) {
+			/* A stop ends the interval now: that last one is partial. */
+			if (stop)
+				interval_end = now_ns(CLOCK_REALTIME);
 			err = interval_close(ctx, interval_start, interval_end);
 			if (err) {
 				log_error("draining the BPF maps: %s", strerror(-err));
 				return 1;
 			}
 			interval_start = interval_end;
-			next_close += interval;
-			if (next_close <= now) /* a drain longer than an interval */
-				next_close = now + interval;
+			interval_end = interval_end_after(interval_start, interval);
 		}
 	}
 	return 0;
