@@ -19,11 +19,23 @@ static uint64_t lookup_address(uint64_t addr, size_t frame)
 	return frame > 0 && addr > 0 ? addr - 1 : addr;
 }
 
-static int add_named_location(struct pprof_builder *b, uint64_t mapping_id,
-			      uint64_t addr, const char *name, uint64_t *id)
+/* Adds the location of addr in mapping m (NULL: in none we know), named or
+ * not. The mapping is added for each location, saying whether this one was
+ * named: the builder keeps has_functions only if all of them were. */
+static int add_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
+			uint64_t addr, const char *name, uint64_t *id)
 {
 	struct pprof_line_desc line = { .function_name = name };
+	uint64_t mapping_id = 0;
 
+	if (m) {
+		int err;
+
+		m->has_functions = name != NULL;
+		err = pprof_builder_add_mapping(b, m, &mapping_id);
+		if (err)
+			return err;
+	}
 	return pprof_builder_add_location(b, mapping_id, addr, name ? &line : NULL,
 					  name ? 1 : 0, id);
 }
@@ -35,22 +47,15 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 		.start = SMOLDER_KERNEL_START,
 		.limit = UINT64_MAX,
 		.filename = "[kernel.kallsyms]",
-		.has_functions = true,
 	};
-	uint64_t mapping_id;
-	int err;
+	int err = 0;
 
-	if (n == 0)
-		return 0;
-	if (sym_cache_lookup_kernel(sym, ips[0], &(const char *){ NULL }) == -EPERM)
-		kernel.has_functions = false; /* kallsyms hides its addresses */
-	err = pprof_builder_add_mapping(b, &kernel, &mapping_id);
 	for (size_t i = 0; i < n && !err; i++) {
 		const char *name = NULL;
 
 		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name))
 			name = NULL;
-		err = add_named_location(b, mapping_id, ips[i], name, &ids[i]);
+		err = add_location(b, &kernel, ips[i], name, &ids[i]);
 	}
 	return err;
 }
@@ -73,8 +78,7 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 	};
 	struct sym_elf *elf = NULL;
 	const char *name = NULL;
-	uint64_t mapping_id, vaddr;
-	int err;
+	uint64_t vaddr;
 
 	if (is_file_path(m->path)) {
 		struct sym_file_ref ref = {
@@ -90,16 +94,12 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			uint64_t off = lookup_address(addr, frame) - m->start + m->offset;
 
 			desc.build_id = sym_elf_build_id(elf);
-			desc.has_functions = true;
 			if (sym_elf_offset_to_vaddr(elf, off, &vaddr) == 0 &&
 			    sym_elf_lookup(elf, vaddr, &name))
 				name = NULL;
 		}
 	}
-	err = pprof_builder_add_mapping(b, &desc, &mapping_id);
-	if (err)
-		return err;
-	return add_named_location(b, mapping_id, addr, name, id);
+	return add_location(b, &desc, addr, name, id);
 }
 
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
@@ -120,7 +120,7 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 		if (m)
 			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i]);
 		else
-			err = add_named_location(b, 0, ips[i], NULL, &ids[i]);
+			err = add_location(b, NULL, ips[i], NULL, &ids[i]);
 	}
 	return err;
 }

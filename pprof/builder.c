@@ -32,11 +32,7 @@ static bool mapping_eq(const void *key, const void *record, const void *ctx)
 	(void)ctx;
 	return a->start == b->start && a->limit == b->limit &&
 	       a->offset == b->offset && a->filename == b->filename &&
-	       a->build_id == b->build_id &&
-	       a->has_functions == b->has_functions &&
-	       a->has_filenames == b->has_filenames &&
-	       a->has_line_numbers == b->has_line_numbers &&
-	       a->has_inline_frames == b->has_inline_frames;
+	       a->build_id == b->build_id;
 }
 
 /* The key's lines are staged in the lines pool, past its count. */
@@ -211,17 +207,23 @@ void pprof_builder_free(struct pprof_builder *b)
 static uint64_t mapping_hash(const struct pprof_mapping *m)
 {
 	uint64_t h = INTERN_HASH_SEED;
-	uint64_t flags = (uint64_t)m->has_functions |
-			 (uint64_t)m->has_filenames << 1 |
-			 (uint64_t)m->has_line_numbers << 2 |
-			 (uint64_t)m->has_inline_frames << 3;
 
 	h = intern_hash_u64(h, m->start);
 	h = intern_hash_u64(h, m->limit);
 	h = intern_hash_u64(h, m->offset);
 	h = intern_hash_u64(h, (uint64_t)m->filename);
-	h = intern_hash_u64(h, (uint64_t)m->build_id);
-	return intern_hash_u64(h, flags);
+	return intern_hash_u64(h, (uint64_t)m->build_id);
+}
+
+/* A mapping's has_* flags say something of every location in it, so they
+ * are the conjunction of what each add said: one unnamed frame makes
+ * has_functions false, and a server knows to name the mapping's frames. */
+static void mapping_and_flags(struct pprof_mapping *stored, const struct pprof_mapping *added)
+{
+	stored->has_functions &= added->has_functions;
+	stored->has_filenames &= added->has_filenames;
+	stored->has_line_numbers &= added->has_line_numbers;
+	stored->has_inline_frames &= added->has_inline_frames;
 }
 
 int pprof_builder_add_mapping(struct pprof_builder *b,
@@ -248,9 +250,11 @@ int pprof_builder_add_mapping(struct pprof_builder *b,
 		err = add_string(b, m->build_id, &rec.build_id);
 	if (!err)
 		err = intern_add(&b->mappings, mapping_hash(&rec), &rec, &index);
-	if (!err)
-		*id = index + 1;
-	return err;
+	if (err)
+		return err;
+	mapping_and_flags(intern_at(&b->mappings, index), &rec);
+	*id = index + 1;
+	return 0;
 }
 
 static uint64_t function_hash(const struct pprof_function *f)

@@ -59,7 +59,10 @@ struct pprof_line_desc {
 struct pprof_builder *pprof_builder_new(const struct pprof_builder_opts *opts);
 void pprof_builder_free(struct pprof_builder *b);
 
-/* Adds a mapping, or finds the identical one already added. Ids start at 1. */
+/* Adds a mapping, or finds the one already added with the same range,
+ * offset, file and build-id. Ids start at 1. The has_* flags describe every
+ * location of the mapping, so they end up true only if every add said so:
+ * add the mapping once per location, with the flags true of that location. */
 int pprof_builder_add_mapping(struct pprof_builder *b,
 			      const struct pprof_mapping_desc *m,
 			      uint64_t *id);

@@ -297,6 +297,7 @@ static void add_structure(struct pprof_builder *b)
 	uint64_t id, m_app, m_lines, m_anon;
 	int err;
 
+	app_lines.limit = 0x600000;
 	app_lines.has_line_numbers = true;
 	anon_empty.filename = "";
 	anon_empty.build_id = "";
@@ -305,7 +306,7 @@ static void add_structure(struct pprof_builder *b)
 	CHECK(pprof_builder_add_mapping(b, &app, &m_app) == 0 && m_app == 1, "app mapping: %llu", (unsigned long long)m_app);
 	CHECK(pprof_builder_add_mapping(b, &app, &id) == 0 && id == 1, "app again: %llu", (unsigned long long)id);
 	CHECK(pprof_builder_add_mapping(b, &app_lines, &m_lines) == 0 && m_lines == 2,
-	      "a flag differs, so a new mapping: %llu", (unsigned long long)m_lines);
+	      "another range, so a new mapping: %llu", (unsigned long long)m_lines);
 	CHECK(pprof_builder_add_mapping(b, &app_copy, &id) == 0 && id == 1,
 	      "same filename elsewhere in memory: %llu", (unsigned long long)id);
 	free(filename_copy); /* the builder copied it */
@@ -315,8 +316,8 @@ static void add_structure(struct pprof_builder *b)
 	app.offset = 0x2000;
 	CHECK(pprof_builder_add_mapping(b, &app, &id) == 0 && id == 4, "offset differs: %llu", (unsigned long long)id);
 	app_inline.has_inline_frames = true;
-	CHECK(pprof_builder_add_mapping(b, &app_inline, &id) == 0 && id == 5,
-	      "has_inline_frames differs: %llu", (unsigned long long)id);
+	CHECK(pprof_builder_add_mapping(b, &app_inline, &id) == 0 && id == 1,
+	      "flags are not part of a mapping's identity: %llu", (unsigned long long)id);
 
 	struct pprof_line_desc main_line = { "main", NULL, "app.c", 10, 12 };
 	struct pprof_line_desc a_line = { "a", "_Z1av", "app.c", 20, 22 };
@@ -387,25 +388,22 @@ static void check_structure(const Profile *p)
 	CHECK(p->n_comment == 0 && p->drop_frames == 0 && p->keep_frames == 0 &&
 	      p->default_sample_type == 0, "fields we never set are set");
 
-	CHECK(p->n_mapping == 5, "%zu mappings, want 5", p->n_mapping);
-	if (p->n_mapping == 5) {
+	CHECK(p->n_mapping == 4, "%zu mappings, want 4", p->n_mapping);
+	if (p->n_mapping == 4) {
 		const Mapping *app = p->mapping[0], *lines = p->mapping[1],
-			      *anon = p->mapping[2], *moved = p->mapping[3],
-			      *inl = p->mapping[4];
+			      *anon = p->mapping[2], *moved = p->mapping[3];
 
 		CHECK(app->memory_start == 0x400000 && app->memory_limit == 0x500000 &&
 		      app->file_offset == 0x1000, "app mapping range");
 		CHECK(strcmp(str(p, app->filename), "/usr/bin/app") == 0 &&
 		      strcmp(str(p, app->build_id), "abc123") == 0, "app mapping names");
 		CHECK(app->has_functions && app->has_filenames && !app->has_line_numbers &&
-		      !app->has_inline_frames, "app mapping flags");
-		CHECK(lines->has_line_numbers && lines->has_functions && lines->filename == app->filename,
-		      "second mapping flags or filename");
+		      !app->has_inline_frames, "app mapping flags: true only where every add said so");
+		CHECK(lines->has_line_numbers && lines->has_functions && lines->filename == app->filename &&
+		      lines->memory_limit == 0x600000, "second mapping flags, range or filename");
 		CHECK(anon->filename == 0 && anon->build_id == 0 && !anon->has_functions,
 		      "anonymous mapping has names or flags");
 		CHECK(moved->file_offset == 0x2000, "fourth mapping offset");
-		CHECK(inl->has_inline_frames && inl->has_functions && !inl->has_line_numbers &&
-		      inl->file_offset == 0x1000, "fifth mapping flags");
 	}
 
 	/* main, a, leaf_x, inner: leaf_x's two lines and a's inlined call
@@ -471,6 +469,32 @@ static void test_structure(void)
 
 /* Encoding does not consume the builder: the same bytes twice, and more
  * samples can follow. */
+/* One unnamed frame in a mapping makes has_functions false for the whole
+ * mapping: that is what tells a server to name its frames. */
+static void test_mapping_flags_conjunction(void)
+{
+	struct pprof_builder *b = new_builder();
+	struct pprof_mapping_desc named = {
+		.start = 0x1000, .limit = 0x2000, .filename = "/lib/x.so",
+		.has_functions = true, .has_filenames = true, .has_line_numbers = true,
+	};
+	struct pprof_mapping_desc unnamed = named;
+	uint64_t id1 = 0, id2 = 0;
+	Profile *p;
+
+	unnamed.has_functions = false;
+	CHECK(pprof_builder_add_mapping(b, &named, &id1) == 0 && id1 == 1, "first add");
+	CHECK(pprof_builder_add_mapping(b, &unnamed, &id2) == 0 && id2 == 1, "same mapping");
+	CHECK(pprof_builder_add_mapping(b, &named, &id2) == 0 && id2 == 1, "same mapping again");
+	p = roundtrip(b);
+	CHECK(p && p->n_mapping == 1, "one mapping");
+	if (p && p->n_mapping == 1)
+		CHECK(!p->mapping[0]->has_functions && p->mapping[0]->has_filenames &&
+		      p->mapping[0]->has_line_numbers, "has_functions must be false, the others true");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	pprof_builder_free(b);
+}
+
 static void test_encode_again(void)
 {
 	struct pprof_builder *b = new_builder();
@@ -622,6 +646,7 @@ int main(void)
 	test_opts();
 	test_empty_profile();
 	test_structure();
+	test_mapping_flags_conjunction();
 	test_encode_again();
 	test_errors();
 	test_scale();
