@@ -3,7 +3,9 @@
  * A file is keyed by what fstat says of it (device, inode, size, mtime), so
  * fifty processes of one binary, in one container or many, share one
  * sym_elf. A known file costs a stat() of the candidate path, never a
- * second open or parse. The candidate paths, in order: the mapping itself
+ * second open or parse; and a mapping whose device and inode led to a file
+ * less than REVERIFY_NS ago costs nothing at all, which matters because
+ * the agent asks once per frame. The candidate paths, in order: the mapping itself
  * (/proc/PID/map_files/START-END), the path in the process's mount
  * namespace (/proc/PID/root/PATH), the path on the host. The last two are
  * names, which may since have been given to another file: they are taken
@@ -35,6 +37,10 @@
 #include "sym.h"
 
 #define RETRY_FAILED_NS (60ULL * 1000000000ULL)
+/* How long a mapping's (device, inode) is trusted to name the file it led
+ * to: an inode number can be given to a new file once the old one is gone,
+ * so the path is looked at again now and then. */
+#define REVERIFY_NS (10ULL * 1000000000ULL)
 
 /* All uint64_t: hashed as bytes, so there must be no padding. */
 struct file_id {
@@ -49,6 +55,15 @@ struct file_entry {
 	struct sym_hnode node;
 	struct file_id id;
 	struct sym_elf *elf;
+};
+
+/* What a mapping's dev/ino led to, and when that was last checked. */
+struct mapped_entry {
+	struct sym_hnode node;
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t verified_ns;
+	struct sym_elf *elf; /* owned by the files table */
 };
 
 /* dev/ino of the mapping; path only when both are 0. */
@@ -71,6 +86,7 @@ struct sym_cache {
 	char *kallsyms_path;
 	char *proc_root;
 	struct sym_htab files;
+	struct sym_htab mapped;
 	struct sym_htab failed;
 	size_t failed_sweep_at;
 	struct sym_kallsyms *ksyms;
@@ -133,6 +149,7 @@ static bool free_file_entry(struct sym_hnode *n, void *ctx)
 	return true;
 }
 
+/* Frees an entry that owns nothing but itself. */
 static bool free_fail_entry(struct sym_hnode *n, void *ctx)
 {
 	(void)ctx;
@@ -146,6 +163,8 @@ void sym_cache_free(struct sym_cache *c)
 		return;
 	sym_htab_drop_if(&c->files, free_file_entry, NULL);
 	sym_htab_release(&c->files);
+	sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
+	sym_htab_release(&c->mapped);
 	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
 	sym_htab_release(&c->failed);
 	sym_kallsyms_free(c->ksyms);
@@ -209,6 +228,53 @@ static int add_file(struct sym_cache *c, const struct file_id *id, struct sym_el
 	}
 	c->stats.files_opened++;
 	return 0;
+}
+
+/* ---- files by mapping ---- */
+
+static uint64_t mapped_hash(uint64_t dev, uint64_t ino)
+{
+	return sym_hash_bytes(&ino, sizeof(ino), sym_hash_bytes(&dev, sizeof(dev), SYM_HASH_INIT));
+}
+
+static bool mapped_eq(const struct sym_hnode *n, const void *key)
+{
+	const struct mapped_entry *me = (const struct mapped_entry *)n;
+	const uint64_t *k = key;
+
+	return me->dev == k[0] && me->ino == k[1];
+}
+
+static struct mapped_entry *find_mapped(const struct sym_cache *c, const struct sym_file_ref *ref)
+{
+	const uint64_t key[2] = { ref->dev, ref->inode };
+
+	if (!ref->dev || !ref->inode)
+		return NULL;
+	return (struct mapped_entry *)sym_htab_find(&c->mapped, mapped_hash(key[0], key[1]),
+						    mapped_eq, key);
+}
+
+/* Remembers what ref's dev/ino led to; failing to is only a lost shortcut. */
+static void remember_mapped(struct sym_cache *c, struct mapped_entry *me,
+			    const struct sym_file_ref *ref, struct sym_elf *elf, uint64_t now)
+{
+	if (!ref->dev || !ref->inode)
+		return;
+	if (!me) {
+		me = calloc(1, sizeof(*me));
+		if (!me)
+			return;
+		me->dev = ref->dev;
+		me->ino = ref->inode;
+		me->node.hash = mapped_hash(me->dev, me->ino);
+		if (sym_htab_add(&c->mapped, &me->node)) {
+			free(me);
+			return;
+		}
+	}
+	me->elf = elf;
+	me->verified_ns = now;
 }
 
 /* ---- failures by mapping ---- */
@@ -414,6 +480,7 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		      struct sym_elf **elf)
 {
 	struct fail_entry *failed = NULL;
+	struct mapped_entry *mapped;
 	struct fail_key key;
 	bool keyed;
 	uint64_t now;
@@ -424,6 +491,11 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	*elf = NULL;
 	c->stats.lookups++;
 	now = now_ns();
+	mapped = find_mapped(c, ref);
+	if (mapped && now - mapped->verified_ns < REVERIFY_NS) {
+		*elf = mapped->elf;
+		return 0;
+	}
 	keyed = fail_key_of(ref, &key);
 	if (keyed)
 		failed = (struct fail_entry *)sym_htab_find(&c->failed, fail_hash(&key),
@@ -433,8 +505,10 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		return failed->err;
 	}
 	err = find_elf(c, ref, elf);
-	if (!err)
+	if (!err) {
+		remember_mapped(c, mapped, ref, *elf, now);
 		return 0;
+	}
 	c->stats.files_failed++;
 	c->stats.lookups_failed++;
 	if (keyed && err != -ENOMEM)
