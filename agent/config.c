@@ -14,7 +14,7 @@
 
 #include "sample.h"
 
-enum flag_kind { FLAG_UINT, FLAG_DURATION, FLAG_STRING, FLAG_PID, FLAG_LOG_LEVEL };
+enum flag_kind { FLAG_UINT, FLAG_DURATION, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL };
 
 struct flag_def {
 	const char *name; /* without the leading -- */
@@ -48,6 +48,12 @@ static const struct flag_def flags[] = {
 	{ "pid", "SMOLDER_PID", FLAG_PID, "PID", NULL,
 	  "Profile only this process (repeatable; the variable takes a comma-separated list). Default: every process.",
 	  AT(pids), 1, INT_MAX, false },
+	{ "config", "SMOLDER_CONFIG", FLAG_STRING, "FILE", NULL,
+	  "YAML file of target rules (relabeling, as Prometheus does): keep or drop processes, set service_name, add labels.",
+	  AT(config_path), 0, 0, false },
+	{ "tag", "SMOLDER_TAG", FLAG_STRING_LIST, "KEY=VALUE", NULL,
+	  "A label for every profile, such as the host name (repeatable; the variable takes a comma-separated list).",
+	  AT(tags), 0, 0, false },
 	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
 	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -124,8 +130,24 @@ static int add_pid(struct config *cfg, unsigned long pid)
 	return 0;
 }
 
-/* "--pid" from the environment is a comma-separated list. */
-static int set_pids(struct config *cfg, const struct flag_def *f, const char *value,
+static int add_string(struct config *cfg, const char *value)
+{
+	char **v = realloc(cfg->tags, (cfg->n_tags + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	cfg->tags = v;
+	v[cfg->n_tags] = strdup(value);
+	if (!v[cfg->n_tags])
+		return -ENOMEM;
+	cfg->n_tags++;
+	return 0;
+}
+
+/* Repeatable flags take one value each; their variable a comma-separated
+ * list. (--tag is the one string list; its values are checked where they
+ * are used, by discovery.) */
+static int set_list(struct config *cfg, const struct flag_def *f, const char *value,
 		    bool list)
 {
 	char *copy = strdup(value), *save = NULL, *tok;
@@ -137,6 +159,10 @@ static int set_pids(struct config *cfg, const struct flag_def *f, const char *va
 	     tok = list ? strtok_r(NULL, ",", &save) : NULL) {
 		unsigned long pid;
 
+		if (f->kind == FLAG_STRING_LIST) {
+			err = add_string(cfg, tok);
+			continue;
+		}
 		err = parse_uint(tok, f->min, f->max, &pid);
 		if (!err)
 			err = add_pid(cfg, pid);
@@ -169,11 +195,21 @@ static int set_flag(struct config *cfg, const struct flag_def *f, const char *va
 		return 0;
 	}
 	case FLAG_PID:
-		return set_pids(cfg, f, value, from_env);
+	case FLAG_STRING_LIST:
+		return set_list(cfg, f, value, from_env);
 	case FLAG_LOG_LEVEL:
 		return log_level_parse(value, (enum log_level *)field);
 	}
 	return -EINVAL;
+}
+
+static void free_tags(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_tags; i++)
+		free(cfg->tags[i]);
+	free(cfg->tags);
+	cfg->tags = NULL;
+	cfg->n_tags = 0;
 }
 
 static const char *kind_expects(const struct flag_def *f)
@@ -187,6 +223,7 @@ static const char *kind_expects(const struct flag_def *f)
 	case FLAG_LOG_LEVEL:
 		return "debug, info, warn or error";
 	case FLAG_STRING:
+	case FLAG_STRING_LIST:
 		break;
 	}
 	return "a value";
@@ -229,7 +266,7 @@ static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
 
 int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
-	bool pids_from_argv = false;
+	bool pids_from_argv = false, tags_from_argv = false;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (apply_defaults_and_env(cfg, err, err_len))
@@ -269,6 +306,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 			cfg->n_pids = 0;
 			pids_from_argv = true;
 		}
+		if (f->kind == FLAG_STRING_LIST && !tags_from_argv) {
+			free_tags(cfg);
+			tags_from_argv = true;
+		}
 		if (set_flag(cfg, f, value, false)) {
 			explain(f, where, value, err, err_len);
 			return -EINVAL;
@@ -287,6 +328,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 
 void config_release(struct config *cfg)
 {
+	free_tags(cfg);
+	free(cfg->config_path);
 	free(cfg->output_dir);
 	free(cfg->server_address);
 	free(cfg->pids);

@@ -17,6 +17,9 @@ struct config {
 	char *server_address;          /* NULL: write locally */
 	int *pids;                     /* --pid targets; none: every process */
 	size_t n_pids;
+	char *config_path;             /* --config: target rules (YAML) */
+	char **tags;                   /* --tag KEY=VALUE, as given */
+	size_t n_tags;
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;

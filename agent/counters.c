@@ -12,9 +12,12 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_LOST_STACK_READ] = { "lost_stack_read", "samples lost: no stack could be read", 0 },
 	[CTR_LOST_UNKNOWN_PROCESS] = { "lost_unknown_process", "samples lost: the process exited before it was known", 0 },
 	[CTR_LOST_PROFILE_ERROR] = { "lost_profile_error", "samples lost: could not be added to their profile", 0 },
+	[CTR_SAMPLES_DROPPED] = { "samples_dropped", "samples of processes a target rule drops", 0 },
 	[CTR_SAMPLES_FILTERED] = { "samples_filtered", "samples of the idle task or of processes not targeted", 0 },
 	[CTR_PROFILES_WRITTEN] = { "profiles_written", "profiles written", 0 },
 	[CTR_PROFILE_ERRORS] = { "profile_errors", "profiles that could not be built or written", 0 },
+	[CTR_PROCESS_EVENTS] = { "process_events", "exec, exit and first-sample events from BPF", 0 },
+	[CTR_PROCESS_EVENTS_DROPPED] = { "process_events_dropped", "process events lost to a full ring buffer", 0 },
 	[CTR_PROCESSES_TRACKED] = { "processes_tracked", "processes in the process table", 1 },
 };
 

@@ -16,9 +16,12 @@ enum counter_id {
 	CTR_LOST_STACK_READ,
 	CTR_LOST_UNKNOWN_PROCESS, /* exited before we learnt what it was */
 	CTR_LOST_PROFILE_ERROR,   /* could not be added to its profile (no memory) */
+	CTR_SAMPLES_DROPPED,      /* of processes a target rule drops */
 	CTR_SAMPLES_FILTERED,     /* idle task, or not a --pid target */
 	CTR_PROFILES_WRITTEN,
 	CTR_PROFILE_ERRORS,       /* a profile could not be built or written */
+	CTR_PROCESS_EVENTS,       /* exec, exit and first-sample events from BPF */
+	CTR_PROCESS_EVENTS_DROPPED, /* lost to a full ring buffer */
 	CTR_PROCESSES_TRACKED,    /* gauge: size of the process table */
 	CTR__COUNT,
 };
@@ -49,8 +52,8 @@ static inline void counters_set(struct counters *c, enum counter_id id, uint64_t
 /* Formats this interval's counters as "name=value ..." into buf. */
 void counters_format_interval(const struct counters *c, char *buf, size_t len);
 
-/* Sum of the losses this interval: with CTR_SAMPLES_PROFILED it must equal
- * CTR_SAMPLES_TAKEN. */
+/* Sum of the losses this interval: with CTR_SAMPLES_PROFILED and
+ * CTR_SAMPLES_DROPPED it must equal CTR_SAMPLES_TAKEN. */
 uint64_t counters_interval_lost(const struct counters *c);
 
 /* Folds the interval into the totals and starts a new interval. */

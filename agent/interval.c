@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frames.h"
@@ -24,46 +25,104 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_LOST_STACK_READ, stats[SMOLDER_STAT_LOST_STACK_READ]);
 }
 
-/* Adds one drained entry to its service's profile; returns the counter that
- * takes its samples (profiled, or the reason they were lost). */
+/* The labels of one process (and whether the rules keep it), worked out
+ * once for all its entries in this interval. */
+struct process_verdict {
+	const struct disc_process *p; /* NULL: a kernel thread we don't know */
+	enum counter_id fate;         /* where its samples go if not profiled */
+	struct disc_labels labels;
+};
+
+static void judge_process(struct interval_ctx *ctx, const struct smolder_count_key *k,
+			  struct process_verdict *v)
+{
+	struct disc_target_input in = { .default_service_name = "kernel" };
+	int r;
+
+	disc_labels_release(&v->labels);
+	v->p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+	if (!v->p && !(k->flags & SMOLDER_KEY_KERNEL_THREAD)) {
+		v->fate = CTR_LOST_UNKNOWN_PROCESS;
+		return;
+	}
+	if (v->p) {
+		in.exe = v->p->exe_path;
+		in.comm = v->p->comm;
+		in.cgroup = v->p->cgroup_path;
+		in.container_id = v->p->container_id;
+		in.default_service_name = v->p->service_name;
+	}
+	r = disc_targets_apply(ctx->targets, &in, &v->labels);
+	if (r < 0)
+		log_warn("labels of pid %u: %s", k->tgid, strerror(-r));
+	v->fate = r > 0 ? CTR_SAMPLES_PROFILED : r == 0 ? CTR_SAMPLES_DROPPED : CTR_LOST_PROFILE_ERROR;
+}
+
+/* Adds one drained entry to its label set's profile; returns the counter
+ * that takes its samples (profiled, or the reason they were not). */
 static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
-				 const struct sampler_entry *e, struct profile_set *set)
+				 const struct sampler_entry *e, const struct process_verdict *v,
+				 struct profile_set *set)
 {
 	const struct smolder_count_key *k = &e->key;
-	const struct disc_process *p = NULL;
 	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES];
-	const char *service = "kernel";
 	struct pprof_builder *b;
 	int nk, nu = 0, err;
 	int64_t value;
 
-	if (!(k->flags & SMOLDER_KEY_KERNEL_THREAD)) {
-		p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
-		if (!p)
-			return CTR_LOST_UNKNOWN_PROCESS;
-		service = p->service_name;
-	}
+	if (v->fate != CTR_SAMPLES_PROFILED)
+		return v->fate;
 	nk = sampler_read_stack(ctx->sampler, d, k->kernel_stack_id, ips, SMOLDER_MAX_STACK_DEPTH);
-	if (nk >= 0 && p)
+	if (nk >= 0 && v->p && !v->p->kernel_thread)
 		nu = sampler_read_stack(ctx->sampler, d, k->user_stack_id, ips + nk,
 					SMOLDER_MAX_STACK_DEPTH);
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
 
-	err = profile_set_builder(set, service, &b);
+	err = profile_set_builder(set, &v->labels, &b);
 	if (!err)
 		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk, ids);
-	if (!err && p)
-		err = frames_add_user(ctx->sym, ctx->disc, p, b, ips + nk, (size_t)nu, ids + nk);
+	if (!err && nu)
+		err = frames_add_user(ctx->sym, ctx->disc, v->p, b, ips + nk, (size_t)nu, ids + nk);
 	value = (int64_t)e->count * profile_set_period(set);
 	if (!err)
 		err = pprof_builder_add_sample(b, ids, (size_t)(nk + nu), &value);
 	if (err) {
-		log_warn("could not add a sample of %s (pid %u) to its profile: %s",
-			 service, k->tgid, strerror(-err));
+		log_warn("could not add a sample of pid %u to its profile: %s", k->tgid,
+			 strerror(-err));
 		return CTR_LOST_PROFILE_ERROR;
 	}
 	return CTR_SAMPLES_PROFILED;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct smolder_count_key *x = &((const struct sampler_entry *)a)->key;
+	const struct smolder_count_key *y = &((const struct sampler_entry *)b)->key;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	if (x->start_ticks != y->start_ticks)
+		return x->start_ticks < y->start_ticks ? -1 : 1;
+	return 0;
+}
+
+/* Every drained entry into its profile, grouped by process so that each
+ * process is looked up and judged by the rules once. */
+static void add_entries(struct interval_ctx *ctx, struct sampler_drain *d,
+			struct profile_set *set)
+{
+	struct process_verdict v = { 0 };
+
+	qsort(d->entries, d->n, sizeof(*d->entries), compare_entries);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct sampler_entry *e = &d->entries[i];
+
+		if (i == 0 || compare_entries(e, e - 1) != 0)
+			judge_process(ctx, &e->key, &v);
+		counters_add(ctx->counters, add_entry(ctx, d, e, &v, set), e->count);
+	}
+	disc_labels_release(&v.labels);
 }
 
 static void write_profiles(struct interval_ctx *ctx, const struct profile_set *set)
@@ -82,14 +141,15 @@ static void log_counters(const struct counters *c, int64_t start_ns, int64_t end
 {
 	char line[1024];
 	uint64_t taken = c->interval[CTR_SAMPLES_TAKEN];
-	uint64_t accounted = c->interval[CTR_SAMPLES_PROFILED] + counters_interval_lost(c);
+	uint64_t accounted = c->interval[CTR_SAMPLES_PROFILED] + c->interval[CTR_SAMPLES_DROPPED] +
+			     counters_interval_lost(c);
 	int64_t start_s, end_s;
 
 	counters_format_interval(c, line, sizeof(line));
 	output_interval_seconds(start_ns, end_ns, &start_s, &end_s);
 	log_info("counters interval=%lld-%lld %s", (long long)start_s, (long long)end_s, line);
 	if (accounted != taken)
-		log_warn("samples do not add up this interval: %llu taken, %llu profiled or lost",
+		log_warn("samples do not add up this interval: %llu taken, %llu profiled, dropped or lost",
 			 (unsigned long long)taken, (unsigned long long)accounted);
 }
 
@@ -107,16 +167,22 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	}
 	count_bpf_stats(c, d.stats);
 	set = profile_set_new(start_ns, end_ns, ctx->cfg->sample_rate);
-	for (size_t i = 0; i < d.n; i++) {
-		enum counter_id fate = set ? add_entry(ctx, &d, &d.entries[i], set)
-					   : CTR_LOST_PROFILE_ERROR;
-		counters_add(c, fate, d.entries[i].count);
+	if (set) {
+		add_entries(ctx, &d, set);
+	} else {
+		for (size_t i = 0; i < d.n; i++)
+			counters_add(c, CTR_LOST_PROFILE_ERROR, d.entries[i].count);
 	}
 	sampler_drain_release(ctx->sampler, &d);
 	if (set)
 		write_profiles(ctx, set);
 	profile_set_free(set);
 
+	uint64_t sent = 0, dropped = 0;
+	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {
+		counters_add(c, CTR_PROCESS_EVENTS, sent);
+		counters_add(c, CTR_PROCESS_EVENTS_DROPPED, dropped);
+	}
 	/* Processes that exited are needed until their last samples are drained,
 	 * which is now. */
 	disc_table_expire(ctx->disc);

@@ -10,13 +10,16 @@
 #include "config.h"
 #include "counters.h"
 #include "disc.h"
+#include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
 
 struct interval_ctx {
 	const struct config *cfg;
 	struct sampler *sampler;
+	struct proc_events *events;
 	struct disc_table *disc;
+	const struct disc_targets *targets;
 	struct sym_cache *sym;
 	struct counters *counters;
 };

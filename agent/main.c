@@ -1,8 +1,11 @@
 /* smolder's entry point: settings, start-up checks, then the run loop.
  * Exit status: 0 done, 1 could not run, 2 bad flag or value. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
+#include "disc.h"
 #include "log.h"
 #include "probe.h"
 #include "run.h"
@@ -11,8 +14,31 @@
 #define SMOLDER_VERSION "unknown"
 #endif
 
+/* The target rules and tags: a bad one is a bad flag value, told in one
+ * line naming the file, line and rule (or the tag). */
+static struct disc_targets *load_targets(const struct config *cfg, char *err, size_t len)
+{
+	struct disc_targets_opts opts = {
+		.sz = sizeof(opts),
+		.config_path = cfg->config_path,
+		.tags = (const char *const *)cfg->tags,
+		.n_tags = cfg->n_tags,
+		.err = err,
+		.err_len = len,
+	};
+	struct disc_targets *t;
+
+	err[0] = '\0';
+	t = disc_targets_new(&opts);
+	if (!t && !err[0])
+		snprintf(err, len, "--config %s: %s", cfg->config_path ? cfg->config_path : "",
+			 strerror(errno));
+	return t;
+}
+
 int main(int argc, char **argv)
 {
+	struct disc_targets *targets;
 	struct config cfg;
 	char err[512] = "";
 	int r, status;
@@ -38,13 +64,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(cfg.log_level);
+	targets = load_targets(&cfg, err, sizeof(err));
+	if (!targets) {
+		fprintf(stderr, "smolder: %s\n", err);
+		config_release(&cfg);
+		return 2;
+	}
 	if (probe_requirements(err, sizeof(err))) {
 		fprintf(stderr, "smolder: missing %s; smolder needs %s or later with BTF, run as root\n",
 			err, PROBE_MIN_KERNEL);
-		config_release(&cfg);
-		return 1;
+		status = 1;
+	} else {
+		status = agent_run(&cfg, targets);
 	}
-	status = agent_run(&cfg);
+	disc_targets_free(targets);
 	config_release(&cfg);
 	return status;
 }

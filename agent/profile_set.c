@@ -1,5 +1,6 @@
-/* One interval's profiles, one per label set. Services are few (tens to
- * hundreds on a host), so a sorted array keeps this small and obvious. */
+/* One interval's profiles, one per label set. Label sets are few (tens to
+ * hundreds on a host), so a sorted array keeps this small and obvious;
+ * sorted by set, so the sets of one service sit side by side. */
 #include "profile_set.h"
 
 #include <errno.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 struct profile_slot {
-	char *service_name;
+	struct disc_labels labels;
 	uint32_t labels_hash;
 	struct pprof_builder *builder;
 };
@@ -36,7 +37,7 @@ void profile_set_free(struct profile_set *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		free(s->slots[i].service_name);
+		disc_labels_release(&s->slots[i].labels);
 		pprof_builder_free(s->slots[i].builder);
 	}
 	free(s->slots);
@@ -46,20 +47,6 @@ void profile_set_free(struct profile_set *s)
 int64_t profile_set_period(const struct profile_set *s)
 {
 	return s->period;
-}
-
-/* FNV-1a of the canonical "name=value" list: stable across runs, so file
- * names of one label set stay the same. */
-static uint32_t labels_hash(const char *service_name)
-{
-	const char *prefix = "service_name=";
-	uint32_t h = 2166136261u;
-
-	for (const char *p = prefix; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	for (const char *p = service_name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h;
 }
 
 static struct pprof_builder *new_builder(const struct profile_set *s)
@@ -78,14 +65,24 @@ static struct pprof_builder *new_builder(const struct profile_set *s)
 	return pprof_builder_new(&opts);
 }
 
-int profile_set_builder(struct profile_set *s, const char *service_name,
+/* service_name first, then the rest: files of one service stay together. */
+static int compare_sets(const struct disc_labels *a, const struct disc_labels *b)
+{
+	int c = strcmp(disc_labels_get(a, "service_name"), disc_labels_get(b, "service_name"));
+
+	return c ? c : disc_labels_compare(a, b);
+}
+
+int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
 			struct pprof_builder **b)
 {
 	size_t lo = 0, hi = s->n;
 
+	if (!disc_labels_get(labels, "service_name"))
+		return -EINVAL;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = strcmp(s->slots[mid].service_name, service_name);
+		int c = compare_sets(&s->slots[mid].labels, labels);
 
 		if (c == 0) {
 			*b = s->slots[mid].builder;
@@ -105,12 +102,11 @@ int profile_set_builder(struct profile_set *s, const char *service_name,
 		s->cap = ncap;
 	}
 	struct profile_slot slot = {
-		.service_name = strdup(service_name),
-		.labels_hash = labels_hash(service_name),
+		.labels_hash = disc_labels_hash(labels),
 		.builder = new_builder(s),
 	};
-	if (!slot.service_name || !slot.builder) {
-		free(slot.service_name);
+	if (!slot.builder || disc_labels_copy(&slot.labels, labels)) {
+		disc_labels_release(&slot.labels);
 		pprof_builder_free(slot.builder);
 		return -ENOMEM;
 	}
@@ -128,7 +124,8 @@ size_t profile_set_count(const struct profile_set *s)
 
 void profile_set_entry(const struct profile_set *s, size_t i, struct profile_entry *e)
 {
-	e->service_name = s->slots[i].service_name;
+	e->labels = &s->slots[i].labels;
+	e->service_name = disc_labels_get(e->labels, "service_name");
 	e->labels_hash = s->slots[i].labels_hash;
 	e->builder = s->slots[i].builder;
 }

@@ -1,5 +1,5 @@
-/* The profiles of one interval: one pprof builder per label set. For now a
- * label set is just service_name; discovery will add more labels.
+/* The profiles of one interval: one pprof builder per label set (the
+ * labels discovery's target rules gave the process: service_name first).
  */
 #ifndef SMOLDER_PROFILE_SET_H
 #define SMOLDER_PROFILE_SET_H
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disc.h"
 #include "pprof.h"
 
 struct profile_set;
@@ -18,14 +19,16 @@ void profile_set_free(struct profile_set *s);
 /* Period of one sample, in nanoseconds: a sample's value is hits * this. */
 int64_t profile_set_period(const struct profile_set *s);
 
-/* The builder for service_name's label set, created on first use. */
-int profile_set_builder(struct profile_set *s, const char *service_name,
+/* The builder for this label set (which must hold service_name), created
+ * on first use; the labels are copied. */
+int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
 			struct pprof_builder **b);
 
 size_t profile_set_count(const struct profile_set *s);
 
 struct profile_entry {
 	const char *service_name;
+	const struct disc_labels *labels;
 	uint32_t labels_hash; /* tells label sets of one service apart */
 	struct pprof_builder *builder;
 };

@@ -19,10 +19,13 @@
 #include "disc.h"
 #include "interval.h"
 #include "log.h"
+#include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
 
-#define SCAN_PERIOD_MS 1000
+/* Processes announce themselves (proc_events.c): the scan only reconciles
+ * what a full ring buffer may have dropped. */
+#define SCAN_PERIOD_MS 10000
 
 static int64_t now_ns(clockid_t clock)
 {
@@ -69,20 +72,31 @@ static int64_t min3(int64_t a, int64_t b, int64_t c)
 	return m < c ? m : c;
 }
 
-/* Waits until deadline (monotonic ns); returns 1 if a signal came. */
-static int wait_until(int sigfd, int64_t deadline)
+/* Waits until deadline (monotonic ns), handing process events to discovery
+ * as they come; returns 1 if a signal came. */
+static int wait_until(int sigfd, struct proc_events *events, int64_t deadline)
 {
-	int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
-	struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
-	int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+	struct pollfd pfd[2] = {
+		{ .fd = sigfd, .events = POLLIN },
+		{ .fd = proc_events_fd(events), .events = POLLIN },
+	};
 
-	if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
-		struct signalfd_siginfo si;
-		if (read(sigfd, &si, sizeof(si)) == sizeof(si))
-			log_info("received %s: writing the last interval", strsignal((int)si.ssi_signo));
-		return 1;
+	for (;;) {
+		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+
+		if (poll(pfd, 2, timeout) <= 0)
+			return 0;
+		if (pfd[1].revents & POLLIN)
+			proc_events_consume(events);
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				log_info("received %s: writing the last interval",
+					 strsignal((int)si.ssi_signo));
+			return 1;
+		}
 	}
-	return 0;
 }
 
 /* Intervals end on whole seconds of the wall clock, so the files of one
@@ -111,7 +125,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		int64_t close_at = now_ns(CLOCK_MONOTONIC) + (interval_end - now_ns(CLOCK_REALTIME));
 		int64_t now;
 
-		stop = wait_until(sigfd, min3(next_scan, close_at, end));
+		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			stop = 1;
@@ -137,7 +151,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	return 0;
 }
 
-int agent_run(const struct config *cfg)
+int agent_run(const struct config *cfg, const struct disc_targets *targets)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
 	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
@@ -150,7 +164,7 @@ int agent_run(const struct config *cfg)
 		.stack_map_entries = cfg->stack_map_entries,
 	};
 	struct counters counters = {};
-	struct interval_ctx ctx = { .cfg = cfg, .counters = &counters };
+	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
 	const char *what = "";
 	int status = 1, sigfd, err;
 
@@ -174,6 +188,11 @@ int agent_run(const struct config *cfg)
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
+	err = proc_events_new(ctx.sampler, ctx.disc, &ctx.events, &what);
+	if (err) {
+		log_error("%s: %s", what, strerror(-err));
+		goto out;
+	}
 	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, writing to %s every %llums",
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
 		 cfg->output_dir, (unsigned long long)cfg->upload_interval_ms);
@@ -183,6 +202,7 @@ int agent_run(const struct config *cfg)
 		 (unsigned long long)counters.total[CTR_SAMPLES_PROFILED],
 		 (unsigned long long)counters.total[CTR_PROFILES_WRITTEN]);
 out:
+	proc_events_free(ctx.events);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
 	disc_table_free(ctx.disc);

@@ -6,8 +6,9 @@
 #define SMOLDER_RUN_H
 
 #include "config.h"
+#include "disc.h"
 
 /* Returns the process exit status. */
-int agent_run(const struct config *cfg);
+int agent_run(const struct config *cfg, const struct disc_targets *targets);
 
 #endif

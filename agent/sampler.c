@@ -212,6 +212,13 @@ void sampler_free(struct sampler *s)
 	free(s);
 }
 
+void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m)
+{
+	m->events_fd = bpf_map__fd(s->skel->maps.events);
+	m->seen_fd = bpf_map__fd(s->skel->maps.seen);
+	m->event_stats_fd = bpf_map__fd(s->skel->maps.event_stats);
+}
+
 size_t sampler_cpu_count(const struct sampler *s)
 {
 	return s->n_cpus;

@@ -46,6 +46,15 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out,
 		const char **what);
 void sampler_free(struct sampler *s);
 
+/* The maps the sampler shares with the process-event programs
+ * (bpf/events.h): the ring buffer, the seen map, the event counters. */
+struct sampler_event_maps {
+	int events_fd;
+	int seen_fd;
+	int event_stats_fd;
+};
+void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m);
+
 /* Number of perf events attached (one per online CPU). */
 size_t sampler_cpu_count(const struct sampler *s);
 

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "sample.h"
+#include "events_maps.bpf.h"
 
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
@@ -162,6 +163,18 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	return SMOLDER_STAT_COUNTED;
 }
 
+/* Tells the agent about a process the first time it is sampled, so that it
+ * reads the process's /proc files while they are there to read. */
+static __always_inline void announce(__u32 tgid, __u64 start_ticks)
+{
+	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
+
+	if (known && *known == start_ticks)
+		return;
+	bpf_map_update_elem(&seen, &tgid, &start_ticks, BPF_ANY);
+	event_send(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
+}
+
 SEC("perf_event")
 int smolder_sample(struct bpf_perf_event_data *ctx)
 {
@@ -182,7 +195,9 @@ int smolder_sample(struct bpf_perf_event_data *ctx)
 	kthread = task->flags & PF_KTHREAD;
 	key.tgid = tgid;
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
-	key.start_ticks = task->group_leader->start_boottime / SMOLDER_NSEC_PER_TICK;
+	key.start_ticks = task_start_ticks(task);
+	if (!kthread)
+		announce(tgid, key.start_ticks);
 
 	fate = read_stacks(ctx, gen, kthread, &key);
 	if (fate == SMOLDER_STAT_COUNTED)

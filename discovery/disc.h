@@ -5,7 +5,8 @@
  * never taken for the process it replaced. The table is filled by walking
  * /proc at start and on each scan; a process that has exited stays known
  * until the drain that used its samples is over (disc_table_expire).
- * It also holds the /proc parsers (maps, stat), which read untrusted text.
+ * It also holds the /proc parsers (maps, stat, cgroup), which read untrusted
+ * text, and tells from a cgroup path which container a process runs in.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -58,6 +59,50 @@ struct disc_stat {
 int disc_stat_parse(const char *text, size_t len, struct disc_stat *out);
 int disc_stat_read(const char *proc_root, int pid, struct disc_stat *out);
 
+/* ---- cgroup: which container a process runs in (discovery/cgroup.c) ---- */
+
+/* The one path of /proc/PID/cgroup that places the process (see
+ * disc_cgroup_parse for which line it comes from). */
+struct disc_cgroup {
+	char *path;    /* malloc'd, as the kernel wrote it; starts with '/' */
+	int hierarchy; /* the line's hierarchy ID: 0 for the v2 line; -1 if none */
+};
+
+/* Parses the text of /proc/PID/cgroup ("hierarchy-ID:controllers:path" a
+ * line) and takes the path of: the v2 line ("0::/...") unless it is "/";
+ * else the v1 name=systemd line unless it is "/"; else the first v1 line
+ * whose path is not "/"; else "/" (a process in no cgroup of its own).
+ * Malformed text, or a second v2 or name=systemd line, is -EINVAL; a file
+ * with no line at all is -ENODATA. */
+int disc_cgroup_parse(const char *text, size_t len, struct disc_cgroup *out);
+int disc_cgroup_read(const char *proc_root, int pid, struct disc_cgroup *out);
+void disc_cgroup_release(struct disc_cgroup *cg);
+
+enum disc_container_runtime {
+	DISC_CONTAINER_NONE = 0, /* a host process, or one we cannot place */
+	DISC_CONTAINER_DOCKER,
+	DISC_CONTAINER_CONTAINERD,
+	DISC_CONTAINER_CRIO,
+	DISC_CONTAINER_PODMAN,
+};
+
+#define DISC_CONTAINER_ID_LEN 64 /* lowercase hex */
+#define DISC_POD_UID_LEN 36      /* 8-4-4-4-12, or 32 hex for a static pod */
+
+struct disc_container {
+	enum disc_container_runtime runtime;
+	char id[DISC_CONTAINER_ID_LEN + 1];  /* "" when runtime is NONE */
+	char pod_uid[DISC_POD_UID_LEN + 1];  /* Kubernetes pod UID, with '-'; "" if none */
+};
+
+/* The container a cgroup path names (the innermost one, when containers
+ * nest), for docker, containerd (CRI), cri-o and podman, with the cgroupfs
+ * and systemd cgroup drivers. A host path gives runtime NONE and returns 0
+ * too; -EINVAL when path is not absolute. The forms are listed in cgroup.c. */
+int disc_container_from_cgroup(const char *path, struct disc_container *out);
+/* "docker", "containerd", "cri-o", "podman"; NULL for NONE (no label). */
+const char *disc_container_runtime_name(enum disc_container_runtime r);
+
 struct disc_process {
 	int pid;
 	uint64_t start_ticks;
@@ -67,6 +112,12 @@ struct disc_process {
 	bool exited;
 	struct disc_mappings maps;
 	char *service_name;   /* executable's base name; "kernel"; else comm */
+	/* From /proc/PID/cgroup; NULL and empty for a kernel thread, or when
+	 * the file cannot be read or parsed. */
+	char *cgroup_path;
+	enum disc_container_runtime container_runtime;
+	char container_id[DISC_CONTAINER_ID_LEN + 1]; /* "" when none */
+	char pod_uid[DISC_POD_UID_LEN + 1];           /* "" when none */
 };
 
 struct disc_table;
@@ -79,8 +130,8 @@ struct disc_table_opts {
 struct disc_table *disc_table_new(const struct disc_table_opts *opts);
 void disc_table_free(struct disc_table *t);
 
-/* Walks /proc: adds processes not yet known (stat, exe, maps), marks known
- * ones exited when their pid is gone or has another start time. */
+/* Walks /proc: adds processes not yet known (stat, exe, maps, cgroup),
+ * marks known ones exited when their pid is gone or has another start time. */
 int disc_table_scan(struct disc_table *t);
 
 /* The process (pid, start_ticks): known, or read from /proc now if a process
@@ -92,9 +143,133 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
  * gone or its pid now belongs to another process. */
 int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p);
 
+/* Reads the process (pid, start_ticks) again (after an exec, or once its
+ * libraries are mapped), or adds it if unknown. Returns it as now known, or
+ * NULL when it is neither known nor alive. */
+const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
+					      uint64_t start_ticks);
+
+/* Notes that (pid, start_ticks) exec'd: what is known of it describes its
+ * old image, so until it is read again (disc_table_refresh, or a get that
+ * can still read it) it is not handed out. */
+void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks);
+
+/* Marks (pid, start_ticks) exited, as the kernel says it did. */
+void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
+
 /* Forgets processes marked exited: call after the drain that used them. */
 void disc_table_expire(struct disc_table *t);
 
 size_t disc_table_size(const struct disc_table *t);
+
+/* Labels and target rules: what a process's profiles are labelled with.
+ *
+ * Every profile series carries a label set: service_name and whatever the
+ * rules and --tag give. The rules, read from a YAML file at start (its
+ * format: target_config.c), are Prometheus' relabel_configs, applied in
+ * order to a process's labels before relabeling:
+ *
+ *   __meta_process_exe           executable path
+ *   __meta_process_comm          comm
+ *   __meta_process_cgroup        cgroup v2 path
+ *   __meta_process_container_id  container id
+ *   service_name                 the default service name
+ *   the --tag labels             (so a tag may set service_name)
+ *
+ * An unknown value is no label, which rules see as "" as Prometheus does.
+ * Rules keep or drop the process and set or remove labels; then labels
+ * whose names start with "__" are removed. With no rules every process is
+ * kept with service_name and the tags.
+ *
+ * Names and values are held to what Pyroscope's distributor accepts
+ * (grafana/pyroscope pkg/validation: ValidateLabels and its defaults). */
+
+/* The longest label name and value Pyroscope takes, in bytes. */
+#define DISC_LABEL_NAME_MAX 1024
+#define DISC_LABEL_VALUE_MAX 2048
+/* Pyroscope takes 30 label names a series; the upload adds __name__ (the
+ * profile type), which leaves 29 for the set. */
+#define DISC_LABELS_MAX 29
+
+struct disc_label {
+	char *name;
+	char *value; /* never empty: an empty value is no label */
+};
+
+/* A label set: sorted by name (bytewise), names unique. A zeroed struct is
+ * the empty set. */
+struct disc_labels {
+	struct disc_label *v;
+	size_t n;
+};
+
+/* 1 if name is a label name Pyroscope keeps as it is: [a-zA-Z_][a-zA-Z0-9_]*
+ * and at most DISC_LABEL_NAME_MAX bytes. A '.', which Pyroscope would
+ * rewrite to '_', is refused. Else 0. */
+int disc_label_name_valid(const char *name);
+
+/* The value of the label name, or NULL if there is none. */
+const char *disc_labels_get(const struct disc_labels *l, const char *name);
+/* Sets name to value, keeping the order; a NULL or empty value removes the
+ * label. The strings are copied. -ENOMEM leaves the set as it was. */
+int disc_labels_set(struct disc_labels *l, const char *name, const char *value);
+/* A deep copy of src into *dst (which is overwritten, not released). */
+int disc_labels_copy(struct disc_labels *dst, const struct disc_labels *src);
+/* Orders label sets (negative, 0, positive), pair by pair, for sorting and
+ * grouping profiles: 0 exactly when the sets are equal. */
+int disc_labels_compare(const struct disc_labels *a, const struct disc_labels *b);
+/* FNV-1a (32 bits) over "name=value" pairs joined by NUL bytes: the same on
+ * every run and machine, for file names. For {service_name="x"} it is the
+ * hash of "service_name=x". */
+uint32_t disc_labels_hash(const struct disc_labels *l);
+void disc_labels_release(struct disc_labels *l);
+
+/* What the rules are applied to: one process. NULL or "" when unknown. */
+struct disc_target_input {
+	const char *exe;
+	const char *comm;
+	const char *cgroup;
+	const char *container_id;
+	/* The executable's base name, "kernel", the comm, or a container's
+	 * name: see struct disc_process. When it is unknown the comm stands
+	 * in, and "unknown" when that is too. */
+	const char *default_service_name;
+};
+
+struct disc_targets;
+
+struct disc_targets_opts {
+	size_t sz;               /* sizeof(struct disc_targets_opts) */
+	/* The rules file. NULL (and no config_yaml): no rules, keep all. */
+	const char *config_path;
+	/* The rules as text, read instead of config_path, which (if not
+	 * NULL) then only names them in messages. */
+	const char *config_yaml;
+	size_t config_yaml_len;
+	const char *const *tags; /* "KEY=VALUE" each, as --tag gives them */
+	size_t n_tags;
+	/* Where the reason for a failure goes, as one line naming the file,
+	 * line and rule, or the tag: "targets.yaml:12: rule 3: bad regex
+	 * ...". May be NULL. */
+	char *err;
+	size_t err_len;
+};
+
+/* Reads the rules and the tags. NULL with errno set on failure: EINVAL for
+ * a bad rule or tag, or the error of reading the file. */
+struct disc_targets *disc_targets_new(const struct disc_targets_opts *opts);
+void disc_targets_free(struct disc_targets *t);
+/* The number of rules. */
+size_t disc_targets_size(const struct disc_targets *t);
+
+/* Applies the rules to a process. Returns 1 and its labels in *out (which
+ * is overwritten: release it with disc_labels_release) if it is kept, 0
+ * and an empty *out if a rule dropped it, or a negative errno: -E2BIG when
+ * it ends with more than DISC_LABELS_MAX labels. service_name is always
+ * there (the default one if the rules removed it: Pyroscope refuses a
+ * series without); values are made valid UTF-8 and cut to
+ * DISC_LABEL_VALUE_MAX bytes, as a path may be neither. */
+int disc_targets_apply(const struct disc_targets *t,
+		       const struct disc_target_input *in, struct disc_labels *out);
 
 #endif

@@ -30,6 +30,7 @@ struct entry {
 	struct disc_process p;
 	struct entry *next;    /* in the pid's bucket */
 	uint64_t seen;         /* last scan that found it alive */
+	bool stale;            /* exec'd since it was read: not to be used as is */
 };
 
 struct disc_table {
@@ -60,11 +61,18 @@ static struct entry *find(const struct disc_table *t, int pid, uint64_t start_ti
 	return NULL;
 }
 
+/* Frees what a process record owns (not the record). */
+static void process_release(struct disc_process *p)
+{
+	free(p->exe_path);
+	free(p->service_name);
+	free(p->cgroup_path);
+	disc_mappings_release(&p->maps);
+}
+
 static void entry_free(struct entry *e)
 {
-	free(e->p.exe_path);
-	free(e->p.service_name);
-	disc_mappings_release(&e->p.maps);
+	process_release(&e->p);
 	free(e);
 }
 
@@ -138,37 +146,72 @@ static char *service_name(const struct disc_process *p)
 	return strndup(name, len);
 }
 
+/* The process's cgroup path and the container it names. A cgroup file we
+ * cannot read or make sense of leaves the process known, in no container,
+ * and so does a missing one: a kernel built without CONFIG_CGROUPS has
+ * none, so ENOENT here need not mean the process is gone (if it is, the
+ * next scan says so). Only running out of memory is an error. */
+static int read_cgroup(int dirfd, struct disc_process *p)
+{
+	struct disc_cgroup cg;
+	struct disc_container c;
+	int err = disc_cgroup_read_at(dirfd, &cg);
+
+	if (err)
+		return err == -ENOMEM ? err : 0;
+	p->cgroup_path = cg.path;
+	if (disc_container_from_cgroup(p->cgroup_path, &c) == 0) {
+		p->container_runtime = c.runtime;
+		memcpy(p->container_id, c.id, sizeof(p->container_id));
+		memcpy(p->pod_uid, c.pod_uid, sizeof(p->pod_uid));
+	}
+	return 0;
+}
+
 /* Reads what the table keeps about the process of dirfd, whose stat is st,
- * and adds it, marking exited any other process known under its pid: that
- * one must be gone, since the pid is someone else's now. */
+ * into p (its pid and start already set). */
+static int read_process(int dirfd, const struct disc_stat *st, struct disc_process *p)
+{
+	int err;
+
+	memcpy(p->comm, st->comm, sizeof(p->comm));
+	p->kernel_thread = st->flags & PF_KTHREAD;
+	if (!p->kernel_thread) {
+		err = read_exe(dirfd, &p->exe_path);
+		if (err)
+			return err;
+		err = disc_maps_read_at(dirfd, &p->maps);
+		/* Maps we may not read (another user's process, when not
+		 * root) leave the process known by name, with no mappings. */
+		if (err && (vanished(err) || err == -ENOMEM))
+			return err;
+		/* Only here: a kernel thread runs for everyone, in no container. */
+		err = read_cgroup(dirfd, p);
+		if (err)
+			return err;
+	}
+	p->service_name = service_name(p);
+	return p->service_name ? 0 : -ENOMEM;
+}
+
+/* Reads the process of dirfd, whose stat is st, and adds it, marking exited
+ * any other process known under its pid: that one must be gone, since the
+ * pid is someone else's now. */
 static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat *st,
 	       struct entry **out)
 {
 	struct entry *e = calloc(1, sizeof(*e));
-	int err = 0;
+	int err;
 
 	if (!e)
 		return -ENOMEM;
 	e->p.pid = pid;
 	e->p.start_ticks = st->start_ticks;
-	memcpy(e->p.comm, st->comm, sizeof(e->p.comm));
-	e->p.kernel_thread = st->flags & PF_KTHREAD;
 	e->seen = t->scan;
-	if (!e->p.kernel_thread) {
-		err = read_exe(dirfd, &e->p.exe_path);
-		if (err)
-			goto fail;
-		err = disc_maps_read_at(dirfd, &e->p.maps);
-		/* Maps we may not read (another user's process, when not
-		 * root) leave the process known by name, with no mappings. */
-		if (err && (vanished(err) || err == -ENOMEM))
-			goto fail;
-		err = 0;
-	}
-	e->p.service_name = service_name(&e->p);
-	if (!e->p.service_name) {
-		err = -ENOMEM;
-		goto fail;
+	err = read_process(dirfd, st, &e->p);
+	if (err) {
+		entry_free(e);
+		return err;
 	}
 	for (struct entry *x = *bucket(t, pid); x; x = x->next)
 		if (x->p.pid == pid)
@@ -176,9 +219,6 @@ static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat 
 	insert(t, e);
 	*out = e;
 	return 0;
-fail:
-	entry_free(e);
-	return err;
 }
 
 struct disc_table *disc_table_new(const struct disc_table_opts *opts)
@@ -353,6 +393,8 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 	int dirfd, err;
 
 	e = find(t, pid, start_ticks);
+	if (e && e->stale)
+		return disc_table_refresh(t, pid, start_ticks);
 	if (e)
 		return &e->p;
 	dirfd = disc_proc_dir_open(t->proc_root, pid);
@@ -420,4 +462,57 @@ void disc_table_expire(struct disc_table *t)
 size_t disc_table_size(const struct disc_table *t)
 {
 	return t->n;
+}
+
+/* An exec keeps the pid and the start time but changes everything else, and
+ * a first sample comes once the libraries are mapped: either way, read the
+ * process again, into a fresh record swapped in whole. */
+const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
+					      uint64_t start_ticks)
+{
+	struct disc_process fresh = { .pid = pid, .start_ticks = start_ticks };
+	struct entry *e = find(t, pid, start_ticks);
+	struct disc_stat st;
+	int dirfd, err;
+
+	if (!e)
+		return disc_table_get(t, pid, start_ticks);
+	if (e->p.exited && !e->stale)
+		return &e->p;
+	dirfd = disc_proc_dir_open(t->proc_root, pid);
+	if (dirfd < 0)
+		return e->stale ? NULL : &e->p;
+	err = disc_stat_read_at(dirfd, &st);
+	if (!err && st.start_ticks != start_ticks)
+		err = -ESRCH;
+	if (!err)
+		err = read_process(dirfd, &st, &fresh);
+	close(dirfd);
+	if (err) {
+		process_release(&fresh);
+		/* What we know of a process that exec'd is of its old image:
+		 * better unknown than mislabelled. */
+		return e->stale ? NULL : &e->p;
+	}
+	process_release(&e->p);
+	fresh.exited = e->p.exited;
+	e->p = fresh;
+	e->stale = false;
+	return &e->p;
+}
+
+void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)
+{
+	struct entry *e = find(t, pid, start_ticks);
+
+	if (e)
+		e->stale = true;
+}
+
+void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks)
+{
+	struct entry *e = find(t, pid, start_ticks);
+
+	if (e)
+		e->p.exited = true;
 }

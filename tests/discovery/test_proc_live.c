@@ -1,10 +1,12 @@
 /* tests/discovery: the process table against the real /proc. This test
- * finds itself, places one of its own functions in its maps, and sees a
- * child it started exit. Its executable's name is longer than a comm (15)
- * on purpose: the service name must come from the exe link. */
+ * finds itself, places one of its own functions in its maps, finds its own
+ * cgroup, and sees a child it started exit. Its executable's name is longer
+ * than a comm (15) on purpose: the service name must come from the exe
+ * link. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +49,72 @@ static void test_finds_itself(struct disc_table *t)
 	CHECK(disc_mappings_find(&p->maps, (uint64_t)(uintptr_t)&test_finds_itself) != NULL);
 }
 
+/* The path /proc/self/cgroup places this process in, read here with stdio
+ * and none of the parser's code: the v2 line unless at "/", else
+ * name=systemd's unless at "/", else the first other line not at "/", else
+ * "/". NULL when the file cannot be read. */
+static char *own_cgroup_path(void)
+{
+	char *v2 = NULL, *systemd = NULL, *other = NULL, *line = NULL, *chosen;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	if (!f)
+		return NULL;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *controllers = strchr(line, ':');
+		char *path = controllers ? strchr(controllers + 1, ':') : NULL;
+
+		if (!path)
+			continue;
+		path++;
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (!strcmp(path, "/"))
+			continue;
+		if (!strncmp(line, "0::", 3))
+			v2 = v2 ? v2 : strdup(path);
+		else if (!strncmp(controllers, ":name=systemd:", 14))
+			systemd = systemd ? systemd : strdup(path);
+		else
+			other = other ? other : strdup(path);
+	}
+	free(line);
+	fclose(f);
+	chosen = v2 ? v2 : systemd ? systemd : other ? other : strdup("/");
+	if (chosen != v2)
+		free(v2);
+	if (chosen != systemd)
+		free(systemd);
+	if (chosen != other)
+		free(other);
+	return chosen;
+}
+
+static void test_own_cgroup(struct disc_table *t)
+{
+	int pid = getpid();
+	const struct disc_process *p = disc_table_get(t, pid, start_of(pid));
+	char *want = own_cgroup_path();
+	struct disc_container c;
+
+	CHECK(p != NULL);
+	CHECK(want != NULL);
+	if (p && want) {
+		CHECK_STR(p->cgroup_path, want);
+		/* Whatever container that is (none, on a developer's host),
+		 * the table says what the path says. */
+		CHECK_INT(disc_container_from_cgroup(want, &c), 0);
+		CHECK_INT(p->container_runtime, c.runtime);
+		CHECK_STR(p->container_id, c.id);
+		CHECK_STR(p->pod_uid, c.pod_uid);
+		printf("own cgroup: %s (runtime %s)\n", want,
+		       c.runtime ? disc_container_runtime_name(c.runtime) : "none");
+	}
+	free(want);
+}
+
 static void test_kernel_thread(struct disc_table *t)
 {
 	/* kthreadd is pid 2 wherever /proc shows the host's processes. */
@@ -60,6 +128,7 @@ static void test_kernel_thread(struct disc_table *t)
 	if (p) {
 		CHECK(p->kernel_thread);
 		CHECK_STR(p->service_name, "kernel");
+		CHECK_STR(p->cgroup_path, NULL);
 	}
 }
 
@@ -122,6 +191,7 @@ int main(void)
 	CHECK_INT(disc_table_scan(t), 0);
 	CHECK(disc_table_size(t) >= 2);
 	test_finds_itself(t);
+	test_own_cgroup(t);
 	test_kernel_thread(t);
 	test_child_exits(t);
 	disc_table_free(t);

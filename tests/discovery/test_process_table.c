@@ -1,6 +1,7 @@
 /* tests/discovery: the process table, against a fake proc root built in a
- * temporary directory (<root>/<pid>/stat, maps, exe), where the test decides
- * which processes start, exit and reuse a pid. */
+ * temporary directory (<root>/<pid>/stat, maps, exe, cgroup), where the test
+ * decides which processes start, exit and reuse a pid, and which container
+ * each runs in. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -87,6 +88,14 @@ static void remove_process(int pid)
 	"5600001000-5600005000 r-xp 00001000 08:01 11 /srv/app/server\n"             \
 	"7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n"
 
+/* pid 100 runs in a Kubernetes pod (containerd, cgroupfs driver, cgroup v1). */
+#define SERVER_CONTAINER "d2a84f4b8b650937ec8f73cd8be2c74add5a911ba64df27458ed8229da804a26"
+#define SERVER_POD "5b5d0c7d-e998-4ab2-be8e-1572cd062ca2"
+#define SERVER_CGROUP_PATH "/kubepods/burstable/pod" SERVER_POD "/" SERVER_CONTAINER
+#define SERVER_CGROUP                                                                \
+	"5:pids:" SERVER_CGROUP_PATH "\n4:memory:" SERVER_CGROUP_PATH "\n"             \
+	"3:cpu,cpuacct:" SERVER_CGROUP_PATH "\n2:rdma:/\n1:name=systemd:" SERVER_CGROUP_PATH "\n"
+
 static struct disc_table *new_table(void)
 {
 	struct disc_table_opts opts = { .sz = sizeof(opts), .proc_root = root };
@@ -118,6 +127,10 @@ static void test_scan_finds_processes(void)
 		CHECK(!p->kernel_thread);
 		CHECK(!p->exited);
 		CHECK_INT(p->maps.n, 3);
+		CHECK_STR(p->cgroup_path, SERVER_CGROUP_PATH);
+		CHECK_INT(p->container_runtime, DISC_CONTAINER_CONTAINERD);
+		CHECK_STR(p->container_id, SERVER_CONTAINER);
+		CHECK_STR(p->pod_uid, SERVER_POD);
 		if (p->maps.n == 3) {
 			CHECK_U64(p->maps.v[1].start, 0x5600001000);
 			CHECK_STR(p->maps.v[1].path, "/srv/app/server");
@@ -134,6 +147,10 @@ static void test_scan_finds_processes(void)
 		CHECK_STR(p->exe_path, NULL);
 		CHECK_STR(p->service_name, "kernel");
 		CHECK_INT(p->maps.n, 0);
+		/* Its cgroup file (which says docker) is not even read. */
+		CHECK_STR(p->cgroup_path, NULL);
+		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
+		CHECK_STR(p->container_id, "");
 	}
 
 	p = disc_table_get(t, 200, 7000);
@@ -141,6 +158,11 @@ static void test_scan_finds_processes(void)
 	if (p) {
 		CHECK_STR(p->exe_path, "/opt/my tools/bin/worker.bin (deleted)");
 		CHECK_STR(p->service_name, "worker.bin");
+		/* A host process. */
+		CHECK_STR(p->cgroup_path, "/system.slice/worker.service");
+		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
+		CHECK_STR(p->container_id, "");
+		CHECK_STR(p->pod_uid, "");
 	}
 
 	/* No exe link (a zombie, say): named by comm. */
@@ -150,6 +172,11 @@ static void test_scan_finds_processes(void)
 		CHECK_STR(p->exe_path, NULL);
 		CHECK_STR(p->service_name, "my job");
 		CHECK(!p->kernel_thread);
+		/* A cgroup file that makes no sense: still known, in no
+		 * container. */
+		CHECK_STR(p->cgroup_path, NULL);
+		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
+		CHECK_STR(p->container_id, "");
 	}
 
 	/* A start time that is nobody's is not added. */
@@ -208,6 +235,9 @@ static void test_get_between_scans(void)
 	if (p) {
 		CHECK_STR(p->service_name, "late");
 		CHECK_INT(p->maps.n, 3);
+		/* No cgroup file at all: known, in no container. */
+		CHECK_STR(p->cgroup_path, NULL);
+		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
 	}
 	CHECK_INT(disc_table_size(t), 5);
 
@@ -345,6 +375,53 @@ static void test_refresh_maps(void)
 	disc_table_free(t);
 }
 
+/* An exec keeps pid and start time; until the new image is read, the old
+ * one's record is not handed out, and a process gone before that is
+ * unknown rather than mislabelled. The kernel's exit event marks it. */
+static void test_exec_and_exit_events(void)
+{
+	struct disc_table *t = new_table();
+	const struct disc_process *p;
+	char path[128];
+
+	make_process(930, "sh", 0x400000, 7000, "/usr/bin/dash",
+		     "55d000000000-55d000010000 r-xp 00000000 08:01 7 /usr/bin/dash\n");
+	p = disc_table_get(t, 930, 7000);
+	CHECK(p != NULL);
+	CHECK_STR(p ? p->service_name : NULL, "dash");
+
+	/* exec: new exe, new maps, same pid and start */
+	snprintf(path, sizeof(path), "%s/930/exe", root);
+	CHECK(unlink(path) == 0 && symlink("/usr/bin/worker", path) == 0);
+	write_stat(930, "worker", 0x400000, 7000);
+	write_file(930, "maps", "55e000000000-55e000020000 r-xp 00000000 08:01 8 /usr/bin/worker\n");
+	disc_table_exec(t, 930, 7000);
+	p = disc_table_refresh(t, 930, 7000);
+	CHECK_STR(p ? p->service_name : NULL, "worker");
+	CHECK(p && disc_mappings_find(&p->maps, 0x55e000000100) != NULL);
+	CHECK(p && disc_mappings_find(&p->maps, 0x55d000000100) == NULL);
+
+	/* exec, then gone before it could be read again: unknown */
+	disc_table_exec(t, 930, 7000);
+	disc_table_exit(t, 930, 7000);
+	remove_process(930);
+	CHECK(disc_table_get(t, 930, 7000) == NULL);
+	CHECK(disc_table_refresh(t, 930, 7000) == NULL);
+
+	/* exit without exec: still known until expired after the drain */
+	make_process(931, "cron", 0x400000, 7100, "/usr/sbin/cron",
+		     "55f000000000-55f000010000 r-xp 00000000 08:01 9 /usr/sbin/cron\n");
+	CHECK(disc_table_get(t, 931, 7100) != NULL);
+	disc_table_exit(t, 931, 7100);
+	remove_process(931);
+	p = disc_table_get(t, 931, 7100);
+	CHECK(p && p->exited);
+	CHECK_STR(p ? p->service_name : NULL, "cron");
+	disc_table_expire(t);
+	CHECK(disc_table_get(t, 931, 7100) == NULL);
+	disc_table_free(t);
+}
+
 /* Maps larger than the reader's first buffer are read whole. */
 static void test_large_maps(void)
 {
@@ -385,6 +462,20 @@ static void test_stat_read(void)
 	CHECK_INT(disc_stat_read(root, 0, &st), -EINVAL);
 }
 
+static void test_cgroup_read(void)
+{
+	struct disc_cgroup cg;
+
+	CHECK_INT(disc_cgroup_read(root, 100, &cg), 0);
+	CHECK_STR(cg.path, SERVER_CGROUP_PATH);
+	CHECK_INT(cg.hierarchy, 1);
+	disc_cgroup_release(&cg);
+	CHECK_INT(disc_cgroup_read(root, 300, &cg), -EINVAL);
+	CHECK_STR(cg.path, NULL);
+	CHECK_INT(disc_cgroup_read(root, 201, &cg), -ENOENT);
+	CHECK_INT(disc_cgroup_read(root, 0, &cg), -EINVAL);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -400,6 +491,10 @@ int main(void)
 	make_process(200, "worker.bin", 0x400000, 7000, "/opt/my tools/bin/worker.bin (deleted)",
 		     SERVER_MAPS);
 	make_process(300, "my job", 0x400000, 9000, NULL, "");
+	write_file(2, "cgroup", "0::/system.slice/docker-" SERVER_CONTAINER ".scope\n");
+	write_file(100, "cgroup", SERVER_CGROUP);
+	write_file(200, "cgroup", "0::/system.slice/worker.service\n");
+	write_file(300, "cgroup", "not a cgroup file\n");
 
 	test_scan_finds_processes();
 	test_pid_reuse();
@@ -408,8 +503,10 @@ int main(void)
 	test_seen_again();
 	test_churn_skipped();
 	test_refresh_maps();
+	test_exec_and_exit_events();
 	test_large_maps();
 	test_stat_read();
+	test_cgroup_read();
 
 	remove_tree(root);
 	return check_report("test_process_table");

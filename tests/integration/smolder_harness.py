@@ -352,9 +352,11 @@ class Run:
             if not isinstance(c.get("samples_taken"), int):
                 continue
             lost = losses(c)
-            if c.get("samples_profiled", 0) + lost != c["samples_taken"]:
-                problems.append("interval %s: samples_profiled %d + lost %d != samples_taken %d"
-                                % (iv, c.get("samples_profiled", 0), lost, c["samples_taken"]))
+            dropped = c.get("samples_dropped", 0)  # by target rules: accounted, not lost
+            if c.get("samples_profiled", 0) + dropped + lost != c["samples_taken"]:
+                problems.append("interval %s: samples_profiled %d + dropped %d + lost %d != "
+                                "samples_taken %d" % (iv, c.get("samples_profiled", 0), dropped,
+                                                      lost, c["samples_taken"]))
             decoded = sum(p.total_count for p in self.profiles_of_interval(iv))
             if decoded != c.get("samples_profiled"):
                 problems.append("interval %s: samples_profiled %s but the files of that interval "

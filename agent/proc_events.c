@@ -1,0 +1,152 @@
+/* Process events to discovery (see proc_events.h). */
+#include "proc_events.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "events.h"
+#include "events.skel.h"
+
+struct proc_events {
+	struct events_bpf *skel;
+	struct ring_buffer *rb;
+	struct disc_table *disc;
+	int stats_fd;
+	int n_cpus;
+	uint64_t reported[SMOLDER_EVENT_STAT_COUNT]; /* totals at the last take */
+};
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	struct proc_events *e = ctx;
+	const struct smolder_event *ev = data;
+
+	if (len < sizeof(*ev))
+		return 0;
+	switch (ev->kind) {
+	case SMOLDER_EVENT_EXEC:
+		/* Not read now: its libraries are not mapped yet. Its first
+		 * sample after the exec announces it again. */
+		disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
+		break;
+	case SMOLDER_EVENT_SAMPLED:
+		/* Read now: a short-lived process may be gone by the drain. A
+		 * process that is already gone is simply not found. */
+		disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
+		break;
+	case SMOLDER_EVENT_EXIT:
+		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
+		break;
+	}
+	return 0;
+}
+
+static int reuse_shared_maps(struct events_bpf *skel, const struct sampler *s)
+{
+	struct sampler_event_maps m;
+	int err;
+
+	sampler_event_maps(s, &m);
+	err = bpf_map__reuse_fd(skel->maps.events, m.events_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.seen, m.seen_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.event_stats, m.event_stats_fd);
+	return err;
+}
+
+int proc_events_new(const struct sampler *s, struct disc_table *disc,
+		    struct proc_events **out, const char **what)
+{
+	struct proc_events *e = calloc(1, sizeof(*e));
+	int err;
+
+	*what = "allocating";
+	if (!e)
+		return -ENOMEM;
+	e->disc = disc;
+	e->n_cpus = libbpf_num_possible_cpus();
+	e->skel = events_bpf__open();
+	if (!e->skel) {
+		err = -errno;
+		*what = "opening the process-event BPF object";
+		goto fail;
+	}
+	err = reuse_shared_maps(e->skel, s);
+	if (err) {
+		*what = "sharing the sampler's maps with the process-event programs";
+		goto fail;
+	}
+	err = events_bpf__load(e->skel);
+	if (err) {
+		*what = "loading the process-event programs (exec/exit tracepoints)";
+		goto fail;
+	}
+	err = events_bpf__attach(e->skel);
+	if (err) {
+		*what = "attaching to sched_process_exec and sched_process_exit";
+		goto fail;
+	}
+	e->stats_fd = bpf_map__fd(e->skel->maps.event_stats);
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), handle_event, e, NULL);
+	if (!e->rb) {
+		err = -errno;
+		*what = "opening the event ring buffer";
+		goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	proc_events_free(e);
+	return err;
+}
+
+void proc_events_free(struct proc_events *e)
+{
+	if (!e)
+		return;
+	ring_buffer__free(e->rb);
+	events_bpf__destroy(e->skel);
+	free(e);
+}
+
+int proc_events_fd(const struct proc_events *e)
+{
+	return ring_buffer__epoll_fd(e->rb);
+}
+
+int proc_events_consume(struct proc_events *e)
+{
+	return ring_buffer__consume(e->rb);
+}
+
+int proc_events_take_stats(struct proc_events *e, uint64_t *sent, uint64_t *dropped)
+{
+	uint64_t totals[SMOLDER_EVENT_STAT_COUNT] = { 0 };
+	__u64 *values = calloc((size_t)e->n_cpus, sizeof(*values));
+	int err = 0;
+
+	if (!values)
+		return -ENOMEM;
+	/* BPF only ever adds: report the growth since last time rather than
+	 * zeroing counters that programs may be adding to right now. */
+	for (__u32 i = 0; i < SMOLDER_EVENT_STAT_COUNT && !err; i++) {
+		if (bpf_map_lookup_elem(e->stats_fd, &i, values)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < e->n_cpus; c++)
+			totals[i] += values[c];
+	}
+	free(values);
+	if (err)
+		return err;
+	*sent = totals[SMOLDER_EVENT_STAT_SENT] - e->reported[SMOLDER_EVENT_STAT_SENT];
+	*dropped = totals[SMOLDER_EVENT_STAT_DROPPED] - e->reported[SMOLDER_EVENT_STAT_DROPPED];
+	memcpy(e->reported, totals, sizeof(totals));
+	return 0;
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process events: exec and the exit of a process's last thread, sent to the
+ * agent through the ring buffer shared with the sampler (see events.h).
+ * BTF-typed tracepoints: the task comes as a typed pointer, no probing. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "sample.h"
+#include "events_maps.bpf.h"
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(smolder_exec, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	/* A new image: the next sample announces the process again, by then
+	 * with its libraries mapped. */
+	bpf_map_delete_elem(&seen, &tgid);
+	event_send(SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
+	return 0;
+}
+
+/* Called for every thread; the process ends with its last one, which is not
+ * necessarily the leader (main may call pthread_exit). do_exit has already
+ * counted this thread out of signal->live (older kernels do not pass
+ * group_dead to the tracepoint, so read it ourselves). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(smolder_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->signal->live.counter != 0)
+		return 0;
+	bpf_map_delete_elem(&seen, &tgid);
+	event_send(SMOLDER_EVENT_EXIT, tgid, task_start_ticks(p));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,40 @@
+/* Process events, shared by bpf/events.bpf.c, bpf/sample.bpf.c and agent/.
+ *
+ * The kernel tells the agent about processes as things happen, through one
+ * ring buffer: an exec (the process's image changed), the exit of a
+ * process's last thread, and the first sample of a process the sampler has
+ * not seen before (so the agent reads its /proc files while it still lives,
+ * however short its life). The "seen" map, which remembers the processes
+ * already announced, lives in sample.bpf.c; events.bpf.c shares it and the
+ * ring buffer (the agent hands their fds over before loading it).
+ */
+#ifndef SMOLDER_BPF_EVENTS_H
+#define SMOLDER_BPF_EVENTS_H
+
+#ifndef __VMLINUX_H__ /* user space; BPF gets these types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
+#define SMOLDER_EVENTS_RINGBUF_BYTES (256 * 1024)
+#define SMOLDER_SEEN_ENTRIES 16384
+
+enum smolder_event_kind {
+	SMOLDER_EVENT_EXEC = 1,     /* a new image: re-read exe and maps */
+	SMOLDER_EVENT_EXIT = 2,     /* the last thread exited */
+	SMOLDER_EVENT_SAMPLED = 3,  /* first sample of a process not seen before */
+};
+
+struct smolder_event {
+	__u32 kind;
+	__u32 tgid;
+	__u64 start_ticks; /* as in smolder_count_key */
+};
+
+/* Counted per CPU in events.bpf.c's event_stats array. */
+enum smolder_event_stat {
+	SMOLDER_EVENT_STAT_SENT = 0,
+	SMOLDER_EVENT_STAT_DROPPED, /* ring buffer full */
+	SMOLDER_EVENT_STAT_COUNT,
+};
+
+#endif
