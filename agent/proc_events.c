@@ -2,6 +2,7 @@
 #include "proc_events.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 
 #include "events.h"
 #include "events.skel.h"
+#include "log.h"
 
 struct proc_events {
 	struct events_bpf *skel;
@@ -59,6 +61,57 @@ static int reuse_shared_maps(struct events_bpf *skel, const struct sampler *s)
 	return err;
 }
 
+static int attach_programs(struct proc_events *e, const char **what)
+{
+	struct events_bpf *skel = e->skel;
+
+	skel->links.smolder_exec = bpf_program__attach(skel->progs.smolder_exec);
+	if (!skel->links.smolder_exec) {
+		*what = "attaching to sched_process_exec";
+		return -errno;
+	}
+	skel->links.smolder_exit = bpf_program__attach(skel->progs.smolder_exit);
+	if (!skel->links.smolder_exit) {
+		*what = "attaching to sched_process_exit";
+		return -errno;
+	}
+	if (bpf_program__autoload(skel->progs.smolder_mmap_exec)) {
+		skel->links.smolder_mmap_exec = bpf_program__attach(skel->progs.smolder_mmap_exec);
+		if (!skel->links.smolder_mmap_exec)
+			log_warn("not watching for dlopen (attaching fentry/vm_mmap_pgoff: %s)",
+				 strerror(errno));
+	}
+	return 0;
+}
+
+/* Opens and loads the programs on the sampler's maps, with or without the
+ * dlopen watch: it is an fentry program, which some kernels refuse (no
+ * ftrace direct calls, or tracing programs not allowed), and the rest
+ * works without it. */
+static int load_programs(struct proc_events *e, const struct sampler *s, bool watch_mmap,
+			 const char **what)
+{
+	int err;
+
+	events_bpf__destroy(e->skel);
+	e->skel = events_bpf__open();
+	if (!e->skel) {
+		*what = "opening the process-event BPF object";
+		return -errno;
+	}
+	err = reuse_shared_maps(e->skel, s);
+	if (err) {
+		*what = "sharing the sampler's maps with the process-event programs";
+		return err;
+	}
+	if (!watch_mmap)
+		bpf_program__set_autoload(e->skel->progs.smolder_mmap_exec, false);
+	err = events_bpf__load(e->skel);
+	if (err)
+		*what = "loading the process-event programs (exec/exit tracepoints)";
+	return err;
+}
+
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
 		    struct proc_events **out, const char **what)
 {
@@ -70,27 +123,17 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 		return -ENOMEM;
 	e->disc = disc;
 	e->n_cpus = libbpf_num_possible_cpus();
-	e->skel = events_bpf__open();
-	if (!e->skel) {
-		err = -errno;
-		*what = "opening the process-event BPF object";
-		goto fail;
-	}
-	err = reuse_shared_maps(e->skel, s);
+	err = load_programs(e, s, true, what);
 	if (err) {
-		*what = "sharing the sampler's maps with the process-event programs";
-		goto fail;
+		log_warn("not watching for dlopen (fentry/vm_mmap_pgoff: %s): new libraries are "
+			 "found when their frames are named", strerror(-err));
+		err = load_programs(e, s, false, what);
 	}
-	err = events_bpf__load(e->skel);
-	if (err) {
-		*what = "loading the process-event programs (exec/exit tracepoints)";
+	if (err)
 		goto fail;
-	}
-	err = events_bpf__attach(e->skel);
-	if (err) {
-		*what = "attaching to sched_process_exec and sched_process_exit";
+	err = attach_programs(e, what);
+	if (err)
 		goto fail;
-	}
 	e->stats_fd = bpf_map__fd(e->skel->maps.event_stats);
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), handle_event, e, NULL);
 	if (!e->rb) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Process events: exec and the exit of a process's last thread, sent to the
- * agent through the ring buffer shared with the sampler (see events.h).
+ * agent through the ring buffer shared with the sampler (see events.h); and
+ * executable mmaps (a dlopen), which make the sampler announce the process
+ * again so the agent re-reads its mappings.
  * BTF-typed tracepoints: the task comes as a typed pointer, no probing. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +35,27 @@ int BPF_PROG(smolder_exit, struct task_struct *p)
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);
 	event_send(SMOLDER_EVENT_EXIT, tgid, task_start_ticks(p));
+	return 0;
+}
+
+#define PROT_EXEC 0x4
+
+/* ld.so maps a library's code with PROT_EXEC. Forgetting that the process
+ * was announced costs one map update here; its next sample (by when the
+ * mmap is done) announces it, and the agent reads its maps again. fentry,
+ * not the syscall tracepoint: that one needs tracefs, which a container
+ * may not have. Optional: the agent loads it only if the kernel has the
+ * function (without it, a new library is found at the drain). */
+SEC("fentry/vm_mmap_pgoff")
+int BPF_PROG(smolder_mmap_exec, struct file *file, unsigned long addr, unsigned long len,
+	     unsigned long prot)
+{
+	__u32 tgid;
+
+	if (!file || !(prot & PROT_EXEC))
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_delete_elem(&seen, &tgid);
 	return 0;
 }
 

@@ -21,7 +21,8 @@
 enum smolder_event_kind {
 	SMOLDER_EVENT_EXEC = 1,     /* a new image: re-read exe and maps */
 	SMOLDER_EVENT_EXIT = 2,     /* the last thread exited */
-	SMOLDER_EVENT_SAMPLED = 3,  /* first sample of a process not seen before */
+	SMOLDER_EVENT_SAMPLED = 3,  /* first sample of a process not seen before,
+				     * or since it exec'd or mapped code (dlopen) */
 };
 
 struct smolder_event {
