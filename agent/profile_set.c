@@ -49,9 +49,11 @@ int64_t profile_set_period(const struct profile_set *s)
 	return s->period;
 }
 
-static struct pprof_builder *new_builder(const struct profile_set *s)
+static struct pprof_builder *new_builder(const struct profile_set *s,
+					 const struct disc_labels *labels)
 {
 	static const struct pprof_value_type cpu = { "cpu", "nanoseconds" };
+	struct pprof_label pl[DISC_LABELS_MAX];
 	struct pprof_builder_opts opts = {
 		.sz = sizeof(opts),
 		.sample_types = &cpu,
@@ -60,8 +62,11 @@ static struct pprof_builder *new_builder(const struct profile_set *s)
 		.period = s->period,
 		.time_nanos = s->start_ns,
 		.duration_nanos = s->end_ns - s->start_ns,
+		.labels = pl,
 	};
 
+	for (size_t i = 0; i < labels->n && i < DISC_LABELS_MAX; i++)
+		pl[opts.n_labels++] = (struct pprof_label){ labels->v[i].name, labels->v[i].value };
 	return pprof_builder_new(&opts);
 }
 
@@ -103,7 +108,7 @@ int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
 	}
 	struct profile_slot slot = {
 		.labels_hash = disc_labels_hash(labels),
-		.builder = new_builder(s),
+		.builder = new_builder(s, labels),
 	};
 	if (!slot.builder || disc_labels_copy(&slot.labels, labels)) {
 		disc_labels_release(&slot.labels);

@@ -129,6 +129,10 @@ static bool opts_valid(const struct pprof_builder_opts *o)
 		if (!o->sample_types[i].type)
 			return false;
 	}
+	for (size_t i = 0; i < o->n_labels; i++) {
+		if (!o->labels || !o->labels[i].key || !o->labels[i].value)
+			return false;
+	}
 	return true;
 }
 
@@ -159,7 +163,21 @@ static int init_builder(struct pprof_builder *b,
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n_values && !err; i++)
 		err = add_value_type(b, &o->sample_types[i], &b->sample_types[i]);
-	return err ? err : add_value_type(b, &o->period_type, &b->period_type);
+	if (!err)
+		err = add_value_type(b, &o->period_type, &b->period_type);
+	if (err || !o->n_labels)
+		return err;
+	b->labels = calloc(o->n_labels, sizeof(*b->labels));
+	if (!b->labels)
+		return -ENOMEM;
+	b->n_labels = o->n_labels;
+	for (size_t i = 0; i < o->n_labels && !err; i++) {
+		/* a key and a value: the same two strings as a value type */
+		struct pprof_value_type kv = { o->labels[i].key, o->labels[i].value };
+
+		err = add_value_type(b, &kv, &b->labels[i]);
+	}
+	return err;
 }
 
 struct pprof_builder *pprof_builder_new(const struct pprof_builder_opts *opts)
@@ -201,6 +219,7 @@ void pprof_builder_free(struct pprof_builder *b)
 	pool_free(&b->stacks);
 	pool_free(&b->values);
 	free(b->sample_types);
+	free(b->labels);
 	free(b);
 }
 

@@ -62,6 +62,8 @@ struct pprof_builder {
 	struct pprof_value_type_ref *sample_types; /* n_values of them */
 	struct pprof_value_type_ref period_type;
 	int64_t period, time_nanos, duration_nanos;
+	struct pprof_value_type_ref *labels; /* key and value string ids */
+	size_t n_labels;
 };
 
 #endif

@@ -18,6 +18,7 @@
 typedef Perftools__Profiles__Profile Profile;
 typedef Perftools__Profiles__ValueType ValueType;
 typedef Perftools__Profiles__Sample Sample;
+typedef Perftools__Profiles__Label Label;
 typedef Perftools__Profiles__Mapping Mapping;
 typedef Perftools__Profiles__Location Location;
 typedef Perftools__Profiles__Line Line;
@@ -30,6 +31,7 @@ struct message {
 	ValueType *types; /* the sample types, then the period type */
 	ValueType **type_ptrs;
 	Sample *samples, **sample_ptrs;
+	Label *labels, **label_ptrs; /* the same labels, shared by every sample */
 	Mapping *mappings, **mapping_ptrs;
 	Location *locations, **location_ptrs;
 	Line *lines, **line_ptrs; /* as the builder's lines pool */
@@ -48,6 +50,8 @@ static void message_free(struct message *m)
 	free(m->type_ptrs);
 	free(m->samples);
 	free(m->sample_ptrs);
+	free(m->labels);
+	free(m->label_ptrs);
 	free(m->mappings);
 	free(m->mapping_ptrs);
 	free(m->locations);
@@ -69,6 +73,8 @@ static int message_alloc(const struct pprof_builder *b, struct message *m)
 	m->type_ptrs = alloc_array(b->n_values, sizeof(*m->type_ptrs));
 	m->samples = alloc_array(n_samples, sizeof(*m->samples));
 	m->sample_ptrs = alloc_array(n_samples, sizeof(*m->sample_ptrs));
+	m->labels = alloc_array(b->n_labels, sizeof(*m->labels));
+	m->label_ptrs = alloc_array(b->n_labels, sizeof(*m->label_ptrs));
 	m->mappings = alloc_array(n_mappings, sizeof(*m->mappings));
 	m->mapping_ptrs = alloc_array(n_mappings, sizeof(*m->mapping_ptrs));
 	m->locations = alloc_array(n_locations, sizeof(*m->locations));
@@ -77,7 +83,8 @@ static int message_alloc(const struct pprof_builder *b, struct message *m)
 	m->line_ptrs = alloc_array(b->lines.count, sizeof(*m->line_ptrs));
 	m->functions = alloc_array(n_functions, sizeof(*m->functions));
 	m->function_ptrs = alloc_array(n_functions, sizeof(*m->function_ptrs));
-	if (!m->types || !m->type_ptrs || !m->samples || !m->sample_ptrs ||
+	if (!m->types || !m->type_ptrs || !m->samples || !m->sample_ptrs || !m->labels ||
+	    !m->label_ptrs ||
 	    !m->mappings || !m->mapping_ptrs || !m->locations ||
 	    !m->location_ptrs || !m->lines || !m->line_ptrs || !m->functions ||
 	    !m->function_ptrs)
@@ -94,6 +101,12 @@ static void fill_type(ValueType *t, const struct pprof_value_type_ref *ref)
 
 static void fill_samples(const struct pprof_builder *b, struct message *m)
 {
+	for (size_t i = 0; i < b->n_labels; i++) {
+		perftools__profiles__label__init(&m->labels[i]);
+		m->labels[i].key = b->labels[i].type;
+		m->labels[i].str = b->labels[i].unit;
+		m->label_ptrs[i] = &m->labels[i];
+	}
 	for (size_t i = 0; i < intern_count(&b->samples); i++) {
 		const struct pprof_sample *src = intern_at(&b->samples, i);
 		Sample *s = &m->samples[i];
@@ -105,6 +118,8 @@ static void fill_samples(const struct pprof_builder *b, struct message *m)
 			pool_at(&b->stacks, src->first_location) : NULL;
 		s->n_value = b->n_values;
 		s->value = pool_at(&b->values, i * b->n_values);
+		s->n_label = b->n_labels;
+		s->label = b->n_labels ? m->label_ptrs : NULL;
 		m->sample_ptrs[i] = s;
 	}
 }

@@ -21,6 +21,11 @@ struct pprof_value_type {
 	const char *unit; /* e.g. "nanoseconds" */
 };
 
+struct pprof_label {
+	const char *key;
+	const char *value;
+};
+
 struct pprof_builder_opts {
 	size_t sz; /* sizeof(struct pprof_builder_opts), as libbpf's opts */
 	const struct pprof_value_type *sample_types;
@@ -29,6 +34,10 @@ struct pprof_builder_opts {
 	int64_t period;
 	int64_t time_nanos;     /* interval start, Unix ns */
 	int64_t duration_nanos; /* interval length */
+	/* String labels every sample carries: the label set a profile is
+	 * for, so a file read on its own still says whose it is. Copied. */
+	const struct pprof_label *labels;
+	size_t n_labels;
 };
 
 /* One pprof Mapping. Strings are copied. */

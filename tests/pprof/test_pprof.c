@@ -495,6 +495,45 @@ static void test_mapping_flags_conjunction(void)
 	pprof_builder_free(b);
 }
 
+/* The label set of a profile goes on every sample, as string labels. */
+static void test_profile_labels(void)
+{
+	static const struct pprof_label labels[] = {
+		{ "host", "ci-1" }, { "service_name", "svc" },
+	};
+	struct pprof_builder_opts o = opts;
+	struct pprof_builder *b;
+	uint64_t loc = 0;
+	int64_t v[2] = { 1, 10 };
+	Profile *p;
+
+	o.labels = labels;
+	o.n_labels = 2;
+	b = pprof_builder_new(&o);
+	CHECK(b != NULL, "builder with labels");
+	if (!b)
+		return;
+	CHECK(pprof_builder_add_location(b, 0, 0x10, NULL, 0, &loc) == 0, "location");
+	CHECK(pprof_builder_add_sample(b, &loc, 1, v) == 0, "sample");
+	CHECK(pprof_builder_add_sample(b, NULL, 0, v) == 0, "empty stack");
+	p = roundtrip(b);
+	CHECK(p && p->n_sample == 2, "two samples");
+	for (size_t i = 0; p && i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *s = p->sample[i];
+
+		CHECK(s->n_label == 2, "sample %zu has %zu labels", i, s->n_label);
+		for (size_t j = 0; j < s->n_label && j < 2; j++)
+			CHECK(strcmp(str(p, s->label[j]->key), labels[j].key) == 0 &&
+			      strcmp(str(p, s->label[j]->str), labels[j].value) == 0 &&
+			      s->label[j]->num == 0, "sample %zu label %zu", i, j);
+	}
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	pprof_builder_free(b);
+
+	o.labels = NULL; /* labels promised, none given */
+	CHECK(pprof_builder_new(&o) == NULL, "n_labels without labels accepted");
+}
+
 static void test_encode_again(void)
 {
 	struct pprof_builder *b = new_builder();
@@ -647,6 +686,7 @@ int main(void)
 	test_empty_profile();
 	test_structure();
 	test_mapping_flags_conjunction();
+	test_profile_labels();
 	test_encode_again();
 	test_errors();
 	test_scale();
