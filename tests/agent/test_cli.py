@@ -34,6 +34,25 @@ expect_bad(["--log-level", "chatty"], "--log-level")
 expect_bad(["--pid", "abc"], "--pid")
 expect_bad([], "SMOLDER_UPLOAD_INTERVAL", {"SMOLDER_UPLOAD_INTERVAL": "soon"})
 
+# Target rules: a bad rule names its file, line and rule; a bad tag names
+# itself; both before anything is loaded.
+import tempfile
+with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    f.write("relabel_configs:\n"
+            "  - source_labels: [__meta_process_comm]\n"
+            "    action: keep\n"
+            "  - source_labels: [__meta_process_exe]\n"
+            "    regex: \"([a-\"\n")
+    bad_config = f.name
+expect_bad(["--config", bad_config], bad_config + ":4:")
+r = run(["--config", bad_config])
+if "rule 2" not in r.stderr:
+    failures.append(f"a bad regex in the second rule: want 'rule 2' in {r.stderr!r}")
+os.unlink(bad_config)
+expect_bad(["--config", "/nonexistent/rules.yaml"], "/nonexistent/rules.yaml")
+expect_bad(["--tag", "no-equals-sign"], "no-equals-sign")
+expect_bad(["--tag", "bad-name=x"], "bad-name")
+
 # Start-up checks: without privileges, one line naming what is missing and
 # the minimum kernel, before anything is loaded.
 r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
