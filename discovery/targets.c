@@ -23,9 +23,14 @@
  * ^(...)$, because POSIX has no (?:...), so its groups count from 2 inside
  * and references are shifted by one. Where the two dialects would read the
  * same text differently without a word (\d, an unmatched ')', a lazy
- * quantifier, a backslash inside [...]) it is translated or refused.
+ * quantifier, a backslash inside [...]) it is translated or refused. It
+ * runs in the C locale whatever the agent's is: on bytes, so '.' matches
+ * any byte, even of a path that is not UTF-8 (in a UTF-8 locale even the
+ * default (.*) would not match one), and \w and [[:alpha:]] are ASCII as in
+ * Go; the one trap left, a repeat after a non-ASCII character, is refused.
  */
 #include <errno.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +61,7 @@ struct disc_targets {
 	struct disc_rule *rules;
 	size_t n;
 	struct disc_labels tags;
+	locale_t c_locale; /* regcomp and regexec run in it (see the top) */
 };
 
 /* A growing string; an allocation failure is remembered and reported once,
@@ -174,6 +180,11 @@ static const char *copy_bracket(const char *s, struct buf *b, char *w, size_t wl
 				   "']' first and '-' last");
 			return NULL;
 		}
+		if ((unsigned char)*p >= 0x80) {
+			why(w, wl, "a non-ASCII character inside [...] would stand for each of "
+				   "its bytes: write (a|b) instead");
+			return NULL;
+		}
 		if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
 			char close[3] = { p[1], ']', '\0' };
 			const char *q = strstr(p + 2, close);
@@ -193,27 +204,76 @@ static const char *copy_bracket(const char *s, struct buf *b, char *w, size_t wl
 	return p + 1;
 }
 
-/* Nesting of groups in the regex being translated, for the repeat limits. */
+/* RE2's escapes that POSIX lacks (it reads "\d" as 'd'), spelled as POSIX
+ * does; NULL for the others. */
+static const char *re2_escape(char c)
+{
+	static const char *const spelled[][2] = {
+		{ "d", "[0-9]" }, { "D", "[^0-9]" }, { "n", "\n" }, { "t", "\t" },
+		{ "r", "\r" },   { "f", "\f" },    { "v", "\v" },
+	};
+
+	for (size_t i = 0; i < sizeof(spelled) / sizeof(spelled[0]); i++)
+		if (spelled[i][0][0] == c)
+			return spelled[i][1];
+	return NULL;
+}
+
+/* A group of the regex being translated, for the repeat limits. */
 struct level {
-	size_t spelled;   /* atoms so far at this level, repeats spelled out */
+	size_t spelled;   /* atoms so far in it, repeats spelled out */
 	long product;     /* largest product of nested repeat counts inside */
 };
 
-/* Writes src, a regex as Prometheus users write it, into b as the anchored
- * POSIX ERE "^(...)$"; counts its groups. -EINVAL with the reason in w. */
-static int translate_regex(const char *src, struct buf *b, size_t *groups,
-			   char *w, size_t wl)
+/* Where translate_regex is: what the last thing written can take. */
+struct translation {
+	struct level *lv; /* lv[0] is the whole regex */
+	size_t depth;
+	bool atom;        /* the last thing is something a repeat applies to */
+	bool repeated;    /* the last thing is a repeat (another is an error) */
+	bool byte;        /* the atom is one byte of a non-ASCII character */
+	size_t last_spelled;
+	long last_product;
+};
+
+/* One character (or class) written. */
+static void one_atom(struct translation *t, bool byte)
 {
-	struct level *lv = calloc(strlen(src) + 2, sizeof(*lv));
-	size_t depth = 0, last_spelled = 0;
-	long last_product = 1;
-	bool atom = false, repeated = false;
+	t->atom = true;
+	t->repeated = false;
+	t->byte = byte;
+	t->last_spelled = 1;
+	t->last_product = 1;
+	t->lv[t->depth].spelled++;
+}
+
+/* Checks a repeat (*, +, ?, {m,n}) may follow what was written. */
+static int may_repeat(const struct translation *t, const char *op, char *w, size_t wl)
+{
+	if (t->repeated)
+		return why(w, wl, op[0] == '?' ? "lazy quantifiers (*?, +?, ?\?) are not POSIX "
+						 "extended regular expressions"
+					       : "nested repetition (**, a{2}{3}, ...)");
+	if (!t->atom)
+		return why(w, wl, "missing argument to repetition operator %c", op[0]);
+	if (t->byte)
+		/* The regex works on bytes (see the top): é+ would repeat
+		 * the last byte of é. */
+		return why(w, wl, "a repeat after a non-ASCII character repeats its last "
+				  "byte: put the character in a group, (é)+, and count it in $N");
+	return 0;
+}
+
+/* Writes src, a regex as Prometheus users write it, into b as the anchored
+ * POSIX ERE "^(...)$". -EINVAL with the reason in w. */
+static int translate_regex(const char *src, struct buf *b, char *w, size_t wl)
+{
+	struct translation t = { .lv = calloc(strlen(src) + 2, sizeof(*t.lv)) };
 	int rc = 0;
 
-	if (!lv)
+	if (!t.lv)
 		return -ENOMEM;
-	*groups = 0;
-	lv[0].product = 1;
+	t.lv[0].product = 1;
 	buf_str(b, "^(");
 	for (const char *p = src; *p && !rc;) {
 		const char *end;
@@ -222,35 +282,19 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 
 		switch (*p) {
 		case '\\':
-			if (!p[1]) {
+			if (!p[1])
 				rc = why(w, wl, "trailing backslash");
-				break;
-			}
-			if (p[1] == 'd')
-				buf_str(b, "[0-9]");
-			else if (p[1] == 'D')
-				buf_str(b, "[^0-9]");
-			else if (p[1] == 'n')
-				buf_str(b, "\n");
-			else if (p[1] == 't')
-				buf_str(b, "\t");
-			else if (p[1] == 'r')
-				buf_str(b, "\r");
-			else if (p[1] == 'f')
-				buf_str(b, "\f");
-			else if (p[1] == 'v')
-				buf_str(b, "\v");
-			else if (strchr("wWsSbB", p[1]) || !word_char((unsigned char)p[1]) ||
-				 (unsigned char)p[1] >= 0x80)
+			else if (re2_escape(p[1]))
+				buf_str(b, re2_escape(p[1]));
+			else if (strchr("wWsSbB", p[1]) || !word_char((unsigned char)p[1]))
 				buf_add(b, p, 2); /* glibc reads these as Go does */
-			else {
-				rc = why(w, wl, "\\%c is not a POSIX extended regular expression", p[1]);
+			else
+				rc = why(w, wl, "\\%c is not a POSIX extended regular expression",
+					 p[1]);
+			if (rc)
 				break;
-			}
 			p += 2;
-			atom = true, repeated = false;
-			last_spelled = 1, last_product = 1;
-			lv[depth].spelled++;
+			one_atom(&t, false);
 			break;
 		case '[':
 			end = copy_bracket(p, b, w, wl);
@@ -259,9 +303,7 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 				break;
 			}
 			p = end;
-			atom = true, repeated = false;
-			last_spelled = 1, last_product = 1;
-			lv[depth].spelled++;
+			one_atom(&t, false);
 			break;
 		case '(':
 			if (p[1] == '?') {
@@ -271,13 +313,11 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 			}
 			buf_str(b, "(");
 			p++;
-			(*groups)++;
-			depth++;
-			lv[depth] = (struct level){ .spelled = 0, .product = 1 };
-			atom = false, repeated = false;
+			t.lv[++t.depth] = (struct level){ .spelled = 0, .product = 1 };
+			t.atom = t.repeated = false;
 			break;
 		case ')':
-			if (depth == 0) {
+			if (t.depth == 0) {
 				/* POSIX would take it as a literal, and end our
 				 * ^( ... )$ wrapping early. */
 				rc = why(w, wl, "unmatched )");
@@ -285,31 +325,25 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 			}
 			buf_str(b, ")");
 			p++;
-			last_spelled = lv[depth].spelled;
-			last_product = lv[depth].product;
-			depth--;
-			lv[depth].spelled += last_spelled;
-			if (lv[depth].product < last_product)
-				lv[depth].product = last_product;
-			atom = true, repeated = false;
+			t.last_spelled = t.lv[t.depth].spelled;
+			t.last_product = t.lv[t.depth].product;
+			t.depth--;
+			t.lv[t.depth].spelled += t.last_spelled;
+			if (t.lv[t.depth].product < t.last_product)
+				t.lv[t.depth].product = t.last_product;
+			t.atom = true;
+			t.repeated = t.byte = false;
 			break;
 		case '*':
 		case '+':
 		case '?':
-			if (!atom && !repeated) {
-				rc = why(w, wl, "missing argument to repetition operator %c", *p);
+			rc = may_repeat(&t, p, w, wl);
+			if (rc)
 				break;
-			}
-			if (repeated) {
-				rc = why(w, wl, *p == '?' ? "lazy quantifiers (*?, +?, ?\?) are not "
-							    "POSIX extended regular expressions"
-							  : "nested repetition (**, +*, ...)");
-				break;
-			}
 			buf_add(b, p, 1);
 			p++;
-			repeated = true;
-			atom = false;
+			t.repeated = true;
+			t.atom = false;
 			break;
 		case '{':
 			if (!parse_interval(p, &end, &max, &bad)) {
@@ -317,35 +351,26 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 				 * literal; POSIX would refuse it. */
 				buf_str(b, "\\{");
 				p++;
-				atom = true, repeated = false;
-				last_spelled = 1, last_product = 1;
-				lv[depth].spelled++;
+				one_atom(&t, false);
 				break;
 			}
-			if (!atom && !repeated) {
-				rc = why(w, wl, "missing argument to repetition operator {");
-				break;
-			}
-			if (repeated) {
-				rc = why(w, wl, "nested repetition (a*{2}, a{2}{3}, ...)");
-				break;
-			}
-			if (bad || (max > 0 && last_product * max > REPEAT_MAX)) {
+			rc = may_repeat(&t, p, w, wl);
+			if (!rc && (bad || (max > 0 && t.last_product * max > REPEAT_MAX)))
 				rc = why(w, wl, "bad repeat count {%.*s}: at most %d, also "
 						"multiplied through nested groups, and min <= max",
 					 (int)(end - p - 2), p + 1, REPEAT_MAX);
+			if (rc)
 				break;
-			}
 			if (max > 0) {
-				last_product *= max;
-				if (lv[depth].product < last_product)
-					lv[depth].product = last_product;
-				lv[depth].spelled += last_spelled * (size_t)(max - 1);
+				t.last_product *= max;
+				if (t.lv[t.depth].product < t.last_product)
+					t.lv[t.depth].product = t.last_product;
+				t.lv[t.depth].spelled += t.last_spelled * (size_t)(max - 1);
 			}
 			buf_add(b, p, (size_t)(end - p));
 			p = end;
-			repeated = true;
-			atom = false;
+			t.repeated = true;
+			t.atom = false;
 			break;
 		case '|':
 		case '^':
@@ -353,22 +378,20 @@ static int translate_regex(const char *src, struct buf *b, size_t *groups,
 			/* Not atoms: nothing to repeat after them. */
 			buf_add(b, p, 1);
 			p++;
-			atom = false, repeated = false;
+			t.atom = t.repeated = false;
 			break;
 		default:
 			buf_add(b, p, 1);
+			one_atom(&t, (unsigned char)*p >= 0x80);
 			p++;
-			atom = true, repeated = false;
-			last_spelled = 1, last_product = 1;
-			lv[depth].spelled++;
 			break;
 		}
-		if (!rc && lv[depth].spelled > REGEX_SPELLED_MAX)
+		if (!rc && t.lv[t.depth].spelled > REGEX_SPELLED_MAX)
 			rc = why(w, wl, "too large once its repeats are spelled out");
 	}
-	if (!rc && depth)
+	if (!rc && t.depth)
 		rc = why(w, wl, "unmatched (");
-	free(lv);
+	free(t.lv);
 	buf_str(b, ")$");
 	if (!rc && b->oom)
 		rc = -ENOMEM;
@@ -487,7 +510,7 @@ int disc_rule_finish(struct disc_rule *r, enum disc_rule_key *bad, char *w, size
 			return why(w, wl, "action %s takes a regex and nothing else", act);
 	}
 
-	rc = translate_regex(r->regex ? r->regex : DEFAULT_REGEX, &re, &r->groups, w, wl);
+	rc = translate_regex(r->regex ? r->regex : DEFAULT_REGEX, &re, w, wl);
 	if (rc == 0) {
 		/* keep, drop, labeldrop and labelkeep only ask whether it
 		 * matches: regexec is quicker told so. */
@@ -733,17 +756,13 @@ static const char *default_service(const struct disc_target_input *in)
 	return "unknown";
 }
 
-int disc_targets_apply(const struct disc_targets *t, const struct disc_target_input *in,
-		       struct disc_labels *out)
+static int apply(const struct disc_targets *t, const struct disc_target_input *in,
+		 struct disc_labels *out)
 {
 	struct disc_labels l = { 0 };
-	const char *svc;
+	const char *svc = default_service(in);
 	int rc;
 
-	*out = (struct disc_labels){ 0 };
-	if (!t || !in)
-		return -EINVAL;
-	svc = default_service(in);
 	if ((rc = disc_labels_set(&l, META_EXE, in->exe)) ||
 	    (rc = disc_labels_set(&l, META_COMM, in->comm)) ||
 	    (rc = disc_labels_set(&l, META_CGROUP, in->cgroup)) ||
@@ -784,6 +803,22 @@ int disc_targets_apply(const struct disc_targets *t, const struct disc_target_in
 	return 1;
 out:
 	disc_labels_release(&l);
+	return rc;
+}
+
+int disc_targets_apply(const struct disc_targets *t, const struct disc_target_input *in,
+		       struct disc_labels *out)
+{
+	locale_t old;
+	int rc;
+
+	*out = (struct disc_labels){ 0 };
+	if (!t || !in)
+		return -EINVAL;
+	/* Per thread: other threads keep their own locale. */
+	old = uselocale(t->c_locale);
+	rc = apply(t, in, out);
+	uselocale(old);
 	return rc;
 }
 
@@ -831,6 +866,7 @@ struct disc_targets *disc_targets_new(const struct disc_targets_opts *opts)
 	const char *const *tags = OPT(tags);
 	size_t n_tags = tags ? OPT(n_tags) : 0;
 	struct disc_targets *t = calloc(1, sizeof(*t));
+	locale_t old;
 	int rc;
 #undef OPT
 
@@ -840,6 +876,12 @@ struct disc_targets *disc_targets_new(const struct disc_targets_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+	t->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (!t->c_locale) {
+		free(t);
+		return NULL;
+	}
+	old = uselocale(t->c_locale);
 	rc = add_tags(t, tags, n_tags, err, err_len);
 	if (!rc && yaml) {
 		rc = disc_target_config_parse(path ? path : "config", yaml, yaml_len, &t->rules,
@@ -854,6 +896,7 @@ struct disc_targets *disc_targets_new(const struct disc_targets_opts *opts)
 						      err_len);
 		free(text);
 	}
+	uselocale(old);
 	if (rc) {
 		disc_targets_free(t);
 		errno = -rc;
@@ -870,6 +913,8 @@ void disc_targets_free(struct disc_targets *t)
 		disc_rule_release(&t->rules[i]);
 	free(t->rules);
 	disc_labels_release(&t->tags);
+	if (t->c_locale)
+		freelocale(t->c_locale);
 	free(t);
 }
 

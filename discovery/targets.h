@@ -54,9 +54,8 @@ struct disc_rule {
 	char *target_label;
 	char *replacement;
 	/* Set by disc_rule_finish. */
-	regex_t re;
+	regex_t re;     /* "^(" regex ")$": its groups are the file's plus one */
 	bool compiled;
-	size_t groups; /* the capture groups of the file's regex (ours has one more) */
 };
 
 /* Parses an action name, in any case as Prometheus does: -EINVAL if it is

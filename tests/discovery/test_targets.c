@@ -3,6 +3,7 @@
  * tags, the labels removed and restored at the end, and the regexes that
  * POSIX would read differently from Prometheus. */
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,6 +488,13 @@ static void test_regex_dialect(void)
 	thousand[999] = '\0';
 	CHECK(!matches("(a{10}){100}", thousand));
 
+	/* The regex works on bytes: '.' matches one of a path that is not
+	 * UTF-8, as the default (.*) must; a non-ASCII character in a group
+	 * repeats whole. \w stays ASCII, as in Go. */
+	CHECK(matches("a.b", "a\xff" "b"));
+	CHECK(matches("caf(\xc3\xa9)+", "caf\xc3\xa9\xc3\xa9"));
+	CHECK(!matches("\\w+", "caf\xc3\xa9"));
+
 	/* Refused, where POSIX would silently read them otherwise. */
 	check_bad_regex("([a-", "unmatched [");
 	check_bad_regex("a)|(b", "unmatched )");
@@ -500,6 +508,8 @@ static void test_regex_dialect(void)
 	check_bad_regex("[\\d]+", "backslash inside [...]");
 	check_bad_regex("(a)\\1", "\\1 is not");
 	check_bad_regex("a\\", "trailing backslash");
+	check_bad_regex("caf\xc3\xa9+", "a repeat after a non-ASCII character");
+	check_bad_regex("[\xc3\xa9" "e]", "a non-ASCII character inside [...]");
 	check_bad_regex("*a", "missing argument");
 	check_bad_regex("a|+", "missing argument");
 	check_bad_regex("a{1001}", "bad repeat count {1001}");
@@ -577,6 +587,9 @@ static void test_rule_errors(void)
 
 int main(void)
 {
+	/* As an agent might: the rules must read the same in any locale
+	 * (in C.UTF-8, regcomp would not let '.' match a byte of bad UTF-8). */
+	CHECK(setlocale(LC_ALL, "C.UTF-8") != NULL);
 	test_no_rules();
 	test_default_service();
 	test_replace();
