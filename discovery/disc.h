@@ -5,8 +5,9 @@
  * never taken for the process it replaced. The table is filled by walking
  * /proc at start and on each scan; a process that has exited stays known
  * until the drain that used its samples is over (disc_table_expire).
- * It also holds the /proc parsers (maps, stat, cgroup), which read untrusted
- * text, and tells from a cgroup path which container a process runs in.
+ * It also holds the /proc parsers (maps, stat, cgroup, cmdline), which read
+ * untrusted text, and tells from a cgroup path which container a process
+ * runs in.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -58,6 +59,20 @@ struct disc_stat {
 /* Parses the text of /proc/PID/stat (comm may hold spaces and parentheses). */
 int disc_stat_parse(const char *text, size_t len, struct disc_stat *out);
 int disc_stat_read(const char *proc_root, int pid, struct disc_stat *out);
+
+/* ---- cmdline: the command line a process shows (discovery/cmdline.c) ---- */
+
+/* The longest command line kept, in bytes, "..." included. */
+#define DISC_CMDLINE_MAX 4096
+
+/* Parses the text of /proc/PID/cmdline (the arguments, each ended by a NUL)
+ * into one malloc'd line: the arguments joined by single spaces, the NULs
+ * at the end dropped, control characters made '?', and at most
+ * DISC_CMDLINE_MAX bytes, cut before a UTF-8 character and ended with "..."
+ * when longer. A rewritten argument area (setproctitle) comes out as it is.
+ * An empty text, or one of NULs only, gives *out NULL and returns 0. */
+int disc_cmdline_parse(const char *text, size_t len, char **out);
+int disc_cmdline_read(const char *proc_root, int pid, char **out);
 
 /* ---- cgroup: which container a process runs in (discovery/cgroup.c) ---- */
 
@@ -112,6 +127,9 @@ struct disc_process {
 	bool exited;
 	struct disc_mappings maps;
 	char *service_name;   /* executable's base name; "kernel"; else comm */
+	/* From /proc/PID/cmdline (disc_cmdline_parse); NULL for a kernel
+	 * thread, when it is empty (a zombie), or cannot be read. */
+	char *cmdline;
 	/* From /proc/PID/cgroup; NULL and empty for a kernel thread, or when
 	 * the file cannot be read or parsed. */
 	char *cgroup_path;
@@ -130,8 +148,9 @@ struct disc_table_opts {
 struct disc_table *disc_table_new(const struct disc_table_opts *opts);
 void disc_table_free(struct disc_table *t);
 
-/* Walks /proc: adds processes not yet known (stat, exe, maps, cgroup),
- * marks known ones exited when their pid is gone or has another start time. */
+/* Walks /proc: adds processes not yet known (stat, exe, maps, cgroup,
+ * cmdline), marks known ones exited when their pid is gone or has another
+ * start time. */
 int disc_table_scan(struct disc_table *t);
 
 /* The process (pid, start_ticks): known, or read from /proc now if a process

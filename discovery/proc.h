@@ -3,8 +3,8 @@
  * Every file of a process is read through one directory fd opened on
  * <proc_root>/<pid>. The kernel ties that fd to the process it was opened
  * for: once the process is gone, opening a file under it fails, even if the
- * pid has been given to another process since. So stat, exe, maps and
- * cgroup read through the same fd always describe the same process.
+ * pid has been given to another process since. So stat, exe, maps, cgroup
+ * and cmdline read through the same fd always describe the same process.
  */
 #ifndef SMOLDER_DISC_PROC_H
 #define SMOLDER_DISC_PROC_H
@@ -37,5 +37,6 @@ int disc_text_char(const char **pos, const char *end, char c);
 int disc_stat_read_at(int dirfd, struct disc_stat *out);
 int disc_maps_read_at(int dirfd, struct disc_mappings *out);
 int disc_cgroup_read_at(int dirfd, struct disc_cgroup *out);
+int disc_cmdline_read_at(int dirfd, char **out);
 
 #endif

@@ -66,6 +66,7 @@ static void process_release(struct disc_process *p)
 {
 	free(p->exe_path);
 	free(p->service_name);
+	free(p->cmdline);
 	free(p->cgroup_path);
 	disc_mappings_release(&p->maps);
 }
@@ -188,6 +189,11 @@ static int read_process(int dirfd, const struct disc_stat *st, struct disc_proce
 		/* Only here: a kernel thread runs for everyone, in no container. */
 		err = read_cgroup(dirfd, p);
 		if (err)
+			return err;
+		/* A command line we cannot read leaves it NULL, as an empty
+		 * one does; if the process is gone, the next scan says so. */
+		err = disc_cmdline_read_at(dirfd, &p->cmdline);
+		if (err == -ENOMEM)
 			return err;
 	}
 	p->service_name = service_name(p);

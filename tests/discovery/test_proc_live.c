@@ -1,6 +1,6 @@
 /* tests/discovery: the process table against the real /proc. This test
  * finds itself, places one of its own functions in its maps, finds its own
- * cgroup, and sees a child it started exit. Its executable's name is longer
+ * cgroup and command line, and sees a child it started exit. Its executable's name is longer
  * than a comm (15) on purpose: the service name must come from the exe
  * link. */
 #include <errno.h>
@@ -115,6 +115,26 @@ static void test_own_cgroup(struct disc_table *t)
 	free(want);
 }
 
+/* The command line starts with argv[0] (as it was run: meson gives a path)
+ * and holds the arguments main was given, joined by spaces. */
+static void test_own_cmdline(struct disc_table *t, int argc, char **argv)
+{
+	int pid = getpid();
+	const struct disc_process *p = disc_table_get(t, pid, start_of(pid));
+	size_t n0 = strlen(argv[0]);
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	CHECK(p->cmdline != NULL);
+	if (!p->cmdline)
+		return;
+	CHECK(!strncmp(p->cmdline, argv[0], n0) &&
+	      (p->cmdline[n0] == '\0' || p->cmdline[n0] == ' '),
+	      "cmdline \"%s\", argv[0] \"%s\"", p->cmdline, argv[0]);
+	CHECK_INT(p->cmdline[n0] == '\0', argc == 1);
+}
+
 static void test_kernel_thread(struct disc_table *t)
 {
 	/* kthreadd is pid 2 wherever /proc shows the host's processes. */
@@ -129,6 +149,7 @@ static void test_kernel_thread(struct disc_table *t)
 		CHECK(p->kernel_thread);
 		CHECK_STR(p->service_name, "kernel");
 		CHECK_STR(p->cgroup_path, NULL);
+		CHECK_STR(p->cmdline, NULL);
 	}
 }
 
@@ -180,7 +201,7 @@ static void test_child_exits(struct disc_table *t)
 	CHECK(disc_table_get(t, child, start) == NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct disc_table *t = disc_table_new(NULL);
 
@@ -192,6 +213,7 @@ int main(void)
 	CHECK(disc_table_size(t) >= 2);
 	test_finds_itself(t);
 	test_own_cgroup(t);
+	test_own_cmdline(t, argc, argv);
 	test_kernel_thread(t);
 	test_child_exits(t);
 	disc_table_free(t);

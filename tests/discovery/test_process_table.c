@@ -1,7 +1,7 @@
 /* tests/discovery: the process table, against a fake proc root built in a
- * temporary directory (<root>/<pid>/stat, maps, exe, cgroup), where the test
- * decides which processes start, exit and reuse a pid, and which container
- * each runs in. */
+ * temporary directory (<root>/<pid>/stat, maps, exe, cgroup, cmdline), where
+ * the test decides which processes start, exit and reuse a pid, and which
+ * container each runs in. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -14,19 +14,28 @@
 
 #define PF_KTHREAD 0x00200000u
 
+/* A literal with its NULs, for write_bytes. */
+#define TEXT(s) s, sizeof(s) - 1
+
 static char root[64];
 
-static void write_file(int pid, const char *name, const char *text)
+/* Writes len bytes of text, NULs and all. */
+static void write_bytes(int pid, const char *name, const char *text, size_t len)
 {
 	char path[128];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%d/%s", root, pid, name);
 	f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
+	if (!f || fwrite(text, 1, len, f) != len || fclose(f)) {
 		perror(path);
 		exit(2);
 	}
+}
+
+static void write_file(int pid, const char *name, const char *text)
+{
+	write_bytes(pid, name, text, strlen(text));
 }
 
 static void write_stat(int pid, const char *comm, unsigned int flags, uint64_t start)
@@ -96,6 +105,10 @@ static void remove_process(int pid)
 	"5:pids:" SERVER_CGROUP_PATH "\n4:memory:" SERVER_CGROUP_PATH "\n"             \
 	"3:cpu,cpuacct:" SERVER_CGROUP_PATH "\n2:rdma:/\n1:name=systemd:" SERVER_CGROUP_PATH "\n"
 
+/* pid 100's arguments, one of them empty, and a newline in one. */
+static const char server_cmdline[] = "/srv/app/server\0--port\08080\0\0--motd\0hi\nthere\0";
+#define SERVER_CMDLINE "/srv/app/server --port 8080  --motd hi?there"
+
 static struct disc_table *new_table(void)
 {
 	struct disc_table_opts opts = { .sz = sizeof(opts), .proc_root = root };
@@ -124,6 +137,7 @@ static void test_scan_finds_processes(void)
 		CHECK_STR(p->comm, "server");
 		CHECK_STR(p->exe_path, "/srv/app/server");
 		CHECK_STR(p->service_name, "server");
+		CHECK_STR(p->cmdline, SERVER_CMDLINE);
 		CHECK(!p->kernel_thread);
 		CHECK(!p->exited);
 		CHECK_INT(p->maps.n, 3);
@@ -147,7 +161,9 @@ static void test_scan_finds_processes(void)
 		CHECK_STR(p->exe_path, NULL);
 		CHECK_STR(p->service_name, "kernel");
 		CHECK_INT(p->maps.n, 0);
-		/* Its cgroup file (which says docker) is not even read. */
+		/* Its cmdline file is not read (a kernel thread's is empty,
+		 * this one's is not), nor its cgroup file (which says docker). */
+		CHECK_STR(p->cmdline, NULL);
 		CHECK_STR(p->cgroup_path, NULL);
 		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
 		CHECK_STR(p->container_id, "");
@@ -158,6 +174,8 @@ static void test_scan_finds_processes(void)
 	if (p) {
 		CHECK_STR(p->exe_path, "/opt/my tools/bin/worker.bin (deleted)");
 		CHECK_STR(p->service_name, "worker.bin");
+		/* setproctitle: as written, the NULs after it dropped. */
+		CHECK_STR(p->cmdline, "worker: idle, 3 jobs done");
 		/* A host process. */
 		CHECK_STR(p->cgroup_path, "/system.slice/worker.service");
 		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
@@ -172,6 +190,8 @@ static void test_scan_finds_processes(void)
 		CHECK_STR(p->exe_path, NULL);
 		CHECK_STR(p->service_name, "my job");
 		CHECK(!p->kernel_thread);
+		/* An empty cmdline, as a zombie's. */
+		CHECK_STR(p->cmdline, NULL);
 		/* A cgroup file that makes no sense: still known, in no
 		 * container. */
 		CHECK_STR(p->cgroup_path, NULL);
@@ -235,8 +255,10 @@ static void test_get_between_scans(void)
 	if (p) {
 		CHECK_STR(p->service_name, "late");
 		CHECK_INT(p->maps.n, 3);
-		/* No cgroup file at all: known, in no container. */
+		/* No cgroup or cmdline file at all: known, in no container,
+		 * with no command line. */
 		CHECK_STR(p->cgroup_path, NULL);
+		CHECK_STR(p->cmdline, NULL);
 		CHECK_INT(p->container_runtime, DISC_CONTAINER_NONE);
 	}
 	CHECK_INT(disc_table_size(t), 5);
@@ -386,18 +408,22 @@ static void test_exec_and_exit_events(void)
 
 	make_process(930, "sh", 0x400000, 7000, "/usr/bin/dash",
 		     "55d000000000-55d000010000 r-xp 00000000 08:01 7 /usr/bin/dash\n");
+	write_bytes(930, "cmdline", TEXT("sh\0-c\0exec worker\0"));
 	p = disc_table_get(t, 930, 7000);
 	CHECK(p != NULL);
 	CHECK_STR(p ? p->service_name : NULL, "dash");
+	CHECK_STR(p ? p->cmdline : NULL, "sh -c exec worker");
 
 	/* exec: new exe, new maps, same pid and start */
 	snprintf(path, sizeof(path), "%s/930/exe", root);
 	CHECK(unlink(path) == 0 && symlink("/usr/bin/worker", path) == 0);
 	write_stat(930, "worker", 0x400000, 7000);
 	write_file(930, "maps", "55e000000000-55e000020000 r-xp 00000000 08:01 8 /usr/bin/worker\n");
+	write_bytes(930, "cmdline", TEXT("worker\0--once\0"));
 	disc_table_exec(t, 930, 7000);
 	p = disc_table_refresh(t, 930, 7000);
 	CHECK_STR(p ? p->service_name : NULL, "worker");
+	CHECK_STR(p ? p->cmdline : NULL, "worker --once");
 	CHECK(p && disc_mappings_find(&p->maps, 0x55e000000100) != NULL);
 	CHECK(p && disc_mappings_find(&p->maps, 0x55d000000100) == NULL);
 
@@ -462,6 +488,25 @@ static void test_stat_read(void)
 	CHECK_INT(disc_stat_read(root, 0, &st), -EINVAL);
 }
 
+static void test_cmdline_read(void)
+{
+	char *cmdline = (char *)"unset";
+
+	CHECK_INT(disc_cmdline_read(root, 100, &cmdline), 0);
+	CHECK_STR(cmdline, SERVER_CMDLINE);
+	free(cmdline);
+	CHECK_INT(disc_cmdline_read(root, 300, &cmdline), 0);
+	CHECK_STR(cmdline, NULL);
+	/* The reader reads a kernel thread's too: the table is what skips it. */
+	CHECK_INT(disc_cmdline_read(root, 2, &cmdline), 0);
+	CHECK_STR(cmdline, "not read");
+	free(cmdline);
+	CHECK_INT(disc_cmdline_read(root, 201, &cmdline), -ENOENT);
+	CHECK_STR(cmdline, NULL);
+	CHECK_INT(disc_cmdline_read(root, 0, &cmdline), -EINVAL);
+	CHECK_STR(cmdline, NULL);
+}
+
 static void test_cgroup_read(void)
 {
 	struct disc_cgroup cg;
@@ -495,6 +540,10 @@ int main(void)
 	write_file(100, "cgroup", SERVER_CGROUP);
 	write_file(200, "cgroup", "0::/system.slice/worker.service\n");
 	write_file(300, "cgroup", "not a cgroup file\n");
+	write_bytes(2, "cmdline", TEXT("not read\0"));
+	write_bytes(100, "cmdline", server_cmdline, sizeof(server_cmdline) - 1);
+	write_bytes(200, "cmdline", TEXT("worker: idle, 3 jobs done\0\0\0\0\0\0"));
+	write_file(300, "cmdline", "");
 
 	test_scan_finds_processes();
 	test_pid_reuse();
@@ -506,6 +555,7 @@ int main(void)
 	test_exec_and_exit_events();
 	test_large_maps();
 	test_stat_read();
+	test_cmdline_read();
 	test_cgroup_read();
 
 	remove_tree(root);
