@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,17 +19,74 @@ struct proc_events {
 	struct ring_buffer *rb;
 	struct disc_table *disc;
 	int stats_fd;
+	int ranges_fd;
 	int n_cpus;
 	uint64_t reported[SMOLDER_EVENT_STAT_COUNT]; /* totals at the last take */
 };
+
+struct code_range {
+	uint64_t start, end;
+};
+
+/* Merges the closest neighbours until at most max ranges are left: an
+ * address in a merged gap is taken for known code, which only delays a
+ * re-read. Returns the new count. */
+static size_t merge_closest(struct code_range *r, size_t n, size_t max)
+{
+	while (n > max) {
+		size_t best = 1;
+
+		for (size_t i = 2; i < n; i++)
+			if (r[i].start - r[i - 1].end < r[best].start - r[best - 1].end)
+				best = i;
+		r[best - 1].end = r[best].end;
+		memmove(&r[best], &r[best + 1], (n - best - 1) * sizeof(*r));
+		n--;
+	}
+	return n;
+}
+
+/* Tells the sampler which code of p the agent can name now (see
+ * SMOLDER_EVENT_SAMPLED). A full map only leaves the process unwatched. */
+static void publish_exec_ranges(struct proc_events *e, const struct disc_process *p)
+{
+	struct code_range r[4 * SMOLDER_MAX_EXEC_RANGES];
+	struct smolder_exec_ranges er = { .start_ticks = p->start_ticks };
+	__u32 tgid = (__u32)p->pid;
+	struct timespec now;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->maps.n; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
+
+		if (m->perms[2] != 'x')
+			continue;
+		if (n == sizeof(r) / sizeof(r[0])) /* maps are sorted: so are these */
+			n = merge_closest(r, n, n - 1);
+		r[n++] = (struct code_range){ m->start, m->end };
+	}
+	n = merge_closest(r, n, SMOLDER_MAX_EXEC_RANGES);
+	for (size_t i = 0; i < n; i++) {
+		er.r[i].start = r[i].start;
+		er.r[i].end = r[i].end;
+	}
+	er.n = (__u32)n;
+	/* No re-announcing for a second: the maps were just read. */
+	clock_gettime(CLOCK_MONOTONIC, &now); /* bpf_ktime_get_ns's clock */
+	er.last_notify_ns = (__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec;
+	bpf_map_update_elem(e->ranges_fd, &tgid, &er, BPF_ANY);
+}
 
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct proc_events *e = ctx;
 	const struct smolder_event *ev = data;
+	const struct disc_process *p;
+	__u32 tgid;
 
 	if (len < sizeof(*ev))
 		return 0;
+	tgid = ev->tgid;
 	switch (ev->kind) {
 	case SMOLDER_EVENT_EXEC:
 		/* Not read now: its libraries are not mapped yet. Its first
@@ -38,10 +96,13 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case SMOLDER_EVENT_SAMPLED:
 		/* Read now: a short-lived process may be gone by the drain. A
 		 * process that is already gone is simply not found. */
-		disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
+		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
+		if (p && !p->exited)
+			publish_exec_ranges(e, p);
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
+		bpf_map_delete_elem(e->ranges_fd, &tgid);
 		break;
 	}
 	return 0;
@@ -58,6 +119,8 @@ static int reuse_shared_maps(struct events_bpf *skel, const struct sampler *s)
 		err = bpf_map__reuse_fd(skel->maps.seen, m.seen_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(skel->maps.event_stats, m.event_stats_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(skel->maps.exec_ranges, m.exec_ranges_fd);
 	return err;
 }
 
@@ -135,6 +198,7 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 	if (err)
 		goto fail;
 	e->stats_fd = bpf_map__fd(e->skel->maps.event_stats);
+	e->ranges_fd = bpf_map__fd(e->skel->maps.exec_ranges);
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), handle_event, e, NULL);
 	if (!e->rb) {
 		err = -errno;

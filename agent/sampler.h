@@ -52,6 +52,7 @@ struct sampler_event_maps {
 	int events_fd;
 	int seen_fd;
 	int event_stats_fd;
+	int exec_ranges_fd;
 };
 void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m);
 

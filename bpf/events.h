@@ -31,6 +31,26 @@ struct smolder_event {
 	__u64 start_ticks; /* as in smolder_count_key */
 };
 
+/* The executable mappings of a process, as the agent last read them, so the
+ * sampler can tell an address the agent cannot name yet (a library loaded
+ * since) and announce the process again, at most once per
+ * SMOLDER_RANGES_RENOTIFY_NS. More mappings than fit are merged by the
+ * agent across their smallest gaps. */
+#define SMOLDER_MAX_EXEC_RANGES 32
+#define SMOLDER_EXEC_RANGES_ENTRIES 8192
+#define SMOLDER_RANGES_RENOTIFY_NS 1000000000ULL
+
+struct smolder_exec_ranges {
+	__u64 start_ticks;
+	__u64 last_notify_ns; /* written by BPF only */
+	__u32 n;
+	__u32 pad;
+	struct {
+		__u64 start;
+		__u64 end;
+	} r[SMOLDER_MAX_EXEC_RANGES];
+};
+
 /* Counted per CPU in events.bpf.c's event_stats array. */
 enum smolder_event_stat {
 	SMOLDER_EVENT_STAT_SENT = 0,

@@ -21,6 +21,14 @@ struct {
 	__type(value, __u64);
 } seen SEC(".maps");
 
+/* tgid -> its executable ranges (events.h), filled by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SMOLDER_EXEC_RANGES_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct smolder_exec_ranges);
+} exec_ranges SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SMOLDER_EVENT_STAT_COUNT);

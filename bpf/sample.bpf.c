@@ -163,13 +163,38 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	return SMOLDER_STAT_COUNTED;
 }
 
+/* True when the agent knows this process's executable ranges and ip is in
+ * none of them: code it cannot name yet (a dlopen). Rate-limited: true at
+ * most once per SMOLDER_RANGES_RENOTIFY_NS per process. */
+static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __u64 ip)
+{
+	struct smolder_exec_ranges *er = bpf_map_lookup_elem(&exec_ranges, &tgid);
+	__u64 now;
+
+	if (!er || er->start_ticks != start_ticks)
+		return false;
+	for (__u32 i = 0; i < SMOLDER_MAX_EXEC_RANGES; i++) {
+		if (i >= er->n)
+			break;
+		if (ip >= er->r[i].start && ip < er->r[i].end)
+			return false;
+	}
+	now = bpf_ktime_get_ns();
+	if (now - er->last_notify_ns < SMOLDER_RANGES_RENOTIFY_NS)
+		return false;
+	er->last_notify_ns = now;
+	return true;
+}
+
 /* Tells the agent about a process the first time it is sampled, so that it
- * reads the process's /proc files while they are there to read. */
-static __always_inline void announce(__u32 tgid, __u64 start_ticks)
+ * reads the process's /proc files while they are there to read; and again
+ * when it runs code outside the mappings the agent has read. */
+static __always_inline void announce(__u32 tgid, __u64 start_ticks, __u64 user_ip)
 {
 	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
 
-	if (known && *known == start_ticks)
+	if (known && *known == start_ticks &&
+	    !(user_ip && outside_known_code(tgid, start_ticks, user_ip)))
 		return;
 	bpf_map_update_elem(&seen, &tgid, &start_ticks, BPF_ANY);
 	event_send(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
@@ -197,7 +222,8 @@ int smolder_sample(struct bpf_perf_event_data *ctx)
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	key.start_ticks = task_start_ticks(task);
 	if (!kthread)
-		announce(tgid, key.start_ticks);
+		announce(tgid, key.start_ticks,
+			 ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 
 	fate = read_stacks(ctx, gen, kthread, &key);
 	if (fate == SMOLDER_STAT_COUNTED)
