@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -53,7 +52,6 @@ static void publish_exec_ranges(struct proc_events *e, const struct disc_process
 	struct code_range r[4 * SMOLDER_MAX_EXEC_RANGES];
 	struct smolder_exec_ranges er = { .start_ticks = p->start_ticks };
 	__u32 tgid = (__u32)p->pid;
-	struct timespec now;
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->maps.n; i++) {
@@ -71,9 +69,10 @@ static void publish_exec_ranges(struct proc_events *e, const struct disc_process
 		er.r[i].end = r[i].end;
 	}
 	er.n = (__u32)n;
-	/* No re-announcing for a second: the maps were just read. */
-	clock_gettime(CLOCK_MONOTONIC, &now); /* bpf_ktime_get_ns's clock */
-	er.last_notify_ns = (__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec;
+	/* last_notify_ns 0: the next sample outside these ranges announces
+	 * the process at once. A process first sampled while ld.so was still
+	 * mapping its libraries is read again as soon as it runs them, which
+	 * matters when it lives for only a fraction of a second. */
 	bpf_map_update_elem(e->ranges_fd, &tgid, &er, BPF_ANY);
 }
 

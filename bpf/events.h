@@ -38,11 +38,11 @@ struct smolder_event {
  * agent across their smallest gaps. */
 #define SMOLDER_MAX_EXEC_RANGES 32
 #define SMOLDER_EXEC_RANGES_ENTRIES 8192
-#define SMOLDER_RANGES_RENOTIFY_NS 1000000000ULL
+#define SMOLDER_RANGES_RENOTIFY_NS 50000000ULL /* 20 re-reads a second at most */
 
 struct smolder_exec_ranges {
 	__u64 start_ticks;
-	__u64 last_notify_ns; /* written by BPF only */
+	__u64 last_notify_ns; /* set by BPF when it announces; 0 from the agent */
 	__u32 n;
 	__u32 pad;
 	struct {
