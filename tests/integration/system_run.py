@@ -1,0 +1,268 @@
+"""Shared by the whole-system integration tests (test_short_lived_lib,
+test_pid_reuse, test_dlopen, test_churn): the agent runs WITHOUT --pid, so
+it must discover the test's processes itself, from the kernel's exec/exit
+events and the first sample of an unknown process.
+
+    with SystemAgent(smolder, upload_interval="6s") as agent:
+        agent.start()                  # waits for `sampling started`
+        agent.next_interval()          # blocks until a ` counters ` line
+        ... run workloads ...
+        r = agent.stop()               # SIGINT, exit 0, decode every file
+
+stop() returns a smolder_harness.Run: counters parsed from the log, every
+profile decoded with `go tool pprof -raw -symbolize=none` (smolder_harness
+does the decoding; nothing of it is repeated here). Workloads print JSON
+lines on stdout; Workload reads them.
+
+Only the standard library of Debian's /usr/bin/python3 is used.
+"""
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import smolder_harness as h
+
+RATE = 97
+
+
+def main(test):
+    """Runs test(smolder, *workloads) from a script's __main__: the
+    arguments are the agent and the workload paths meson passes, in order."""
+    if len(sys.argv) < 2:
+        sys.exit("usage: %s SMOLDER [WORKLOAD]..." % sys.argv[0])
+    try:
+        test(*[os.path.abspath(a) for a in sys.argv[1:]])
+    except h.Failure as e:
+        print("\nFAIL: %s" % e, file=sys.stderr, flush=True)
+        sys.exit(1)
+    h.log("PASS")
+
+
+class SystemAgent:
+    """The agent profiling every process, with a temporary output dir."""
+
+    def __init__(self, smolder, upload_interval="5s", sample_rate=RATE, extra_args=()):
+        self.run = h.Run()
+        self.run.outdir = tempfile.mkdtemp(prefix="smolder-it-sys-")
+        self.sample_rate = sample_rate
+        self.run.agent_cmd = [smolder, "--duration", "10m", "--upload-interval", upload_interval,
+                              "--sample-rate", str(sample_rate), "--output-dir", self.run.outdir,
+                              "--log-level", "info"] + list(extra_args)
+        self.proc = None
+        self._pump = None
+        self._started = threading.Event()
+        self._intervals = queue.Queue()  # parsed counters, as they are logged
+        self._ok = False
+        self.started_at = None  # time.time() when `sampling started` was seen
+        self.stopped_at = None  # time.time() when SIGINT was sent
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self._ok and not os.environ.get("SMOLDER_IT_KEEP"):
+            shutil.rmtree(self.run.outdir, ignore_errors=True)
+        else:
+            h.log("output kept in %s" % self.run.outdir)
+        return False
+
+    def _read(self):
+        for line in iter(self.proc.stdout.readline, ""):
+            line = line.rstrip("\n")
+            self.run.agent_log.append(line)
+            if os.environ.get("SMOLDER_IT_VERBOSE") or " counters " in line or \
+                    " warn " in line or " error " in line:
+                print("[smolder] " + line, file=sys.stderr, flush=True)
+            if "sampling started" in line:
+                self.started_at = time.time()
+                self._started.set()
+            if " counters " in line:
+                self._intervals.put(h.parse_counters(line))
+        self._intervals.put(None)
+
+    def _log_tail(self, n=60):
+        return "\n".join(self.run.agent_log[-n:])
+
+    def start(self):
+        h.log("agent: " + " ".join(self.run.agent_cmd))
+        self.proc = subprocess.Popen(self.run.agent_cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._pump = threading.Thread(target=self._read, daemon=True)
+        self._pump.start()
+        deadline = time.monotonic() + h.START_TIMEOUT_S
+        while not self._started.wait(0.2):
+            if self.proc.poll() is not None:
+                self._pump.join(5)
+                h.fail("the agent exited with status %s before `sampling started`; its log:\n%s"
+                       % (self.proc.returncode, self._log_tail()))
+            if time.monotonic() > deadline:
+                h.fail("no `sampling started` from the agent within %d s; its log:\n%s"
+                       % (h.START_TIMEOUT_S, self._log_tail()))
+
+    def next_interval(self, timeout=60):
+        """The counters of the next interval the agent closes."""
+        try:
+            c = self._intervals.get(timeout=timeout)
+        except queue.Empty:
+            h.fail("the agent closed no interval within %d s; its log:\n%s"
+                   % (timeout, self._log_tail()))
+        if c is None:
+            h.fail("the agent exited (status %s) while the test ran; its log:\n%s"
+                   % (self.proc.poll(), self._log_tail()))
+        return c
+
+    def wait_written(self, t=None):
+        """Waits until the agent has closed the interval holding the wall
+        clock time t (default: now), so what ran before t is written."""
+        t = time.time() if t is None else t
+        while True:
+            c = self.next_interval()
+            if int(c["interval"].split("-")[1]) >= t:
+                return c
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            h.fail("the agent exited (status %s) while the test ran; its log:\n%s"
+                   % (self.proc.returncode, self._log_tail()))
+
+    def stop(self):
+        """SIGINT (the partial interval is written), exit 0 required; returns
+        the Run with counters and decoded profiles."""
+        self.check_alive()
+        self.stopped_at = time.time()
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.run.agent_rc = self.proc.wait(h.STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            h.fail("the agent did not exit within %d s of SIGINT; its log:\n%s"
+                   % (h.STOP_TIMEOUT_S, self._log_tail()))
+        self._pump.join(5)
+        if self.run.agent_rc != 0:
+            h.fail("the agent exited with status %d after SIGINT, not 0; its log:\n%s"
+                   % (self.run.agent_rc, self._log_tail()))
+        self.run.counters = [h.parse_counters(l) for l in self.run.agent_log if " counters " in l]
+        h._collect(self.run)
+        self._ok = True
+        return self.run
+
+
+class Workload:
+    """A workload process speaking JSON lines on stdout, with a pipe on
+    stdin (closing it ends the long-running ones)."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.lines = queue.Queue()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        threading.Thread(target=h._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+
+    def event(self, name, timeout=60, agent=None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if agent is not None:
+                agent.check_alive()
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                h.fail("%s exited (status %s) before its %r line"
+                       % (os.path.basename(self.cmd[0]), self.proc.poll(), name))
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                h.log("%s: %s" % (os.path.basename(self.cmd[0]), line))
+                continue
+            if msg.get("event") == name:
+                h.log("%s: %s" % (os.path.basename(self.cmd[0]), line))
+                return msg
+        h.fail("no %r line from %s within %d s" % (name, os.path.basename(self.cmd[0]), timeout))
+
+    def send(self, text="go\n"):
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=30):
+        """Closes stdin and waits; a non-zero exit status fails the test."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            h.fail("%s did not exit after its stdin closed" % os.path.basename(self.cmd[0]))
+        if rc != 0:
+            h.fail("%s exited with status %d" % (os.path.basename(self.cmd[0]), rc))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------------------
+# Reading a Run.
+
+def require_contract(r, sample_rate=RATE):
+    problems = r.contract_problems(sample_rate)
+    if problems:
+        h.fail("the output breaks the contract:\n  " + "\n  ".join(problems))
+
+
+def intervals(r):
+    """[(start, end)] of the counters lines, in order."""
+    return [tuple(int(x) for x in c["interval"].split("-")) for c in r.counters]
+
+
+def tiling_problems(r):
+    iv = intervals(r)
+    return ["interval %d-%d is followed by %d-%d: a gap or an overlap" % (a0, a1, b0, b1)
+            for (a0, a1), (b0, b1) in zip(iv, iv[1:]) if a1 != b0]
+
+
+def count(samples):
+    return sum(s.count for s in samples)
+
+
+def naming(samples, name):
+    """How many of the samples have the function name on their stack."""
+    return sum(s.count for s in samples if name in s.names)
+
+
+def services(r):
+    return sorted({p.service for p in r.profiles})
+
+
+def _frame_text(f):
+    if f.name:
+        return f.name
+    if f.mapping is None:
+        return "??(%#x, no mapping)" % f.address
+    return "??(%#x in %s)" % (f.address, os.path.basename(f.mapping.file) or "?")
+
+
+def top_stacks(samples, n=5):
+    """The n heaviest stacks, leaf first, for a failure message; an unnamed
+    user frame shows its address and mapping."""
+    agg = {}
+    for s in samples:
+        key = ";".join(_frame_text(f) if not f.is_kernel else (f.name or "??")
+                       for f in s.frames[:8])
+        agg[key] = agg.get(key, 0) + s.count
+    return ["%d %s" % (c, k) for k, c in sorted(agg.items(), key=lambda kv: -kv[1])[:n]]
