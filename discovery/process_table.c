@@ -129,6 +129,18 @@ static char *service_name(const struct disc_process *p)
 
 	if (p->kernel_thread)
 		return strdup("kernel");
+	/* An executable run from a memfd (a sealed or re-exec'd binary, as
+	 * runc does) is named "/memfd:NAME (deleted)", and so is its comm:
+	 * the name it was started under, argv[0], says more. */
+	if (p->exe_path && !strncmp(p->exe_path, "/memfd:", 7) && p->cmdline &&
+	    p->cmdline[0] != ' ') {
+		size_t arg0 = strcspn(p->cmdline, " ");
+		const char *slash = memrchr(p->cmdline, '/', arg0);
+		const char *base = slash ? slash + 1 : p->cmdline;
+
+		if (base < p->cmdline + arg0)
+			return strndup(base, (size_t)(p->cmdline + arg0 - base));
+	}
 	if (p->exe_path) {
 		const char *slash = strrchr(p->exe_path, '/');
 		const char *base = slash ? slash + 1 : p->exe_path;

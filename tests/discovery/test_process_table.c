@@ -445,6 +445,17 @@ static void test_exec_and_exit_events(void)
 	CHECK_STR(p ? p->service_name : NULL, "cron");
 	disc_table_expire(t);
 	CHECK(disc_table_get(t, 931, 7100) == NULL);
+
+	/* run from a memfd: named after argv[0], not "memfd:..." */
+	make_process(932, "memfd:sealed-9", 0x400000, 7200, "/memfd:sealed-91173221a7ea (deleted)",
+		     "55f000000000-55f000010000 r-xp 00000000 00:01 9 /memfd:sealed-91173221a7ea (deleted)\n");
+	write_bytes(932, "cmdline", TEXT("tools/binary_backend\0--uid\00\0"));
+	p = disc_table_get(t, 932, 7200);
+	CHECK_STR(p ? p->service_name : NULL, "binary_backend");
+	/* and a memfd without a command line falls back as before */
+	make_process(933, "memfd:x", 0x400000, 7300, "/memfd:x (deleted)", "");
+	p = disc_table_get(t, 933, 7300);
+	CHECK_STR(p ? p->service_name : NULL, "memfd:x");
 	disc_table_free(t);
 }
 
