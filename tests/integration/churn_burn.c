@@ -8,7 +8,6 @@
  * {"event":"done","process_cpu_ns":N} and exits.
  */
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -19,21 +18,14 @@ volatile uint64_t sink;
 NOINLINE uint64_t churn_hot(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 1;
-
-	for (uint64_t i = 0; i < n; i++)
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-	sink = x;
-	return x;
+	return store_sink(&sink, lcg_rounds(sink | 1, n));
 }
 
 int main(void)
 {
-	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-
 	printf("{\"event\":\"ready\",\"pids\":[%d]}\n", (int)getpid());
 	fflush(stdout);
-	while (poll(&p, 1, 0) == 0)
+	while (stdin_poll() == 0)
 		churn_hot(100000);
 	printf("{\"event\":\"done\",\"process_cpu_ns\":%" PRIu64 "}\n", process_cpu_ns());
 	return fflush(stdout) == 0 ? 0 : 1;

@@ -32,39 +32,19 @@ volatile uint64_t sink;
 NOINLINE uint64_t hot_alpha(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 1;
-
-	for (uint64_t i = 0; i < n; i++)
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-	sink = x;
-	return x;
+	return store_sink(&sink, lcg_rounds(sink | 1, n));
 }
 
 NOINLINE uint64_t hot_beta(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 2;
-
-	for (uint64_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-	}
-	sink = x;
-	return x;
+	return store_sink(&sink, xorshift_rounds(sink | 2, n));
 }
 
 NOINLINE uint64_t hot_gamma(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 4, y = 0x9E3779B97F4A7C15ULL;
-
-	for (uint64_t i = 0; i < n; i++) {
-		x = (x ^ (x >> 31)) * y;
-		y += 0x632BE59BD9B4E019ULL;
-	}
-	sink = x;
-	return x;
+	return store_sink(&sink, mix_rounds(sink | 4, n));
 }
 
 /* Two different callers of hot_gamma; the extra statement after the call
@@ -107,6 +87,15 @@ static uint64_t call_slot(enum slot s, uint64_t n)
 	}
 }
 
+/* This thread's CPU time around one call of slot s. */
+ALWAYS_INLINE uint64_t timed_call(enum slot s, uint64_t n)
+{
+	uint64_t t0 = thread_cpu_ns();
+
+	call_slot(s, n);
+	return thread_cpu_ns() - t0;
+}
+
 /* Sizes each slot's calls to about CALL_NS, so the clock is read often enough
  * to cut slices finely but costs little next to the work. */
 static int cmp_u64(const void *a, const void *b)
@@ -132,10 +121,7 @@ static void calibrate(void)
 		uint64_t n = 1000, t;
 
 		for (;;) {
-			uint64_t t0 = thread_cpu_ns();
-
-			call_slot((enum slot)s, n);
-			t = thread_cpu_ns() - t0;
+			t = timed_call((enum slot)s, n);
 			if (t >= 2000000 || n >= (1ULL << 40))
 				break;
 			n *= 4;
@@ -153,10 +139,7 @@ NOINLINE static uint64_t run_slice(enum slot s, uint64_t target_ns)
 	uint64_t spent = 0;
 
 	while (spent < target_ns) {
-		uint64_t t0 = thread_cpu_ns();
-
-		call_slot(s, iters_per_call[s]);
-		uint64_t d = thread_cpu_ns() - t0;
+		uint64_t d = timed_call(s, iters_per_call[s]);
 
 		spent += d > bracket_ns ? d - bracket_ns : 0;
 		calls[s]++;

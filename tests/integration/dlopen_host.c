@@ -14,7 +14,6 @@
  */
 #include <dlfcn.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -26,22 +25,7 @@ volatile uint64_t sink;
 NOINLINE uint64_t host_spin(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 1;
-
-	for (uint64_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-	}
-	sink = x;
-	return x;
-}
-
-static int stdin_readable(void)
-{
-	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
+	return store_sink(&sink, xorshift_rounds(sink | 1, n));
 }
 
 int main(int argc, char **argv)
@@ -54,7 +38,7 @@ int main(int argc, char **argv)
 
 	printf("{\"event\":\"ready\",\"pids\":[%d]}\n", (int)getpid());
 	fflush(stdout);
-	while (!stdin_readable())
+	while (stdin_poll() <= 0)
 		host_spin(100000);
 	wait_stdin_line();
 

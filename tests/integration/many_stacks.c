@@ -56,9 +56,7 @@ NOINLINE uint64_t leaf_work(uint64_t *rng)
 		getrandom_direct(buf, sizeof(buf));
 		return buf[r % sizeof(buf)];
 	}
-	for (uint64_t i = 0, n = 20000 + r % 180000; i < n; i++)
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-	return x;
+	return lcg_rounds(x, 20000 + r % 180000);
 }
 
 uint64_t rec_a(int depth, uint64_t *rng);
@@ -115,12 +113,8 @@ NOINLINE uint64_t rec_d(int depth, uint64_t *rng)
  * makes many count-map keys (one per process and stack) out of few stacks. */
 NOINLINE uint64_t steady_work(uint64_t n)
 {
-	uint64_t x = sink | 1;
-
 	KEEP_FRAME();
-	for (uint64_t i = 0; i < n; i++)
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-	return x;
+	return lcg_rounds(sink | 1, n);
 }
 
 /* Half the time the steady stack, half a random descent. */

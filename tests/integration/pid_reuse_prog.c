@@ -32,12 +32,7 @@ volatile uint64_t sink;
 NOINLINE uint64_t REUSE_HOT(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = sink | 1;
-
-	for (uint64_t i = 0; i < n; i++)
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-	sink = x;
-	return x;
+	return store_sink(&sink, lcg_rounds(sink | 1, n));
 }
 
 int main(int argc, char **argv)
@@ -46,11 +41,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s SECONDS\n", argv[0]);
 		return 2;
 	}
-	uint64_t want = (uint64_t)(atof(argv[1]) * 1e9);
-	uint64_t start = thread_cpu_ns();
-
-	while (thread_cpu_ns() - start < want)
-		REUSE_HOT(100000);
+	spin_for(thread_cpu_ns, (uint64_t)(atof(argv[1]) * 1e9), REUSE_HOT, 100000);
 	printf("{\"event\":\"burned\",\"prog\":\"%s\",\"pid\":%d,\"process_cpu_ns\":%" PRIu64 "}\n",
 	       STR(REUSE_VARIANT), (int)getpid(), process_cpu_ns());
 	return fflush(stdout) == 0 ? 0 : 1;

@@ -16,21 +16,11 @@ volatile uint64_t shorthot_sink;
 NOINLINE uint64_t shorthot_spin(uint64_t n)
 {
 	KEEP_FRAME();
-	uint64_t x = shorthot_sink | 1;
-
-	for (uint64_t i = 0; i < n; i++)
-		x = x * 2862933555777941757ULL + 3037000493ULL;
-	shorthot_sink = x;
-	return x;
+	return store_sink(&shorthot_sink,
+			  lcg_rounds_k(shorthot_sink | 1, n, 2862933555777941757ULL, 3037000493ULL));
 }
 
 NOINLINE uint64_t shorthot_burn(uint64_t cpu_ns)
 {
-	uint64_t start = thread_cpu_ns(), used;
-
-	do {
-		shorthot_spin(SPIN_ROUNDS);
-		used = thread_cpu_ns() - start;
-	} while (used < cpu_ns);
-	return used;
+	return spin_for(thread_cpu_ns, cpu_ns, shorthot_spin, SPIN_ROUNDS);
 }

@@ -51,8 +51,14 @@ def main(test):
     Failure into a clear message and exit status 1."""
     if len(sys.argv) < 3:
         sys.exit("usage: %s SMOLDER WORKLOAD" % sys.argv[0])
+    run_test(test, sys.argv[1:3])
+
+
+def run_test(test, paths):
+    """Calls test(*paths), the paths made absolute; a Failure becomes a
+    message and exit status 1, success prints PASS."""
     try:
-        test(os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]))
+        test(*[os.path.abspath(a) for a in paths])
     except Failure as e:
         print("\nFAIL: %s" % e, file=sys.stderr, flush=True)
         sys.exit(1)
@@ -375,6 +381,12 @@ class Run:
         for c in self.counters:
             log("  counters " + " ".join("%s=%s" % kv for kv in c.items()))
 
+    def collect(self):
+        """Once the agent has exited: the counters out of its log, and every
+        file of outdir decoded."""
+        self.counters = [parse_counters(l) for l in self.agent_log if " counters " in l]
+        _collect(self)
+
 
 def _pump(stream, sink, prefix=None, on_line=None):
     for line in iter(stream.readline, ""):
@@ -397,28 +409,71 @@ def _stop(proc, sig=signal.SIGKILL):
             pass
 
 
-def _read_event(lines, event, timeout, agent, run):
-    """The workload's next stdout JSON line with this event, while checking
-    the agent is still alive."""
+def next_event(lines, event, timeout, check=None, label="workload", source="the workload",
+               exited=None, echo=False):
+    """The next JSON line with this event from a workload's stdout lines (a
+    queue fed by _pump; None: it exited). check() runs between lines (it
+    fails the test when the agent died); a line that is not JSON is logged
+    as "LABEL: LINE", and so is the event's own line if echo. exited() is
+    the message when the workload exits first; source names it when the
+    timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if agent is not None and agent.poll() is not None:
-            fail("the agent exited (status %s) while the workload ran; its log:\n%s"
-                 % (agent.returncode, "\n".join(run.agent_log)))
+        if check is not None:
+            check()
         try:
             line = lines.get(timeout=0.5)
         except queue.Empty:
             continue
         if line is None:
-            fail("the workload exited before printing its %r line" % event)
+            fail(exited() if exited else "the workload exited before printing its %r line" % event)
         try:
             msg = json.loads(line)
         except ValueError:
-            log("workload: " + line)
+            log("%s: %s" % (label, line))
             continue
         if msg.get("event") == event:
+            if echo:
+                log("%s: %s" % (label, line))
             return msg
-    fail("no %r line from the workload within %d s" % (event, timeout))
+    fail("no %r line from %s within %d s" % (event, source, timeout))
+
+
+def agent_command(smolder, outdir, upload_interval, sample_rate):
+    """The agent's command line, without --pid or test options."""
+    return [smolder, "--duration", "10m", "--upload-interval", upload_interval,
+            "--sample-rate", str(sample_rate), "--output-dir", outdir, "--log-level", "info"]
+
+
+def wait_sampling_started(agent, started, pump, agent_log):
+    """Waits for started (set by the log pump on `sampling started`); fails
+    if the agent exits first or START_TIMEOUT_S passes. agent_log() is the
+    log text for the message."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not started.wait(0.2):
+        if agent.poll() is not None:
+            pump.join(5)
+            fail("the agent exited with status %s before `sampling started`; its log:\n%s"
+                 % (agent.returncode, agent_log()))
+        if time.monotonic() > deadline:
+            fail("no `sampling started` from the agent within %d s; its log:\n%s"
+                 % (START_TIMEOUT_S, agent_log()))
+
+
+def stop_agent(agent, pump, agent_log):
+    """SIGINT (the agent writes its partial interval); it must exit 0 within
+    STOP_TIMEOUT_S. Returns its exit status."""
+    agent.send_signal(signal.SIGINT)
+    try:
+        rc = agent.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        fail("the agent did not exit within %d s of SIGINT; its log:\n%s"
+             % (STOP_TIMEOUT_S, agent_log()))
+    pump.join(5)
+    if rc != 0:
+        fail("the agent exited with status %d after SIGINT, not 0; its log:\n%s"
+             % (rc, agent_log()))
+    return rc
 
 
 def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5s",
@@ -435,12 +490,10 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
         workload = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     text=True, start_new_session=True)
         threading.Thread(target=_pump, args=(workload.stdout, lines), daemon=True).start()
-        r.ready = _read_event(lines, "ready", START_TIMEOUT_S, None, r)
+        r.ready = next_event(lines, "ready", START_TIMEOUT_S)
         log("workload %s: ready %s" % (os.path.basename(workload_cmd[0]), json.dumps(r.ready)))
 
-        r.agent_cmd = [smolder, "--duration", "10m", "--upload-interval", upload_interval,
-                       "--sample-rate", str(sample_rate), "--output-dir", r.outdir,
-                       "--log-level", "info"]
+        r.agent_cmd = agent_command(smolder, r.outdir, upload_interval, sample_rate)
         if by_pid:
             for pid in r.ready["pids"]:
                 r.agent_cmd += ["--pid", str(pid)]
@@ -456,32 +509,23 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
         pump = threading.Thread(target=_pump, args=(agent.stdout, r.agent_log, "[smolder] ", on_line),
                                 daemon=True)
         pump.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not started.is_set():
+
+        def agent_log():
+            return "\n".join(r.agent_log)
+
+        wait_sampling_started(agent, started, pump, agent_log)
+
+        def check_agent():
             if agent.poll() is not None:
-                pump.join(5)
-                fail("the agent exited with status %s before `sampling started`; its log:\n%s"
-                     % (agent.returncode, "\n".join(r.agent_log)))
-            if time.monotonic() > deadline:
-                fail("no `sampling started` from the agent within %d s; its log:\n%s"
-                     % (START_TIMEOUT_S, "\n".join(r.agent_log)))
-            started.wait(0.2)
+                fail("the agent exited (status %s) while the workload ran; its log:\n%s"
+                     % (agent.returncode, agent_log()))
 
         workload.stdin.write("go\n")
         workload.stdin.flush()
-        r.done = _read_event(lines, "done", done_timeout, agent, r)
+        r.done = next_event(lines, "done", done_timeout, check=check_agent)
         log("workload %s: done %s" % (os.path.basename(workload_cmd[0]), json.dumps(r.done)))
 
-        agent.send_signal(signal.SIGINT)
-        try:
-            r.agent_rc = agent.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            fail("the agent did not exit within %d s of SIGINT; its log:\n%s"
-                 % (STOP_TIMEOUT_S, "\n".join(r.agent_log)))
-        pump.join(5)
-        if r.agent_rc != 0:
-            fail("the agent exited with status %d after SIGINT, not 0; its log:\n%s"
-                 % (r.agent_rc, "\n".join(r.agent_log)))
+        r.agent_rc = stop_agent(agent, pump, agent_log)
 
         workload.stdin.close()
         try:
@@ -491,8 +535,7 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
         if rc != 0:
             fail("the workload exited with status %d" % rc)
 
-        r.counters = [parse_counters(l) for l in r.agent_log if " counters " in l]
-        _collect(r)
+        r.collect()
         ok = True
         return r
     finally:
@@ -527,6 +570,63 @@ def _collect(r):
     log("decoded %d profile(s) with `go tool pprof -raw -symbolize=none`: %s"
         % (len(r.profiles), ", ".join(sorted({"%s/%s" % (p.service, os.path.basename(p.path))
                                              for p in r.profiles}))))
+
+
+# ---------------------------------------------------------------------------
+# Reading a Run.
+
+def check_output(r, sample_rate, label=None):
+    """Prints the counters, then fails the test if the output breaks the
+    agent's contract (see Run.contract_problems); label, if given, starts
+    the message."""
+    r.print_counters()
+    problems = r.contract_problems(sample_rate)
+    if problems:
+        fail("%sthe output breaks the contract:\n  %s"
+             % ("%s: " % label if label else "", "\n  ".join(problems)))
+
+
+def intervals(r):
+    """[(start, end)] of the counters lines, in order."""
+    return [tuple(int(x) for x in c["interval"].split("-")) for c in r.counters]
+
+
+def tiling_problems(r):
+    iv = intervals(r)
+    return ["interval %d-%d is followed by %d-%d: a gap or an overlap" % (a0, a1, b0, b1)
+            for (a0, a1), (b0, b1) in zip(iv, iv[1:]) if a1 != b0]
+
+
+def count(samples):
+    return sum(s.count for s in samples)
+
+
+def naming(samples, name):
+    """How many of the samples have the function name on their stack."""
+    return sum(s.count for s in samples if name in s.names)
+
+
+def services(r):
+    return sorted({p.service for p in r.profiles})
+
+
+def _frame_text(f):
+    if f.name:
+        return f.name
+    if f.mapping is None:
+        return "??(%#x, no mapping)" % f.address
+    return "??(%#x in %s)" % (f.address, os.path.basename(f.mapping.file) or "?")
+
+
+def top_stacks(samples, n=5):
+    """The n heaviest stacks, leaf first, for a failure message; an unnamed
+    user frame shows its address and mapping."""
+    agg = {}
+    for s in samples:
+        key = ";".join(_frame_text(f) if not f.is_kernel else (f.name or "??")
+                       for f in s.frames[:8])
+        agg[key] = agg.get(key, 0) + s.count
+    return ["%d %s" % (c, k) for k, c in sorted(agg.items(), key=lambda kv: -kv[1])[:n]]
 
 
 def expected_samples(cpu_ns, sample_rate):

@@ -17,7 +17,6 @@ lines on stdout; Workload reads them.
 Only the standard library of Debian's /usr/bin/python3 is used.
 """
 
-import json
 import os
 import queue
 import shutil
@@ -38,12 +37,7 @@ def main(test):
     arguments are the agent and the workload paths meson passes, in order."""
     if len(sys.argv) < 2:
         sys.exit("usage: %s SMOLDER [WORKLOAD]..." % sys.argv[0])
-    try:
-        test(*[os.path.abspath(a) for a in sys.argv[1:]])
-    except h.Failure as e:
-        print("\nFAIL: %s" % e, file=sys.stderr, flush=True)
-        sys.exit(1)
-    h.log("PASS")
+    h.run_test(test, sys.argv[1:])
 
 
 class SystemAgent:
@@ -53,9 +47,8 @@ class SystemAgent:
         self.run = h.Run()
         self.run.outdir = tempfile.mkdtemp(prefix="smolder-it-sys-")
         self.sample_rate = sample_rate
-        self.run.agent_cmd = [smolder, "--duration", "10m", "--upload-interval", upload_interval,
-                              "--sample-rate", str(sample_rate), "--output-dir", self.run.outdir,
-                              "--log-level", "info"] + list(extra_args)
+        self.run.agent_cmd = h.agent_command(smolder, self.run.outdir, upload_interval,
+                                             sample_rate) + list(extra_args)
         self.proc = None
         self._pump = None
         self._started = threading.Event()
@@ -100,15 +93,7 @@ class SystemAgent:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._pump = threading.Thread(target=self._read, daemon=True)
         self._pump.start()
-        deadline = time.monotonic() + h.START_TIMEOUT_S
-        while not self._started.wait(0.2):
-            if self.proc.poll() is not None:
-                self._pump.join(5)
-                h.fail("the agent exited with status %s before `sampling started`; its log:\n%s"
-                       % (self.proc.returncode, self._log_tail()))
-            if time.monotonic() > deadline:
-                h.fail("no `sampling started` from the agent within %d s; its log:\n%s"
-                       % (h.START_TIMEOUT_S, self._log_tail()))
+        h.wait_sampling_started(self.proc, self._started, self._pump, self._log_tail)
 
     def next_interval(self, timeout=60):
         """The counters of the next interval the agent closes."""
@@ -141,18 +126,8 @@ class SystemAgent:
         the Run with counters and decoded profiles."""
         self.check_alive()
         self.stopped_at = time.time()
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.run.agent_rc = self.proc.wait(h.STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            h.fail("the agent did not exit within %d s of SIGINT; its log:\n%s"
-                   % (h.STOP_TIMEOUT_S, self._log_tail()))
-        self._pump.join(5)
-        if self.run.agent_rc != 0:
-            h.fail("the agent exited with status %d after SIGINT, not 0; its log:\n%s"
-                   % (self.run.agent_rc, self._log_tail()))
-        self.run.counters = [h.parse_counters(l) for l in self.run.agent_log if " counters " in l]
-        h._collect(self.run)
+        self.run.agent_rc = h.stop_agent(self.proc, self._pump, self._log_tail)
+        self.run.collect()
         self._ok = True
         return self.run
 
@@ -169,26 +144,12 @@ class Workload:
         threading.Thread(target=h._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
 
     def event(self, name, timeout=60, agent=None):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if agent is not None:
-                agent.check_alive()
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if line is None:
-                h.fail("%s exited (status %s) before its %r line"
-                       % (os.path.basename(self.cmd[0]), self.proc.poll(), name))
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                h.log("%s: %s" % (os.path.basename(self.cmd[0]), line))
-                continue
-            if msg.get("event") == name:
-                h.log("%s: %s" % (os.path.basename(self.cmd[0]), line))
-                return msg
-        h.fail("no %r line from %s within %d s" % (name, os.path.basename(self.cmd[0]), timeout))
+        base = os.path.basename(self.cmd[0])
+        return h.next_event(self.lines, name, timeout,
+                            check=agent.check_alive if agent is not None else None,
+                            label=base, source=base, echo=True,
+                            exited=lambda: "%s exited (status %s) before its %r line"
+                            % (base, self.proc.poll(), name))
 
     def send(self, text="go\n"):
         self.proc.stdin.write(text)
@@ -217,52 +178,11 @@ class Workload:
 
 
 # ---------------------------------------------------------------------------
-# Reading a Run.
+# Reading a Run: in smolder_harness, shared with the --pid tests.
 
-def require_contract(r, sample_rate=RATE):
-    problems = r.contract_problems(sample_rate)
-    if problems:
-        h.fail("the output breaks the contract:\n  " + "\n  ".join(problems))
+count, naming, services = h.count, h.naming, h.services
+intervals, tiling_problems, top_stacks = h.intervals, h.tiling_problems, h.top_stacks
 
 
-def intervals(r):
-    """[(start, end)] of the counters lines, in order."""
-    return [tuple(int(x) for x in c["interval"].split("-")) for c in r.counters]
-
-
-def tiling_problems(r):
-    iv = intervals(r)
-    return ["interval %d-%d is followed by %d-%d: a gap or an overlap" % (a0, a1, b0, b1)
-            for (a0, a1), (b0, b1) in zip(iv, iv[1:]) if a1 != b0]
-
-
-def count(samples):
-    return sum(s.count for s in samples)
-
-
-def naming(samples, name):
-    """How many of the samples have the function name on their stack."""
-    return sum(s.count for s in samples if name in s.names)
-
-
-def services(r):
-    return sorted({p.service for p in r.profiles})
-
-
-def _frame_text(f):
-    if f.name:
-        return f.name
-    if f.mapping is None:
-        return "??(%#x, no mapping)" % f.address
-    return "??(%#x in %s)" % (f.address, os.path.basename(f.mapping.file) or "?")
-
-
-def top_stacks(samples, n=5):
-    """The n heaviest stacks, leaf first, for a failure message; an unnamed
-    user frame shows its address and mapping."""
-    agg = {}
-    for s in samples:
-        key = ";".join(_frame_text(f) if not f.is_kernel else (f.name or "??")
-                       for f in s.frames[:8])
-        agg[key] = agg.get(key, 0) + s.count
-    return ["%d %s" % (c, k) for k, c in sorted(agg.items(), key=lambda kv: -kv[1])[:n]]
+def check_output(r, sample_rate=RATE):
+    h.check_output(r, sample_rate)

@@ -19,7 +19,6 @@ last one partial, flushed on SIGINT). Checked:
 """
 
 import os
-import sys
 
 import smolder_harness as h
 
@@ -44,19 +43,16 @@ def attribute(sample):
 
 def test(smolder, workload):
     r = h.run(smolder, [workload, str(SECONDS)], sample_rate=RATE, upload_interval=INTERVAL)
-    r.print_counters()
-    problems = r.contract_problems(RATE)
-    if problems:
-        h.fail("the output breaks the contract:\n  " + "\n  ".join(problems))
+    h.check_output(r, RATE)
 
     service = os.path.basename(workload)
-    services = sorted({p.service for p in r.profiles})
+    services = h.services(r)
     if services != [service]:
         h.fail("profiled by --pid %s, the output has services %s, want only [%r]"
                % (r.ready["pids"], services, service))
 
     samples = r.samples(service)
-    total = sum(s.count for s in samples)
+    total = h.count(samples)
     cpu_ns = r.done["process_cpu_ns"]
     expected = h.expected_samples(cpu_ns, RATE)
     h.log("samples: %d; the workload used %.2f CPU s, which at %d Hz is %.0f samples (ratio %.3f)"

@@ -53,8 +53,7 @@ def test(smolder, host, module):
     finally:
         w.kill()
 
-    r.print_counters()
-    sr.require_contract(r)
+    sr.check_output(r)
 
     mine = sorted((p for p in r.profiles if p.service == service), key=lambda p: p.start)
     by_interval = {p.interval: p for p in mine}

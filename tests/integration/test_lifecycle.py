@@ -40,13 +40,12 @@ def start_agent(smolder, outdir, r):
                              stderr=subprocess.STDOUT, text=True)
     started = threading.Event()
 
-    def pump():
-        for line in agent.stdout:
-            r.agent_log.append(line.rstrip("\n"))
-            if "sampling started" in line:
-                started.set()
+    def on_line(line):
+        if "sampling started" in line:
+            started.set()
 
-    t = threading.Thread(target=pump, daemon=True)
+    t = threading.Thread(target=h._pump, args=(agent.stdout, r.agent_log, None, on_line),
+                         daemon=True)
     t.start()
     if not started.wait(30):
         agent.kill()
@@ -79,23 +78,18 @@ def test(smolder, workload):
         r.agent_rc = agent.wait(30)
         pump.join(5)
         run_s = time.monotonic() - t0
-        r.counters = [h.parse_counters(l) for l in r.agent_log if " counters " in l]
-        h._collect(r)
-        r.print_counters()
-
-        problems = r.contract_problems(RATE)
-        if problems:
-            h.fail("the output breaks the contract:\n  " + "\n  ".join(problems))
+        r.collect()
+        h.check_output(r, RATE)
 
         # The exited process, under its own name, with named frames.
         samples = r.samples(SERVICE)
-        total = sum(s.count for s in samples)
+        total = h.count(samples)
         want = int(BURN_S * RATE)
         h.log("%s: %d samples (about %d expected for %.1f s of CPU)" % (SERVICE, total, want, BURN_S))
         if total < want // 2:
             h.fail("the exited process has %d samples under service %r, want at least %d: "
                    "services seen: %s" % (total, SERVICE, want // 2,
-                                          sorted({p.service for p in r.profiles})))
+                                          h.services(r)))
         hot = sum(s.count for s in samples if any(n in HOT for n in s.names))
         to_main = sum(s.count for s in samples if "main" in s.names)
         h.log("%s: %d samples in hot functions, %d reach main" % (SERVICE, hot, to_main))
@@ -105,14 +99,14 @@ def test(smolder, workload):
             h.fail("only %d of %d samples of the exited process reach main" % (to_main, total))
 
         # Intervals tile the run, on whole seconds, and name the files.
-        intervals = [tuple(int(x) for x in c["interval"].split("-")) for c in r.counters]
+        intervals = h.intervals(r)
         h.log("intervals: %s" % intervals)
         if len(intervals) < 2:
             h.fail("want at least two intervals in a %.1f s run of %d s intervals, got %s"
                    % (run_s, INTERVAL_S, intervals))
-        for (a0, a1), (b0, b1) in zip(intervals, intervals[1:]):
-            if a1 != b0:
-                h.fail("interval %d-%d is followed by %d-%d: a gap or an overlap" % (a0, a1, b0, b1))
+        gaps = h.tiling_problems(r)
+        if gaps:
+            h.fail(gaps[0])
         for s, e in intervals[1:-1]:
             if e - s != INTERVAL_S:
                 h.fail("a full interval %d-%d is not %d s long" % (s, e, INTERVAL_S))

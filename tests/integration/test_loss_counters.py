@@ -38,10 +38,7 @@ REC = ("rec_a", "rec_b", "rec_c", "rec_d")
 
 
 def common_checks(r, label):
-    r.print_counters()
-    problems = r.contract_problems(RATE)
-    if problems:
-        h.fail("%s: the output breaks the contract:\n  %s" % (label, "\n  ".join(problems)))
+    h.check_output(r, RATE, label)
     taken = r.total("samples_taken")
     profiled = r.total("samples_profiled")
     cpu_ns = r.done["process_cpu_ns"]
@@ -106,7 +103,7 @@ def test(smolder, workload):
             failures.append("default maps: %s = %d, want 0" % (k, lost[k]))
 
     samples = r.samples(os.path.basename(workload))
-    n = sum(s.count for s in samples)
+    n = h.count(samples)
     depth = max((sum(1 for x in s.names if x in REC) for s in samples), default=0)
     in_worker = sum(s.count for s in samples if "worker" in s.names)
     h.log("default maps: deepest recursion seen %d levels; %d of %d samples reach worker (%.1f%%)"

@@ -50,8 +50,7 @@ def test(smolder, prog):
         agent.wait_written()  # the interval holding the last run is drained
         r = agent.stop()
 
-    r.print_counters()
-    sr.require_contract(r)
+    sr.check_output(r)
 
     mine = [p for p in r.profiles if p.service == service]
     samples = [s for p in mine for s in p.samples]

@@ -47,14 +47,11 @@ def classify(sample):
 
 def test(smolder, workload):
     r = h.run(smolder, [workload, str(SECONDS)], sample_rate=RATE, upload_interval=INTERVAL)
-    r.print_counters()
-    problems = r.contract_problems(RATE)
-    if problems:
-        h.fail("the output breaks the contract:\n  " + "\n  ".join(problems))
+    h.check_output(r, RATE)
 
     service = os.path.basename(workload)
     samples = r.samples(service)
-    total = sum(s.count for s in samples)
+    total = h.count(samples)
     d = r.done
     cpu_ns = d["user_ns"] + d["sys_ns"]
     h.log("workload: %d calls, %.2f CPU s, %.1f%% of it in the kernel (getrusage)"
