@@ -1,6 +1,7 @@
-/* The run loop: starts the sampler, then every second refreshes the process
- * table and every interval closes one profile, until --duration runs out or
- * SIGINT/SIGTERM arrives; the partial interval is closed before returning.
+/* The run loop: starts the sampler, hands process events to discovery as they
+ * come, walks /proc every 10 s to reconcile, and every interval closes one
+ * profile per label set, until --duration runs out or SIGINT/SIGTERM
+ * arrives; the partial interval is closed before returning.
  */
 #ifndef SMOLDER_RUN_H
 #define SMOLDER_RUN_H
