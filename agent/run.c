@@ -96,6 +96,9 @@ static int wait_until(int sigfd, struct proc_events *events, int64_t deadline)
 					 strsignal((int)si.ssi_signo));
 			return 1;
 		}
+		/* A steady stream of events must not hold off the deadline. */
+		if (timeout == 0)
+			return 0;
 	}
 }
 
