@@ -23,9 +23,9 @@ static uint64_t lookup_address(uint64_t addr, size_t frame)
  * not. The mapping is added for each location, saying whether this one was
  * named: the builder keeps has_functions only if all of them were. */
 static int add_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
-			uint64_t addr, const char *name, uint64_t *id)
+			uint64_t addr, const char *name, const char *system_name, uint64_t *id)
 {
-	struct pprof_line_desc line = { .function_name = name };
+	struct pprof_line_desc line = { .function_name = name, .system_name = system_name };
 	uint64_t mapping_id = 0;
 
 	if (m) {
@@ -55,7 +55,7 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 
 		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name))
 			name = NULL;
-		err = add_location(b, &kernel, ips[i], name, &ids[i]);
+		err = add_location(b, &kernel, ips[i], name, NULL, &ids[i]);
 	}
 	return err;
 }
@@ -77,7 +77,7 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 		.filename = m->path,
 	};
 	struct sym_elf *elf = NULL;
-	const char *name = NULL;
+	const char *name = NULL, *system_name = NULL;
 	uint64_t vaddr;
 
 	if (is_file_path(m->path)) {
@@ -95,11 +95,11 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 
 			desc.build_id = sym_elf_build_id(elf);
 			if (sym_elf_offset_to_vaddr(elf, off, &vaddr) == 0 &&
-			    sym_elf_lookup(elf, vaddr, &name))
-				name = NULL;
+			    sym_elf_lookup_names(elf, vaddr, &name, &system_name))
+				name = system_name = NULL;
 		}
 	}
-	return add_location(b, &desc, addr, name, id);
+	return add_location(b, &desc, addr, name, system_name, id);
 }
 
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
@@ -120,7 +120,7 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 		if (m)
 			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i]);
 		else
-			err = add_location(b, NULL, ips[i], NULL, &ids[i]);
+			err = add_location(b, NULL, ips[i], NULL, NULL, &ids[i]);
 	}
 	return err;
 }

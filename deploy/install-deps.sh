@@ -8,7 +8,7 @@ packages=(
   # build
   meson ninja-build pkg-config gcc clang llvm binutils
   bpftool libbpf-dev libelf-dev libdw-dev libcurl4-openssl-dev
-  libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev
+  libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev libiberty-dev
   # tests: decoders that are not ours, and Debian's python3
   golang-go protobuf-compiler python3 elfutils
   # benchmarks: the peers we measure against

@@ -141,6 +141,10 @@ void sym_elf_free(struct sym_elf *elf)
 {
 	if (!elf)
 		return;
+	for (size_t i = 0; elf->demangled && i < elf->nfuncs; i++)
+		if (elf->demangled[i] != elf->funcs[i].name)
+			free(elf->demangled[i]);
+	free(elf->demangled);
 	free(elf->funcs);
 	free(elf->names);
 	free(elf->loads);

@@ -33,10 +33,16 @@ struct sym_elf {
 	struct sym_elf_func *funcs;
 	size_t nfuncs;
 	char *names; /* one arena for every name, so the Elf can be closed */
+	/* Demangled names, filled in as they are asked for (demangle.c); an
+	 * entry pointing into names is a name that needed no demangling. */
+	char **demangled;
 	struct sym_elf_load *loads;
 	size_t nloads;
 	char build_id[2 * SYM_BUILD_ID_MAX + 1]; /* "" when there is none */
 };
+
+/* The index in funcs of the function holding vaddr; -ENOENT when none. */
+int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *index);
 
 /* Reads the open regular file fd (not closed here) into a new sym_elf.
  * -ENOEXEC when it is not an ELF file we can trust. */

@@ -196,16 +196,29 @@ int sym_elf_read_functions(Elf *e, struct sym_elf *se)
 	return err;
 }
 
-int sym_elf_lookup(const struct sym_elf *elf, uint64_t vaddr,
-		   const char **name)
+int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *index)
 {
 	size_t i;
 
-	if (!elf || !name)
+	if (!elf)
 		return -EINVAL;
 	i = sym_addr_search(elf->funcs, elf->nfuncs, sizeof(*elf->funcs), vaddr);
 	if (!i || vaddr >= elf->funcs[i - 1].end)
 		return -ENOENT;
-	*name = elf->funcs[i - 1].name;
+	*index = i - 1;
 	return 0;
+}
+
+int sym_elf_lookup(const struct sym_elf *elf, uint64_t vaddr,
+		   const char **name)
+{
+	size_t i;
+	int err;
+
+	if (!name)
+		return -EINVAL;
+	err = sym_elf_lookup_index(elf, vaddr, &i);
+	if (!err)
+		*name = elf->funcs[i].name;
+	return err;
 }

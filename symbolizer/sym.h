@@ -68,6 +68,17 @@ int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,
 int sym_elf_lookup(const struct sym_elf *elf, uint64_t vaddr,
 		   const char **name);
 
+/* Like sym_elf_lookup, with C++ and Rust names demangled: *name is what
+ * people read ("ns::f(int)"), *system_name the symbol ("_ZN2ns1fEi"); the
+ * same string for a C name. The demangled name is computed once per symbol
+ * and kept with elf. */
+int sym_elf_lookup_names(struct sym_elf *elf, uint64_t vaddr, const char **name,
+			 const char **system_name);
+
+/* A C++ or Rust symbol demangled (malloc'd), or NULL when name is not a
+ * mangled name or cannot be demangled. */
+char *sym_demangle(const char *name);
+
 /* Names the kernel function containing addr, from kallsyms (loaded on
  * first use). -ENOENT when none does. */
 int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,

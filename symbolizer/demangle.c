@@ -1,0 +1,52 @@
+/* Names people read: C++ and Rust symbols demangled with libiberty (the
+ * demangler binutils and gdb use), once per symbol and kept with its file
+ * (see sym_elf_lookup_names); the mangled name stays as the system name. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libiberty/demangle.h>
+
+#include "elf_file.h"
+#include "sym.h"
+
+char *sym_demangle(const char *name)
+{
+	/* _Z: the Itanium C++ ABI, which legacy Rust symbols use too; _R:
+	 * Rust's v0 scheme. Anything else is a C name, left alone. */
+	if (!name || (strncmp(name, "_Z", 2) != 0 && strncmp(name, "_R", 2) != 0))
+		return NULL;
+	/* AUTO, not RUST: libiberty tries Rust first (legacy Rust symbols
+	 * are valid C++ ones, with a hash) and then C++; RUST alone would stop
+	 * at Rust. */
+	return cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+}
+
+int sym_elf_lookup_names(struct sym_elf *elf, uint64_t vaddr, const char **name,
+			 const char **system_name)
+{
+	const char *mangled;
+	size_t i;
+	int err;
+
+	if (!name || !system_name)
+		return -EINVAL;
+	err = sym_elf_lookup_index(elf, vaddr, &i);
+	if (err)
+		return err;
+	mangled = elf->funcs[i].name;
+	*system_name = mangled;
+	*name = mangled;
+	if (!elf->demangled) {
+		elf->demangled = calloc(elf->nfuncs, sizeof(*elf->demangled));
+		if (!elf->demangled)
+			return 0; /* no memory to spare: the mangled name will do */
+	}
+	if (!elf->demangled[i]) {
+		char *d = sym_demangle(mangled);
+		/* A name that is not mangled points at itself: tried once. */
+		elf->demangled[i] = d ? d : (char *)mangled;
+	}
+	*name = elf->demangled[i];
+	return 0;
+}
