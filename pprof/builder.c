@@ -172,10 +172,9 @@ static int init_builder(struct pprof_builder *b,
 		return -ENOMEM;
 	b->n_labels = o->n_labels;
 	for (size_t i = 0; i < o->n_labels && !err; i++) {
-		/* a key and a value: the same two strings as a value type */
-		struct pprof_value_type kv = { o->labels[i].key, o->labels[i].value };
-
-		err = add_value_type(b, &kv, &b->labels[i]);
+		err = add_string(b, o->labels[i].key, &b->labels[i].key);
+		if (!err)
+			err = add_string(b, o->labels[i].value, &b->labels[i].value);
 	}
 	return err;
 }

@@ -21,6 +21,10 @@ struct pprof_value_type_ref {
 	int64_t type, unit;
 };
 
+struct pprof_label_ref {
+	int64_t key, value; /* string ids */
+};
+
 struct pprof_function {
 	int64_t name, system_name, filename;
 	int64_t start_line;
@@ -62,7 +66,7 @@ struct pprof_builder {
 	struct pprof_value_type_ref *sample_types; /* n_values of them */
 	struct pprof_value_type_ref period_type;
 	int64_t period, time_nanos, duration_nanos;
-	struct pprof_value_type_ref *labels; /* key and value string ids */
+	struct pprof_label_ref *labels;
 	size_t n_labels;
 };
 

@@ -103,8 +103,8 @@ static void fill_samples(const struct pprof_builder *b, struct message *m)
 {
 	for (size_t i = 0; i < b->n_labels; i++) {
 		perftools__profiles__label__init(&m->labels[i]);
-		m->labels[i].key = b->labels[i].type;
-		m->labels[i].str = b->labels[i].unit;
+		m->labels[i].key = b->labels[i].key;
+		m->labels[i].str = b->labels[i].value;
 		m->label_ptrs[i] = &m->labels[i];
 	}
 	for (size_t i = 0; i < intern_count(&b->samples); i++) {
