@@ -14,7 +14,9 @@
 
 #include "sample.h"
 
-enum flag_kind { FLAG_UINT, FLAG_DURATION, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL };
+enum flag_kind {
+	FLAG_UINT, FLAG_DURATION, FLAG_SIZE, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL
+};
 
 struct flag_def {
 	const char *name; /* without the leading -- */
@@ -54,6 +56,18 @@ static const struct flag_def flags[] = {
 	{ "tag", "SMOLDER_TAG", FLAG_STRING_LIST, "KEY=VALUE", NULL,
 	  "A label for every profile, such as the host name (repeatable; the variable takes a comma-separated list).",
 	  AT(tags), 0, 0, false },
+	{ "debug-dir", "SMOLDER_DEBUG_DIR", FLAG_STRING_LIST, "DIR", NULL,
+	  "Also look for debug files here, by build-id (DIR/.build-id/xx/rest.debug) and by .gnu_debuglink (DIR/<binary's dir>/NAME), before /usr/lib/debug (repeatable).",
+	  AT(debug_dirs), 0, 0, false },
+	{ "debuginfod-url", "SMOLDER_DEBUGINFOD_URL", FLAG_STRING, "URL", NULL,
+	  "debuginfod server(s), space-separated, to fetch missing debug files from in the background (default: $DEBUGINFOD_URLS).",
+	  AT(debuginfod_url), 0, 0, false },
+	{ "debuginfod-cache-dir", "SMOLDER_DEBUGINFOD_CACHE_DIR", FLAG_STRING, "DIR", "/var/cache/smolder/debuginfod",
+	  "Where debug files fetched from debuginfod are kept.",
+	  AT(debuginfod_cache_dir), 0, 0, false },
+	{ "symbol-cache-size", "SMOLDER_SYMBOL_CACHE_SIZE", FLAG_SIZE, "SIZE", "128M",
+	  "Memory for symbol tables and DWARF, shared by all processes; least recently used files are dropped beyond it (0: no limit).",
+	  AT(symbol_cache_size), 0, 0, false },
 	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
 	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -104,6 +118,32 @@ int config_parse_duration(const char *s, uint64_t *ms)
 	return 0;
 }
 
+int config_parse_size(const char *s, uint64_t *bytes)
+{
+	static const char units[] = "KMGT";
+	uint64_t mult = 1;
+	const char *u;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1] || !*end)
+			return -EINVAL;
+		for (const char *p = units; p <= u; p++)
+			mult *= 1024;
+	}
+	if (n > UINT64_MAX / mult)
+		return -ERANGE;
+	*bytes = n * mult;
+	return 0;
+}
+
 static int parse_uint(const char *s, unsigned long min, unsigned long max,
 		      unsigned long *out)
 {
@@ -130,23 +170,23 @@ static int add_pid(struct config *cfg, unsigned long pid)
 	return 0;
 }
 
-static int add_string(struct config *cfg, const char *value)
+static int add_string(struct config_list *l, const char *value)
 {
-	char **v = realloc(cfg->tags, (cfg->n_tags + 1) * sizeof(*v));
+	char **v = realloc(l->v, (l->n + 2) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
-	cfg->tags = v;
-	v[cfg->n_tags] = strdup(value);
-	if (!v[cfg->n_tags])
+	l->v = v;
+	v[l->n] = strdup(value);
+	if (!v[l->n])
 		return -ENOMEM;
-	cfg->n_tags++;
+	v[++l->n] = NULL;
 	return 0;
 }
 
 /* Repeatable flags take one value each; their variable a comma-separated
- * list. (--tag is the one string list; its values are checked where they
- * are used, by discovery.) */
+ * list. (String lists are checked where they are used: --tag by
+ * discovery.) */
 static int set_list(struct config *cfg, const struct flag_def *f, const char *value,
 		    bool list)
 {
@@ -160,7 +200,7 @@ static int set_list(struct config *cfg, const struct flag_def *f, const char *va
 		unsigned long pid;
 
 		if (f->kind == FLAG_STRING_LIST) {
-			err = add_string(cfg, tok);
+			err = add_string((struct config_list *)((char *)cfg + f->offset), tok);
 			continue;
 		}
 		err = parse_uint(tok, f->min, f->max, &pid);
@@ -186,6 +226,8 @@ static int set_flag(struct config *cfg, const struct flag_def *f, const char *va
 		return err;
 	case FLAG_DURATION:
 		return config_parse_duration(value, (uint64_t *)field);
+	case FLAG_SIZE:
+		return config_parse_size(value, (uint64_t *)field);
 	case FLAG_STRING: {
 		char *dup = strdup(value);
 		if (!dup)
@@ -203,13 +245,12 @@ static int set_flag(struct config *cfg, const struct flag_def *f, const char *va
 	return -EINVAL;
 }
 
-static void free_tags(struct config *cfg)
+static void free_list(struct config_list *l)
 {
-	for (size_t i = 0; i < cfg->n_tags; i++)
-		free(cfg->tags[i]);
-	free(cfg->tags);
-	cfg->tags = NULL;
-	cfg->n_tags = 0;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	*l = (struct config_list){ 0 };
 }
 
 static const char *kind_expects(const struct flag_def *f)
@@ -220,6 +261,8 @@ static const char *kind_expects(const struct flag_def *f)
 		return "a whole number";
 	case FLAG_DURATION:
 		return "a duration such as 500ms, 30s, 5m or 1h";
+	case FLAG_SIZE:
+		return "a size such as 512K, 64M or 1G";
 	case FLAG_LOG_LEVEL:
 		return "debug, info, warn or error";
 	case FLAG_STRING:
@@ -266,7 +309,7 @@ static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
 
 int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
-	bool pids_from_argv = false, tags_from_argv = false;
+	bool from_argv[N_FLAGS] = { false };
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (apply_defaults_and_env(cfg, err, err_len))
@@ -301,15 +344,12 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 			snprintf(err, err_len, "%s needs a value (%s)", where, kind_expects(f));
 			return -EINVAL;
 		}
-		if (f->kind == FLAG_PID && !pids_from_argv) {
-			/* flags win: --pid replaces the variable's list */
+		/* flags win: a repeatable flag replaces the variable's list */
+		if (f->kind == FLAG_PID && !from_argv[f - flags])
 			cfg->n_pids = 0;
-			pids_from_argv = true;
-		}
-		if (f->kind == FLAG_STRING_LIST && !tags_from_argv) {
-			free_tags(cfg);
-			tags_from_argv = true;
-		}
+		if (f->kind == FLAG_STRING_LIST && !from_argv[f - flags])
+			free_list((struct config_list *)((char *)cfg + f->offset));
+		from_argv[f - flags] = true;
 		if (set_flag(cfg, f, value, false)) {
 			explain(f, where, value, err, err_len);
 			return -EINVAL;
@@ -328,7 +368,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 
 void config_release(struct config *cfg)
 {
-	free_tags(cfg);
+	free_list(&cfg->tags);
+	free_list(&cfg->debug_dirs);
+	free(cfg->debuginfod_url);
+	free(cfg->debuginfod_cache_dir);
 	free(cfg->config_path);
 	free(cfg->output_dir);
 	free(cfg->server_address);

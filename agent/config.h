@@ -9,6 +9,12 @@
 
 #include "log.h"
 
+/* A repeatable flag's values, NULL-terminated. */
+struct config_list {
+	char **v;
+	size_t n;
+};
+
 struct config {
 	unsigned int sample_rate;      /* Hz, on each CPU */
 	uint64_t upload_interval_ms;
@@ -18,8 +24,11 @@ struct config {
 	int *pids;                     /* --pid targets; none: every process */
 	size_t n_pids;
 	char *config_path;             /* --config: target rules (YAML) */
-	char **tags;                   /* --tag KEY=VALUE, as given */
-	size_t n_tags;
+	struct config_list tags;       /* --tag KEY=VALUE, as given */
+	struct config_list debug_dirs; /* --debug-dir */
+	char *debuginfod_url;          /* NULL: $DEBUGINFOD_URLS, if set */
+	char *debuginfod_cache_dir;
+	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;
@@ -41,6 +50,9 @@ void config_release(struct config *cfg);
 /* Writes --help to f. */
 #include <stdio.h>
 void config_print_help(FILE *f);
+
+/* Parses 1048576, 512K, 64M and 1G (powers of 1024) into bytes. */
+int config_parse_size(const char *s, uint64_t *bytes);
 
 /* Parses 500ms, 30s, 5m, 1h and sequences like 1m30s into milliseconds. */
 int config_parse_duration(const char *s, uint64_t *ms);

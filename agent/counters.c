@@ -19,6 +19,14 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_PROCESS_EVENTS] = { "process_events", "exec, exit and first-sample events from BPF", 0 },
 	[CTR_PROCESS_EVENTS_DROPPED] = { "process_events_dropped", "process events lost to a full ring buffer", 0 },
 	[CTR_PROCESSES_TRACKED] = { "processes_tracked", "processes in the process table", 1 },
+	[CTR_SYMBOL_CACHE_HITS] = { "symbol_cache_hits", "mapped files found in the symbol cache", 0 },
+	[CTR_SYMBOL_CACHE_MISSES] = { "symbol_cache_misses", "files read into the symbol cache", 0 },
+	[CTR_SYMBOL_CACHE_EVICTIONS] = { "symbol_cache_evictions", "files dropped from the symbol cache to stay within --symbol-cache-size", 0 },
+	[CTR_SYMBOL_CACHE_BYTES] = { "symbol_cache_bytes", "memory the symbol cache holds (estimate)", 1 },
+	[CTR_SYMBOL_DEBUG_FILES] = { "symbol_debug_files", "separate debug files found and read", 0 },
+	[CTR_SYMBOL_CORRUPT] = { "symbol_corrupt", "files whose ELF or DWARF could not be read", 0 },
+	[CTR_DEBUGINFOD_FETCHED] = { "debuginfod_fetched", "debug files fetched from debuginfod", 0 },
+	[CTR_DEBUGINFOD_FAILED] = { "debuginfod_failed", "debuginfod requests no server could answer", 0 },
 };
 
 static const enum counter_id loss_ids[] = {

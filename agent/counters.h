@@ -23,6 +23,14 @@ enum counter_id {
 	CTR_PROCESS_EVENTS,       /* exec, exit and first-sample events from BPF */
 	CTR_PROCESS_EVENTS_DROPPED, /* lost to a full ring buffer */
 	CTR_PROCESSES_TRACKED,    /* gauge: size of the process table */
+	CTR_SYMBOL_CACHE_HITS,    /* a mapped file found in the symbol cache */
+	CTR_SYMBOL_CACHE_MISSES,  /* a file read (symbols, DWARF) into it */
+	CTR_SYMBOL_CACHE_EVICTIONS,
+	CTR_SYMBOL_CACHE_BYTES,   /* gauge */
+	CTR_SYMBOL_DEBUG_FILES,   /* separate debug files found */
+	CTR_SYMBOL_CORRUPT,       /* files or DWARF that could not be read */
+	CTR_DEBUGINFOD_FETCHED,
+	CTR_DEBUGINFOD_FAILED,    /* no server had it, or the fetch failed */
 	CTR__COUNT,
 };
 

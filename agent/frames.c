@@ -14,30 +14,49 @@
 #include <linux/types.h>
 #include "sample.h"
 
+/* Lines of one location: an inlined call chain deeper than this keeps its
+ * innermost frames. */
+#define FRAMES_LINES_MAX 32
+
 static uint64_t lookup_address(uint64_t addr, size_t frame)
 {
 	return frame > 0 && addr > 0 ? addr - 1 : addr;
 }
 
-/* Adds the location of addr in mapping m (NULL: in none we know), named or
- * not. The mapping is added for each location, saying whether this one was
- * named: the builder keeps has_functions only if all of them were. */
+/* Adds the location of addr in mapping m (NULL: in none we know) with its
+ * lines (none: unnamed). The mapping is added for each location, saying
+ * what this one has: the builder keeps each has_* flag only if every
+ * location had it. */
 static int add_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
-			uint64_t addr, const char *name, const char *system_name, uint64_t *id)
+			uint64_t addr, const struct pprof_line_desc *lines, size_t n,
+			bool inline_frames_sought, uint64_t *id)
 {
-	struct pprof_line_desc line = { .function_name = name, .system_name = system_name };
 	uint64_t mapping_id = 0;
 
 	if (m) {
 		int err;
 
-		m->has_functions = name != NULL;
+		m->has_functions = n > 0;
+		m->has_filenames = n > 0;
+		m->has_line_numbers = n > 0;
+		for (size_t i = 0; i < n; i++) {
+			m->has_filenames &= lines[i].filename != NULL;
+			m->has_line_numbers &= lines[i].line > 0;
+		}
+		m->has_inline_frames = n > 0 && inline_frames_sought;
 		err = pprof_builder_add_mapping(b, m, &mapping_id);
 		if (err)
 			return err;
 	}
-	return pprof_builder_add_location(b, mapping_id, addr, name ? &line : NULL,
-					  name ? 1 : 0, id);
+	return pprof_builder_add_location(b, mapping_id, addr, lines, n, id);
+}
+
+static int add_named_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
+			      uint64_t addr, const char *name, uint64_t *id)
+{
+	struct pprof_line_desc line = { .function_name = name };
+
+	return add_location(b, m, addr, &line, name ? 1 : 0, false, id);
 }
 
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
@@ -55,7 +74,7 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 
 		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name))
 			name = NULL;
-		err = add_location(b, &kernel, ips[i], name, NULL, &ids[i]);
+		err = add_named_location(b, &kernel, ips[i], name, &ids[i]);
 	}
 	return err;
 }
@@ -76,8 +95,9 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 		.offset = m->offset,
 		.filename = m->path,
 	};
+	struct pprof_line_desc lines[FRAMES_LINES_MAX];
+	struct sym_location loc = { 0 };
 	struct sym_elf *elf = NULL;
-	const char *name = NULL, *system_name = NULL;
 	uint64_t vaddr;
 
 	if (is_file_path(m->path)) {
@@ -95,11 +115,21 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 
 			desc.build_id = sym_elf_build_id(elf);
 			if (sym_elf_offset_to_vaddr(elf, off, &vaddr) == 0 &&
-			    sym_elf_lookup_names(elf, vaddr, &name, &system_name))
-				name = system_name = NULL;
+			    sym_elf_resolve(sym, elf, vaddr, &loc))
+				loc.n = 0;
 		}
 	}
-	return add_location(b, &desc, addr, name, system_name, id);
+	if (loc.n > FRAMES_LINES_MAX)
+		loc.n = FRAMES_LINES_MAX;
+	for (size_t i = 0; i < loc.n; i++)
+		lines[i] = (struct pprof_line_desc){
+			.function_name = loc.frames[i].name,
+			.system_name = loc.frames[i].system_name,
+			.filename = loc.frames[i].file,
+			.line = loc.frames[i].line,
+			.start_line = loc.frames[i].start_line,
+		};
+	return add_location(b, &desc, addr, lines, loc.n, loc.from_dwarf, id);
 }
 
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
@@ -120,7 +150,7 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 		if (m)
 			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i]);
 		else
-			err = add_location(b, NULL, ips[i], NULL, NULL, &ids[i]);
+			err = add_named_location(b, NULL, ips[i], NULL, &ids[i]);
 	}
 	return err;
 }

@@ -153,6 +153,29 @@ static void log_counters(const struct counters *c, int64_t start_ns, int64_t end
 			 (unsigned long long)taken, (unsigned long long)accounted);
 }
 
+static void count_symbolizer(struct interval_ctx *ctx)
+{
+	struct sym_debuginfod_stats d = { 0 };
+	struct counters *c = ctx->counters;
+	struct sym_cache_stats st;
+
+	sym_cache_get_stats(ctx->sym, &st);
+	counters_add(c, CTR_SYMBOL_CACHE_HITS, st.hits - ctx->sym_seen.hits);
+	counters_add(c, CTR_SYMBOL_CACHE_MISSES, st.files_opened - ctx->sym_seen.files_opened);
+	counters_add(c, CTR_SYMBOL_CACHE_EVICTIONS, st.evictions - ctx->sym_seen.evictions);
+	counters_add(c, CTR_SYMBOL_DEBUG_FILES, st.debug_files - ctx->sym_seen.debug_files);
+	counters_add(c, CTR_SYMBOL_CORRUPT, st.corrupt - ctx->sym_seen.corrupt);
+	counters_set(c, CTR_SYMBOL_CACHE_BYTES, st.bytes);
+	ctx->sym_seen = st;
+	if (!ctx->debuginfod)
+		return;
+	sym_debuginfod_get_stats(ctx->debuginfod, &d);
+	counters_add(c, CTR_DEBUGINFOD_FETCHED, d.fetched - ctx->debuginfod_seen.fetched);
+	counters_add(c, CTR_DEBUGINFOD_FAILED, d.missing + d.failed - ctx->debuginfod_seen.missing -
+						     ctx->debuginfod_seen.failed);
+	ctx->debuginfod_seen = d;
+}
+
 int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 {
 	struct counters *c = ctx->counters;
@@ -177,6 +200,10 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	if (set)
 		write_profiles(ctx, set);
 	profile_set_free(set);
+	/* The names handed out are in the files written: the symbolizer may
+	 * now let go of what it must. */
+	sym_cache_trim(ctx->sym);
+	count_symbolizer(ctx);
 
 	uint64_t sent = 0, dropped = 0;
 	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {

@@ -21,7 +21,11 @@ struct interval_ctx {
 	struct disc_table *disc;
 	const struct disc_targets *targets;
 	struct sym_cache *sym;
+	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct counters *counters;
+	/* What the symbolizer's totals were at the last interval's end. */
+	struct sym_cache_stats sym_seen;
+	struct sym_debuginfod_stats debuginfod_seen;
 };
 
 /* Closes the interval [start_ns, end_ns) (Unix ns). Returns a negative

@@ -21,8 +21,8 @@ static struct disc_targets *load_targets(const struct config *cfg, char *err, si
 	struct disc_targets_opts opts = {
 		.sz = sizeof(opts),
 		.config_path = cfg->config_path,
-		.tags = (const char *const *)cfg->tags,
-		.n_tags = cfg->n_tags,
+		.tags = (const char *const *)cfg->tags.v,
+		.n_tags = cfg->tags.n,
 		.err = err,
 		.err_len = len,
 	};

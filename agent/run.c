@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -154,6 +155,30 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	return 0;
 }
 
+/* debuginfod is used when a server is named, by flag or by the variable
+ * elfutils itself reads. Started after signals are blocked, so that its
+ * thread never takes SIGINT/SIGTERM from the signalfd. */
+static struct sym_debuginfod *debuginfod_start(const struct config *cfg)
+{
+	const char *env = getenv("DEBUGINFOD_URLS");
+	struct sym_debuginfod_opts opts = {
+		.sz = sizeof(opts),
+		.urls = cfg->debuginfod_url,
+		.cache_dir = cfg->debuginfod_cache_dir,
+	};
+	struct sym_debuginfod *d;
+
+	if (!cfg->debuginfod_url && (!env || !*env))
+		return NULL;
+	d = sym_debuginfod_new(&opts);
+	if (!d)
+		log_warn("debuginfod: cannot start (%s); debug files are only looked for locally",
+			 strerror(errno));
+	else
+		log_info("debuginfod: fetching missing debug files into %s", cfg->debuginfod_cache_dir);
+	return d;
+}
+
 int agent_run(const struct config *cfg, const struct disc_targets *targets)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
@@ -166,6 +191,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		.count_map_entries = cfg->count_map_entries,
 		.stack_map_entries = cfg->stack_map_entries,
 	};
+	struct sym_debuginfod *debuginfod = NULL;
 	struct counters counters = {};
 	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
 	const char *what = "";
@@ -177,6 +203,11 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("setting up signal handling: %s", strerror(-sigfd));
 		return 1;
 	}
+	debuginfod = debuginfod_start(cfg);
+	sym_opts.debug_dirs = (const char *const *)cfg->debug_dirs.v;
+	sym_opts.max_bytes = cfg->symbol_cache_size;
+	sym_opts.debuginfod = debuginfod;
+	ctx.debuginfod = debuginfod;
 	ctx.disc = disc_table_new(&disc_opts);
 	ctx.sym = sym_cache_new(&sym_opts);
 	if (!ctx.disc || !ctx.sym) {
@@ -208,6 +239,7 @@ out:
 	proc_events_free(ctx.events);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
+	sym_debuginfod_free(debuginfod);
 	disc_table_free(ctx.disc);
 	close(sigfd);
 	return status;

@@ -7,6 +7,8 @@
 #include <elf.h>
 #include <gelf.h>
 #include <stdbool.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool from_notes(Elf_Data *d, struct sym_elf *se)
@@ -60,4 +62,25 @@ void sym_elf_read_build_id(Elf *e, struct sym_elf *se)
 		    from_notes(elf_getdata(scn, NULL), se))
 			return;
 	}
+}
+
+int sym_elf_peek_build_id(int fd, char *hex)
+{
+	struct sym_elf *se;
+	Elf *e;
+
+	hex[0] = '\0';
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e)
+		return -ENOEXEC;
+	se = calloc(1, sizeof(*se));
+	if (se && elf_kind(e) == ELF_K_ELF) {
+		sym_elf_read_build_id(e, se);
+		strcpy(hex, se->build_id);
+	}
+	free(se);
+	elf_end(e);
+	return 0;
 }

@@ -6,6 +6,7 @@
  *
  * The bytes are untrusted (any process can map any file), so every failure
  * to make sense of them is -ENOEXEC, never a crash. */
+#include "debuginfo.h"
 #include "elf_file.h"
 
 #include <errno.h>
@@ -108,6 +109,10 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf)
 		err = read_loads(e, se);
 	if (!err)
 		err = sym_elf_read_functions(e, se);
+	/* Symbols win; without any, a Go binary still names its functions
+	 * for its own tracebacks. */
+	if (!err && !se->nfuncs)
+		err = sym_elf_read_gopclntab(e, se);
 	if (!err)
 		sym_elf_read_build_id(e, se);
 out:
@@ -145,6 +150,9 @@ void sym_elf_free(struct sym_elf *elf)
 		if (elf->demangled[i] != elf->funcs[i].name)
 			free(elf->demangled[i]);
 	free(elf->demangled);
+	sym_elf_forget_addresses(elf);
+	sym_htab_release(&elf->addrs);
+	sym_dwarf_free(elf->dwarf);
 	free(elf->funcs);
 	free(elf->names);
 	free(elf->loads);

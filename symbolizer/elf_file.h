@@ -1,7 +1,8 @@
 /* What an opened ELF file keeps, shared by the files that fill it in
  * (elf_file.c: headers and segments; elf_symbols.c: functions;
- * elf_build_id.c: the build-id) and by sym_cache.c, which opens files by
- * descriptor. Internal to symbolizer/. */
+ * elf_gopclntab.c: a stripped Go binary's functions; elf_build_id.c: the
+ * build-id) and by sym_cache.c, which opens files by descriptor. Internal
+ * to symbolizer/. */
 #ifndef SMOLDER_ELF_FILE_H
 #define SMOLDER_ELF_FILE_H
 
@@ -9,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hashtab.h"
 #include "sym.h"
+
+struct sym_dwarf;
 
 /* Longer build-ids exist in no toolchain; a longer note is taken for noise. */
 #define SYM_BUILD_ID_MAX 64
@@ -39,7 +43,15 @@ struct sym_elf {
 	struct sym_elf_load *loads;
 	size_t nloads;
 	char build_id[2 * SYM_BUILD_ID_MAX + 1]; /* "" when there is none */
+	/* Filled in by sym_cache.c and resolve.c: */
+	struct sym_dwarf *dwarf;  /* NULL: libdwfl could not take the file */
+	struct sym_htab addrs;    /* resolved addresses (resolve.c) */
+	size_t bytes;             /* what this file costs the cache */
+	uint64_t last_used;       /* cache clock at the last lookup */
 };
+
+/* Drops the resolved addresses (their names may point into dwarf). */
+void sym_elf_forget_addresses(struct sym_elf *elf);
 
 /* The index in funcs of the function holding vaddr; -ENOENT when none. */
 int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *index);
@@ -50,6 +62,13 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf);
 
 /* Fill in se from e; -ENOEXEC when the tables they need are corrupt. */
 int sym_elf_read_functions(Elf *e, struct sym_elf *se);
+/* A Go binary's functions from its .gopclntab, into se when it has none
+ * yet (elf_gopclntab.c); 0 with none when there is no table we can read,
+ * -ENOEXEC when it is corrupt. */
+int sym_elf_read_gopclntab(Elf *e, struct sym_elf *se);
 void sym_elf_read_build_id(Elf *e, struct sym_elf *se);
+/* The build-id of the ELF file open at fd, into hex (2 * SYM_BUILD_ID_MAX
+ * + 1 bytes; "" when it has none), without reading anything else. */
+int sym_elf_peek_build_id(int fd, char *hex);
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef SMOLDER_SYM_H
 #define SMOLDER_SYM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,10 +20,22 @@
 struct sym_cache;
 struct sym_elf;
 
+struct sym_debuginfod;
+
 struct sym_cache_opts {
 	size_t sz;                 /* sizeof(struct sym_cache_opts) */
 	const char *kallsyms_path; /* NULL: /proc/kallsyms (tests point it elsewhere) */
 	const char *proc_root;     /* NULL: /proc (tests point it elsewhere) */
+	/* NULL-terminated: directories searched for debug files (by build-id
+	 * under DIR/.build-id/, by .gnu_debuglink under DIR/<binary's dir>/),
+	 * after the process's own root and before /usr/lib/debug. Copied. */
+	const char *const *debug_dirs;
+	/* Bound on what the cache holds (symbol tables, DWARF state, resolved
+	 * addresses), enforced by sym_cache_trim; 0: no bound. */
+	size_t max_bytes;
+	/* Fetches debug files nothing local has, off this thread; NULL: none.
+	 * Not owned: it must outlive the cache. */
+	struct sym_debuginfod *debuginfod;
 };
 
 struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts);
@@ -84,12 +97,96 @@ char *sym_demangle(const char *name);
 int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 			    const char **name);
 
+/* ---- What an address holds, through DWARF ---- */
+
+/* One function of a location. An address inside inlined code holds several:
+ * the inlined function first, then each caller it was inlined into, ending
+ * with the function that was really called. */
+struct sym_frame {
+	const char *name;        /* what people read: demangled */
+	const char *system_name; /* the symbol or DWARF linkage name */
+	const char *file;        /* source file; NULL when unknown */
+	int64_t line;            /* 0 when unknown */
+	int64_t start_line;      /* where the function is declared; 0 unknown */
+};
+
+struct sym_location {
+	const struct sym_frame *frames; /* innermost first */
+	size_t n;                       /* 0: nothing names the address */
+	/* The name came from DWARF, so its inlined callers were looked for
+	 * (pprof's has_inline_frames). */
+	bool from_dwarf;
+};
+
+/* Names vaddr (an ELF virtual address, see sym_elf_offset_to_vaddr) of
+ * elf: DWARF (function, file:line, inlined calls) from the file or its
+ * debug file, else the symbol tables (.symtab, .dynsym, MiniDebugInfo,
+ * .gopclntab), else nothing (loc->n == 0, still 0 returned). The debug file
+ * is searched for once, when elf is opened: in the process's root, in the
+ * debug_dirs, in /usr/lib/debug, then (asynchronously) through debuginfod;
+ * a debug file that debuginfod brings later is used from the next
+ * sym_cache_trim on. loc stays valid until the next sym_cache_trim. */
+int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
+		    struct sym_location *loc);
+
+/* Names addr in an anonymous executable mapping of process pid from the
+ * JIT's /tmp/perf-PID.map inside the process's root (PID as the process
+ * itself sees it: nspid). *name valid until the next sym_cache_trim.
+ * -ENOENT: no map, or no entry covers addr. */
+int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
+			      uint64_t addr, const char **name);
+
+/* Called between intervals, when no name handed out is in use any more:
+ * evicts least recently used files until the cache holds at most
+ * max_bytes, and takes in debug files that debuginfod has brought. Every
+ * sym_elf and name handed out before may be gone afterwards. */
+void sym_cache_trim(struct sym_cache *c);
+
 struct sym_cache_stats {
-	uint64_t files_opened;   /* files read into the cache */
+	uint64_t files_opened;   /* files read into the cache: misses */
 	uint64_t files_failed;   /* attempts that found no readable file */
 	uint64_t lookups;        /* sym_cache_get_elf and _lookup_kernel calls */
 	uint64_t lookups_failed; /* of those, the ones that returned an error */
+	uint64_t hits;           /* sym_cache_get_elf answered from the cache */
+	uint64_t evictions;      /* files dropped to stay within max_bytes */
+	uint64_t bytes;          /* what the cache holds now (an estimate) */
+	uint64_t debug_files;    /* separate debug files found and opened */
+	uint64_t corrupt;        /* files or DWARF found unreadable */
 };
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st);
+
+/* ---- debuginfod ---- */
+
+struct sym_debuginfod_opts {
+	size_t sz;             /* sizeof(struct sym_debuginfod_opts) */
+	const char *urls;      /* space-separated server URLs; NULL: $DEBUGINFOD_URLS */
+	const char *cache_dir; /* where fetched files are kept (created 0700) */
+	unsigned int timeout_s;     /* per request, connect and transfer; 0: 30 */
+	unsigned int retry_after_s; /* a build-id no server had; 0: 600 */
+};
+
+/* Starts the worker thread that fetches debug files. elfutils 0.188 reads
+ * its servers, cache and timeout from the environment only, so this sets
+ * DEBUGINFOD_URLS, DEBUGINFOD_CACHE_PATH and DEBUGINFOD_TIMEOUT: call it
+ * before any other thread starts. NULL and errno on failure (EINVAL: no
+ * URL). */
+struct sym_debuginfod *sym_debuginfod_new(const struct sym_debuginfod_opts *opts);
+/* Stops the worker, abandoning a transfer in flight. */
+void sym_debuginfod_free(struct sym_debuginfod *d);
+
+/* Never blocks on the network. 0: the debug file of build_id (lowercase
+ * hex) is here, *path malloc'd; -EAGAIN: asked for (queued now, or in
+ * flight); -ENOENT: no server has it (asked again after retry_after_s). */
+int sym_debuginfod_find(struct sym_debuginfod *d, const char *build_id,
+			char **path);
+
+struct sym_debuginfod_stats {
+	uint64_t requested; /* build-ids queued */
+	uint64_t fetched;   /* debug files that arrived */
+	uint64_t missing;   /* no server had it */
+	uint64_t failed;    /* network or server errors, timeouts */
+};
+void sym_debuginfod_get_stats(struct sym_debuginfod *d,
+			      struct sym_debuginfod_stats *st);
 
 #endif

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,9 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
 #include "kallsyms.h"
+#include "resolve.h"
 #include "sym.h"
 
 #define RETRY_FAILED_NS (60ULL * 1000000000ULL)
@@ -51,9 +54,16 @@ struct file_id {
 	uint64_t mtime_nsec;
 };
 
+/* A file identity and the sym_elf it led to (owned by elfs). */
 struct file_entry {
 	struct sym_hnode node;
 	struct file_id id;
+	struct sym_elf *elf;
+};
+
+/* A build-id and the sym_elf that has it. */
+struct build_id_entry {
+	struct sym_hnode node;
 	struct sym_elf *elf;
 };
 
@@ -85,6 +95,15 @@ struct fail_entry {
 struct sym_cache {
 	char *kallsyms_path;
 	char *proc_root;
+	char **debug_dirs; /* NULL-terminated */
+	size_t max_bytes;
+	struct sym_debuginfod *debuginfod;
+	/* Every sym_elf, owned here: files and build_ids point into it. */
+	struct sym_elf **elfs;
+	size_t nelfs;
+	size_t elfs_cap;
+	uint64_t clock; /* ticks once per lookup: the LRU order */
+	struct sym_htab build_ids;
 	struct sym_htab files;
 	struct sym_htab mapped;
 	struct sym_htab failed;
@@ -112,6 +131,30 @@ static bool opts_valid(const struct sym_cache_opts *o)
 	return true;
 }
 
+static void free_dirs(char **dirs)
+{
+	for (size_t i = 0; dirs && dirs[i]; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+/* A NULL-terminated copy; NULL only when memory runs out. */
+static char **copy_dirs(const char *const *dirs)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (dirs && dirs[n])
+		n++;
+	copy = calloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; copy && i < n; i++)
+		if (!(copy[i] = strdup(dirs[i]))) {
+			free_dirs(copy);
+			return NULL;
+		}
+	return copy;
+}
+
 struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
 {
 	const char *ksyms = NULL, *proc = NULL;
@@ -128,25 +171,20 @@ struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	if (OPT_HAS(opts, max_bytes))
+		c->max_bytes = opts->max_bytes;
+	if (OPT_HAS(opts, debuginfod))
+		c->debuginfod = opts->debuginfod;
 	c->kallsyms_path = strdup(ksyms ? ksyms : "/proc/kallsyms");
 	c->proc_root = strdup(proc ? proc : "/proc");
-	if (!c->kallsyms_path || !c->proc_root) {
+	c->debug_dirs = copy_dirs(OPT_HAS(opts, debug_dirs) ? opts->debug_dirs : NULL);
+	if (!c->kallsyms_path || !c->proc_root || !c->debug_dirs) {
 		sym_cache_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
 	c->failed_sweep_at = 256;
 	return c;
-}
-
-static bool free_file_entry(struct sym_hnode *n, void *ctx)
-{
-	struct file_entry *fe = (struct file_entry *)n;
-
-	(void)ctx;
-	sym_elf_free(fe->elf);
-	free(fe);
-	return true;
 }
 
 /* Frees an entry that owns nothing but itself. */
@@ -161,8 +199,14 @@ void sym_cache_free(struct sym_cache *c)
 {
 	if (!c)
 		return;
-	sym_htab_drop_if(&c->files, free_file_entry, NULL);
+	sym_htab_drop_if(&c->files, free_fail_entry, NULL);
 	sym_htab_release(&c->files);
+	sym_htab_drop_if(&c->build_ids, free_fail_entry, NULL);
+	sym_htab_release(&c->build_ids);
+	for (size_t i = 0; i < c->nelfs; i++)
+		sym_elf_free(c->elfs[i]);
+	free(c->elfs);
+	free_dirs(c->debug_dirs);
 	sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
 	sym_htab_release(&c->mapped);
 	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
@@ -213,21 +257,88 @@ static struct sym_elf *find_file(const struct sym_cache *c, const struct file_id
 	return n ? ((struct file_entry *)n)->elf : NULL;
 }
 
-static int add_file(struct sym_cache *c, const struct file_id *id, struct sym_elf *elf)
+/* Remembers that the file id holds elf; failing to costs a re-read. */
+static void add_file(struct sym_cache *c, const struct file_id *id, struct sym_elf *elf)
 {
 	struct file_entry *fe = calloc(1, sizeof(*fe));
 
 	if (!fe)
-		return -ENOMEM;
+		return;
 	fe->id = *id;
 	fe->elf = elf;
 	fe->node.hash = sym_hash_bytes(id, sizeof(*id), SYM_HASH_INIT);
-	if (sym_htab_add(&c->files, &fe->node)) {
+	if (sym_htab_add(&c->files, &fe->node))
 		free(fe);
-		return -ENOMEM;
+}
+
+/* ---- files by build-id ---- */
+
+static uint64_t build_id_hash(const char *build_id)
+{
+	return sym_hash_bytes(build_id, strlen(build_id), SYM_HASH_INIT);
+}
+
+static bool build_id_eq(const struct sym_hnode *n, const void *key)
+{
+	return !strcmp(((const struct build_id_entry *)n)->elf->build_id, key);
+}
+
+static struct sym_elf *find_build_id(const struct sym_cache *c, const char *build_id)
+{
+	struct sym_hnode *n;
+
+	if (!build_id[0])
+		return NULL;
+	n = sym_htab_find(&c->build_ids, build_id_hash(build_id), build_id_eq, build_id);
+	return n ? ((struct build_id_entry *)n)->elf : NULL;
+}
+
+/* Takes ownership of elf. */
+static int add_elf(struct sym_cache *c, struct sym_elf *elf)
+{
+	struct build_id_entry *be;
+
+	if (c->nelfs == c->elfs_cap) {
+		size_t cap = c->elfs_cap ? 2 * c->elfs_cap : 64;
+		struct sym_elf **elfs = realloc(c->elfs, cap * sizeof(*elfs));
+
+		if (!elfs)
+			return -ENOMEM;
+		c->elfs = elfs;
+		c->elfs_cap = cap;
 	}
-	c->stats.files_opened++;
+	if (elf->build_id[0]) {
+		be = calloc(1, sizeof(*be));
+		if (!be)
+			return -ENOMEM;
+		be->elf = elf;
+		be->node.hash = build_id_hash(elf->build_id);
+		if (sym_htab_add(&c->build_ids, &be->node)) {
+			free(be);
+			return -ENOMEM;
+		}
+	}
+	c->elfs[c->nelfs++] = elf;
+	c->stats.bytes += elf->bytes;
 	return 0;
+}
+
+/* ---- memory ---- */
+
+/* What the heap holds: libdw allocates behind our back, so what reading a
+ * file and resolving an address cost is measured around them. */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+static size_t heap_growth(size_t before)
+{
+	size_t now = heap_in_use();
+
+	return now > before ? now - before : 0;
 }
 
 /* ---- files by mapping ---- */
@@ -366,12 +477,53 @@ static int identify(const struct stat *st, const struct sym_file_ref *check,
 	return 0;
 }
 
+/* Reads the file at fd into a new sym_elf, DWARF state and all, and
+ * adds it to the cache. ref: the mapping it was found through. */
+static int read_new(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
+		    struct sym_elf **elf)
+{
+	struct sym_debug_search search = {
+		.proc_root = c->proc_root,
+		.pid = ref->pid,
+		.path = ref->path,
+		.debug_dirs = (const char *const *)c->debug_dirs,
+		.debuginfod = c->debuginfod,
+	};
+	size_t before = heap_in_use();
+	struct sym_elf *se;
+	int err;
+
+	err = sym_elf_read_fd(fd, &se);
+	if (err) {
+		if (err == -ENOEXEC)
+			c->stats.corrupt++;
+		return err;
+	}
+	/* Without DWARF state the symbol tables still name the file. */
+	err = sym_dwarf_open(fd, se->build_id[0] ? se->build_id : NULL, &search, &se->dwarf);
+	if (err == -ENOEXEC)
+		c->stats.corrupt++;
+	if (sym_dwarf_source(se->dwarf) == SYM_DEBUG_FILE ||
+	    sym_dwarf_source(se->dwarf) == SYM_DEBUG_DEBUGINFOD)
+		c->stats.debug_files++;
+	se->bytes = heap_growth(before);
+	err = add_elf(c, se);
+	if (err) {
+		sym_elf_free(se);
+		return err;
+	}
+	c->stats.files_opened++;
+	*elf = se;
+	return 0;
+}
+
 /* Tries one candidate path; check is the ref to match, or NULL when the
  * path is the mapping itself. */
 static int try_path(struct sym_cache *c, const char *path,
-		    const struct sym_file_ref *check, struct sym_elf **elf)
+		    const struct sym_file_ref *check, const struct sym_file_ref *ref,
+		    struct sym_elf **elf)
 {
-	struct sym_elf *se;
+	char build_id[2 * SYM_BUILD_ID_MAX + 1];
 	struct file_id id;
 	struct stat st;
 	int fd, err;
@@ -390,22 +542,18 @@ static int try_path(struct sym_cache *c, const char *path,
 	/* The path may name another file by now: what counts is the one
 	 * opened. */
 	err = fstat(fd, &st) ? -errno : identify(&st, check, &id);
-	if (!err && (*elf = find_file(c, &id))) {
-		close(fd);
-		return 0;
+	if (!err && !(*elf = find_file(c, &id))) {
+		/* Another file with the same build-id (another container's
+		 * copy) is the same program: read once. */
+		sym_elf_peek_build_id(fd, build_id);
+		*elf = find_build_id(c, build_id);
+		if (!*elf)
+			err = read_new(c, fd, ref, elf);
+		if (!err)
+			add_file(c, &id, *elf);
 	}
-	if (!err)
-		err = sym_elf_read_fd(fd, &se);
 	close(fd);
-	if (err)
-		return err;
-	err = add_file(c, &id, se);
-	if (err) {
-		sym_elf_free(se);
-		return err;
-	}
-	*elf = se;
-	return 0;
+	return err;
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -452,7 +600,7 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	if (ref->pid > 0 && ref->map_end > ref->map_start &&
 	    format_path(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64,
 			c->proc_root, ref->pid, ref->map_start, ref->map_end)) {
-		r = try_path(c, path, NULL, elf);
+		r = try_path(c, path, NULL, ref, elf);
 		/* The mapped file itself was reached: whatever it is, that
 		 * is the answer. */
 		if (!r || r == -ENOEXEC || r == -ENOMEM)
@@ -462,18 +610,23 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	if (named && ref->pid > 0 &&
 	    format_path(path, sizeof(path), "%s/%d/root%s", c->proc_root,
 			ref->pid, ref->path)) {
-		r = try_path(c, path, ref, elf);
+		r = try_path(c, path, ref, ref, elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);
 	}
 	if (named) {
-		r = try_path(c, ref->path, ref, elf);
+		r = try_path(c, ref->path, ref, ref, elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);
 	}
 	return err;
+}
+
+static void touch(struct sym_cache *c, struct sym_elf *elf)
+{
+	elf->last_used = ++c->clock;
 }
 
 int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
@@ -482,8 +635,8 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	struct fail_entry *failed = NULL;
 	struct mapped_entry *mapped;
 	struct fail_key key;
+	uint64_t now, opened;
 	bool keyed;
-	uint64_t now;
 	int err;
 
 	if (!c || !ref || !elf)
@@ -494,6 +647,8 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	mapped = find_mapped(c, ref);
 	if (mapped && now - mapped->verified_ns < REVERIFY_NS) {
 		*elf = mapped->elf;
+		touch(c, *elf);
+		c->stats.hits++;
 		return 0;
 	}
 	keyed = fail_key_of(ref, &key);
@@ -504,9 +659,13 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		c->stats.lookups_failed++;
 		return failed->err;
 	}
+	opened = c->stats.files_opened;
 	err = find_elf(c, ref, elf);
 	if (!err) {
 		remember_mapped(c, mapped, ref, *elf, now);
+		touch(c, *elf);
+		if (c->stats.files_opened == opened)
+			c->stats.hits++;
 		return 0;
 	}
 	c->stats.files_failed++;
@@ -532,4 +691,114 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 	if (err)
 		c->stats.lookups_failed++;
 	return err;
+}
+
+int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
+		    struct sym_location *loc)
+{
+	size_t before, added;
+	int err;
+
+	if (!c || !elf || !loc)
+		return -EINVAL;
+	before = heap_in_use();
+	err = sym_elf_resolve_address(elf, vaddr, loc, &added);
+	if (added) {
+		size_t grown = heap_growth(before);
+
+		added = grown > added ? grown : added;
+		elf->bytes += added;
+		c->stats.bytes += added;
+	}
+	touch(c, elf);
+	return err;
+}
+
+/* ---- between intervals ---- */
+
+static bool file_of_victim(struct sym_hnode *n, void *ctx)
+{
+	if (((struct file_entry *)n)->elf != ctx)
+		return false;
+	free(n);
+	return true;
+}
+
+static bool build_id_of_victim(struct sym_hnode *n, void *ctx)
+{
+	if (((struct build_id_entry *)n)->elf != ctx)
+		return false;
+	free(n);
+	return true;
+}
+
+static void evict(struct sym_cache *c, size_t i)
+{
+	struct sym_elf *victim = c->elfs[i];
+
+	sym_htab_drop_if(&c->files, file_of_victim, victim);
+	sym_htab_drop_if(&c->build_ids, build_id_of_victim, victim);
+	c->stats.bytes -= victim->bytes < c->stats.bytes ? victim->bytes : c->stats.bytes;
+	c->elfs[i] = c->elfs[--c->nelfs];
+	sym_elf_free(victim);
+	c->stats.evictions++;
+}
+
+static int by_last_use(const void *a, const void *b)
+{
+	const struct sym_elf *x = *(struct sym_elf *const *)a;
+	const struct sym_elf *y = *(struct sym_elf *const *)b;
+
+	return (x->last_used > y->last_used) - (x->last_used < y->last_used);
+}
+
+static void evict_to_fit(struct sym_cache *c)
+{
+	if (!c->max_bytes || c->stats.bytes <= c->max_bytes)
+		return;
+	/* Oldest first; evict() moves the last element into the hole, so
+	 * walk from the end of a reversed order instead. */
+	qsort(c->elfs, c->nelfs, sizeof(*c->elfs), by_last_use);
+	for (size_t i = 0; i < c->nelfs / 2; i++) {
+		struct sym_elf *t = c->elfs[i];
+
+		c->elfs[i] = c->elfs[c->nelfs - 1 - i];
+		c->elfs[c->nelfs - 1 - i] = t;
+	}
+	while (c->nelfs && c->stats.bytes > c->max_bytes)
+		evict(c, c->nelfs - 1);
+	/* Shortcuts may point at what is gone. */
+	sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
+}
+
+/* A debug file that debuginfod has brought replaces the DWARF state of
+ * the files waiting for it. */
+static void take_arrivals(struct sym_cache *c)
+{
+	for (size_t i = 0; c->debuginfod && i < c->nelfs; i++) {
+		struct sym_elf *elf = c->elfs[i];
+		struct sym_dwarf *d;
+		char *path = NULL;
+
+		if (sym_dwarf_source(elf->dwarf) != SYM_DEBUG_PENDING ||
+		    sym_debuginfod_find(c->debuginfod, elf->build_id, &path))
+			continue;
+		if (sym_dwarf_open_debug_file(path, &d) == 0) {
+			sym_elf_forget_addresses(elf);
+			sym_dwarf_free(elf->dwarf);
+			elf->dwarf = d;
+			c->stats.debug_files++;
+		} else {
+			c->stats.corrupt++;
+		}
+		free(path);
+	}
+}
+
+void sym_cache_trim(struct sym_cache *c)
+{
+	if (!c)
+		return;
+	take_arrivals(c);
+	evict_to_fit(c);
 }

@@ -1,0 +1,301 @@
+/* What DWARF says of an address: the function, its file and line, and the
+ * chain of calls inlined there, as eu-addr2line -i -f prints them.
+ *
+ * The innermost frame's file:line comes from the line table at the
+ * address; each inlined subroutine's DW_AT_call_file/call_line is the
+ * file:line of the frame that encloses it, and so on out to the
+ * subprogram that was really called.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+
+#include "debuginfo.h"
+
+struct sym_dwarf {
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	char *debuginfo_path; /* libdwfl keeps a pointer to this pointer */
+	Dwfl_Callbacks callbacks;
+	enum sym_debug_source source;
+};
+
+static int no_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+		  Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	(void)mod, (void)userdata, (void)modname, (void)base, (void)file_name;
+	*elfp = NULL;
+	return -1;
+}
+
+static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	(void)mod, (void)userdata, (void)modname, (void)base, (void)file_name;
+	(void)debuglink_file, (void)debuglink_crc, (void)debuginfo_file_name;
+	return -1;
+}
+
+static struct sym_dwarf *dwarf_new(const char *const *debug_dirs, bool search)
+{
+	struct sym_dwarf *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->debuginfo_path = sym_debuginfo_path(debug_dirs);
+	if (!d->debuginfo_path) {
+		free(d);
+		return NULL;
+	}
+	d->callbacks = (Dwfl_Callbacks){
+		.find_elf = no_elf,
+		.find_debuginfo = search ? sym_debug_find : no_debuginfo,
+		.debuginfo_path = &d->debuginfo_path,
+	};
+	d->dwfl = dwfl_begin(&d->callbacks);
+	if (!d->dwfl) {
+		free(d->debuginfo_path);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void sym_dwarf_free(struct sym_dwarf *d)
+{
+	if (!d)
+		return;
+	dwfl_end(d->dwfl);
+	free(d->debuginfo_path);
+	free(d);
+}
+
+/* Reports the file at fd (taken by libdwfl) as the one module, at its own
+ * addresses. */
+static int report(struct sym_dwarf *d, const char *name, int fd)
+{
+	dwfl_report_begin(d->dwfl);
+	d->mod = dwfl_report_elf(d->dwfl, name, name, fd, 0, false);
+	dwfl_report_end(d->dwfl, NULL, NULL);
+	return d->mod ? 0 : -ENOEXEC;
+}
+
+int sym_dwarf_open(int fd, const char *build_id,
+		   const struct sym_debug_search *search, struct sym_dwarf **out)
+{
+	struct sym_debug_ctx ctx = { .search = search, .build_id = build_id };
+	struct sym_dwarf *d;
+	Dwarf_Addr bias;
+	void **userdata;
+	int dup_fd, err;
+
+	*out = NULL;
+	d = dwarf_new(search ? search->debug_dirs : NULL, true);
+	if (!d)
+		return -ENOMEM;
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0) {
+		err = -errno;
+		sym_dwarf_free(d);
+		return err;
+	}
+	err = report(d, search && search->path ? search->path : "binary", dup_fd);
+	if (err) {
+		close(dup_fd);
+		sym_dwarf_free(d);
+		return err;
+	}
+	/* The search runs now, while the process it belongs to (and its
+	 * root) is most likely still there. */
+	dwfl_module_info(d->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = &ctx;
+	ctx.found = SYM_DEBUG_SELF;
+	if (dwfl_module_getdwarf(d->mod, &bias))
+		d->source = ctx.found == SYM_DEBUG_FILE || ctx.found == SYM_DEBUG_DEBUGINFOD
+				    ? ctx.found : SYM_DEBUG_SELF;
+	else
+		d->source = ctx.found == SYM_DEBUG_PENDING ? SYM_DEBUG_PENDING : SYM_DEBUG_NONE;
+	*userdata = NULL;
+	*out = d;
+	return 0;
+}
+
+int sym_dwarf_open_debug_file(const char *path, struct sym_dwarf **out)
+{
+	struct sym_dwarf *d;
+	Dwarf_Addr bias;
+	int fd, err;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	d = dwarf_new(NULL, false);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	err = report(d, path, fd);
+	if (err) {
+		close(fd);
+		sym_dwarf_free(d);
+		return err;
+	}
+	if (!dwfl_module_getdwarf(d->mod, &bias)) {
+		sym_dwarf_free(d);
+		return -ENOEXEC;
+	}
+	d->source = SYM_DEBUG_DEBUGINFOD;
+	*out = d;
+	return 0;
+}
+
+enum sym_debug_source sym_dwarf_source(const struct sym_dwarf *d)
+{
+	return d ? d->source : SYM_DEBUG_NONE;
+}
+
+/* ---- frames ---- */
+
+static const char *attr_string(Dwarf_Die *die, unsigned int name)
+{
+	Dwarf_Attribute attr;
+
+	return dwarf_formstring(dwarf_attr_integrate(die, name, &attr));
+}
+
+static int64_t attr_int(Dwarf_Die *die, unsigned int name)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word w;
+
+	if (dwarf_formudata(dwarf_attr_integrate(die, name, &attr), &w))
+		return 0;
+	return (int64_t)w;
+}
+
+/* The function a subprogram or inlined-subroutine DIE stands for. */
+static void name_frame(Dwarf_Die *die, struct sym_frame *f, char **owned, size_t *n_owned)
+{
+	const char *linkage = attr_string(die, DW_AT_linkage_name);
+	const char *name = attr_string(die, DW_AT_name);
+	char *demangled;
+
+	if (!linkage)
+		linkage = attr_string(die, DW_AT_MIPS_linkage_name);
+	f->system_name = linkage ? linkage : name;
+	f->name = name ? name : linkage;
+	f->start_line = attr_int(die, DW_AT_decl_line);
+	demangled = linkage ? sym_demangle(linkage) : NULL;
+	if (demangled) {
+		owned[(*n_owned)++] = demangled;
+		f->name = demangled;
+	}
+}
+
+/* File name number index of the CU's line table (DW_AT_call_file). */
+static const char *cu_file(Dwarf_Die *cu, Dwarf_Word index)
+{
+	Dwarf_Files *files;
+	size_t n;
+
+	if (dwarf_getsrcfiles(cu, &files, &n) || index >= n)
+		return NULL;
+	return dwarf_filesrc(files, index, NULL, NULL);
+}
+
+static bool is_function(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine;
+}
+
+/* The chain of DIEs holding vaddr, innermost first, through the concrete
+ * tree: dwarf_getscopes alone continues from an inlined subroutine into
+ * its abstract definition, which knows nothing of where it was inlined. */
+static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
+{
+	Dwarf_Die *scopes = NULL;
+	Dwarf_Die innermost;
+	int n = dwarf_getscopes(cu, addr, &scopes);
+
+	if (n <= 0) {
+		free(scopes);
+		return n;
+	}
+	innermost = scopes[0];
+	free(scopes);
+	return dwarf_getscopes_die(&innermost, out);
+}
+
+int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *frames,
+		     size_t max, size_t *n, char **owned, size_t *n_owned)
+{
+	const char *file = NULL;
+	Dwarf_Die *cu, *scopes = NULL;
+	Dwarf_Addr bias;
+	Dwarf_Line *line;
+	int nscopes, lineno = 0;
+
+	*n = *n_owned = 0;
+	if (!d || d->source == SYM_DEBUG_NONE || d->source == SYM_DEBUG_PENDING || !max)
+		return -ENOENT;
+	cu = dwfl_module_addrdie(d->mod, vaddr, &bias);
+	if (!cu)
+		return -ENOENT;
+	line = dwarf_getsrc_die(cu, vaddr - bias);
+	if (line) {
+		file = dwarf_linesrc(line, NULL, NULL);
+		dwarf_lineno(line, &lineno);
+	}
+	nscopes = concrete_scopes(cu, vaddr - bias, &scopes);
+	for (int i = 0; i < nscopes && *n < max; i++) {
+		Dwarf_Die *s = &scopes[i];
+		struct sym_frame *f;
+
+		if (!is_function(s))
+			continue;
+		f = &frames[(*n)++];
+		name_frame(s, f, owned, n_owned);
+		f->file = file;
+		f->line = lineno;
+		if (dwarf_tag(s) == DW_TAG_subprogram)
+			break;
+		/* The caller's file:line is where this one was inlined. */
+		file = cu_file(cu, (Dwarf_Word)attr_int(s, DW_AT_call_file));
+		lineno = (int)attr_int(s, DW_AT_call_line);
+	}
+	free(scopes);
+	/* A frame without a name helps nobody: leave it to the symbols. */
+	for (size_t i = 0; i < *n; i++)
+		if (!frames[i].name) {
+			for (size_t j = 0; j < *n_owned; j++)
+				free(owned[j]);
+			*n = *n_owned = 0;
+			return -ENOENT;
+		}
+	return *n ? 0 : -ENOENT;
+}
+
+int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	const char *s;
+
+	if (!d)
+		return -ENOENT;
+	s = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
+	if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+		return -ENOENT;
+	*name = s;
+	return 0;
+}
