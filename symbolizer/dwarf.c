@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "debuginfo.h"
+#include "hashtab.h"
 
 struct sym_dwarf {
 	Dwfl *dwfl;
@@ -24,6 +26,12 @@ struct sym_dwarf {
 	char *debuginfo_path; /* libdwfl keeps a pointer to this pointer */
 	Dwfl_Callbacks callbacks;
 	enum sym_debug_source source;
+	struct sym_htab paths; /* source paths made absolute, one copy each */
+};
+
+struct path_entry {
+	struct sym_hnode node;
+	char path[];
 };
 
 static int no_elf(Dwfl_Module *mod, void **userdata, const char *modname,
@@ -68,10 +76,19 @@ static struct sym_dwarf *dwarf_new(const char *const *debug_dirs, bool search)
 	return d;
 }
 
+static bool free_path(struct sym_hnode *n, void *ctx)
+{
+	(void)ctx;
+	free(n);
+	return true;
+}
+
 void sym_dwarf_free(struct sym_dwarf *d)
 {
 	if (!d)
 		return;
+	sym_htab_drop_if(&d->paths, free_path, NULL);
+	sym_htab_release(&d->paths);
 	dwfl_end(d->dwfl);
 	free(d->debuginfo_path);
 	free(d);
@@ -200,6 +217,41 @@ static void name_frame(Dwarf_Die *die, struct sym_frame *f, char **owned, size_t
 	}
 }
 
+static bool path_eq(const struct sym_hnode *n, const void *key)
+{
+	return !strcmp(((const struct path_entry *)n)->path, key);
+}
+
+/* A relative source name joined to its compilation directory, as gdb and
+ * addr2line show it; kept once per sym_dwarf. NULL when out of memory. */
+static const char *absolute_path(struct sym_dwarf *d, Dwarf_Die *cu, const char *name)
+{
+	const char *dir = attr_string(cu, DW_AT_comp_dir);
+	struct path_entry *e;
+	size_t len;
+	uint64_t h;
+
+	if (!name || name[0] == '/' || !dir)
+		return name;
+	len = strlen(dir) + 1 + strlen(name) + 1;
+	e = malloc(sizeof(*e) + len);
+	if (!e)
+		return name;
+	snprintf(e->path, len, "%s/%s", dir, name);
+	h = sym_hash_bytes(e->path, len - 1, SYM_HASH_INIT);
+	struct sym_hnode *found = sym_htab_find(&d->paths, h, path_eq, e->path);
+	if (found) {
+		free(e);
+		return ((struct path_entry *)found)->path;
+	}
+	e->node.hash = h;
+	if (sym_htab_add(&d->paths, &e->node)) {
+		free(e);
+		return name;
+	}
+	return e->path;
+}
+
 /* File name number index of the CU's line table (DW_AT_call_file). */
 static const char *cu_file(Dwarf_Die *cu, Dwarf_Word index)
 {
@@ -253,7 +305,7 @@ int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *fram
 		return -ENOENT;
 	line = dwarf_getsrc_die(cu, vaddr - bias);
 	if (line) {
-		file = dwarf_linesrc(line, NULL, NULL);
+		file = absolute_path(d, cu, dwarf_linesrc(line, NULL, NULL));
 		dwarf_lineno(line, &lineno);
 	}
 	nscopes = concrete_scopes(cu, vaddr - bias, &scopes);
@@ -270,7 +322,7 @@ int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *fram
 		if (dwarf_tag(s) == DW_TAG_subprogram)
 			break;
 		/* The caller's file:line is where this one was inlined. */
-		file = cu_file(cu, (Dwarf_Word)attr_int(s, DW_AT_call_file));
+		file = absolute_path(d, cu, cu_file(cu, (Dwarf_Word)attr_int(s, DW_AT_call_file)));
 		lineno = (int)attr_int(s, DW_AT_call_line);
 	}
 	free(scopes);
