@@ -84,6 +84,19 @@ static bool is_file_path(const char *path)
 	return path && path[0] == '/';
 }
 
+/* Code no ELF file describes, in executable memory (anonymous, or a memfd
+ * a JIT maps twice): named by the JIT's perf map, if it keeps one. */
+static int add_jit_frame(struct sym_cache *sym, const struct disc_process *p,
+			 struct pprof_mapping_desc *desc, struct pprof_builder *b,
+			 uint64_t addr, uint64_t *id)
+{
+	const char *name = NULL;
+
+	if (sym_cache_lookup_perf_map(sym, p->pid, p->nspid, addr, &name))
+		name = NULL;
+	return add_named_location(b, desc, addr, name, id);
+}
+
 /* Adds the location of addr, which lies in mapping m of process p. */
 static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			    const struct disc_mapping *m, struct pprof_builder *b,
@@ -119,6 +132,8 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 				loc.n = 0;
 		}
 	}
+	if (loc.n == 0 && m->perms[2] == 'x')
+		return add_jit_frame(sym, p, &desc, b, addr, id);
 	if (loc.n > FRAMES_LINES_MAX)
 		loc.n = FRAMES_LINES_MAX;
 	for (size_t i = 0; i < loc.n; i++)

@@ -36,6 +36,7 @@
 #include "elf_file.h"
 #include "hashtab.h"
 #include "kallsyms.h"
+#include "perf_map.h"
 #include "resolve.h"
 #include "sym.h"
 
@@ -104,6 +105,7 @@ struct sym_cache {
 	size_t elfs_cap;
 	uint64_t clock; /* ticks once per lookup: the LRU order */
 	struct sym_htab build_ids;
+	struct sym_perf_maps *perf_maps;
 	struct sym_htab files;
 	struct sym_htab mapped;
 	struct sym_htab failed;
@@ -178,7 +180,8 @@ struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
 	c->kallsyms_path = strdup(ksyms ? ksyms : "/proc/kallsyms");
 	c->proc_root = strdup(proc ? proc : "/proc");
 	c->debug_dirs = copy_dirs(OPT_HAS(opts, debug_dirs) ? opts->debug_dirs : NULL);
-	if (!c->kallsyms_path || !c->proc_root || !c->debug_dirs) {
+	c->perf_maps = sym_perf_maps_new(c->proc_root);
+	if (!c->kallsyms_path || !c->proc_root || !c->debug_dirs || !c->perf_maps) {
 		sym_cache_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -207,6 +210,7 @@ void sym_cache_free(struct sym_cache *c)
 		sym_elf_free(c->elfs[i]);
 	free(c->elfs);
 	free_dirs(c->debug_dirs);
+	sym_perf_maps_free(c->perf_maps);
 	sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
 	sym_htab_release(&c->mapped);
 	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
@@ -801,4 +805,13 @@ void sym_cache_trim(struct sym_cache *c)
 		return;
 	take_arrivals(c);
 	evict_to_fit(c);
+	sym_perf_maps_trim(c->perf_maps);
+}
+
+int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
+			      uint64_t addr, const char **name)
+{
+	if (!c || !name)
+		return -EINVAL;
+	return sym_perf_maps_lookup(c->perf_maps, pid, nspid, addr, name);
 }
