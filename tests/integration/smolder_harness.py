@@ -69,9 +69,26 @@ def run_test(test, paths):
 # Profiles, as `go tool pprof -raw` prints them.
 
 class Mapping:
-    def __init__(self, id, start, limit, offset, file, build_id):
+    def __init__(self, id, start, limit, offset, file, build_id, bits=""):
         self.id, self.start, self.limit, self.offset = id, start, limit, offset
         self.file, self.build_id = file, build_id
+        self.bits = bits  # "[FN][FL][LN][IN]": has_functions, _filenames, _line_numbers, _inline_frames
+
+    @property
+    def has_functions(self):
+        return "[FN]" in self.bits
+
+    @property
+    def has_filenames(self):
+        return "[FL]" in self.bits
+
+    @property
+    def has_line_numbers(self):
+        return "[LN]" in self.bits
+
+    @property
+    def has_inline_frames(self):
+        return "[IN]" in self.bits
 
     def __repr__(self):
         return "Mapping(%d, %#x-%#x, %r)" % (self.id, self.start, self.limit, self.file)
@@ -81,11 +98,13 @@ class Frame:
     """One function at one location. A location holding inlined functions
     gives several frames, innermost first."""
 
-    def __init__(self, name, address, mapping, location_id):
+    def __init__(self, name, address, mapping, location_id, file=None, line=None):
         self.name = name  # None when the location has no function
         self.address = address
         self.mapping = mapping  # a Mapping, or None
         self.location_id = location_id
+        self.file = file  # the function's file name ("" when it has none), None if no function
+        self.line = line  # the Line's line number, None if no function
 
     @property
     def is_kernel(self):
@@ -96,10 +115,13 @@ class Frame:
 
 
 class Sample:
-    def __init__(self, count, frames, values):
+    def __init__(self, count, frames, values, locations=None):
         self.count = count    # value / period
         self.frames = frames  # leaf first
         self.values = values  # the raw values
+        # [[Frame]]: one list per Location, leaf first; a Location's frames
+        # are its Lines, innermost (inlined) first.
+        self.locations = locations if locations is not None else [[f] for f in frames]
 
     @property
     def names(self):
@@ -123,6 +145,7 @@ class Profile:
         self.sample_types = []    # [("cpu", "nanoseconds")]
         self.samples = []
         self.locations = {}       # id -> (address, Mapping or None, [names])
+        self.location_lines = {}  # id -> [(name, file, line)], innermost first
         self.mappings = {}        # id -> Mapping
         self.inexact_values = 0   # values that are not a multiple of the period
 
@@ -139,6 +162,18 @@ _SAMPLE_RE = re.compile(r"^((?:\s+-?\d+)+): ((?:\d+ )*)\s*$")
 _LOCATION_RE = re.compile(r"^\s*(\d+): (0x[0-9a-fA-F]+) (?:M=(\d+) )?(?:\[F\] )?(.*)$")
 _LINE_RE = re.compile(r"^(\S+) (.*):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
 _MAPPING_RE = re.compile(r"^(\d+): (0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+) ?(.*)$")
+
+
+def _line_fields(text):
+    """(name, file, line) out of "NAME FILE:LINE s=START[(SYSNAME)]";
+    (None, None, None) for "??" or nothing."""
+    text = text.strip()
+    if text in ("", "??"):
+        return (None, None, None)
+    m = _LINE_RE.match(text)
+    if m:
+        return (m.group(1), m.group(2), int(m.group(3)))
+    return (text.split(" ", 1)[0], None, None)
 
 
 def _function_name(text):
@@ -210,8 +245,11 @@ def parse_raw(text, profile):
                 name = _function_name(m.group(4))
                 loc_lines[last_loc] = (int(m.group(2), 16), mid,
                                        [name] if m.group(4).strip() else [])
+                profile.location_lines[last_loc] = \
+                    [_line_fields(m.group(4))] if m.group(4).strip() else []
             elif line.startswith(" " * 13) and last_loc is not None:
                 loc_lines[last_loc][2].append(_function_name(line))  # inlined
+                profile.location_lines[last_loc].append(_line_fields(line))
             else:
                 fail("%s: unexpected location line %r" % (profile.path, line))
         elif section == "mappings":
@@ -222,8 +260,9 @@ def parse_raw(text, profile):
             parts = m.group(5).rsplit(" ", 2)
             file = parts[0]
             build_id = parts[1] if len(parts) > 1 else ""
+            bits = parts[2] if len(parts) > 2 else ""
             mp = Mapping(int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16),
-                         int(m.group(4), 16), file, build_id)
+                         int(m.group(4), 16), file, build_id, bits)
             profile.mappings[mp.id] = mp
     if section != "mappings":
         fail("%s: truncated -raw output (ended in section %s)" % (profile.path, section))
@@ -247,14 +286,19 @@ def parse_raw(text, profile):
             if rest:
                 profile.inexact_values += 1
                 count = round(values[0] / profile.period)
-        frames = []
+        frames, locations = [], []
         for lid in ids:
             if lid not in profile.locations:
                 fail("%s: sample refers to unknown location %d" % (profile.path, lid))
             addr, mp, names = profile.locations[lid]
-            for name in (names or [None]):
-                frames.append(Frame(name, addr, mp, lid))
-        profile.samples.append(Sample(count, frames, values))
+            fields = profile.location_lines.get(lid) or [(None, None, None)]
+            loc = []
+            for k, name in enumerate(names or [None]):
+                _, file, lineno = fields[k] if k < len(fields) else (None, None, None)
+                loc.append(Frame(name, addr, mp, lid, file, lineno))
+            frames += loc
+            locations.append(loc)
+        profile.samples.append(Sample(count, frames, values, locations))
     return profile
 
 
@@ -477,9 +521,11 @@ def stop_agent(agent, pump, agent_log):
 
 
 def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5s",
-        by_pid=True, done_timeout=200, keep_output=False):
+        by_pid=True, done_timeout=200, keep_output=False, on_ready=None):
     """Profiles one run of workload_cmd; returns a Run. By default the agent
-    profiles only the workload's pids (--pid for each pid it names)."""
+    profiles only the workload's pids (--pid for each pid it names).
+    on_ready(ready), if given, runs between the workload's ready line and
+    the agent's start."""
     r = Run()
     r.outdir = tempfile.mkdtemp(prefix="smolder-it-")
     workload = agent = None
@@ -492,6 +538,8 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
         threading.Thread(target=_pump, args=(workload.stdout, lines), daemon=True).start()
         r.ready = next_event(lines, "ready", START_TIMEOUT_S)
         log("workload %s: ready %s" % (os.path.basename(workload_cmd[0]), json.dumps(r.ready)))
+        if on_ready is not None:
+            on_ready(r.ready)
 
         r.agent_cmd = agent_command(smolder, r.outdir, upload_interval, sample_rate)
         if by_pid:

@@ -1,0 +1,117 @@
+"""What the symbolizer tests expect, read with tools that are not ours:
+readelf (binutils) for build-ids and segments, eu-addr2line (elfutils) for
+the function, file:line and inline chain at an address, and markers in the
+workloads' sources for the lines a test looks for.
+
+Only the standard library of Debian's /usr/bin/python3 is used.
+"""
+
+import os
+import re
+import subprocess
+
+import smolder_harness as h
+
+
+def _run(cmd):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    except FileNotFoundError:
+        h.fail("%s not found (binutils / elfutils)" % cmd[0])
+    if p.returncode != 0:
+        h.fail("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+    return p.stdout
+
+
+def build_id(path):
+    """The GNU build-id note of an ELF file, in hex, by `readelf -n`; None
+    if it has none."""
+    m = re.search(r"Build ID: ([0-9a-fA-F]+)", _run(["readelf", "-nW", path]))
+    return m.group(1).lower() if m else None
+
+
+def section_names(path):
+    """The names of the ELF file's sections, by `readelf -SW`."""
+    return set(re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", _run(["readelf", "-SW", path]), re.M))
+
+
+def load_segments(path):
+    """[(offset, vaddr, filesz)] of the PT_LOAD segments, by `readelf -lW`."""
+    out = []
+    for m in re.finditer(r"^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+"
+                         r"(0x[0-9a-f]+)", _run(["readelf", "-lW", path]), re.M):
+        out.append((int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16)))
+    return out
+
+
+def file_vaddr(path, mapping, address):
+    """The ELF virtual address of a runtime address in a pprof Mapping of
+    path (start, limit, file offset), or None if no segment holds it."""
+    off = address - mapping.start + mapping.offset
+    for seg_off, seg_vaddr, size in load_segments(path):
+        if seg_off <= off < seg_off + size:
+            return off - seg_off + seg_vaddr
+    return None
+
+
+_LOC_RE = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
+
+
+def addr2line(path, vaddr):
+    """[(function, file, line)] at vaddr of path, innermost first, by
+    `eu-addr2line -i -f`; file is None where it says ??."""
+    lines = _run(["eu-addr2line", "-i", "-f", "-e", path, "%#x" % vaddr]).splitlines()
+    out = []
+    for name, loc in zip(lines[0::2], lines[1::2]):
+        m = _LOC_RE.match(loc.strip())
+        fn = name.split(" ", 1)[0]
+        if not m or m.group(1) == "??":
+            out.append((fn, None, None))
+        else:
+            out.append((fn, m.group(1), int(m.group(2))))
+    return out
+
+
+def marker_lines(source, marker):
+    """The 1-based numbers of the lines of source that hold marker."""
+    with open(source) as f:
+        found = [i + 1 for i, line in enumerate(f) if marker in line]
+    if not found:
+        h.fail("no %r marker in %s" % (marker, source))
+    return found
+
+
+def marker_range(source, begin, end):
+    """(first, last): the lines of the begin and end markers of source."""
+    b, e = marker_lines(source, begin)[0], marker_lines(source, end)[0]
+    if e < b:
+        h.fail("%s: %s (line %d) comes after %s (line %d)" % (source, begin, b, end, e))
+    return b, e
+
+
+def source_dir():
+    """Where the workloads' sources are: beside this file."""
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def chain(loc):
+    """A Location's Lines as text, innermost first: "f file:line <- g ..."."""
+    return " <- ".join("%s %s:%s" % (f.name or "??", os.path.basename(f.file or "") or "?",
+                                     f.line if f.line is not None else "?") for f in loc)
+
+
+def user_leaf(sample):
+    """The sample's first Location (its Lines) that is not in the kernel,
+    or None."""
+    for loc in sample.locations:
+        if not loc[0].is_kernel:
+            return loc
+    return None
+
+
+def no_debuginfod_env():
+    """Keeps the agent off any debuginfod server the environment names
+    (Debian sets DEBUGINFOD_URLS in login shells): these tests say where
+    debug files are."""
+    os.environ.pop("DEBUGINFOD_URLS", None)
