@@ -5,9 +5,9 @@
  * never taken for the process it replaced. The table is filled by walking
  * /proc at start and on each scan; a process that has exited stays known
  * until the drain that used its samples is over (disc_table_expire).
- * It also holds the /proc parsers (maps, stat, cgroup, cmdline), which read
- * untrusted text, and tells from a cgroup path which container a process
- * runs in.
+ * It also holds the /proc parsers (maps, stat, status, cgroup, cmdline),
+ * which read untrusted text, and tells from a cgroup path which container
+ * a process runs in.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -59,6 +59,15 @@ struct disc_stat {
 /* Parses the text of /proc/PID/stat (comm may hold spaces and parentheses). */
 int disc_stat_parse(const char *text, size_t len, struct disc_stat *out);
 int disc_stat_read(const char *proc_root, int pid, struct disc_stat *out);
+
+/* ---- status: the pid in the process's own namespace (proc_status.c) ---- */
+
+/* Parses the text of /proc/PID/status for the last pid of its NSpid line:
+ * the pid the process has in its own pid namespace (the pid itself for a
+ * process in the namespace of the /proc read). -ENODATA: no NSpid line
+ * (kernels before 4.1); -EINVAL: a malformed one, or two. */
+int disc_status_parse_nspid(const char *text, size_t len, int *nspid);
+int disc_status_read_nspid(const char *proc_root, int pid, int *nspid);
 
 /* ---- cmdline: the command line a process shows (discovery/cmdline.c) ---- */
 
@@ -120,6 +129,10 @@ const char *disc_container_runtime_name(enum disc_container_runtime r);
 
 struct disc_process {
 	int pid;
+	/* The pid in the process's own pid namespace, which it names files
+	 * after (a JIT's /tmp/perf-PID.map); pid when it is in ours, or when
+	 * /proc/PID/status cannot tell. */
+	int nspid;
 	uint64_t start_ticks;
 	char comm[16];
 	char *exe_path;       /* /proc/PID/exe target; NULL when there is none */

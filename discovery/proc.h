@@ -35,6 +35,7 @@ int disc_text_number(const char **pos, const char *end, unsigned int base,
 int disc_text_char(const char **pos, const char *end, char c);
 
 int disc_stat_read_at(int dirfd, struct disc_stat *out);
+int disc_status_read_nspid_at(int dirfd, int *nspid);
 int disc_maps_read_at(int dirfd, struct disc_mappings *out);
 int disc_cgroup_read_at(int dirfd, struct disc_cgroup *out);
 int disc_cmdline_read_at(int dirfd, char **out);

@@ -189,6 +189,10 @@ static int read_process(int dirfd, const struct disc_stat *st, struct disc_proce
 
 	memcpy(p->comm, st->comm, sizeof(p->comm));
 	p->kernel_thread = st->flags & PF_KTHREAD;
+	/* Kernel threads all live in the first namespace. A status we
+	 * cannot read leaves the pid we know it by, right for most. */
+	if (p->kernel_thread || disc_status_read_nspid_at(dirfd, &p->nspid))
+		p->nspid = p->pid;
 	if (!p->kernel_thread) {
 		err = read_exe(dirfd, &p->exe_path);
 		if (err)
