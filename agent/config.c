@@ -15,7 +15,8 @@
 #include "sample.h"
 
 enum flag_kind {
-	FLAG_UINT, FLAG_DURATION, FLAG_SIZE, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL
+	FLAG_UINT, FLAG_DURATION, FLAG_SIZE, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL,
+	FLAG_BOOL, /* --flag alone is true; --flag=false, and the variable, say either */
 };
 
 struct flag_def {
@@ -45,8 +46,44 @@ static const struct flag_def flags[] = {
 	  "Where profiles go when there is no server: DIR/<service_name>/<start>-<end>.pb.gz.",
 	  AT(output_dir), 0, 0, false },
 	{ "server-address", "SMOLDER_SERVER_ADDRESS", FLAG_STRING, "URL", NULL,
-	  "Pyroscope server to send profiles to (not built yet: profiles are written to --output-dir).",
+	  "Pyroscope server (or Grafana Cloud Profiles URL) to send profiles to, such as http://pyroscope:4040. Without it, profiles are written to --output-dir.",
 	  AT(server_address), 0, 0, false },
+	{ "ingest-api", "SMOLDER_INGEST_API", FLAG_STRING, "API", "push",
+	  "push: Pyroscope's push API (POST /push.v1.PusherService/Push); legacy: POST /ingest with a multipart pprof.",
+	  AT(ingest_api), 0, 0, false },
+	{ "basic-auth-user", "SMOLDER_BASIC_AUTH_USER", FLAG_STRING, "USER", NULL,
+	  "User for HTTP basic auth (Grafana Cloud: the stack's user id).",
+	  AT(basic_auth_user), 0, 0, false },
+	{ "basic-auth-password-file", "SMOLDER_BASIC_AUTH_PASSWORD_FILE", FLAG_STRING, "FILE", NULL,
+	  "File holding the basic auth password (Grafana Cloud: an access token). Without it, $SMOLDER_BASIC_AUTH_PASSWORD is the password.",
+	  AT(basic_auth_password_file), 0, 0, false },
+	{ "bearer-token-file", "SMOLDER_BEARER_TOKEN_FILE", FLAG_STRING, "FILE", NULL,
+	  "File holding a bearer token, sent as Authorization: Bearer. Without it, $SMOLDER_BEARER_TOKEN is the token.",
+	  AT(bearer_token_file), 0, 0, false },
+	{ "tenant-id", "SMOLDER_TENANT_ID", FLAG_STRING, "ID", NULL,
+	  "Tenant of a multi-tenant server, sent as X-Scope-OrgID.",
+	  AT(tenant_id), 0, 0, false },
+	{ "header", "SMOLDER_HEADER", FLAG_STRING_LIST, "NAME=VALUE", NULL,
+	  "An extra HTTP header for every upload (repeatable; the variable takes a comma-separated list).",
+	  AT(headers), 0, 0, false },
+	{ "tls-ca-file", "SMOLDER_TLS_CA_FILE", FLAG_STRING, "FILE", NULL,
+	  "CA certificates (PEM) to verify the server with, instead of the system's.",
+	  AT(tls_ca_file), 0, 0, false },
+	{ "tls-insecure-skip-verify", "SMOLDER_TLS_INSECURE_SKIP_VERIFY", FLAG_BOOL, "", "false",
+	  "Do not verify the server's certificate or name (a warning is logged).",
+	  AT(tls_insecure_skip_verify), 0, 0, false },
+	{ "upload-timeout", "SMOLDER_UPLOAD_TIMEOUT", FLAG_DURATION, "DURATION", "10s",
+	  "Time one upload request may take, connection included.",
+	  AT(upload_timeout_ms), 0, 0, false },
+	{ "spool-dir", "SMOLDER_SPOOL_DIR", FLAG_STRING, "DIR", "/var/lib/smolder/spool",
+	  "Where profiles wait, compressed, while the server cannot take them; sent in order when it can, also after a restart.",
+	  AT(spool_dir), 0, 0, false },
+	{ "spool-max-bytes", "SMOLDER_SPOOL_MAX_BYTES", FLAG_SIZE, "SIZE", "256M",
+	  "Most the spool holds; beyond it the oldest profiles are dropped (and counted).",
+	  AT(spool_max_bytes), 0, 0, false },
+	{ "spool-max-age", "SMOLDER_SPOOL_MAX_AGE", FLAG_DURATION, "DURATION", "1h",
+	  "Spooled profiles older than this are dropped (and counted): Pyroscope refuses profiles older than an hour.",
+	  AT(spool_max_age_ms), 0, 0, false },
 	{ "pid", "SMOLDER_PID", FLAG_PID, "PID", NULL,
 	  "Profile only this process (repeatable; the variable takes a comma-separated list). Default: every process.",
 	  AT(pids), 1, INT_MAX, false },
@@ -159,6 +196,17 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+static int parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int add_pid(struct config *cfg, unsigned long pid)
 {
 	int *v = realloc(cfg->pids, (cfg->n_pids + 1) * sizeof(*v));
@@ -241,6 +289,8 @@ static int set_flag(struct config *cfg, const struct flag_def *f, const char *va
 		return set_list(cfg, f, value, from_env);
 	case FLAG_LOG_LEVEL:
 		return log_level_parse(value, (enum log_level *)field);
+	case FLAG_BOOL:
+		return parse_bool(value, (bool *)field);
 	}
 	return -EINVAL;
 }
@@ -265,6 +315,8 @@ static const char *kind_expects(const struct flag_def *f)
 		return "a size such as 512K, 64M or 1G";
 	case FLAG_LOG_LEVEL:
 		return "debug, info, warn or error";
+	case FLAG_BOOL:
+		return "true or false";
 	case FLAG_STRING:
 	case FLAG_STRING_LIST:
 		break;
@@ -307,6 +359,53 @@ static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
+/* The upload flags that only make sense together, or in one form. */
+static int check_upload(struct config *cfg, char *err, size_t err_len)
+{
+	const char *addr = cfg->server_address;
+
+	if (strcmp(cfg->ingest_api, "push") == 0)
+		cfg->legacy_ingest = false;
+	else if (strcmp(cfg->ingest_api, "legacy") == 0)
+		cfg->legacy_ingest = true;
+	else {
+		snprintf(err, err_len, "--ingest-api: bad value '%s': expected push or legacy",
+			 cfg->ingest_api);
+		return -EINVAL;
+	}
+	if (addr && strncmp(addr, "http://", 7) != 0 && strncmp(addr, "https://", 8) != 0) {
+		snprintf(err, err_len, "--server-address: bad value '%s': expected an http:// or https:// URL",
+			 addr);
+		return -EINVAL;
+	}
+	if (cfg->basic_auth_password_file && !cfg->basic_auth_user) {
+		snprintf(err, err_len, "--basic-auth-password-file: needs --basic-auth-user");
+		return -EINVAL;
+	}
+	if (cfg->bearer_token_file && cfg->basic_auth_user) {
+		snprintf(err, err_len, "--bearer-token-file: cannot be used with --basic-auth-user");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->headers.n; i++) {
+		const char *h = cfg->headers.v[i], *eq = strchr(h, '=');
+
+		if (!eq || eq == h || strcspn(h, ": \t\r\n") < (size_t)(eq - h) ||
+		    strpbrk(eq, "\r\n")) {
+			snprintf(err, err_len, "--header: bad value '%s': expected NAME=VALUE", h);
+			return -EINVAL;
+		}
+	}
+	if (cfg->upload_timeout_ms < 100) {
+		snprintf(err, err_len, "--upload-timeout: must be at least 100ms");
+		return -EINVAL;
+	}
+	if (addr && !*cfg->spool_dir) {
+		snprintf(err, err_len, "--spool-dir: must not be empty");
+		return -EINVAL;
+	}
+	return CONFIG_RUN;
+}
+
 int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
 	bool from_argv[N_FLAGS] = { false };
@@ -338,6 +437,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 		snprintf(where, sizeof(where), "--%s", f->name);
 		if (eq) {
 			value = eq + 1;
+		} else if (f->kind == FLAG_BOOL) {
+			value = "true";
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
@@ -363,7 +464,7 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 		snprintf(err, err_len, "--output-dir: must not be empty");
 		return -EINVAL;
 	}
-	return CONFIG_RUN;
+	return check_upload(cfg, err, err_len);
 }
 
 void config_release(struct config *cfg)
@@ -375,6 +476,14 @@ void config_release(struct config *cfg)
 	free(cfg->config_path);
 	free(cfg->output_dir);
 	free(cfg->server_address);
+	free(cfg->ingest_api);
+	free(cfg->basic_auth_user);
+	free(cfg->basic_auth_password_file);
+	free(cfg->bearer_token_file);
+	free(cfg->tenant_id);
+	free_list(&cfg->headers);
+	free(cfg->tls_ca_file);
+	free(cfg->spool_dir);
 	free(cfg->pids);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -394,8 +503,8 @@ void config_print_help(FILE *f)
 
 			if (fl->test_only != (pass == 1))
 				continue;
-			fprintf(f, "  --%s %s\n      %s\n      env %s", fl->name, fl->metavar,
-				fl->help, fl->env);
+			fprintf(f, "  --%s%s%s\n      %s\n      env %s", fl->name,
+				*fl->metavar ? " " : "", fl->metavar, fl->help, fl->env);
 			if (fl->def)
 				fprintf(f, ", default %s", fl->def);
 			fprintf(f, "\n");

@@ -4,6 +4,7 @@
 #ifndef SMOLDER_CONFIG_H
 #define SMOLDER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,19 @@ struct config {
 	uint64_t duration_ms;          /* 0: until SIGINT/SIGTERM */
 	char *output_dir;
 	char *server_address;          /* NULL: write locally */
+	char *ingest_api;              /* "push" or "legacy", as given */
+	bool legacy_ingest;            /* --ingest-api legacy */
+	char *basic_auth_user;
+	char *basic_auth_password_file;
+	char *bearer_token_file;
+	char *tenant_id;
+	struct config_list headers;    /* --header NAME=VALUE, checked */
+	char *tls_ca_file;
+	bool tls_insecure_skip_verify;
+	uint64_t upload_timeout_ms;
+	char *spool_dir;
+	uint64_t spool_max_bytes;
+	uint64_t spool_max_age_ms;
 	int *pids;                     /* --pid targets; none: every process */
 	size_t n_pids;
 	char *config_path;             /* --config: target rules (YAML) */

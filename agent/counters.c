@@ -27,6 +27,19 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_SYMBOL_CORRUPT] = { "symbol_corrupt", "files whose ELF or DWARF could not be read", 0 },
 	[CTR_DEBUGINFOD_FETCHED] = { "debuginfod_fetched", "debug files fetched from debuginfod", 0 },
 	[CTR_DEBUGINFOD_FAILED] = { "debuginfod_failed", "debuginfod requests no server could answer", 0 },
+	[CTR_UPLOADS_QUEUED] = { "uploads_queued", "profiles handed to the uploader", 0 },
+	[CTR_UPLOADS_DELIVERED] = { "uploads_delivered", "profiles the server took", 0 },
+	[CTR_UPLOADS_REFUSED] = { "uploads_refused", "profiles the server refused (4xx): dropped, not retried", 0 },
+	[CTR_UPLOADS_RETRIED] = { "uploads_retried", "upload attempts that failed and will be retried", 0 },
+	[CTR_UPLOADS_DROPPED] = { "uploads_dropped", "profiles dropped with no spool to wait in and memory full", 0 },
+	[CTR_UPLOAD_QUEUE] = { "upload_queue", "profiles waiting in memory", 1 },
+	[CTR_LABELS_DROPPED] = { "labels_dropped", "labels left out of a series: the server would refuse them", 0 },
+	[CTR_SPOOL_FILES] = { "spool_files", "profiles in the spool", 1 },
+	[CTR_SPOOL_BYTES] = { "spool_bytes", "bytes in the spool", 1 },
+	[CTR_SPOOL_DROPPED_FULL] = { "spool_dropped_full", "spooled profiles dropped, oldest first, to stay within --spool-max-bytes", 0 },
+	[CTR_SPOOL_DROPPED_AGE] = { "spool_dropped_age", "spooled profiles dropped for being older than --spool-max-age", 0 },
+	[CTR_SPOOL_CORRUPT] = { "spool_corrupt", "spool files that could not be read back: removed", 0 },
+	[CTR_SPOOL_WRITE_ERRORS] = { "spool_write_errors", "profiles that could not be written to the spool", 0 },
 };
 
 static const enum counter_id loss_ids[] = {

@@ -31,6 +31,19 @@ enum counter_id {
 	CTR_SYMBOL_CORRUPT,       /* files or DWARF that could not be read */
 	CTR_DEBUGINFOD_FETCHED,
 	CTR_DEBUGINFOD_FAILED,    /* no server had it, or the fetch failed */
+	CTR_UPLOADS_QUEUED,       /* profiles handed to the uploader */
+	CTR_UPLOADS_DELIVERED,
+	CTR_UPLOADS_REFUSED,      /* a 4xx: dropped, not retried */
+	CTR_UPLOADS_RETRIED,      /* failed attempts that will be retried */
+	CTR_UPLOADS_DROPPED,      /* no spool, and memory full */
+	CTR_UPLOAD_QUEUE,         /* gauge: profiles waiting in memory */
+	CTR_LABELS_DROPPED,       /* labels a server would refuse, left out */
+	CTR_SPOOL_FILES,          /* gauge */
+	CTR_SPOOL_BYTES,          /* gauge */
+	CTR_SPOOL_DROPPED_FULL,   /* oldest dropped to stay within --spool-max-bytes */
+	CTR_SPOOL_DROPPED_AGE,    /* older than --spool-max-age */
+	CTR_SPOOL_CORRUPT,        /* spool files that could not be read back */
+	CTR_SPOOL_WRITE_ERRORS,
 	CTR__COUNT,
 };
 

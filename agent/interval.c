@@ -125,9 +125,27 @@ static void add_entries(struct interval_ctx *ctx, struct sampler_drain *d,
 	disc_labels_release(&v.labels);
 }
 
+static void submit_profiles(struct interval_ctx *ctx, const struct profile_set *set)
+{
+	struct upload_set_result res;
+
+	upload_set_submit(ctx->uploader, set, &ctx->warned, &res);
+	counters_add(ctx->counters, CTR_PROFILES_WRITTEN, res.queued);
+	counters_add(ctx->counters, CTR_PROFILE_ERRORS, res.failed);
+	counters_add(ctx->counters, CTR_LABELS_DROPPED, res.labels_dropped);
+	if (res.failed)
+		log_error("could not queue %zu profile(s) for upload: %s", res.failed,
+			  strerror(-res.first_error));
+}
+
 static void write_profiles(struct interval_ctx *ctx, const struct profile_set *set)
 {
 	struct output_result res;
+
+	if (ctx->uploader) {
+		submit_profiles(ctx, set);
+		return;
+	}
 
 	output_write_set(ctx->cfg->output_dir, set, &res);
 	counters_add(ctx->counters, CTR_PROFILES_WRITTEN, res.written);
@@ -139,7 +157,7 @@ static void write_profiles(struct interval_ctx *ctx, const struct profile_set *s
 
 static void log_counters(const struct counters *c, int64_t start_ns, int64_t end_ns)
 {
-	char line[1024];
+	char line[4096];
 	uint64_t taken = c->interval[CTR_SAMPLES_TAKEN];
 	uint64_t accounted = c->interval[CTR_SAMPLES_PROFILED] + c->interval[CTR_SAMPLES_DROPPED] +
 			     counters_interval_lost(c);
@@ -176,6 +194,30 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	ctx->debuginfod_seen = d;
 }
 
+/* The uploader's totals since the last interval, into the table. */
+static void count_uploads(struct interval_ctx *ctx)
+{
+	struct uploader_stats st, *seen = &ctx->uploader_seen;
+	struct counters *c = ctx->counters;
+
+	if (!ctx->uploader)
+		return;
+	uploader_get_stats(ctx->uploader, &st);
+	counters_add(c, CTR_UPLOADS_QUEUED, st.queued - seen->queued);
+	counters_add(c, CTR_UPLOADS_DELIVERED, st.delivered - seen->delivered);
+	counters_add(c, CTR_UPLOADS_REFUSED, st.refused - seen->refused);
+	counters_add(c, CTR_UPLOADS_RETRIED, st.retried - seen->retried);
+	counters_add(c, CTR_UPLOADS_DROPPED, st.dropped_memory - seen->dropped_memory);
+	counters_set(c, CTR_UPLOAD_QUEUE, st.in_memory);
+	counters_set(c, CTR_SPOOL_FILES, st.spool.files);
+	counters_set(c, CTR_SPOOL_BYTES, st.spool.bytes);
+	counters_add(c, CTR_SPOOL_DROPPED_FULL, st.spool.dropped_full - seen->spool.dropped_full);
+	counters_add(c, CTR_SPOOL_DROPPED_AGE, st.spool.dropped_age - seen->spool.dropped_age);
+	counters_add(c, CTR_SPOOL_CORRUPT, st.spool.corrupt - seen->spool.corrupt);
+	counters_add(c, CTR_SPOOL_WRITE_ERRORS, st.spool.write_errors - seen->spool.write_errors);
+	*seen = st;
+}
+
 int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 {
 	struct counters *c = ctx->counters;
@@ -204,6 +246,7 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	 * now let go of what it must. */
 	sym_cache_trim(ctx->sym);
 	count_symbolizer(ctx);
+	count_uploads(ctx);
 
 	uint64_t sent = 0, dropped = 0;
 	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {

@@ -13,6 +13,8 @@
 #include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
+#include "upload_set.h"
+#include "uploader.h"
 
 struct interval_ctx {
 	const struct config *cfg;
@@ -22,10 +24,13 @@ struct interval_ctx {
 	const struct disc_targets *targets;
 	struct sym_cache *sym;
 	struct sym_debuginfod *debuginfod; /* NULL: none */
+	struct uploader *uploader;         /* NULL: profiles are written locally */
+	struct upload_warned warned;
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */
 	struct sym_cache_stats sym_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
+	struct uploader_stats uploader_seen;
 };
 
 /* Closes the interval [start_ns, end_ns) (Unix ns). Returns a negative

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "disc.h"
 #include "log.h"
@@ -57,13 +59,9 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 0;
 	}
-	if (cfg.server_address) {
-		fprintf(stderr, "smolder: --server-address: uploading to a server is not built yet; "
-				"leave it out to write profiles to --output-dir\n");
-		config_release(&cfg);
-		return 2;
-	}
 	log_set_level(cfg.log_level);
+	/* Before any thread: libcurl's global state is not thread-safe. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	targets = load_targets(&cfg, err, sizeof(err));
 	if (!targets) {
 		fprintf(stderr, "smolder: %s\n", err);
@@ -79,5 +77,6 @@ int main(int argc, char **argv)
 	}
 	disc_targets_free(targets);
 	config_release(&cfg);
+	curl_global_cleanup();
 	return status;
 }

@@ -15,6 +15,7 @@ struct profile_slot {
 
 struct profile_set {
 	int64_t start_ns, end_ns, period;
+	unsigned int sample_rate;
 	struct profile_slot *slots;
 	size_t n, cap;
 };
@@ -28,7 +29,8 @@ struct profile_set *profile_set_new(int64_t start_ns, int64_t end_ns,
 		return NULL;
 	s->start_ns = start_ns;
 	s->end_ns = end_ns;
-	s->period = 1000000000LL / (sample_rate ? sample_rate : 1);
+	s->sample_rate = sample_rate ? sample_rate : 1;
+	s->period = 1000000000LL / s->sample_rate;
 	return s;
 }
 
@@ -47,6 +49,11 @@ void profile_set_free(struct profile_set *s)
 int64_t profile_set_period(const struct profile_set *s)
 {
 	return s->period;
+}
+
+unsigned int profile_set_sample_rate(const struct profile_set *s)
+{
+	return s->sample_rate;
 }
 
 static struct pprof_builder *new_builder(const struct profile_set *s,

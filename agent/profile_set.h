@@ -18,6 +18,7 @@ void profile_set_free(struct profile_set *s);
 
 /* Period of one sample, in nanoseconds: a sample's value is hits * this. */
 int64_t profile_set_period(const struct profile_set *s);
+unsigned int profile_set_sample_rate(const struct profile_set *s);
 
 /* The builder for this label set (which must hold service_name), created
  * on first use; the labels are copied. */

@@ -23,6 +23,7 @@
 #include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
+#include "uploader.h"
 
 /* Processes announce themselves (proc_events.c): the scan only reconciles
  * what a full ring buffer may have dropped. */
@@ -179,6 +180,116 @@ static struct sym_debuginfod *debuginfod_start(const struct config *cfg)
 	return d;
 }
 
+/* A secret from its file (the first line, without its line end), or else
+ * from the variable; NULL with *err set if the file cannot be read. The
+ * secret itself never reaches the log. */
+static char *read_secret(const char *path, const char *var, const char *flag, int *err)
+{
+	const char *env = getenv(var);
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	*err = 0;
+	if (!path)
+		return env && *env ? strdup(env) : NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		*err = -errno;
+		log_error("%s %s: %s", flag, path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		*err = -EINVAL;
+		log_error("%s %s: the file is empty", flag, path);
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+/* Uploading is on when a server is named. Started after signals are
+ * blocked, so that its thread never takes SIGINT/SIGTERM. */
+static int uploader_start(const struct config *cfg, struct uploader **out)
+{
+	struct uploader_opts o = {
+		.sz = sizeof(o),
+		.url = cfg->server_address,
+		.legacy = cfg->legacy_ingest,
+		.basic_auth_user = cfg->basic_auth_user,
+		.tenant_id = cfg->tenant_id,
+		.headers = (const char *const *)cfg->headers.v,
+		.n_headers = cfg->headers.n,
+		.tls_ca_file = cfg->tls_ca_file,
+		.tls_insecure_skip_verify = cfg->tls_insecure_skip_verify,
+		.timeout_ms = cfg->upload_timeout_ms,
+		.user_agent = "smolder/" SMOLDER_VERSION,
+		.spool_dir = cfg->spool_dir,
+		.spool_max_bytes = cfg->spool_max_bytes,
+		.spool_max_age_ms = cfg->spool_max_age_ms,
+	};
+	char *password = NULL, *token = NULL, server[1024];
+	const char *what = "";
+	int err = 0;
+
+	*out = NULL;
+	if (!cfg->server_address)
+		return 0;
+	if (cfg->basic_auth_user)
+		password = read_secret(cfg->basic_auth_password_file, "SMOLDER_BASIC_AUTH_PASSWORD",
+				       "--basic-auth-password-file", &err);
+	else
+		token = read_secret(cfg->bearer_token_file, "SMOLDER_BEARER_TOKEN",
+				    "--bearer-token-file", &err);
+	if (err)
+		return err;
+	o.basic_auth_password = password;
+	o.bearer_token = token;
+	if (cfg->tls_insecure_skip_verify)
+		log_warn("--tls-insecure-skip-verify: the server's certificate is not checked");
+	*out = uploader_new(&o, &what);
+	if (!*out)
+		err = -errno;
+	else
+		log_info("sending profiles to %s (%s API)%s%s",
+			 (uploader_redact_url(cfg->server_address, server, sizeof(server)), server),
+			 cfg->legacy_ingest ? "legacy /ingest" : "push", o.spool_dir ? ", spool " : "",
+			 o.spool_dir ? o.spool_dir : "");
+	if (err)
+		log_error("%s: %s", what, strerror(-err));
+	/* libcurl keeps its own copies. */
+	if (password)
+		explicit_bzero(password, strlen(password));
+	if (token)
+		explicit_bzero(token, strlen(token));
+	free(password);
+	free(token);
+	return err;
+}
+
+/* How long the last profiles may take to reach the server at exit,
+ * before they go to the spool. */
+#define UPLOAD_FLUSH_MS 5000
+
+/* Stops the uploader, which delivers or spools the last profiles in
+ * bounded time, and tells what became of them all. */
+static void uploader_stop(struct uploader *u)
+{
+	struct uploader_stats st;
+
+	uploader_free(u, UPLOAD_FLUSH_MS, &st);
+	log_info("uploads: %llu queued, %llu delivered, %llu refused, %llu attempts retried, "
+		 "%llu dropped; %llu in the spool",
+		 (unsigned long long)st.queued, (unsigned long long)st.delivered,
+		 (unsigned long long)st.refused, (unsigned long long)st.retried,
+		 (unsigned long long)(st.dropped_memory + st.spool.dropped_full +
+				      st.spool.dropped_age + st.spool.corrupt),
+		 (unsigned long long)st.spool.files);
+}
+
 int agent_run(const struct config *cfg, const struct disc_targets *targets)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
@@ -204,6 +315,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		return 1;
 	}
 	debuginfod = debuginfod_start(cfg);
+	if (uploader_start(cfg, &ctx.uploader))
+		goto out;
 	sym_opts.debug_dirs = (const char *const *)cfg->debug_dirs.v;
 	sym_opts.max_bytes = cfg->symbol_cache_size;
 	sym_opts.debuginfod = debuginfod;
@@ -227,15 +340,19 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
-	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, writing to %s every %llums",
+	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, %s every %llums",
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
-		 cfg->output_dir, (unsigned long long)cfg->upload_interval_ms);
+		 ctx.uploader ? "uploading" : cfg->output_dir,
+		 (unsigned long long)cfg->upload_interval_ms);
 	status = loop(&ctx, sigfd);
 	log_info("stopped: %llu samples taken, %llu profiled, %llu profiles written",
 		 (unsigned long long)counters.total[CTR_SAMPLES_TAKEN],
 		 (unsigned long long)counters.total[CTR_SAMPLES_PROFILED],
 		 (unsigned long long)counters.total[CTR_PROFILES_WRITTEN]);
 out:
+	if (ctx.uploader)
+		uploader_stop(ctx.uploader);
+	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);

@@ -240,6 +240,10 @@ struct disc_labels {
  * rewrite to '_', is refused. Else 0. */
 int disc_label_name_valid(const char *name);
 
+/* NULL if name is a label name Pyroscope keeps as it is, else why not. */
+const char *disc_label_name_problem(const char *name);
+/* NULL if value is a label value Pyroscope takes, else why not. */
+const char *disc_label_value_problem(const char *value);
 /* The value of the label name, or NULL if there is none. */
 const char *disc_labels_get(const struct disc_labels *l, const char *name);
 /* Sets name to value, keeping the order; a NULL or empty value removes the

@@ -78,10 +78,6 @@ int disc_target_config_parse(const char *name, const char *text, size_t len,
 /* Reads a rules file whole (malloc'd and NUL-terminated). */
 int disc_target_config_read(const char *path, char **text, size_t *len);
 
-/* NULL if name is a label name Pyroscope keeps as it is, else why not. */
-const char *disc_label_name_problem(const char *name);
-/* NULL if value is a label value Pyroscope takes, else why not. */
-const char *disc_label_value_problem(const char *value);
 /* value made into one Pyroscope takes: each run of bytes that is not UTF-8
  * becomes U+FFFD, and it is cut, on a character boundary, to
  * DISC_LABEL_VALUE_MAX bytes. malloc'd; NULL if out of memory. */
