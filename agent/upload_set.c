@@ -16,9 +16,7 @@ void upload_warned_release(struct upload_warned *w)
 	w->n = 0;
 }
 
-/* true the first time a name is seen (up to UPLOAD_WARNED_MAX names;
- * after that, nothing more is told). */
-static bool first_time(struct upload_warned *w, const char *name)
+bool upload_warned_first(struct upload_warned *w, const char *name)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (strcmp(w->names[i], name) == 0)
@@ -35,7 +33,7 @@ static void warn_dropped(const char *service, const struct series_report *r,
 			 struct upload_warned *w)
 {
 	for (size_t i = 0; i < r->n_dropped && i < SERIES_DROPPED_REPORTED; i++)
-		if (first_time(w, r->dropped[i].name))
+		if (upload_warned_first(w, r->dropped[i].name))
 			log_warn("upload: label %s (service %s) is left out of every profile: %s",
 				 r->dropped[i].name, service, r->dropped[i].reason);
 }

@@ -5,6 +5,7 @@
 #ifndef SMOLDER_UPLOAD_SET_H
 #define SMOLDER_UPLOAD_SET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "profile_set.h"
@@ -18,6 +19,9 @@ struct upload_warned {
 	size_t n;
 };
 void upload_warned_release(struct upload_warned *w);
+/* true the first time a name is seen (up to UPLOAD_WARNED_MAX names;
+ * after that, nothing more is told). */
+bool upload_warned_first(struct upload_warned *w, const char *name);
 
 struct upload_set_result {
 	size_t queued;

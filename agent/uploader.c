@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "upload_http.h"
+#include "upload_set.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
@@ -60,6 +61,7 @@ struct uploader {
 	int64_t flush_deadline;   /* monotonic ns, once stopping */
 	atomic_bool abort_request;
 
+	struct upload_warned warned; /* labels the legacy API left out */
 	int64_t last_failure_log; /* monotonic ns */
 	uint64_t failures_unlogged;
 	struct uploader_stats st;
@@ -252,11 +254,14 @@ static enum source pick(struct uploader *u, struct upload_profile **p)
 	return rc ? FROM_NONE : FROM_SPOOL;
 }
 
-static void log_dropped_labels(const struct upload_profile *p, const struct series_report *r)
+static void log_dropped_labels(struct uploader *u, const struct upload_profile *p,
+			       const struct series_report *r)
 {
 	for (size_t i = 0; i < r->n_dropped && i < SERIES_DROPPED_REPORTED; i++)
-		log_warn("upload: label %s of service %s left out: %s", r->dropped[i].name,
-			 series_labels_get(&p->labels, "service_name"), r->dropped[i].reason);
+		if (upload_warned_first(&u->warned, r->dropped[i].name))
+			log_warn("upload: label %s (service %s) is left out of every profile: %s",
+				 r->dropped[i].name, series_labels_get(&p->labels, "service_name"),
+				 r->dropped[i].reason);
 }
 
 /* Logs a failure, at most once a minute for a run of them. */
@@ -335,7 +340,7 @@ static int64_t attempt(struct uploader *u, enum source from, struct upload_profi
 		snprintf(r.message, sizeof(r.message), "%s", strerror(-rc));
 	}
 	if (dropped.n_dropped)
-		log_dropped_labels(p, &dropped);
+		log_dropped_labels(u, p, &dropped);
 	settle(u, from, p, &r);
 	return r.retry_after_ms;
 }
@@ -483,6 +488,7 @@ void uploader_free(struct uploader *u, uint64_t flush_ms, struct uploader_stats 
 	while (u->n)
 		upload_profile_free(mem_pop(u));
 	upload_http_free(u->http);
+	upload_warned_release(&u->warned);
 	spool_free(u->spool);
 	free(u->server);
 	pthread_cond_destroy(&u->wake);

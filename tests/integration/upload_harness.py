@@ -70,9 +70,10 @@ class UploadRun:
 
     # -- the server --------------------------------------------------------
 
-    def start_server(self, args=()):
+    def start_server(self, args=(), name="server"):
+        """Starts a fake Pyroscope recording into tmp/NAME; returns its URL."""
         self.server = fake_pyroscope.FakePyroscope(args=list(args))
-        return self.server.start(os.path.join(self.tmp, "server"))
+        return self.server.start(os.path.join(self.tmp, name))
 
     def received(self):
         return self.server.received()
