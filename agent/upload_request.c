@@ -69,6 +69,11 @@ int upload_ingest_name(const struct upload_profile *p, char *out, size_t len,
 	out[0] = '\0';
 	if ((rc = append(out, len, &at, svc)) || (rc = append(out, len, &at, "{")))
 		return rc;
+	/* The name ends at its first '{': the syntax's own characters in a
+	 * service name would make it say something else. */
+	for (size_t i = 0; i + 1 < at; i++)
+		if (strchr("{},=", out[i]))
+			out[i] = '_';
 	for (size_t i = 0; i < p->labels.n; i++) {
 		const struct series_label *l = &p->labels.v[i];
 

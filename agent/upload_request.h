@@ -20,7 +20,8 @@
 int upload_push_encode(const struct upload_profile *p, uint8_t **out, size_t *len);
 
 /* The legacy application name, service_name{k=v,...} (labels other than
- * service_name and __name__), into out. Labels whose values the syntax
+ * service_name and __name__), into out; '{', '}', ',' and '=' in the
+ * service name become '_'. Labels whose values the syntax
  * cannot hold (',', '}', '=') are left out and reported in report.
  * -ENAMETOOLONG if it does not fit. */
 int upload_ingest_name(const struct upload_profile *p, char *out, size_t len,
