@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_util.h"
+
 int output_escape_component(const char *name, char *out, size_t len)
 {
 	bool dots = strcmp(name, "") == 0 || strcmp(name, ".") == 0 ||
@@ -38,42 +40,6 @@ void output_interval_seconds(int64_t start_ns, int64_t end_ns, int64_t *start_s,
 	*end_s = (end_ns + 999999999) / 1000000000;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int write_file_atomically(const char *path, const uint8_t *data, size_t len)
 {
 	char tmp[4200];
@@ -83,7 +49,7 @@ static int write_file_atomically(const char *path, const uint8_t *data, size_t l
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, data, len);
+	err = file_write_all(fd, data, len);
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && rename(tmp, path))
@@ -133,7 +99,7 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 				&end_s);
 	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir, start_s, end_s,
 		 hash);
-	err = mkdir_p(subdir);
+	err = file_mkdir_p(subdir, 0755);
 	if (err)
 		return err;
 	err = pprof_builder_encode(e.builder, &data, &len);

@@ -22,6 +22,7 @@
 
 #include <zstd.h>
 
+#include "file_util.h"
 #include "spool.pb-c.h"
 
 #define MAGIC "SMOLDSP1"
@@ -307,27 +308,6 @@ static int list_dir(struct spool *s)
 	return rc;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char path[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 struct spool *spool_new(const struct spool_opts *opts)
 {
 	struct spool *s;
@@ -337,7 +317,7 @@ struct spool *spool_new(const struct spool_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	rc = mkdir_p(opts->dir);
+	rc = file_mkdir_p(opts->dir, 0700);
 	if (rc) {
 		errno = -rc;
 		return NULL;
@@ -373,21 +353,6 @@ void spool_free(struct spool *s)
 	free(s);
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The file, whole or not at all: written aside, synced, renamed. */
 static int write_file(int dirfd, uint64_t seq, const uint8_t *data, size_t len)
 {
@@ -399,7 +364,7 @@ static int write_file(int dirfd, uint64_t seq, const uint8_t *data, size_t len)
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, data, len);
+	rc = file_write_all(fd, data, len);
 	if (!rc && fdatasync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
