@@ -10,6 +10,9 @@ counting intervals and never by timing them:
     samples (its run loop does not wait for the network);
   - every interval, the hung one included, reached the server in the end,
     exactly once and in order.
+Then the server hangs again and the agent gets SIGTERM: it exits 0 (within
+the harness's 30 s) with every profile not delivered, the hung one among
+them, in the spool, and a new agent delivers them, first, in order.
 """
 
 import smolder_harness as h
@@ -39,6 +42,25 @@ def test(r):
         h.fail("the profile whose upload hung never arrived")
     h.log("%d intervals closed while the request hung; all %d delivered"
           % (len(during), len(got)))
+
+    r.start_agent(url, ["--upload-timeout", "20s"])
+    r.wait_intervals(2)
+    r.server.set_mode("hang", count=None, hang_seconds=120)
+    r.wait_for("the second hung request",
+               lambda: sum(x["mode"] == "hang" for x in r.received()) == 2, 20)
+    second = r.stop_agent()
+    t = r.totals()
+    if t["spooled"] < 1 or t["spooled"] != t["queued"] - t["delivered"]:
+        h.fail("stopped while a request hung: totals %s, want every profile not delivered "
+               "(the hung one among them) in the spool" % t)
+    r.server.set_mode("ok")
+    r.start_agent(url)
+    r.wait_for("the spool to drain", lambda: r.counters() and
+               r.counters()[-1].get("spool_files", 1) == 0, 30)
+    third = r.stop_agent()
+    got = r.delivered()
+    r.check_every_interval(got, counters + second + third)
+    h.log("stopped during a hang: %d profiles spooled, then delivered" % t["spooled"])
 
 
 if __name__ == "__main__":
