@@ -83,11 +83,14 @@ static const char *problem(const struct disc_label *in, char *clean, size_t len)
 {
 	const char *why;
 
-	if (strncmp(in->name, "__", 2) == 0)
-		return "names starting with __ are reserved";
+	if (!in->name[0])
+		return "empty name";
 	if (series_label_name_sanitize(in->name, clean, len) < 0 ||
 	    strlen(clean) > DISC_LABEL_NAME_MAX)
 		return "name longer than 1024 bytes";
+	/* After sanitizing: "..delta__" would become Pyroscope's __delta__. */
+	if (strncmp(clean, "__", 2) == 0)
+		return "names starting with __ are reserved";
 	if (!in->value || !*in->value)
 		return "empty value";
 	why = disc_label_value_problem(in->value);

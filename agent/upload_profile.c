@@ -1,10 +1,13 @@
 /* Upload profiles (see upload_profile.h). */
 #include "upload_profile.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 void upload_uuid_v4(char *out)
 {
@@ -16,6 +19,21 @@ void upload_uuid_v4(char *out)
 		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
 		if (n > 0)
 			got += (size_t)n;
+		else if (errno != EINTR)
+			break;
+	}
+	/* No getrandom (a seccomp filter): the IDs need only be unique, so
+	 * the clock, the pid and a counter do. */
+	if (got < sizeof(b)) {
+		static _Atomic uint64_t counter;
+		struct timespec ts;
+		uint64_t t, c = counter++;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		memcpy(b, &t, 8);
+		c = (c << 32) ^ (uint64_t)getpid();
+		memcpy(b + 8, &c, 8);
 	}
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */

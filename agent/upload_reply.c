@@ -86,8 +86,10 @@ static int64_t retry_after_ms(const char *v)
 		return 0; /* an HTTP date: the backoff decides */
 	errno = 0;
 	s = strtol(v, &end, 10);
-	if (errno || (*end && !isspace((unsigned char)*end)))
+	if (*end && !isspace((unsigned char)*end))
 		return 0;
+	if (errno == ERANGE)
+		s = RETRY_AFTER_MAX_S; /* all digits, just many of them */
 	if (s > RETRY_AFTER_MAX_S)
 		s = RETRY_AFTER_MAX_S;
 	return (int64_t)s * 1000;
