@@ -24,6 +24,11 @@
  * - it appends ":COLUMN" to a FILE:LINE when DWARF has the column; sym_frame
  *   has none, so nothing is appended here and symbolize.sh removes columns
  *   from eu-addr2line's output before comparing.
+ * Two are not, being wrong answers rather than ways of printing (the
+ * agent's answers would lose frames, or gain a line that is no code's):
+ * in inlined code of an LTO build it gives no inline chain at all (there
+ * dwarf_getscopes finds no scope), and it gives the padding between two
+ * functions a line; symbolize.sh counts those differences apart.
  *
  * The list is resolved --repeat times (default 1) and printed once; the
  * time of each pass goes to stderr. Pass 1 is cold: the cache is created

@@ -57,6 +57,11 @@ enum sym_debug_source sym_dwarf_source(const struct sym_dwarf *d);
 int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *frames,
 		     size_t max, size_t *n, char **owned, size_t *n_owned);
 
+/* The line table's file:line of vaddr, whether or not a function DIE
+ * covers it (code GCC gives no DIE: an identical function folded into a
+ * jump to another, a thunk). *file points into d. -ENOENT when none. */
+int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, int64_t *line);
+
 /* The symbol covering vaddr in the tables libdwfl reads (the binary's,
  * the debug file's, MiniDebugInfo's). -ENOENT when none. */
 int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name);

@@ -1,5 +1,7 @@
 /* What DWARF says of an address: the function, its file and line, and the
- * chain of calls inlined there, as eu-addr2line -i -f prints them.
+ * chain of calls inlined there, as eu-addr2line -i -f prints them (and in
+ * LTO builds, where eu-addr2line 0.188 finds no chain, as llvm-symbolizer
+ * and addr2line do).
  *
  * The innermost frame's file:line comes from the line table at the
  * address; each inlined subroutine's DW_AT_call_file/call_line is the
@@ -270,44 +272,94 @@ static bool is_function(Dwarf_Die *die)
 	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine;
 }
 
-/* The chain of DIEs holding vaddr, innermost first, through the concrete
- * tree: dwarf_getscopes alone continues from an inlined subroutine into
- * its abstract definition, which knows nothing of where it was inlined. */
+/* Nesting deeper than this is a damaged file, not code. */
+#define SCOPE_DEPTH_MAX 256
+
+/* Below parent, the innermost DIE whose ranges hold addr (*out), found by
+ * descending only into children whose own ranges hold it, as
+ * dwarf_getscopes does. When siblings overlap (GCC gives lexical blocks
+ * that do), the one holding the most inlined subroutines wins, as in
+ * llvm-symbolizer; else the first. Returns how many inlined subroutines
+ * lie on the way down, -1 when no child holds addr. */
+static int innermost_die(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth,
+			 Dwarf_Die *out)
+{
+	Dwarf_Die child, below;
+	int best = -1;
+
+	if (depth >= SCOPE_DEPTH_MAX || dwarf_child(parent, &child))
+		return -1;
+	do {
+		int n;
+
+		if (dwarf_haspc(&child, addr) <= 0)
+			continue;
+		n = innermost_die(&child, addr, depth + 1, &below);
+		if (n < 0) {
+			below = child;
+			n = 0;
+		}
+		n += dwarf_tag(&child) == DW_TAG_inlined_subroutine;
+		if (n > best) {
+			best = n;
+			*out = below;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return best;
+}
+
+/* The chain of DIEs holding vaddr, innermost first, out to the CU, through
+ * the concrete tree: each inlined subroutine is followed by what it was
+ * inlined into.
+ *
+ * Not dwarf_getscopes: from an inlined subroutine it goes on to the scopes
+ * of its abstract definition, which it looks for in the same CU; with LTO
+ * (GCC's "<artificial>" units, whose DW_AT_abstract_origin is a
+ * DW_FORM_ref_addr into the source file's own CU) it never finds it and
+ * answers 0 scopes for every address of inlined code. */
 static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
 {
-	Dwarf_Die *scopes = NULL;
 	Dwarf_Die innermost;
-	int n = dwarf_getscopes(cu, addr, &scopes);
 
-	if (n <= 0) {
-		free(scopes);
-		return n;
-	}
-	innermost = scopes[0];
-	free(scopes);
+	if (innermost_die(cu, addr, 0, &innermost) < 0)
+		return 0;
 	return dwarf_getscopes_die(&innermost, out);
+}
+
+/* The line table's row for addr in cu: file (NULL when none) and line. */
+static void line_of(struct sym_dwarf *d, Dwarf_Die *cu, Dwarf_Addr addr,
+		    const char **file, int *lineno)
+{
+	Dwarf_Line *line = dwarf_getsrc_die(cu, addr);
+
+	*file = NULL;
+	*lineno = 0;
+	if (line) {
+		*file = absolute_path(d, cu, dwarf_linesrc(line, NULL, NULL));
+		dwarf_lineno(line, lineno);
+	}
+}
+
+static bool has_dwarf(const struct sym_dwarf *d)
+{
+	return d && d->source != SYM_DEBUG_NONE && d->source != SYM_DEBUG_PENDING;
 }
 
 int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *frames,
 		     size_t max, size_t *n, char **owned, size_t *n_owned)
 {
-	const char *file = NULL;
+	const char *file;
 	Dwarf_Die *cu, *scopes = NULL;
 	Dwarf_Addr bias;
-	Dwarf_Line *line;
-	int nscopes, lineno = 0;
+	int nscopes, lineno;
 
 	*n = *n_owned = 0;
-	if (!d || d->source == SYM_DEBUG_NONE || d->source == SYM_DEBUG_PENDING || !max)
+	if (!has_dwarf(d) || !max)
 		return -ENOENT;
 	cu = dwfl_module_addrdie(d->mod, vaddr, &bias);
 	if (!cu)
 		return -ENOENT;
-	line = dwarf_getsrc_die(cu, vaddr - bias);
-	if (line) {
-		file = absolute_path(d, cu, dwarf_linesrc(line, NULL, NULL));
-		dwarf_lineno(line, &lineno);
-	}
+	line_of(d, cu, vaddr - bias, &file, &lineno);
 	nscopes = concrete_scopes(cu, vaddr - bias, &scopes);
 	for (int i = 0; i < nscopes && *n < max; i++) {
 		Dwarf_Die *s = &scopes[i];
@@ -335,6 +387,24 @@ int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *fram
 			return -ENOENT;
 		}
 	return *n ? 0 : -ENOENT;
+}
+
+int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, int64_t *line)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu;
+	int lineno;
+
+	if (!has_dwarf(d))
+		return -ENOENT;
+	cu = dwfl_module_addrdie(d->mod, vaddr, &bias);
+	if (!cu)
+		return -ENOENT;
+	line_of(d, cu, vaddr - bias, file, &lineno);
+	if (!*file)
+		return -ENOENT;
+	*line = lineno;
+	return 0;
 }
 
 int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name)

@@ -87,6 +87,20 @@ static size_t symbol_frame(struct sym_elf *elf, uint64_t vaddr, struct sym_frame
 	return 0;
 }
 
+/* A function the symbols name and DWARF has no DIE for (GCC emits none
+ * for a function folded into a jump to its identical twin, or for some
+ * thunks) still has its row in the line table. */
+static void symbol_line(struct sym_elf *elf, uint64_t vaddr, struct sym_frame *f)
+{
+	const char *file;
+	int64_t line;
+
+	if (sym_dwarf_line(elf->dwarf, vaddr, &file, &line) == 0) {
+		f->file = file;
+		f->line = line;
+	}
+}
+
 int sym_elf_resolve_address(struct sym_elf *elf, uint64_t vaddr,
 			    struct sym_location *loc, size_t *added)
 {
@@ -104,8 +118,11 @@ int sym_elf_resolve_address(struct sym_elf *elf, uint64_t vaddr,
 	}
 	from_dwarf = sym_dwarf_frames(elf->dwarf, vaddr, frames, FRAMES_MAX, &n, owned,
 				      &n_owned) == 0;
-	if (!from_dwarf)
+	if (!from_dwarf) {
 		n = symbol_frame(elf, vaddr, frames, owned, &n_owned);
+		if (n)
+			symbol_line(elf, vaddr, frames);
+	}
 	size = sizeof(*e) + n * sizeof(frames[0]) + n_owned * sizeof(owned[0]);
 	e = malloc(size);
 	if (!e) {

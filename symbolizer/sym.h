@@ -121,7 +121,8 @@ struct sym_location {
 /* Names vaddr (an ELF virtual address, see sym_elf_offset_to_vaddr) of
  * elf: DWARF (function, file:line, inlined calls) from the file or its
  * debug file, else the symbol tables (.symtab, .dynsym, MiniDebugInfo,
- * .gopclntab), else nothing (loc->n == 0, still 0 returned). The debug file
+ * .gopclntab) with the line table's file:line when there is one, else
+ * nothing (loc->n == 0, still 0 returned). The debug file
  * is searched for once, when elf is opened: in the process's root, in the
  * debug_dirs, in /usr/lib/debug, then (asynchronously) through debuginfod;
  * a debug file that debuginfod brings later is used from the next

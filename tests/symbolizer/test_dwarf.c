@@ -1,8 +1,11 @@
 /* DWARF through the cache: function, file:line and inlined calls of every
  * address of two functions, as binutils' addr2line -i -f tells them; the
  * same through a debug file found by build-id in a --debug-dir, and by
- * .gnu_debuglink (and not when its CRC is wrong); one read for two copies
- * of one build-id; eviction; a truncated debug file survived. */
+ * .gnu_debuglink (and not when its CRC is wrong); the same of an LTO build
+ * (inlined code whose abstract origins are in another CU), itself and
+ * stripped with a compressed debug file, as llvm-symbolizer tells them;
+ * one read for two copies of one build-id; eviction; a truncated debug
+ * file survived. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -59,15 +62,29 @@ static void add_range(struct addrs *as, const char *nm_file, const char *sym)
 		as->a[as->n++] = a;
 }
 
-/* "name" lines and "file:line" lines, in pairs, innermost first; a new
- * address starts where the previous chain ended with its subprogram, which
- * addr2line does not mark: so it is run once per address. */
-static void addr2line_chain(const char *file, uint64_t addr, struct chain *c)
+/* Which program tells the test what an address holds. */
+enum oracle {
+	ADDR2LINE,
+	/* For LTO builds: binutils 2.40 names the innermost file of a
+	 * DWARF 5 "<artificial>" unit after entry 0 of its file table
+	 * ("<artificial>") where the row's file is entry 1. */
+	LLVM_SYMBOLIZER,
+};
+
+/* "name" lines and "file:line" lines (llvm-symbolizer: "file:line:column"),
+ * in pairs, innermost first; a new address starts where the previous chain
+ * ended with its subprogram, which addr2line does not mark: so it is run
+ * once per address. */
+static void oracle_chain(enum oracle o, const char *file, uint64_t addr, struct chain *c)
 {
 	char cmd[1024], name[256], where[512];
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "addr2line -i -f -e '%s' 0x%" PRIx64, file, addr);
+	if (o == LLVM_SYMBOLIZER)
+		snprintf(cmd, sizeof(cmd), "llvm-symbolizer --obj='%s' --inlining 0x%" PRIx64,
+			 file, addr);
+	else
+		snprintf(cmd, sizeof(cmd), "addr2line -i -f -e '%s' 0x%" PRIx64, file, addr);
 	p = popen(cmd, "r");
 	CHECK(p != NULL);
 	if (!p)
@@ -82,6 +99,10 @@ static void addr2line_chain(const char *file, uint64_t addr, struct chain *c)
 		if (disc)
 			*disc = '\0';
 		colon = strrchr(where, ':');
+		if (colon && o == LLVM_SYMBOLIZER) {
+			*colon = '\0';
+			colon = strrchr(where, ':');
+		}
 		if (!colon)
 			break;
 		*colon = '\0';
@@ -109,10 +130,10 @@ static bool same_chain(const struct sym_location *loc, const struct chain *c)
 
 static void print_mismatch(uint64_t a, const struct sym_location *loc, const struct chain *c)
 {
-	fprintf(stderr, "  0x%" PRIx64 ": addr2line:", a);
+	fprintf(stderr, "  0x%" PRIx64 ": expected:", a);
 	for (int i = 0; i < c->n; i++)
 		fprintf(stderr, " %s@%s:%ld", c->name[i], c->file[i], c->line[i]);
-	fprintf(stderr, "\n  0x%" PRIx64 ": ours:     ", a);
+	fprintf(stderr, "\n  0x%" PRIx64 ": ours:    ", a);
 	for (size_t i = 0; i < loc->n; i++)
 		fprintf(stderr, " %s@%s:%" PRId64, loc->frames[i].name,
 			loc->frames[i].file ? loc->frames[i].file : "??", loc->frames[i].line);
@@ -128,7 +149,7 @@ static struct sym_elf *open_host(struct sym_cache *c, const char *path)
 	return elf;
 }
 
-/* Every address of as resolves in file as addr2line says; returns how many
+/* Every address of as resolves in file as its oracle says; returns how many
  * held inlined calls. */
 static size_t check_all(struct sym_cache *c, const char *path, const struct addrs *as)
 {
@@ -146,7 +167,7 @@ static size_t check_all(struct sym_cache *c, const char *path, const struct addr
 			print_mismatch(as->a[i], &loc, &as->want[i]);
 		inlined += loc.n > 1;
 	}
-	CHECK(wrong == 0, "%s: %zu of %zu addresses differ from addr2line", path, wrong, as->n);
+	CHECK(wrong == 0, "%s: %zu of %zu addresses differ from the oracle", path, wrong, as->n);
 	return inlined;
 }
 
@@ -177,11 +198,14 @@ static void copy_whole(const char *src, const char *dst)
 	CHECK_INT(test_copy_prefix(src, dst, (size_t)st.st_size), 0);
 }
 
-static const char *build_id_path(const char *dir, char *buf, size_t len)
+/* DIR/.build-id/xx/yyyy.debug for the build-id readelf -n gave in
+ * notes_file, its directory made. */
+static const char *build_id_path(const char *notes_file, const char *dir, char *buf,
+				 size_t len)
 {
 	char id[160];
 
-	CHECK_INT(test_readelf_build_id(test_env("SYM_INLINE_NOTES"), id, sizeof(id)), 0);
+	CHECK_INT(test_readelf_build_id(notes_file, id, sizeof(id)), 0);
 	snprintf(buf, len, "%s/.build-id/%.2s", dir, id);
 	CHECK_INT(test_mkdirs(buf), 0);
 	snprintf(buf, len, "%s/.build-id/%.2s/%s.debug", dir, id, id + 2);
@@ -198,7 +222,8 @@ static void test_debug_dir(const struct addrs *as)
 	struct sym_elf *elf;
 
 	snprintf(dir, sizeof(dir), "%s/dbg", test_tmpdir());
-	copy_whole(test_env("SYM_INLINE_DEBUG"), build_id_path(dir, path, sizeof(path)));
+	copy_whole(test_env("SYM_INLINE_DEBUG"),
+		   build_id_path(test_env("SYM_INLINE_NOTES"), dir, path, sizeof(path)));
 
 	/* Without the directory the stripped file names nothing. */
 	c = cache_with_dirs(NULL, 0);
@@ -253,6 +278,57 @@ static void test_debuglink(const struct addrs *as)
 	sym_cache_free(c);
 }
 
+/* Whether `readelf -SW` output lists section name with the C flag
+ * (SHF_COMPRESSED). */
+static bool section_compressed(const char *sections_file, const char *name)
+{
+	char line[512], sec[128], flags[32];
+	FILE *f = fopen(sections_file, "r");
+	bool compressed = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ']');
+
+		if (p && sscanf(p + 1, "%127s %*s %*s %*s %*s %*s %31s", sec, flags) == 2 &&
+		    !strcmp(sec, name))
+			compressed = strchr(flags, 'C') != NULL;
+	}
+	fclose(f);
+	return compressed;
+}
+
+/* GCC's LTO puts the concrete code in "<artificial>" units and the
+ * abstract definitions of what was inlined in the source file's own CU:
+ * what Debian's python3.11 is, whose debug file (python3.11-dbg) also has
+ * compressed sections. */
+static void test_lto(const struct addrs *as)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *dirs[] = { dir, NULL };
+	struct sym_cache_stats st;
+	struct sym_cache *c;
+	size_t inlined;
+
+	c = cache_with_dirs(NULL, 0);
+	inlined = check_all(c, test_env("SYM_INLINE_LTO"), as);
+	CHECK(inlined > as->n / 4, "LTO: only %zu of %zu addresses in inlined code", inlined,
+	      as->n);
+	sym_cache_free(c);
+
+	CHECK(section_compressed(test_env("SYM_INLINE_LTO_SECTIONS"), ".debug_info"),
+	      "the LTO fixture's debug file must have a compressed .debug_info");
+	snprintf(dir, sizeof(dir), "%s/dbg_lto", test_tmpdir());
+	copy_whole(test_env("SYM_INLINE_LTO_DEBUG"),
+		   build_id_path(test_env("SYM_INLINE_LTO_NOTES"), dir, path, sizeof(path)));
+	c = cache_with_dirs(dirs, 0);
+	check_all(c, test_env("SYM_INLINE_LTO_STRIPPED"), as);
+	sym_cache_get_stats(c, &st);
+	CHECK_U64(st.debug_files, 1);
+	sym_cache_free(c);
+}
+
 static void test_build_id_shared(void)
 {
 	char a[PATH_MAX], b[PATH_MAX];
@@ -303,8 +379,8 @@ static void test_truncated_debug(const struct addrs *as)
 	CHECK_INT(stat(test_env("SYM_INLINE_DEBUG"), &st), 0);
 	for (size_t cut = 64; cut < (size_t)st.st_size; cut = cut * 3 / 2) {
 		snprintf(dir, sizeof(dir), "%s/trunc%zu", test_tmpdir(), cut);
-		CHECK_INT(test_copy_prefix(test_env("SYM_INLINE_DEBUG"),
-					   build_id_path(dir, path, sizeof(path)), cut), 0);
+		build_id_path(test_env("SYM_INLINE_NOTES"), dir, path, sizeof(path));
+		CHECK_INT(test_copy_prefix(test_env("SYM_INLINE_DEBUG"), path, cut), 0);
 		c = cache_with_dirs(dirs, 0);
 		elf = open_host(c, test_env("SYM_INLINE_STRIPPED"));
 		for (size_t i = 0; elf && i < as->n; i += 7)
@@ -313,20 +389,35 @@ static void test_truncated_debug(const struct addrs *as)
 	}
 }
 
+/* Every address of the functions syms[] of fixture env (its nm listing in
+ * env_NM), with what the oracle says of each. */
+static void addresses_of(struct addrs *as, const char *env, const char *const *syms,
+			 enum oracle o)
+{
+	char nm_env[64];
+
+	snprintf(nm_env, sizeof(nm_env), "%s_NM", env);
+	for (size_t i = 0; syms[i]; i++)
+		add_range(as, test_env(nm_env), syms[i]);
+	for (size_t i = 0; i < as->n; i++)
+		oracle_chain(o, test_env(env), as->a[i], &as->want[i]);
+	CHECK(as->n > 20, "%s: only %zu addresses", env, as->n);
+}
+
 int main(void)
 {
-	static struct addrs as;
-	const char *nm_file = test_env("SYM_INLINE_NM");
+	/* LTO clones inline_plain (inline_plain.constprop.0): main instead. */
+	static const char *const syms[] = { "inline_outer", "inline_plain", NULL };
+	static const char *const lto_syms[] = { "inline_outer", "main", NULL };
+	static struct addrs as, lto;
 
-	add_range(&as, nm_file, "inline_outer");
-	add_range(&as, nm_file, "inline_plain");
-	for (size_t i = 0; i < as.n; i++)
-		addr2line_chain(test_env("SYM_INLINE"), as.a[i], &as.want[i]);
-	CHECK(as.n > 20, "only %zu addresses", as.n);
+	addresses_of(&as, "SYM_INLINE", syms, ADDR2LINE);
+	addresses_of(&lto, "SYM_INLINE_LTO", lto_syms, LLVM_SYMBOLIZER);
 
 	test_inline_chains(&as);
 	test_debug_dir(&as);
 	test_debuglink(&as);
+	test_lto(&lto);
 	test_build_id_shared();
 	test_eviction(&as);
 	test_truncated_debug(&as);
