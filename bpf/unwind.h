@@ -1,0 +1,78 @@
+/* Unwind rows: how to find a frame's caller at one address, made from the
+ * CFI (.eh_frame, .debug_frame) of an executable file by the symbolizer
+ * (symbolizer/unwind_table.c) and walked in BPF, on x86_64.
+ *
+ * A file's rows are sorted by pc and cover its code without gaps: a row
+ * holds from its pc up to the next row's. Addresses are the file's own
+ * (its ELF virtual addresses), so one table serves every process that maps
+ * the file, whatever the load address.
+ *
+ * Every rule here is one the walk can follow with the registers it has
+ * (rip, rsp, rbp) and reads of the user stack:
+ *   CFA    = rsp + cfa_offset                  SMOLDER_CFA_RSP
+ *          = rbp + cfa_offset                  SMOLDER_CFA_RBP
+ *          = rsp + cfa_offset + (((rip & 15) >= plt_threshold) ? 8 : 0)
+ *                                              SMOLDER_CFA_PLT (lazy-binding PLT entries)
+ *          = *(rbp + cfa_offset)               SMOLDER_CFA_DEREF_RBP (stack realigned: main)
+ *   return address = *(CFA - 8), always, on x86_64 (checked when the table
+ *   is built: a row with another rule is SMOLDER_CFA_UNSUPPORTED);
+ *   caller's rbp = unchanged                   SMOLDER_RBP_SAME
+ *                = *(CFA + rbp_offset)         SMOLDER_RBP_AT_CFA
+ *                = *(rbp + rbp_offset)         SMOLDER_RBP_AT_RBP (with DEREF_RBP)
+ * and three that end or change the walk:
+ *   SMOLDER_CFA_STOP    the return address is undefined: the outermost
+ *                       frame (_start, a thread's start): the stack is whole;
+ *   SMOLDER_CFA_SIGNAL  a signal trampoline (__restore_rt): the interrupted
+ *                       rip, rsp and rbp are in the ucontext at rsp;
+ *   SMOLDER_CFA_NONE    no CFI covers this address (hand-written code
+ *                       without it, padding): walk by frame pointer;
+ *   SMOLDER_CFA_UNSUPPORTED  CFI the walk cannot follow (a CFA in another
+ *                       register, in a prologue that realigns the stack).
+ */
+#ifndef SMOLDER_BPF_UNWIND_H
+#define SMOLDER_BPF_UNWIND_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+enum smolder_cfa_rule {
+	SMOLDER_CFA_NONE = 0,
+	SMOLDER_CFA_RSP,
+	SMOLDER_CFA_RBP,
+	SMOLDER_CFA_PLT,
+	SMOLDER_CFA_DEREF_RBP,
+	SMOLDER_CFA_SIGNAL,
+	SMOLDER_CFA_STOP,
+	SMOLDER_CFA_UNSUPPORTED,
+};
+
+enum smolder_rbp_rule {
+	SMOLDER_RBP_SAME = 0,
+	SMOLDER_RBP_AT_CFA,
+	SMOLDER_RBP_AT_RBP,
+	SMOLDER_RBP_UNDEFINED,
+};
+
+struct smolder_unwind_row {
+	__u64 pc;          /* the file's address at which the row starts */
+	__s32 cfa_offset;
+	__s16 rbp_offset;
+	__u8 cfa_rule;     /* enum smolder_cfa_rule */
+	__u8 rbp_rule;     /* enum smolder_rbp_rule; plt_threshold for SMOLDER_CFA_PLT */
+};
+
+/* x86_64's DWARF register numbers. */
+#define SMOLDER_DWARF_RBP 6
+#define SMOLDER_DWARF_RSP 7
+#define SMOLDER_DWARF_RA 16
+
+/* Where the kernel puts the interrupted registers for a signal handler:
+ * struct rt_sigframe's ucontext at the handler's return (rsp, once
+ * __restore_rt is reached), uc_mcontext at 40, then r8..r15, rdi, rsi,
+ * rbp, rbx, rdx, rax, rcx, rsp, rip (arch/x86/include/uapi/asm/sigcontext.h). */
+#define SMOLDER_SIGFRAME_RBP 120
+#define SMOLDER_SIGFRAME_RSP 160
+#define SMOLDER_SIGFRAME_RIP 168
+
+#endif
