@@ -373,6 +373,8 @@ static int write_file(int dirfd, uint64_t seq, const uint8_t *data, size_t len)
 		rc = -errno;
 	if (rc)
 		unlinkat(dirfd, tmp, 0);
+	else
+		fsync(dirfd); /* the rename itself, through a power loss */
 	return rc;
 }
 
@@ -389,9 +391,22 @@ int spool_put(struct spool *s, const struct upload_profile *p)
 		return rc;
 	}
 	pthread_mutex_lock(&s->lock);
+	if (s->max_bytes && len > s->max_bytes) {
+		/* Alone larger than the spool: it would push out all the rest. */
+		s->st.dropped_full++;
+		pthread_mutex_unlock(&s->lock);
+		free(data);
+		return 0;
+	}
 	rc = write_file(s->dirfd, p->seq, data, len);
-	if (!rc)
+	if (!rc) {
 		rc = index_insert(s, p->seq, len);
+		if (rc) {
+			char name[SEQ_DIGITS + sizeof(SUFFIX)];
+			file_name(p->seq, name, sizeof(name));
+			unlinkat(s->dirfd, name, 0);
+		}
+	}
 	if (rc)
 		s->st.write_errors++;
 	else
@@ -478,7 +493,9 @@ int spool_read_oldest(struct spool *s, struct upload_profile **out)
 		if (!rc)
 			rc = spool_record_decode(data, len, out);
 		free(data);
-		if (rc == -ENOMEM)
+		/* Only a file that is not what it should be is given up; an
+		 * error of the moment (no descriptor left, EIO) is for later. */
+		if (rc && rc != -EBADMSG && rc != -ENOENT)
 			break;
 		if (!rc && s->max_age_ms &&
 		    (*out)->end_ns < now_realtime_ns() - (int64_t)s->max_age_ms * 1000000) {

@@ -43,7 +43,8 @@ struct spool *spool_new(const struct spool_opts *opts);
 void spool_free(struct spool *s);
 
 /* Writes p (whose seq names the file). Then removes the oldest files
- * while over max_bytes (p too, if it alone is larger). */
+ * while over max_bytes. A profile larger than max_bytes alone is not
+ * written, but dropped and counted (dropped_full), and 0 returned. */
 int spool_put(struct spool *s, const struct upload_profile *p);
 
 /* The seq of the oldest file, or UINT64_MAX when the spool is empty. */
@@ -53,8 +54,10 @@ uint64_t spool_oldest_seq(struct spool *s);
 uint64_t spool_next_seq(struct spool *s);
 
 /* Reads the oldest profile into *out (malloc'd, with its seq), first
- * removing (and counting) files past max_age_ms or unreadable. -ENOENT
- * when nothing is left. The file stays until spool_remove. */
+ * removing (and counting) files past max_age_ms or not spool records.
+ * -ENOENT when nothing is left; another negative errno (out of
+ * descriptors, EIO) leaves the file for a later try. The file stays until
+ * spool_remove. */
 int spool_read_oldest(struct spool *s, struct upload_profile **out);
 /* Removes the file of seq, if it is still there. */
 void spool_remove(struct spool *s, uint64_t seq);

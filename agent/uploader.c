@@ -207,7 +207,8 @@ static bool should_abort(void *arg)
 	return atomic_load(&u->abort_request);
 }
 
-/* Equal jitter: half the step's delay, plus up to as much again at random. */
+/* The step's delay, plus up to as much again at random (so never under
+ * BACKOFF_MIN_MS), capped at BACKOFF_MAX_MS. */
 static int64_t backoff_ms(struct uploader *u, int64_t retry_after_ms)
 {
 	int64_t d = BACKOFF_MIN_MS;
@@ -221,7 +222,9 @@ static int64_t backoff_ms(struct uploader *u, int64_t retry_after_ms)
 		u->backoff_step++;
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint32_t)now_ns(CLOCK_MONOTONIC);
-	d = d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+	d += (int64_t)(r % (uint32_t)(d + 1));
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
 	return retry_after_ms > d ? retry_after_ms : d;
 }
 
@@ -251,7 +254,17 @@ static enum source pick(struct uploader *u, struct upload_profile **p)
 	pthread_mutex_unlock(&u->lock);
 	rc = spool_read_oldest(u->spool, p);
 	pthread_mutex_lock(&u->lock);
-	return rc ? FROM_NONE : FROM_SPOOL;
+	if (rc)
+		return FROM_NONE;
+	/* The file compared may have gone (corrupt, too old, or dropped for
+	 * room) while the lock was let go: what came back may be newer than
+	 * memory's head, which only this thread takes away. */
+	if (u->n && mem_at(u, 0)->seq < (*p)->seq) {
+		upload_profile_free(*p);
+		*p = mem_at(u, 0);
+		return FROM_MEMORY;
+	}
+	return FROM_SPOOL;
 }
 
 static void log_dropped_labels(struct uploader *u, const struct upload_profile *p,
@@ -293,16 +306,17 @@ static void settle(struct uploader *u, enum source from, struct upload_profile *
 	switch (r->verdict) {
 	case UPLOAD_DELIVERED:
 	case UPLOAD_REFUSED:
+		/* Either way the server answered: it is up. */
 		if (r->verdict == UPLOAD_DELIVERED) {
 			u->st.delivered++;
 			if (u->failing)
 				log_info("upload to %s works again", u->server);
-			u->failing = false;
-			u->backoff_step = 0;
 		} else {
 			u->st.refused++;
 			log_failure(u, r, false);
 		}
+		u->failing = false;
+		u->backoff_step = 0;
 		if (from == FROM_SPOOL) {
 			spool_remove(u->spool, p->seq);
 			upload_profile_free(p);
