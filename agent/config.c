@@ -105,6 +105,9 @@ static const struct flag_def flags[] = {
 	{ "symbol-cache-size", "SMOLDER_SYMBOL_CACHE_SIZE", FLAG_SIZE, "SIZE", "128M",
 	  "Memory for symbol tables and DWARF, shared by all processes; least recently used files are dropped beyond it (0: no limit).",
 	  AT(symbol_cache_size), 0, 0, false },
+	{ "unwind-table-max-bytes", "SMOLDER_UNWIND_TABLE_MAX_BYTES", FLAG_SIZE, "SIZE", "32M",
+	  "Kernel memory for the unwind tables of the executables profiled (16 bytes a row; libc takes about 450K); least recently used tables no process maps are dropped beyond it. At most 128M.",
+	  AT(unwind_table_max_bytes), 0, 0, false },
 	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
 	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -455,6 +458,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 			explain(f, where, value, err, err_len);
 			return -EINVAL;
 		}
+	}
+	if (cfg->unwind_table_max_bytes < 65536 || cfg->unwind_table_max_bytes > (128u << 20)) {
+		snprintf(err, err_len, "--unwind-table-max-bytes: must be from 64K to 128M");
+		return -EINVAL;
 	}
 	if (cfg->upload_interval_ms < 1000) {
 		snprintf(err, err_len, "--upload-interval: must be at least 1s");

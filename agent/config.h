@@ -43,6 +43,7 @@ struct config {
 	char *debuginfod_url;          /* NULL: $DEBUGINFOD_URLS, if set */
 	char *debuginfod_cache_dir;
 	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
+	uint64_t unwind_table_max_bytes;
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;

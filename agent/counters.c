@@ -40,6 +40,14 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_SPOOL_DROPPED_AGE] = { "spool_dropped_age", "spooled profiles dropped for being older than --spool-max-age", 0 },
 	[CTR_SPOOL_CORRUPT] = { "spool_corrupt", "spool files that could not be read back: removed", 0 },
 	[CTR_SPOOL_WRITE_ERRORS] = { "spool_write_errors", "profiles that could not be written to the spool", 0 },
+	[CTR_UNWIND_TRUNCATED] = { "unwind_truncated", "samples whose user stack was deeper than 127 frames", 0 },
+	[CTR_UNWIND_ERROR_READ] = { "unwind_error_read", "samples whose user stack walk stopped: the stack could not be read", 0 },
+	[CTR_UNWIND_ERROR_UNSUPPORTED] = { "unwind_error_unsupported", "samples whose user stack walk stopped: CFI it cannot follow", 0 },
+	[CTR_UNWIND_ERROR_BAD_FRAME] = { "unwind_error_bad_frame", "samples whose user stack walk stopped: a frame that does not move up the stack", 0 },
+	[CTR_UNWIND_TABLES] = { "unwind_tables", "executables whose unwind tables are loaded into BPF", 1 },
+	[CTR_UNWIND_ROWS] = { "unwind_rows", "unwind rows loaded into BPF (16 bytes each)", 1 },
+	[CTR_UNWIND_EVICTIONS] = { "unwind_evictions", "unwind tables dropped to make room (least recently used first)", 0 },
+	[CTR_UNWIND_NO_ROOM] = { "unwind_no_room", "unwind tables not loaded for want of room: frame pointers there", 0 },
 };
 
 static const enum counter_id loss_ids[] = {

@@ -44,6 +44,14 @@ enum counter_id {
 	CTR_SPOOL_DROPPED_AGE,    /* older than --spool-max-age */
 	CTR_SPOOL_CORRUPT,        /* spool files that could not be read back */
 	CTR_SPOOL_WRITE_ERRORS,
+	CTR_UNWIND_TRUNCATED,     /* samples whose user stack passed SMOLDER_MAX_STACK_DEPTH */
+	CTR_UNWIND_ERROR_READ,    /* ... whose walk stopped: stack not readable */
+	CTR_UNWIND_ERROR_UNSUPPORTED, /* ... CFI the walk cannot follow */
+	CTR_UNWIND_ERROR_BAD_FRAME,   /* ... a frame not moving up the stack */
+	CTR_UNWIND_TABLES,        /* gauge: executables with tables loaded */
+	CTR_UNWIND_ROWS,          /* gauge: rows loaded */
+	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
+	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
 	CTR__COUNT,
 };
 

@@ -26,10 +26,13 @@ static uint64_t lookup_address(uint64_t addr, size_t frame)
 /* Adds the location of addr in mapping m (NULL: in none we know) with its
  * lines (none: unnamed). The mapping is added for each location, saying
  * what this one has: the builder keeps each has_* flag only if every
- * location had it. */
+ * location had it. has_functions is the location's own (an unnamed one
+ * leaves it to a server to fill in); the others say whether the file was
+ * named from DWARF at all (dwarf), as pprof's symbolizer sets them: a
+ * function DWARF does not describe (crt1's _start) is no missing line. */
 static int add_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
 			uint64_t addr, const struct pprof_line_desc *lines, size_t n,
-			bool inline_frames_sought, uint64_t *id)
+			bool dwarf, uint64_t *id)
 {
 	uint64_t mapping_id = 0;
 
@@ -37,13 +40,9 @@ static int add_location(struct pprof_builder *b, struct pprof_mapping_desc *m,
 		int err;
 
 		m->has_functions = n > 0;
-		m->has_filenames = n > 0;
-		m->has_line_numbers = n > 0;
-		for (size_t i = 0; i < n; i++) {
-			m->has_filenames &= lines[i].filename != NULL;
-			m->has_line_numbers &= lines[i].line > 0;
-		}
-		m->has_inline_frames = n > 0 && inline_frames_sought;
+		m->has_filenames = n > 0 && dwarf;
+		m->has_line_numbers = n > 0 && dwarf;
+		m->has_inline_frames = n > 0 && dwarf;
 		err = pprof_builder_add_mapping(b, m, &mapping_id);
 		if (err)
 			return err;
@@ -57,6 +56,11 @@ static int add_named_location(struct pprof_builder *b, struct pprof_mapping_desc
 	struct pprof_line_desc line = { .function_name = name };
 
 	return add_location(b, m, addr, &line, name ? 1 : 0, false, id);
+}
+
+int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id)
+{
+	return add_named_location(b, NULL, 0, name, id);
 }
 
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
@@ -144,7 +148,7 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			.line = loc.frames[i].line,
 			.start_line = loc.frames[i].start_line,
 		};
-	return add_location(b, &desc, addr, lines, loc.n, loc.from_dwarf, id);
+	return add_location(b, &desc, addr, lines, loc.n, sym_elf_has_dwarf(elf), id);
 }
 
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,

@@ -15,6 +15,10 @@
 
 /* Adds the kernel frames ips[0..n) (leaf first) to b; ids receives their
  * location ids. */
+/* A frame that is no address but says something about the stack (how its
+ * walk ended: "[truncated]"), into *id. */
+int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id);
+
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 		      const uint64_t *ips, size_t n, uint64_t *ids);
 

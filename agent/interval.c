@@ -58,6 +58,35 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 	v->fate = r > 0 ? CTR_SAMPLES_PROFILED : r == 0 ? CTR_SAMPLES_DROPPED : CTR_LOST_PROFILE_ERROR;
 }
 
+/* The frame that ends a user stack the walk did not finish, or NULL. */
+static const char *unwind_end_marker(unsigned int end)
+{
+	switch (end) {
+	case SMOLDER_UNWIND_END_TRUNCATED:
+		return "[truncated]";
+	case SMOLDER_UNWIND_END_READ:
+		return "[unwind error: stack not readable]";
+	case SMOLDER_UNWIND_END_UNSUPPORTED:
+		return "[unwind error: unsupported CFI]";
+	case SMOLDER_UNWIND_END_BAD_FRAME:
+		return "[unwind error: bad frame]";
+	}
+	return NULL; /* the stack is whole */
+}
+
+static enum counter_id unwind_end_counter(unsigned int end)
+{
+	switch (end) {
+	case SMOLDER_UNWIND_END_TRUNCATED:
+		return CTR_UNWIND_TRUNCATED;
+	case SMOLDER_UNWIND_END_READ:
+		return CTR_UNWIND_ERROR_READ;
+	case SMOLDER_UNWIND_END_UNSUPPORTED:
+		return CTR_UNWIND_ERROR_UNSUPPORTED;
+	}
+	return CTR_UNWIND_ERROR_BAD_FRAME;
+}
+
 /* Adds one drained entry to its label set's profile; returns the counter
  * that takes its samples (profiled, or the reason they were not). */
 static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
@@ -65,8 +94,10 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 				 struct profile_set *set)
 {
 	const struct smolder_count_key *k = &e->key;
-	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES];
+	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES + 1];
 	struct pprof_builder *b;
+	unsigned int end = SMOLDER_UNWIND_END_STOP;
+	const char *marker;
 	int nk, nu = 0, err;
 	int64_t value;
 
@@ -74,8 +105,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		return v->fate;
 	nk = sampler_read_stack(ctx->sampler, d, k->kernel_stack_id, ips, SMOLDER_MAX_STACK_DEPTH);
 	if (nk >= 0 && v->p && !v->p->kernel_thread)
-		nu = sampler_read_stack(ctx->sampler, d, k->user_stack_id, ips + nk,
-					SMOLDER_MAX_STACK_DEPTH);
+		nu = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips + nk,
+					     SMOLDER_MAX_STACK_DEPTH, &end);
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
 
@@ -84,9 +115,15 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk, ids);
 	if (!err && nu)
 		err = frames_add_user(ctx->sym, ctx->disc, v->p, b, ips + nk, (size_t)nu, ids + nk);
+	/* A walk cut short ends in a frame that says why. */
+	marker = nu ? unwind_end_marker(end) : NULL;
+	if (!err && marker) {
+		err = frames_add_marker(b, marker, &ids[nk + nu]);
+		counters_add(ctx->counters, unwind_end_counter(end), e->count);
+	}
 	value = (int64_t)e->count * profile_set_period(set);
 	if (!err)
-		err = pprof_builder_add_sample(b, ids, (size_t)(nk + nu), &value);
+		err = pprof_builder_add_sample(b, ids, (size_t)(nk + nu) + (marker ? 1 : 0), &value);
 	if (err) {
 		log_warn("could not add a sample of pid %u to its profile: %s", k->tgid,
 			 strerror(-err));
@@ -194,6 +231,21 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	ctx->debuginfod_seen = d;
 }
 
+static void count_unwind(struct interval_ctx *ctx)
+{
+	struct unwind_loader_stats st;
+
+	if (!ctx->unwind)
+		return;
+	unwind_loader_get_stats(ctx->unwind, &st);
+	counters_set(ctx->counters, CTR_UNWIND_TABLES, st.tables);
+	counters_set(ctx->counters, CTR_UNWIND_ROWS, st.rows);
+	counters_add(ctx->counters, CTR_UNWIND_EVICTIONS, st.evictions - ctx->unwind_evictions_seen);
+	counters_add(ctx->counters, CTR_UNWIND_NO_ROOM, st.no_room - ctx->unwind_no_room_seen);
+	ctx->unwind_evictions_seen = st.evictions;
+	ctx->unwind_no_room_seen = st.no_room;
+}
+
 /* The uploader's totals since the last interval, into the table. */
 static void count_uploads(struct interval_ctx *ctx)
 {
@@ -247,6 +299,7 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	sym_cache_trim(ctx->sym);
 	count_symbolizer(ctx);
 	count_uploads(ctx);
+	count_unwind(ctx);
 
 	uint64_t sent = 0, dropped = 0;
 	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {

@@ -14,6 +14,7 @@
 #include "sampler.h"
 #include "sym.h"
 #include "upload_set.h"
+#include "unwind_loader.h"
 #include "uploader.h"
 
 struct interval_ctx {
@@ -25,12 +26,14 @@ struct interval_ctx {
 	struct sym_cache *sym;
 	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct uploader *uploader;         /* NULL: profiles are written locally */
+	struct unwind_loader *unwind;
 	struct upload_warned warned;
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */
 	struct sym_cache_stats sym_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
 	struct uploader_stats uploader_seen;
+	uint64_t unwind_evictions_seen, unwind_no_room_seen;
 };
 
 /* Closes the interval [start_ns, end_ns) (Unix ns). Returns a negative

@@ -17,6 +17,7 @@ struct proc_events {
 	struct events_bpf *skel;
 	struct ring_buffer *rb;
 	struct disc_table *disc;
+	struct unwind_loader *unwind;
 	int stats_fd;
 	int ranges_fd;
 	int n_cpus;
@@ -96,12 +97,15 @@ static int handle_event(void *ctx, void *data, size_t len)
 		/* Read now: a short-lived process may be gone by the drain. A
 		 * process that is already gone is simply not found. */
 		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
-		if (p && !p->exited)
+		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
+			unwind_loader_publish(e->unwind, p);
+		}
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
 		bpf_map_delete_elem(e->ranges_fd, &tgid);
+		unwind_loader_forget(e->unwind, (int)ev->tgid);
 		break;
 	}
 	return 0;
@@ -175,7 +179,7 @@ static int load_programs(struct proc_events *e, const struct sampler *s, bool wa
 }
 
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
-		    struct proc_events **out, const char **what)
+		    struct unwind_loader *unwind, struct proc_events **out, const char **what)
 {
 	struct proc_events *e = calloc(1, sizeof(*e));
 	int err;
@@ -184,6 +188,7 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 	if (!e)
 		return -ENOMEM;
 	e->disc = disc;
+	e->unwind = unwind;
 	e->n_cpus = libbpf_num_possible_cpus();
 	err = load_programs(e, s, true, what);
 	if (err) {

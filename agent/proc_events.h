@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "disc.h"
+#include "unwind_loader.h"
 #include "sampler.h"
 
 struct proc_events;
@@ -17,6 +18,7 @@ struct proc_events;
 /* Loads and attaches the exec/exit programs on the sampler's shared maps.
  * *what names the step that failed. */
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
+		    struct unwind_loader *unwind,
 		    struct proc_events **out, const char **what);
 void proc_events_free(struct proc_events *e);
 

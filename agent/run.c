@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
+#include "unwind.h"
+#include "unwind_loader.h"
 #include "uploader.h"
 
 /* Processes announce themselves (proc_events.c): the scan only reconciles
@@ -290,6 +293,23 @@ static void uploader_stop(struct uploader *u)
 		 (unsigned long long)st.spool.files);
 }
 
+struct preload {
+	struct unwind_loader *loader;
+	const struct config *cfg;
+};
+
+/* With --pid, only the targets: the rest is never walked. */
+static void publish_unwind(const struct disc_process *p, void *arg)
+{
+	const struct preload *pl = arg;
+	bool target = pl->cfg->n_pids == 0;
+
+	for (size_t i = 0; i < pl->cfg->n_pids && !target; i++)
+		target = pl->cfg->pids[i] == p->pid;
+	if (target && !p->kernel_thread)
+		unwind_loader_publish(pl->loader, p);
+}
+
 int agent_run(const struct config *cfg, const struct disc_targets *targets)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
@@ -301,6 +321,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		.n_pids = cfg->n_pids,
 		.count_map_entries = cfg->count_map_entries,
 		.stack_map_entries = cfg->stack_map_entries,
+		.unwind_rows = (uint32_t)(cfg->unwind_table_max_bytes /
+					  sizeof(struct smolder_unwind_row)),
 	};
 	struct sym_debuginfod *debuginfod = NULL;
 	struct counters counters = {};
@@ -335,7 +357,24 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
-	err = proc_events_new(ctx.sampler, ctx.disc, &ctx.events, &what);
+	{
+		struct unwind_loader_opts uo = { .sz = sizeof(uo), .sym = ctx.sym };
+
+		sampler_unwind_maps(ctx.sampler, &uo.rows_fd, &uo.procs_fd, &uo.max_rows);
+		ctx.unwind = unwind_loader_new(&uo);
+		if (!ctx.unwind) {
+			log_error("out of memory");
+			goto out;
+		}
+	}
+	/* Tables for the processes already running, before their first
+	 * samples: else those are walked by frame pointers until then. */
+	{
+		struct preload pl = { ctx.unwind, cfg };
+
+		disc_table_for_each(ctx.disc, publish_unwind, &pl);
+	}
+	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &ctx.events, &what);
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
@@ -354,6 +393,7 @@ out:
 		uploader_stop(ctx.uploader);
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
+	unwind_loader_free(ctx.unwind);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
 	sym_debuginfod_free(debuginfod);

@@ -77,6 +77,7 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 {
 	struct bpf_map *counts[] = { skel->maps.counts_0, skel->maps.counts_1 };
 	struct bpf_map *stacks[] = { skel->maps.stacks_0, skel->maps.stacks_1 };
+	struct bpf_map *user[] = { skel->maps.user_stacks_0, skel->maps.user_stacks_1 };
 	int err = 0;
 
 	for (int g = 0; g < SMOLDER_GENERATIONS && !err; g++) {
@@ -84,7 +85,11 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 			err = bpf_map__set_max_entries(counts[g], o->count_map_entries);
 		if (!err && o->stack_map_entries)
 			err = bpf_map__set_max_entries(stacks[g], o->stack_map_entries);
+		if (!err && o->stack_map_entries)
+			err = bpf_map__set_max_entries(user[g], o->stack_map_entries);
 	}
+	if (!err && o->unwind_rows)
+		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);
 	return err;
 }
 
@@ -235,6 +240,11 @@ static int stacks_fd(struct sampler *s, unsigned int gen)
 	return bpf_map__fd(gen ? s->skel->maps.stacks_1 : s->skel->maps.stacks_0);
 }
 
+static int user_stacks_fd(struct sampler *s, unsigned int gen)
+{
+	return bpf_map__fd(gen ? s->skel->maps.user_stacks_1 : s->skel->maps.user_stacks_0);
+}
+
 /* Makes every program that read the old generation finish: updating a
  * map-in-map makes the kernel wait for an RCU grace period, and perf_event
  * programs run inside RCU read-side sections. */
@@ -337,21 +347,56 @@ int sampler_read_stack(struct sampler *s, const struct sampler_drain *d, int32_t
 	return (int)n;
 }
 
-void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
+int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			    uint64_t *ips, size_t max, unsigned int *end)
 {
-	int fd = stacks_fd(s, d->gen);
-	__u32 key, next;
+	struct smolder_user_stack st;
+	size_t n = 0;
+
+	*end = SMOLDER_UNWIND_END_STOP;
+	if (key == 0)
+		return 0;
+	if (bpf_map_lookup_elem(user_stacks_fd(s, d->gen), &key, &st))
+		return -errno;
+	while (n < st.len && n < SMOLDER_MAX_STACK_DEPTH && n < max) {
+		ips[n] = st.pcs[n];
+		n++;
+	}
+	*end = st.end;
+	return (int)n;
+}
+
+/* Deletes every entry of a map whose keys are key_size bytes. */
+static void clear_map(int fd, size_t key_size)
+{
+	uint64_t key[2], next[2]; /* room for the largest key here */
 	void *prev = NULL;
 
+	if (key_size > sizeof(key))
+		return;
 	/* Deleting the current key would lose our place: delete behind us. */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		if (prev)
-			bpf_map_delete_elem(fd, &key);
-		key = next;
-		prev = &key;
+			bpf_map_delete_elem(fd, key);
+		memcpy(key, next, key_size);
+		prev = key;
 	}
 	if (prev)
-		bpf_map_delete_elem(fd, &key);
+		bpf_map_delete_elem(fd, key);
+}
+
+void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
+{
+	clear_map(stacks_fd(s, d->gen), sizeof(__u32));
+	clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
+}
+
+void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
+			 uint32_t *max_rows)
+{
+	*rows_fd = bpf_map__fd(s->skel->maps.unwind_rows);
+	*procs_fd = bpf_map__fd(s->skel->maps.unwind_procs);
+	*max_rows = bpf_map__max_entries(s->skel->maps.unwind_rows);
 }

@@ -14,6 +14,7 @@
 
 #include <linux/types.h>
 #include "sample.h"
+#include "unwind.h"
 
 struct sampler;
 
@@ -25,6 +26,7 @@ struct sampler_opts {
 	bool include_idle;
 	unsigned int count_map_entries; /* 0: sample.h's default */
 	unsigned int stack_map_entries;
+	uint32_t unwind_rows;           /* 0: unwind.h's default */
 };
 
 struct sampler_entry {
@@ -64,6 +66,15 @@ int sampler_drain(struct sampler *s, struct sampler_drain *d);
 /* Copies the frames of stack id (leaf first) into ips; returns how many. */
 int sampler_read_stack(struct sampler *s, const struct sampler_drain *d,
 		       int32_t id, uint64_t *ips, size_t max);
+
+/* Copies the user stack of key (leaf first) into ips; returns how many,
+ * with how the walk ended (enum smolder_unwind_end) in *end. */
+int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			    uint64_t *ips, size_t max, unsigned int *end);
+
+/* The unwind tables' maps (bpf/unwind.h), for the unwind loader. */
+void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
+			 uint32_t *max_rows);
 
 /* Clears the drained generation's stacks so it is empty when it is next
  * written to, and frees d's memory. */

@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include "sample.h"
 #include "events_maps.bpf.h"
+#include "unwind.bpf.h"
 
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
@@ -44,12 +45,24 @@ typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 		__uint(value_size, sizeof(stack_frames_t));                  \
 	} name SEC(".maps")
 
+/* User stacks, walked here (unwind.bpf.h), under a hash of their frames. */
+#define USER_STACK_MAP(name)                                                 \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_HASH);                             \
+		__uint(max_entries, SMOLDER_STACK_MAP_ENTRIES);              \
+		__type(key, __u64);                                          \
+		__type(value, struct smolder_user_stack);                   \
+	} name SEC(".maps")
+
 /* One of each per generation, so a drain owns its maps outright and can
- * clear the stack map without touching stacks the next interval uses. */
+ * clear the stack maps without touching stacks the next interval uses.
+ * Kernel stacks come from bpf_get_stackid. */
 COUNT_MAP(counts_0);
 COUNT_MAP(counts_1);
 STACK_MAP(stacks_0);
 STACK_MAP(stacks_1);
+USER_STACK_MAP(user_stacks_0);
+USER_STACK_MAP(user_stacks_1);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -127,26 +140,58 @@ static __always_inline enum smolder_stat count_sample(__u32 gen,
 	return SMOLDER_STAT_LOST_COUNT_MAP_FULL;
 }
 
-/* A stack id, or -1 when there is no stack of this kind to have (a kernel
+/* The user stack, walked from the registers the task had in user mode:
+ * the sample's own when it landed there, else those the kernel saved on
+ * entry. Stored under its hash; 0 when it cannot be stored. */
+static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_data *ctx,
+							 __u32 gen, struct task_struct *task,
+							 struct smolder_count_key *key)
+{
+	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
+	void *stacks = gen ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
+	struct walk_state *st;
+	long err;
+
+	if (ip >= SMOLDER_KERNEL_START) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		if (!regs)
+			return SMOLDER_STAT_LOST_STACK_READ;
+		ip = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		bp = BPF_CORE_READ(regs, bp);
+	}
+	if (ip == 0 || ip >= SMOLDER_KERNEL_START)
+		return SMOLDER_STAT_LOST_STACK_READ;
+	st = walk_user_stack(key->tgid, key->start_ticks, ip, sp, bp);
+	if (!st)
+		return SMOLDER_STAT_LOST_STACK_READ;
+	err = bpf_map_update_elem(stacks, &st->hash, &st->stack, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return SMOLDER_STAT_LOST_STACK_COLLISION; /* the map is full */
+	key->user_stack = st->hash;
+	return SMOLDER_STAT_COUNTED;
+}
+
+/* The stacks of the sample: none of a kind there is none of (a kernel
  * thread's user stack, the kernel stack of a sample taken in user mode). */
 static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data *ctx,
-						     __u32 gen, bool kthread,
-						     struct smolder_count_key *key)
+						     __u32 gen, struct task_struct *task,
+						     bool kthread, struct smolder_count_key *key)
 {
 	/* Kernel text lives in the upper half of the address space. (Testing
 	 * cs would do too, but it is a 16-bit field on kernels with FRED, and
 	 * the verifier allows only full-width loads of the context.) */
 	bool in_kernel = ctx->regs.ip >= SMOLDER_KERNEL_START;
+	enum smolder_stat user = SMOLDER_STAT_LOST_STACK_READ;
 	long id;
 
-	key->user_stack_id = -1;
+	key->user_stack = 0;
 	key->kernel_stack_id = -1;
 	if (!kthread) {
-		id = stack_id(ctx, gen, BPF_F_USER_STACK);
-		if (id >= 0)
-			key->user_stack_id = id;
-		else if (id != -EFAULT)
-			return SMOLDER_STAT_LOST_STACK_COLLISION;
+		user = read_user_stack(ctx, gen, task, key);
+		if (user == SMOLDER_STAT_LOST_STACK_COLLISION)
+			return user;
 	}
 	if (in_kernel) {
 		id = stack_id(ctx, gen, 0);
@@ -158,7 +203,7 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	/* -EEXIST (bucket taken) and -ENOMEM (no free entry) are the map's
 	 * fault; -EFAULT is an empty or unreadable stack: a loss only when
 	 * neither stack could be read. */
-	if (key->user_stack_id < 0 && key->kernel_stack_id < 0)
+	if (key->user_stack == 0 && key->kernel_stack_id < 0)
 		return SMOLDER_STAT_LOST_STACK_READ;
 	return SMOLDER_STAT_COUNTED;
 }
@@ -225,7 +270,7 @@ int smolder_sample(struct bpf_perf_event_data *ctx)
 		announce(tgid, key.start_ticks,
 			 ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 
-	fate = read_stacks(ctx, gen, kthread, &key);
+	fate = read_stacks(ctx, gen, task, kthread, &key);
 	if (fate == SMOLDER_STAT_COUNTED)
 		fate = count_sample(gen, &key);
 	stat_add(gen, fate);

@@ -35,8 +35,17 @@ struct smolder_count_key {
 	__u32 tgid;
 	__u32 flags;       /* SMOLDER_KEY_* */
 	__u64 start_ticks; /* the process's start, in USER_HZ ticks since boot */
-	__s32 user_stack_id;   /* -1: none (kernel thread) */
+	__u64 user_stack;  /* key of the user_stacks map; 0: none (kernel thread) */
 	__s32 kernel_stack_id; /* -1: none (sample taken in user mode) */
+	__u32 pad;
+};
+
+/* A user stack as the BPF walk left it (bpf/unwind.h), in the user_stacks
+ * map of its generation under a hash of its frames and end. */
+struct smolder_user_stack {
+	__u32 len;
+	__u32 end; /* enum smolder_unwind_end */
+	__u64 pcs[SMOLDER_MAX_STACK_DEPTH]; /* leaf first */
 };
 
 /* What became of each sample, counted per CPU and per generation in the

@@ -75,4 +75,43 @@ struct smolder_unwind_row {
 #define SMOLDER_SIGFRAME_RSP 160
 #define SMOLDER_SIGFRAME_RIP 168
 
+/* A process's executable mappings, for the walk to find (load bias and
+ * rows) the file of an address: sorted by start, at most
+ * SMOLDER_UNWIND_MAPPINGS_MAX (beyond, the agent keeps the largest). A
+ * mapping with n_rows 0 has no table loaded: frame pointers there. */
+#define SMOLDER_UNWIND_MAPPINGS_MAX 64
+#define SMOLDER_UNWIND_PROCS_MAX 8192
+/* Rows of all loaded tables together: the default of
+ * --unwind-table-max-bytes (64M) / sizeof(struct smolder_unwind_row). */
+#define SMOLDER_UNWIND_ROWS_DEFAULT (4u << 20)
+/* A binary search of 2^23 rows takes 23 steps. */
+#define SMOLDER_UNWIND_SEARCH_STEPS 23
+
+struct smolder_unwind_mapping {
+	__u64 start, end; /* the mapping's addresses */
+	__u64 bias;       /* file address = address - bias */
+	__u32 first_row;  /* into the rows map */
+	__u32 n_rows;
+};
+
+struct smolder_unwind_proc {
+	__u64 start_ticks; /* the process these mappings are of */
+	__u32 n;
+	__u32 pad;
+	struct smolder_unwind_mapping m[SMOLDER_UNWIND_MAPPINGS_MAX];
+};
+
+/* How a walk of a user stack ended. The first two are whole stacks; the
+ * agent ends the others with a frame that names the reason, and counts
+ * them by reason. */
+enum smolder_unwind_end {
+	SMOLDER_UNWIND_END_STOP = 0,     /* CFI: the outermost frame */
+	SMOLDER_UNWIND_END_FP_ZERO,      /* frame pointers: rbp 0, or return address 0 */
+	SMOLDER_UNWIND_END_TRUNCATED,    /* SMOLDER_MAX_STACK_DEPTH frames, more to go */
+	SMOLDER_UNWIND_END_READ,         /* the stack could not be read there */
+	SMOLDER_UNWIND_END_UNSUPPORTED,  /* CFI the walk cannot follow */
+	SMOLDER_UNWIND_END_BAD_FRAME,    /* a frame that does not move up the stack */
+	SMOLDER_UNWIND_END_COUNT,
+};
+
 #endif

@@ -194,6 +194,11 @@ void disc_table_expire(struct disc_table *t);
 
 size_t disc_table_size(const struct disc_table *t);
 
+/* Calls fn for every live process known (none exec'd since it was read).
+ * fn must not change the table. */
+void disc_table_for_each(struct disc_table *t,
+			 void (*fn)(const struct disc_process *p, void *arg), void *arg);
+
 /* Labels and target rules: what a process's profiles are labelled with.
  *
  * Every profile series carries a label set: service_name and whatever the

@@ -486,6 +486,15 @@ size_t disc_table_size(const struct disc_table *t)
 	return t->n;
 }
 
+void disc_table_for_each(struct disc_table *t,
+			 void (*fn)(const struct disc_process *p, void *arg), void *arg)
+{
+	for (size_t b = 0; b < t->nbuckets; b++)
+		for (struct entry *e = t->buckets[b]; e; e = e->next)
+			if (!e->stale && !e->p.exited)
+				fn(&e->p, arg);
+}
+
 /* An exec keeps the pid and the start time but changes everything else, and
  * a first sample comes once the libraries are mapped: either way, read the
  * process again, into a fresh record swapped in whole. */

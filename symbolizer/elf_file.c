@@ -8,6 +8,7 @@
  * to make sense of them is -ENOEXEC, never a crash. */
 #include "debuginfo.h"
 #include "elf_file.h"
+#include "unwind_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,13 @@ static int read_loads(Elf *e, struct sym_elf *se)
 	return 0;
 }
 
+static bool is_x86_64(Elf *e)
+{
+	GElf_Ehdr eh;
+
+	return gelf_getehdr(e, &eh) && eh.e_machine == EM_X86_64;
+}
+
 int sym_elf_read_fd(int fd, struct sym_elf **elf)
 {
 	struct sym_elf *se;
@@ -115,6 +123,10 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf)
 		err = sym_elf_read_gopclntab(e, se);
 	if (!err)
 		sym_elf_read_build_id(e, se);
+	/* The walk in BPF knows x86_64's registers only. A file whose CFI
+	 * cannot be read is still named: it is walked by frame pointers. */
+	if (!err && is_x86_64(e))
+		sym_unwind_table_build(e, &se->unwind);
 out:
 	elf_end(e);
 	if (err) {
@@ -156,7 +168,20 @@ void sym_elf_free(struct sym_elf *elf)
 	free(elf->funcs);
 	free(elf->names);
 	free(elf->loads);
+	sym_unwind_table_release(&elf->unwind);
 	free(elf);
+}
+
+bool sym_elf_has_dwarf(const struct sym_elf *elf)
+{
+	enum sym_debug_source s = elf ? sym_dwarf_source(elf->dwarf) : SYM_DEBUG_NONE;
+
+	return s != SYM_DEBUG_NONE && s != SYM_DEBUG_PENDING;
+}
+
+const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf)
+{
+	return elf && elf->unwind.n ? &elf->unwind : NULL;
 }
 
 const char *sym_elf_build_id(const struct sym_elf *elf)

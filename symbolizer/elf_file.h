@@ -45,6 +45,7 @@ struct sym_elf {
 	char build_id[2 * SYM_BUILD_ID_MAX + 1]; /* "" when there is none */
 	/* Filled in by sym_cache.c and resolve.c: */
 	struct sym_dwarf *dwarf;  /* NULL: libdwfl could not take the file */
+	struct sym_unwind_table unwind; /* n == 0: no CFI read */
 	struct sym_htab addrs;    /* resolved addresses (resolve.c) */
 	size_t bytes;             /* what this file costs the cache */
 	uint64_t last_used;       /* cache clock at the last lookup */

@@ -76,6 +76,31 @@ const char *sym_elf_build_id(const struct sym_elf *elf);
 int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,
 			    uint64_t *vaddr);
 
+/* The unwind table of a file: its CFI (.eh_frame, else .debug_frame) as
+ * the sorted rows the BPF walk follows (bpf/unwind.h), built when the file
+ * is read into the cache. */
+struct smolder_unwind_row;
+struct sym_unwind_table {
+	struct smolder_unwind_row *rows; /* sorted by pc, consecutive rows differ */
+	size_t n;
+	/* Rows of CFI the walk cannot follow, and FDEs skipped (an encoding
+	 * not read here, a range libdw refused). */
+	size_t unsupported_rows;
+	size_t skipped_fdes;
+};
+
+/* true when elf's DWARF (its own, or a debug file's) is at hand: its
+ * addresses are named with file:line and inlined calls where DWARF covers
+ * them (pprof's has_filenames, has_line_numbers, has_inline_frames). */
+bool sym_elf_has_dwarf(const struct sym_elf *elf);
+
+/* elf's unwind table, or NULL when it has no CFI that could be read. */
+const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf);
+
+/* The row that holds at pc (a file address), or NULL before the first. */
+const struct smolder_unwind_row *sym_unwind_table_find(const struct sym_unwind_table *t,
+						       uint64_t pc);
+
 /* Names the function containing vaddr. *name stays valid as long as elf.
  * -ENOENT: no symbol covers it (stripped, or between functions). */
 int sym_elf_lookup(const struct sym_elf *elf, uint64_t vaddr,

@@ -1,0 +1,332 @@
+/* The unwind loader (see unwind_loader.h). Tables are few (one per
+ * distinct executable file on the host), so arrays searched in full keep
+ * this simple; the rows array is allocated first-fit between the tables
+ * that hold it. */
+#include "unwind_loader.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include <bpf/bpf.h>
+
+#include "unwind.h"
+
+#define KEY_MAX 160
+
+struct table {
+	char key[KEY_MAX];   /* "" for a free slot */
+	uint32_t first, n;
+	uint32_t refs;       /* live processes that map it */
+	uint64_t last_used;
+};
+
+struct proc_ref {
+	int pid;
+	uint32_t n;
+	uint32_t tables[SMOLDER_UNWIND_MAPPINGS_MAX]; /* indices into tables */
+};
+
+struct unwind_loader {
+	int rows_fd, procs_fd;
+	uint32_t max_rows;
+	struct sym_cache *sym;
+	struct table *tables;
+	size_t n_tables;
+	struct proc_ref *procs; /* sorted by pid */
+	size_t n_procs;
+	uint64_t clock;
+	struct unwind_loader_stats st;
+};
+
+struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *o)
+{
+	struct unwind_loader *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->rows_fd = o->rows_fd;
+	l->procs_fd = o->procs_fd;
+	l->max_rows = o->max_rows;
+	l->sym = o->sym;
+	return l;
+}
+
+void unwind_loader_free(struct unwind_loader *l)
+{
+	if (!l)
+		return;
+	free(l->tables);
+	free(l->procs);
+	free(l);
+}
+
+void unwind_loader_get_stats(const struct unwind_loader *l, struct unwind_loader_stats *st)
+{
+	*st = l->st;
+}
+
+/* ---- the rows array ---- */
+
+static int by_first(const void *a, const void *b)
+{
+	const struct table *x = *(const struct table *const *)a;
+	const struct table *y = *(const struct table *const *)b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The first gap of n rows between loaded tables; -ENOSPC if none. */
+static int find_gap(struct unwind_loader *l, uint32_t n, uint32_t *first)
+{
+	struct table **used = malloc((l->n_tables + 1) * sizeof(*used));
+	size_t k = 0;
+	uint32_t at = 0;
+	int rc = -ENOSPC;
+
+	if (!used)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n_tables; i++)
+		if (l->tables[i].key[0])
+			used[k++] = &l->tables[i];
+	qsort(used, k, sizeof(*used), by_first);
+	for (size_t i = 0; i <= k; i++) {
+		uint32_t end = i < k ? used[i]->first : l->max_rows;
+
+		if (end >= at && end - at >= n) {
+			*first = at;
+			rc = 0;
+			break;
+		}
+		if (i < k)
+			at = used[i]->first + used[i]->n;
+	}
+	free(used);
+	return rc;
+}
+
+/* Evicts the least recently used table no process maps; false if none. */
+static bool evict_one(struct unwind_loader *l)
+{
+	struct table *victim = NULL;
+
+	for (size_t i = 0; i < l->n_tables; i++) {
+		struct table *t = &l->tables[i];
+
+		if (t->key[0] && !t->refs && (!victim || t->last_used < victim->last_used))
+			victim = t;
+	}
+	if (!victim)
+		return false;
+	l->st.tables--;
+	l->st.rows -= victim->n;
+	l->st.evictions++;
+	victim->key[0] = '\0';
+	return true;
+}
+
+static int write_rows(struct unwind_loader *l, uint32_t first,
+		      const struct sym_unwind_table *t)
+{
+	uint32_t *keys = malloc(t->n * sizeof(*keys));
+	__u32 count = (__u32)t->n;
+	int rc = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		keys[i] = first + (uint32_t)i;
+	if (bpf_map_update_batch(l->rows_fd, keys, t->rows, &count, NULL))
+		rc = -errno;
+	free(keys);
+	return rc;
+}
+
+static struct table *new_slot(struct unwind_loader *l)
+{
+	struct table *v;
+
+	for (size_t i = 0; i < l->n_tables; i++)
+		if (!l->tables[i].key[0])
+			return &l->tables[i];
+	v = realloc(l->tables, (l->n_tables + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	l->tables = v;
+	memset(&v[l->n_tables], 0, sizeof(*v));
+	return &v[l->n_tables++];
+}
+
+/* The loaded table of key, loading t if it is not; -ENOSPC when there is
+ * no room for it. */
+static int table_of(struct unwind_loader *l, const char *key, const struct sym_unwind_table *t,
+		    uint32_t *index)
+{
+	struct table *slot;
+	uint32_t first;
+	int rc;
+
+	for (size_t i = 0; i < l->n_tables; i++) {
+		if (strcmp(l->tables[i].key, key) == 0) {
+			l->tables[i].last_used = ++l->clock;
+			*index = (uint32_t)i;
+			return 0;
+		}
+	}
+	if (t->n > l->max_rows)
+		return -ENOSPC;
+	while ((rc = find_gap(l, (uint32_t)t->n, &first)) == -ENOSPC)
+		if (!evict_one(l))
+			return -ENOSPC;
+	if (rc)
+		return rc;
+	rc = write_rows(l, first, t);
+	if (rc)
+		return rc;
+	slot = new_slot(l);
+	if (!slot)
+		return -ENOMEM;
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->first = first;
+	slot->n = (uint32_t)t->n;
+	slot->refs = 0;
+	slot->last_used = ++l->clock;
+	l->st.tables++;
+	l->st.rows += t->n;
+	*index = (uint32_t)(slot - l->tables);
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static struct proc_ref *find_proc(struct unwind_loader *l, int pid, size_t *at)
+{
+	size_t lo = 0, hi = l->n_procs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < l->n_procs && l->procs[lo].pid == pid ? &l->procs[lo] : NULL;
+}
+
+static void release_refs(struct unwind_loader *l, const struct proc_ref *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->tables[i] < l->n_tables && l->tables[r->tables[i]].refs)
+			l->tables[r->tables[i]].refs--;
+}
+
+/* The table key of a file: its build-id, else its identity on the host. */
+static void file_key(const struct sym_elf *elf, const struct disc_mapping *m, char *out,
+		     size_t len)
+{
+	const char *id = sym_elf_build_id(elf);
+
+	if (id)
+		snprintf(out, len, "b:%s", id);
+	else
+		snprintf(out, len, "f:%u:%u:%llu", m->dev_major, m->dev_minor,
+			 (unsigned long long)m->inode);
+}
+
+/* One executable mapping of p: where its rows are, if they can be. */
+static void map_one(struct unwind_loader *l, const struct disc_process *p,
+		    const struct disc_mapping *m, struct smolder_unwind_mapping *out,
+		    struct proc_ref *refs)
+{
+	struct sym_file_ref ref = {
+		.pid = p->pid,
+		.path = m->path,
+		.map_start = m->start,
+		.map_end = m->end,
+		.dev = makedev(m->dev_major, m->dev_minor),
+		.inode = m->inode,
+	};
+	const struct sym_unwind_table *t;
+	struct sym_elf *elf;
+	char key[KEY_MAX];
+	uint64_t vaddr;
+	uint32_t index;
+	int rc;
+
+	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end };
+	if (sym_cache_get_elf(l->sym, &ref, &elf) || !(t = sym_elf_unwind_table(elf)) ||
+	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr))
+		return; /* frame pointers here */
+	file_key(elf, m, key, sizeof(key));
+	rc = table_of(l, key, t, &index);
+	if (rc) {
+		if (rc == -ENOSPC)
+			l->st.no_room++;
+		return;
+	}
+	l->tables[index].refs++;
+	refs->tables[refs->n++] = index;
+	out->bias = m->start - vaddr;
+	out->first_row = l->tables[index].first;
+	out->n_rows = l->tables[index].n;
+}
+
+static bool executable_file(const struct disc_mapping *m)
+{
+	return m->perms[2] == 'x' && m->path && m->path[0] == '/';
+}
+
+void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p)
+{
+	struct smolder_unwind_proc *up = calloc(1, sizeof(*up));
+	struct proc_ref refs = { .pid = p->pid }, *old;
+	__u32 tgid = (__u32)p->pid;
+	size_t at;
+
+	if (!up)
+		return;
+	up->start_ticks = p->start_ticks;
+	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++)
+		if (executable_file(&p->maps.v[i]))
+			map_one(l, p, &p->maps.v[i], &up->m[up->n++], &refs);
+	/* The new references before the old ones go: a table both map is
+	 * not evicted in between. */
+	old = find_proc(l, p->pid, &at);
+	if (old) {
+		release_refs(l, old);
+		*old = refs;
+	} else {
+		struct proc_ref *v = realloc(l->procs, (l->n_procs + 1) * sizeof(*v));
+		if (v) {
+			l->procs = v;
+			memmove(&v[at + 1], &v[at], (l->n_procs - at) * sizeof(*v));
+			v[at] = refs;
+			l->n_procs++;
+		} else {
+			release_refs(l, &refs); /* unpublished, then: frame pointers */
+			free(up);
+			return;
+		}
+	}
+	bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
+	free(up);
+}
+
+void unwind_loader_forget(struct unwind_loader *l, int pid)
+{
+	__u32 tgid = (__u32)pid;
+	size_t at;
+	struct proc_ref *r = find_proc(l, pid, &at);
+
+	bpf_map_delete_elem(l->procs_fd, &tgid);
+	if (!r)
+		return;
+	release_refs(l, r);
+	memmove(&l->procs[at], &l->procs[at + 1], (l->n_procs - at - 1) * sizeof(*l->procs));
+	l->n_procs--;
+}

@@ -1,0 +1,54 @@
+/* The unwind loader: puts the unwind tables of the processes' executable
+ * files into the BPF maps the user-stack walk reads (bpf/unwind.h), and
+ * tells the walk which file each process has mapped where.
+ *
+ * Tables come from the symbol cache (the same files, opened the same way,
+ * one table per file however many processes map it) and are loaded once
+ * per file, keyed by build-id (else device and inode), into one array of
+ * rows. The array is bounded (--unwind-table-max-bytes): a table that does
+ * not fit makes room by evicting, least recently used first, whole tables
+ * no live process maps; if that is not enough it is not loaded, and the
+ * walk uses frame pointers in that file. A process whose tables are not
+ * loaded yet is walked by frame pointers too: no sample is dropped for it.
+ * Run-loop thread only.
+ */
+#ifndef SMOLDER_UNWIND_LOADER_H
+#define SMOLDER_UNWIND_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "disc.h"
+#include "sym.h"
+
+struct unwind_loader;
+
+struct unwind_loader_opts {
+	size_t sz;
+	int rows_fd;        /* unwind_rows */
+	int procs_fd;       /* unwind_procs */
+	uint32_t max_rows;  /* the rows map's size */
+	struct sym_cache *sym;
+};
+
+struct unwind_loader_stats {
+	uint64_t tables;     /* loaded now */
+	uint64_t rows;       /* loaded now */
+	uint64_t evictions;
+	uint64_t no_room;    /* a table not loaded for want of room */
+};
+
+struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *opts);
+void unwind_loader_free(struct unwind_loader *l);
+
+/* Loads the tables of p's executable mappings (reading their files into
+ * the symbol cache if they are not there yet) and publishes p's mappings
+ * to the walk. Called whenever discovery has read p's maps anew. */
+void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p);
+
+/* p has exited: its mappings are forgotten and its tables released. */
+void unwind_loader_forget(struct unwind_loader *l, int pid);
+
+void unwind_loader_get_stats(const struct unwind_loader *l, struct unwind_loader_stats *st);
+
+#endif

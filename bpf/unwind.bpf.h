@@ -1,0 +1,264 @@
+/* The user-stack walk of the sampling program (included by sample.bpf.c):
+ * CFI rows where the agent has loaded a table for the code, frame pointers
+ * where it has not. See unwind.h for the rows and their rules.
+ *
+ * The walk keeps its state in a per-CPU scratch value (a stack of 127
+ * frames does not fit in BPF's 512 bytes) and takes one frame per bpf_loop
+ * iteration. Each frame costs a lookup of the process's mappings, a binary
+ * search over its file's rows (at most SMOLDER_UNWIND_SEARCH_STEPS array
+ * lookups) and one to three reads of the user stack.
+ */
+#ifndef SMOLDER_UNWIND_BPF_H
+#define SMOLDER_UNWIND_BPF_H
+
+#include "unwind.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SMOLDER_UNWIND_ROWS_DEFAULT);
+	__type(key, __u32);
+	__type(value, struct smolder_unwind_row);
+} unwind_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SMOLDER_UNWIND_PROCS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct smolder_unwind_proc);
+} unwind_procs SEC(".maps");
+
+struct walk_state {
+	__u64 ip, sp, bp;
+	__u64 hash;
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ticks;
+	struct smolder_user_stack stack;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_state);
+} walk_scratch SEC(".maps");
+
+#define FNV_PRIME 0x100000001b3ULL
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+/* The mapping of proc holding ip, or NULL. Indices are masked as well as
+ * compared: the verifier loses the comparison across the 32-bit moves. */
+static __always_inline __u32 mapping_index(__u32 i)
+{
+	barrier_var(i); /* keeps clang from dropping the mask it thinks idle */
+	return i & (SMOLDER_UNWIND_MAPPINGS_MAX - 1);
+}
+_Static_assert((SMOLDER_UNWIND_MAPPINGS_MAX & (SMOLDER_UNWIND_MAPPINGS_MAX - 1)) == 0,
+	       "the mapping index is masked");
+
+static __always_inline const struct smolder_unwind_mapping *
+find_mapping(const struct smolder_unwind_proc *proc, __u64 ip)
+{
+	__u32 lo = 0, hi = proc->n;
+	const struct smolder_unwind_mapping *m;
+
+	if (hi > SMOLDER_UNWIND_MAPPINGS_MAX)
+		hi = SMOLDER_UNWIND_MAPPINGS_MAX;
+	for (int i = 0; i < 7; i++) { /* 2^7 > SMOLDER_UNWIND_MAPPINGS_MAX */
+		__u32 mid;
+
+		if (lo >= hi)
+			break;
+		mid = lo + (hi - lo) / 2;
+		if (proc->m[mapping_index(mid)].end <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= SMOLDER_UNWIND_MAPPINGS_MAX || lo >= proc->n)
+		return NULL;
+	m = &proc->m[mapping_index(lo)];
+	if (ip < m->start || ip >= m->end)
+		return NULL;
+	return m;
+}
+
+/* The row holding file address pc among [first, first + n), or NULL. */
+static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __u32 n, __u64 pc)
+{
+	__u32 lo = 0, hi = n;
+	const struct smolder_unwind_row *r;
+	__u32 idx;
+
+	for (int i = 0; i < SMOLDER_UNWIND_SEARCH_STEPS; i++) {
+		__u32 mid;
+
+		if (lo >= hi)
+			break;
+		mid = lo + (hi - lo) / 2;
+		idx = first + mid;
+		r = bpf_map_lookup_elem(&unwind_rows, &idx);
+		if (!r)
+			return NULL;
+		if (r->pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	idx = first + lo - 1;
+	return bpf_map_lookup_elem(&unwind_rows, &idx);
+}
+
+static __always_inline int read_user_u64(__u64 addr, __u64 *v)
+{
+	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
+}
+
+/* One frame by frame pointer: [bp] is the caller's bp, [bp + 8] its
+ * return address. */
+static __always_inline int step_frame_pointer(struct walk_state *st)
+{
+	__u64 ra, bp;
+
+	if (st->bp == 0)
+		return SMOLDER_UNWIND_END_FP_ZERO;
+	if (st->bp < st->sp)
+		return SMOLDER_UNWIND_END_BAD_FRAME;
+	if (read_user_u64(st->bp + 8, &ra) || read_user_u64(st->bp, &bp))
+		return SMOLDER_UNWIND_END_READ;
+	st->sp = st->bp + 16;
+	st->bp = bp;
+	st->ip = ra;
+	return -1;
+}
+
+/* One frame by a CFI row; -1 to go on, else how the walk ends. */
+static __always_inline int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
+{
+	__u64 cfa, ra, bp = st->bp, v;
+
+	switch (r->cfa_rule) {
+	case SMOLDER_CFA_NONE:
+		return step_frame_pointer(st);
+	case SMOLDER_CFA_STOP:
+		return SMOLDER_UNWIND_END_STOP;
+	case SMOLDER_CFA_UNSUPPORTED:
+		return SMOLDER_UNWIND_END_UNSUPPORTED;
+	case SMOLDER_CFA_SIGNAL:
+		if (read_user_u64(st->sp + SMOLDER_SIGFRAME_RIP, &ra) ||
+		    read_user_u64(st->sp + SMOLDER_SIGFRAME_RBP, &bp) ||
+		    read_user_u64(st->sp + SMOLDER_SIGFRAME_RSP, &cfa))
+			return SMOLDER_UNWIND_END_READ;
+		st->ip = ra;
+		st->sp = cfa;
+		st->bp = bp;
+		return -1;
+	case SMOLDER_CFA_RSP:
+		cfa = st->sp + r->cfa_offset;
+		break;
+	case SMOLDER_CFA_RBP:
+		cfa = st->bp + r->cfa_offset;
+		break;
+	case SMOLDER_CFA_PLT:
+		cfa = st->sp + r->cfa_offset + (((st->ip & 15) >= r->rbp_rule) ? 8 : 0);
+		break;
+	case SMOLDER_CFA_DEREF_RBP:
+		if (read_user_u64(st->bp + r->cfa_offset, &cfa))
+			return SMOLDER_UNWIND_END_READ;
+		break;
+	default:
+		return SMOLDER_UNWIND_END_UNSUPPORTED;
+	}
+	if (cfa <= st->sp)
+		return SMOLDER_UNWIND_END_BAD_FRAME;
+	if (read_user_u64(cfa - 8, &ra))
+		return SMOLDER_UNWIND_END_READ;
+	if (r->cfa_rule != SMOLDER_CFA_PLT) {
+		if (r->rbp_rule == SMOLDER_RBP_AT_CFA) {
+			if (read_user_u64(cfa + r->rbp_offset, &v))
+				return SMOLDER_UNWIND_END_READ;
+			bp = v;
+		} else if (r->rbp_rule == SMOLDER_RBP_AT_RBP) {
+			if (read_user_u64(st->bp + r->rbp_offset, &v))
+				return SMOLDER_UNWIND_END_READ;
+			bp = v;
+		}
+	}
+	st->ip = ra;
+	st->sp = cfa;
+	st->bp = bp;
+	return -1;
+}
+
+static long walk_one(__u64 index, void *ctx)
+{
+	__u32 zero = 0;
+	/* bpf_loop hands over only a pointer to the caller's stack: the
+	 * state is found again, a per-CPU array lookup. */
+	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
+	const struct smolder_unwind_proc *proc;
+	const struct smolder_unwind_mapping *m = NULL;
+	const struct smolder_unwind_row *r = NULL;
+	__u32 n;
+	__u64 pc;
+	int end;
+
+	(void)ctx;
+	if (!st)
+		return 1;
+	n = st->stack.len;
+	if (n >= SMOLDER_MAX_STACK_DEPTH) {
+		st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
+		return 1;
+	}
+	st->stack.pcs[n] = st->ip;
+	st->stack.len = n + 1;
+	st->hash = (st->hash ^ st->ip) * FNV_PRIME;
+	/* A return address is after its call: its row is the call's. */
+	pc = index > 0 ? st->ip - 1 : st->ip;
+	proc = bpf_map_lookup_elem(&unwind_procs, &st->tgid);
+	if (proc && proc->start_ticks == st->start_ticks)
+		m = find_mapping(proc, st->ip);
+	if (m && m->n_rows)
+		r = find_row(m->first_row, m->n_rows, pc - m->bias);
+	end = r ? step_row(st, r) : step_frame_pointer(st);
+	if (end < 0 && st->ip == 0)
+		end = SMOLDER_UNWIND_END_FP_ZERO;
+	if (end < 0 && st->ip >= SMOLDER_KERNEL_START)
+		end = SMOLDER_UNWIND_END_BAD_FRAME;
+	if (end >= 0) {
+		st->stack.end = (__u32)end;
+		return 1;
+	}
+	return 0;
+}
+
+/* Walks the user stack from (ip, sp, bp); the result is in the scratch
+ * state, whose hash is never 0. NULL only if the scratch is missing. */
+static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 start_ticks,
+							  __u64 ip, __u64 sp, __u64 bp)
+{
+	__u32 zero = 0;
+	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
+
+	if (!st)
+		return NULL;
+	st->ip = ip;
+	st->sp = sp;
+	st->bp = bp;
+	st->tgid = tgid;
+	st->start_ticks = start_ticks;
+	st->hash = FNV_OFFSET;
+	st->stack.len = 0;
+	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
+	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, NULL, 0);
+	st->hash = (st->hash ^ st->stack.end) * FNV_PRIME;
+	if (st->hash == 0)
+		st->hash = 1;
+	return st;
+}
+
+#endif
