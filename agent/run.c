@@ -375,6 +375,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		disc_table_for_each(ctx.disc, publish_unwind, &pl);
 	}
 	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &ctx.events, &what);
+	if (!err)
+		err = sampler_start(ctx.sampler, &what);
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
 		goto out;

@@ -21,6 +21,7 @@ struct sampler {
 	size_t n_cpus;
 	int n_possible_cpus;
 	unsigned int gen;
+	unsigned int sample_rate;
 };
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
@@ -193,14 +194,17 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		*what = "filling the --pid filter";
 		goto fail;
 	}
-	err = attach_all_cpus(s, opts->sample_rate, what);
-	if (err)
-		goto fail;
+	s->sample_rate = opts->sample_rate;
 	*out = s;
 	return 0;
 fail:
 	sampler_free(s);
 	return err;
+}
+
+int sampler_start(struct sampler *s, const char **what)
+{
+	return attach_all_cpus(s, s->sample_rate, what);
 }
 
 void sampler_free(struct sampler *s)

@@ -42,10 +42,13 @@ struct sampler_drain {
 	unsigned int gen;
 };
 
-/* Returns 0 with *out set, or a negative errno; *what names the step that
- * failed (for the one line the agent prints). */
+/* Loads the program and creates its maps, without sampling yet. Returns 0
+ * with *out set, or a negative errno; *what names the step that failed
+ * (for the one line the agent prints). */
 int sampler_new(const struct sampler_opts *opts, struct sampler **out,
 		const char **what);
+/* Starts sampling: one perf event per online CPU. */
+int sampler_start(struct sampler *s, const char **what);
 void sampler_free(struct sampler *s);
 
 /* The maps the sampler shares with the process-event programs
