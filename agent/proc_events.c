@@ -92,6 +92,9 @@ static int handle_event(void *ctx, void *data, size_t len)
 		/* Not read now: its libraries are not mapped yet. Its first
 		 * sample after the exec announces it again. */
 		disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
+		/* The old image's mappings mislead the walk: frame pointers
+		 * until the new one is read. */
+		unwind_loader_forget(e->unwind, (int)ev->tgid);
 		break;
 	case SMOLDER_EVENT_SAMPLED:
 		/* Read now: a short-lived process may be gone by the drain. A

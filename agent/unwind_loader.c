@@ -39,6 +39,11 @@ struct unwind_loader {
 	struct proc_ref *procs; /* sorted by pid */
 	size_t n_procs;
 	uint64_t clock;
+	/* The vDSO's table, read once (rc < 0: none to be had). */
+	struct sym_unwind_table vdso;
+	uint64_t vdso_vaddr;
+	int vdso_rc;
+	bool vdso_read;
 	struct unwind_loader_stats st;
 };
 
@@ -61,6 +66,7 @@ void unwind_loader_free(struct unwind_loader *l)
 		return;
 	free(l->tables);
 	free(l->procs);
+	sym_unwind_table_release(&l->vdso);
 	free(l);
 }
 
@@ -281,6 +287,31 @@ static bool executable_file(const struct disc_mapping *m)
 	return m->perms[2] == 'x' && m->path && m->path[0] == '/';
 }
 
+static bool is_vdso(const struct disc_mapping *m)
+{
+	return m->path && strcmp(m->path, "[vdso]") == 0;
+}
+
+/* The vDSO: the kernel's, the same in every process. */
+static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
+		     struct smolder_unwind_mapping *out, struct proc_ref *refs)
+{
+	uint32_t index;
+
+	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end };
+	if (!l->vdso_read) {
+		l->vdso_rc = sym_vdso_unwind_table(&l->vdso, &l->vdso_vaddr);
+		l->vdso_read = true;
+	}
+	if (l->vdso_rc || !l->vdso.n || table_of(l, "vdso", &l->vdso, &index))
+		return;
+	l->tables[index].refs++;
+	refs->tables[refs->n++] = index;
+	out->bias = m->start - l->vdso_vaddr;
+	out->first_row = l->tables[index].first;
+	out->n_rows = l->tables[index].n;
+}
+
 void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p)
 {
 	struct smolder_unwind_proc *up = calloc(1, sizeof(*up));
@@ -291,9 +322,12 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 	if (!up)
 		return;
 	up->start_ticks = p->start_ticks;
-	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++)
+	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
 		if (executable_file(&p->maps.v[i]))
 			map_one(l, p, &p->maps.v[i], &up->m[up->n++], &refs);
+		else if (is_vdso(&p->maps.v[i]))
+			map_vdso(l, &p->maps.v[i], &up->m[up->n++], &refs);
+	}
 	/* The new references before the old ones go: a table both map is
 	 * not evicted in between. */
 	old = find_proc(l, p->pid, &at);

@@ -97,6 +97,11 @@ bool sym_elf_has_dwarf(const struct sym_elf *elf);
 /* elf's unwind table, or NULL when it has no CFI that could be read. */
 const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf);
 
+/* The unwind table of the vDSO (the same in every process: the agent's
+ * own is read), and the file address at the start of its mapping. */
+int sym_vdso_unwind_table(struct sym_unwind_table *out, uint64_t *vaddr_at_start);
+void sym_unwind_table_release(struct sym_unwind_table *t);
+
 /* The row that holds at pc (a file address), or NULL before the first. */
 const struct smolder_unwind_row *sym_unwind_table_find(const struct sym_unwind_table *t,
 						       uint64_t pc);

@@ -16,7 +16,6 @@
  * -ENOENT: the file has no CFI; -EBADMSG: its CFI cannot be read;
  * -ENOMEM. */
 int sym_unwind_table_build(Elf *elf, struct sym_unwind_table *out);
-void sym_unwind_table_release(struct sym_unwind_table *t);
 
 
 #endif

@@ -20,10 +20,19 @@ Checked, on the workload's samples (kernel frames set aside):
     reach the thread's start (start_thread, clone3);
   - recurse: recursion 300 deep: the stacks end in "[truncated]" after
     exactly 127 frames, hot_leaf then 126 of recurse;
+  - vdso: clock_gettime in a loop: >= 99% of the samples reach main,
+    those in the vDSO through clock_loop;
+  - dlopen: a library (MODULE, also without frame pointers) loaded after
+    the agent started: its chain mod_hot, mod_link_1..3 then call_module
+    and main, in >= 99% of the samples in it;
+  - Debian's own /usr/bin/python3 running a CPU-bound script: >= 99% of
+    its samples reach main;
 and the agent counted the truncations (unwind_truncated).
 """
 
 import os
+import shutil
+import tempfile
 
 import smolder_harness as h
 
@@ -41,8 +50,9 @@ def reaches_root(names):
     return any(n in ROOTS for n in names)
 
 
-def profile(smolder, binary, mode):
-    r = h.run(smolder, [binary, mode, SECONDS], sample_rate=RATE, upload_interval="3s")
+def profile(smolder, binary, mode, extra=()):
+    r = h.run(smolder, [binary, mode, SECONDS] + list(extra), sample_rate=RATE,
+              upload_interval="3s")
     h.check_output(r, RATE)
     samples = r.samples(os.path.basename(binary))
     total = h.count(samples)
@@ -151,7 +161,59 @@ def check_recurse(smolder, binary):
                % (counted, h.count(deep)))
 
 
-def test(smolder, gcc_pie, gcc_nopie, clang_pie, clang_nopie):
+def check_vdso(smolder, binary):
+    _, samples, total = profile(smolder, binary, "vdso")
+    share(samples, total, lambda s: reaches_root(user_names(s)), "vdso: reach main")
+    in_vdso = [s for s in samples for f in s.frames[:1]
+               if f.mapping is not None and f.mapping.file == "[vdso]"]
+    if h.count(in_vdso) < 0.2 * total:
+        h.fail("only %d of %d samples in the vDSO" % (h.count(in_vdso), total))
+    share(in_vdso, h.count(in_vdso), lambda s: "clock_loop" in user_names(s),
+          "vdso: samples in the vDSO under clock_loop")
+
+
+def check_dlopen(smolder, binary, module):
+    _, samples, total = profile(smolder, binary, "dlopen", [module])
+    in_mod = [s for s in samples if "mod_hot" in user_names(s)]
+    if h.count(in_mod) < 0.5 * total:
+        h.fail("only %d of %d samples in the dlopen'ed library" % (h.count(in_mod), total))
+    want = ["mod_hot", "mod_link_1", "mod_link_2", "mod_link_3", "call_module", "main"]
+
+    def whole(s):
+        names = [n for n in user_locations(s) if n in want]
+        return names == want
+    share(in_mod, h.count(in_mod), whole, "dlopen: the library's chain to main")
+
+
+PYTHON_SCRIPT = r"""
+import json, os, sys, time
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+print(json.dumps({"event": "ready", "pids": [os.getpid()]}), flush=True)
+sys.stdin.readline()
+end = time.time() + %s
+while time.time() < end:
+    fib(18)
+print(json.dumps({"event": "done", "pid": os.getpid()}), flush=True)
+sys.stdin.read()
+"""
+
+
+def check_python(smolder, tmpdir):
+    script = os.path.join(tmpdir, "burn.py")
+    with open(script, "w") as f:
+        f.write(PYTHON_SCRIPT % SECONDS)
+    r = h.run(smolder, ["/usr/bin/python3", script], sample_rate=RATE, upload_interval="3s")
+    h.check_output(r, RATE)
+    service = os.path.basename(os.path.realpath("/usr/bin/python3"))
+    samples = r.samples(service)
+    total = h.count(samples)
+    if total < 200:
+        h.fail("python3: only %d samples of service %s" % (total, service))
+    share(samples, total, lambda s: reaches_root(user_names(s)), "python3: reach main")
+
+
+def test(smolder, gcc_pie, gcc_nopie, clang_pie, clang_nopie, module):
     for b in (gcc_pie, gcc_nopie, clang_pie, clang_nopie):
         check_chain(smolder, b)
     check_qsort(smolder, gcc_pie)
@@ -159,10 +221,17 @@ def test(smolder, gcc_pie, gcc_nopie, clang_pie, clang_nopie):
     check_signal(smolder, gcc_pie)
     check_threads(smolder, clang_pie)
     check_recurse(smolder, gcc_pie)
+    check_vdso(smolder, gcc_pie)
+    check_dlopen(smolder, gcc_pie, module)
+    tmp = tempfile.mkdtemp(prefix="smolder-unwind-")
+    try:
+        check_python(smolder, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
     import sys
-    if len(sys.argv) < 6:
-        sys.exit("usage: test_unwind.py SMOLDER GCC_PIE GCC_NOPIE CLANG_PIE CLANG_NOPIE")
-    h.run_test(test, sys.argv[1:6])
+    if len(sys.argv) < 7:
+        sys.exit("usage: test_unwind.py SMOLDER GCC_PIE GCC_NOPIE CLANG_PIE CLANG_NOPIE MODULE")
+    h.run_test(test, sys.argv[1:7])

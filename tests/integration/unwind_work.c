@@ -1,7 +1,7 @@
 /* Workload for test_unwind.py: stacks a frame-pointer walk cannot follow.
  * Built at -O2 with -fomit-frame-pointer, by gcc and by clang, PIE and not.
  *
- *   unwind_work MODE [SECONDS]
+ *   unwind_work MODE [SECONDS [LIBRARY]]
  *
  * MODE:
  *   chain    a chain of 20 noinline functions, chain_20 .. chain_1, down to
@@ -16,9 +16,13 @@
  *   threads  8 threads, thread k in a chain 4 + 2k deep, the work at its
  *            leaf;
  *   recurse  recursion 300 deep, the work at the bottom: the walk must stop
- *            at 127 frames and say so.
+ *            at 127 frames and say so;
+ *   vdso     clock_gettime in a loop: the time is read in the vDSO;
+ *   dlopen   after "go", dlopen the library named by the third argument
+ *            (unwind_mod.c) and run its mod_link_3 chain.
  * Protocol with the harness: see workload.h.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -169,6 +173,41 @@ static void run_recurse(void)
 		recurse(299);
 }
 
+NOINLINE void clock_loop(void)
+{
+	struct timespec ts;
+
+	for (int i = 0; i < 1000; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sink += (uint64_t)ts.tv_nsec;
+	}
+}
+
+static void run_vdso(void)
+{
+	while (wall_ns() < end_ns)
+		clock_loop();
+}
+
+NOINLINE void call_module(uint64_t (*entry)(uint64_t))
+{
+	while (wall_ns() < end_ns)
+		sink += entry(100000);
+}
+
+static int run_dlopen(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW);
+	uint64_t (*entry)(uint64_t) = h ? (uint64_t (*)(uint64_t))dlsym(h, "mod_link_3") : NULL;
+
+	if (!entry) {
+		fprintf(stderr, "unwind_work: dlopen %s: %s\n", path, dlerror());
+		return 1;
+	}
+	call_module(entry);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "chain";
@@ -188,6 +227,10 @@ int main(int argc, char **argv)
 		run_threads();
 	else if (strcmp(mode, "recurse") == 0)
 		run_recurse();
+	else if (strcmp(mode, "vdso") == 0)
+		run_vdso();
+	else if (strcmp(mode, "dlopen") == 0 && (argc < 4 || run_dlopen(argv[3])))
+		return 1;
 	else
 		run_chain();
 	printf("{\"event\":\"done\",\"pid\":%d}\n", (int)getpid());
