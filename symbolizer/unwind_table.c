@@ -250,7 +250,8 @@ static int list_fdes(struct builder *b, Elf *elf, bool eh_frame)
 		}
 		off = next;
 	}
-	qsort(b->fdes, b->n_fdes, sizeof(*b->fdes), compare_fdes);
+	if (b->n_fdes) /* qsort's array must not be NULL, even empty */
+		qsort(b->fdes, b->n_fdes, sizeof(*b->fdes), compare_fdes);
 	return 0;
 }
 
