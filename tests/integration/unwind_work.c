@@ -17,6 +17,8 @@
  *            leaf;
  *   recurse  recursion 300 deep, the work at the bottom: the walk must stop
  *            at 127 frames and say so;
+ *   stack30  the work at the bottom of a recursion 25 deep: stacks of 30
+ *            frames with main and libc's start (bench/unwind.sh);
  *   vdso     clock_gettime in a loop: the time is read in the vDSO;
  *   dlopen   after "go", dlopen the library named by the third argument
  *            (unwind_mod.c) and run its mod_link_3 chain.
@@ -173,6 +175,12 @@ static void run_recurse(void)
 		recurse(299);
 }
 
+static void run_stack30(void)
+{
+	while (wall_ns() < end_ns)
+		recurse(24);
+}
+
 NOINLINE void clock_loop(void)
 {
 	struct timespec ts;
@@ -227,6 +235,8 @@ int main(int argc, char **argv)
 		run_threads();
 	else if (strcmp(mode, "recurse") == 0)
 		run_recurse();
+	else if (strcmp(mode, "stack30") == 0)
+		run_stack30();
 	else if (strcmp(mode, "vdso") == 0)
 		run_vdso();
 	else if (strcmp(mode, "dlopen") == 0 && (argc < 4 || run_dlopen(argv[3])))
