@@ -193,20 +193,24 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	return -1;
 }
 
+/* What stays the same for a whole walk, on the caller's stack: bpf_loop
+ * passes its callback a pointer there and nowhere else. */
+struct walk_ctx {
+	struct walk_state *st;
+	const struct smolder_unwind_proc *proc; /* NULL: frame pointers only */
+};
+
 static long walk_one(__u64 index, void *ctx)
 {
-	__u32 zero = 0;
-	/* bpf_loop hands over only a pointer to the caller's stack: the
-	 * state is found again, a per-CPU array lookup. */
-	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
-	const struct smolder_unwind_proc *proc;
+	struct walk_ctx *wc = ctx;
+	struct walk_state *st = wc->st;
+	const struct smolder_unwind_proc *proc = wc->proc;
 	const struct smolder_unwind_mapping *m = NULL;
 	const struct smolder_unwind_row *r = NULL;
 	__u32 n;
 	__u64 pc;
 	int end;
 
-	(void)ctx;
 	if (!st)
 		return 1;
 	n = st->stack.len;
@@ -219,8 +223,7 @@ static long walk_one(__u64 index, void *ctx)
 	st->hash = (st->hash ^ st->ip) * FNV_PRIME;
 	/* A return address is after its call: its row is the call's. */
 	pc = index > 0 ? st->ip - 1 : st->ip;
-	proc = bpf_map_lookup_elem(&unwind_procs, &st->tgid);
-	if (proc && proc->start_ticks == st->start_ticks)
+	if (proc)
 		m = find_mapping(proc, st->ip);
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
@@ -243,6 +246,7 @@ static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 star
 {
 	__u32 zero = 0;
 	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
+	struct walk_ctx wc;
 
 	if (!st)
 		return NULL;
@@ -254,7 +258,11 @@ static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 star
 	st->hash = FNV_OFFSET;
 	st->stack.len = 0;
 	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
-	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, NULL, 0);
+	wc.st = st;
+	wc.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (wc.proc && wc.proc->start_ticks != start_ticks)
+		wc.proc = NULL; /* another process's, under a reused pid */
+	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, &wc, 0);
 	st->hash = (st->hash ^ st->stack.end) * FNV_PRIME;
 	if (st->hash == 0)
 		st->hash = 1;
