@@ -45,7 +45,11 @@ typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 		__uint(value_size, sizeof(stack_frames_t));                  \
 	} name SEC(".maps")
 
-/* User stacks, walked here (unwind.bpf.h), under a hash of their frames. */
+/* User stacks, walked here (unwind.bpf.h), under a hash of their frames
+ * and of how the walk ended. Counting stays in the kernel, as it was with
+ * bpf_get_stackid: a sample costs a lookup in the count map, and a new
+ * stack one insert here, instead of a kilobyte copied to a ring buffer and
+ * a wake-up of the agent for each one (BENCHMARKS.md, issue 6). */
 #define USER_STACK_MAP(name)                                                 \
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_HASH);                             \
