@@ -298,11 +298,14 @@ struct preload {
 	const struct config *cfg;
 };
 
-/* With --pid, only the targets: the rest is never walked. */
+/* The --pid targets get their tables before sampling starts. Without
+ * --pid, each process gets its own at its first sample: most processes of
+ * a host are idle and are never walked, and loading the files of all of
+ * them would cost the symbol cache the memory of every one. */
 static void publish_unwind(const struct disc_process *p, void *arg)
 {
 	const struct preload *pl = arg;
-	bool target = pl->cfg->n_pids == 0;
+	bool target = false;
 
 	for (size_t i = 0; i < pl->cfg->n_pids && !target; i++)
 		target = pl->cfg->pids[i] == p->pid;
@@ -367,7 +370,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 			goto out;
 		}
 	}
-	/* Tables for the processes already running, before their first
+	/* Tables for the targets already running, before their first
 	 * samples: else those are walked by frame pointers until then. */
 	{
 		struct preload pl = { ctx.unwind, cfg };
