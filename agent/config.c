@@ -108,6 +108,15 @@ static const struct flag_def flags[] = {
 	{ "unwind-table-max-bytes", "SMOLDER_UNWIND_TABLE_MAX_BYTES", FLAG_SIZE, "SIZE", "32M",
 	  "Kernel memory for the unwind tables of the executables profiled (16 bytes a row; libc takes about 450K); least recently used tables no process maps are dropped beyond it. At most 128M.",
 	  AT(unwind_table_max_bytes), 0, 0, false },
+	{ "http-listen", "SMOLDER_HTTP_LISTEN", FLAG_STRING, "ADDR", "127.0.0.1:4100",
+	  "Where to serve /healthz, /ready and Prometheus /metrics (HOST:PORT; \"\" or \"off\": nowhere).",
+	  AT(http_listen), 0, 0, false },
+	{ "kubernetes", "SMOLDER_KUBERNETES", FLAG_BOOL, "", "false",
+	  "Label processes with their pods' metadata from the Kubernetes API server (on by itself when $KUBERNETES_SERVICE_HOST is set).",
+	  AT(kubernetes), 0, 0, false },
+	{ "node-name", "SMOLDER_NODE_NAME", FLAG_STRING, "NAME", NULL,
+	  "This node's name, whose pods are watched (default: $NODE_NAME, else the host name).",
+	  AT(node_name), 0, 0, false },
 	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
 	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -491,6 +500,8 @@ void config_release(struct config *cfg)
 	free_list(&cfg->headers);
 	free(cfg->tls_ca_file);
 	free(cfg->spool_dir);
+	free(cfg->http_listen);
+	free(cfg->node_name);
 	free(cfg->pids);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -44,6 +44,9 @@ struct config {
 	char *debuginfod_cache_dir;
 	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
 	uint64_t unwind_table_max_bytes;
+	char *http_listen;             /* HOST:PORT; "" or "off": none */
+	bool kubernetes;               /* --kubernetes, or $KUBERNETES_SERVICE_HOST */
+	char *node_name;               /* NULL: $NODE_NAME, else the host name */
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;
