@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "sample.h"
 
 enum flag_kind {
@@ -119,6 +120,9 @@ static const struct flag_def flags[] = {
 	  AT(node_name), 0, 0, false },
 	{ "log-level", "SMOLDER_LOG_LEVEL", FLAG_LOG_LEVEL, "LEVEL", "info",
 	  "debug, info, warn or error.", AT(log_level), 0, 0, false },
+	{ "test-kube-api-url", "SMOLDER_TEST_KUBE_API_URL", FLAG_STRING, "URL", NULL,
+	  "Test only: the Kubernetes API server to watch, without a service account.",
+	  AT(test_kube_api_url), 0, 0, true },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
 	  "Test only: size of the BPF count map.", AT(count_map_entries), 1, 1u << 24, true },
 	{ "test-stack-map-entries", "SMOLDER_TEST_STACK_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -415,6 +419,8 @@ static int check_upload(struct config *cfg, char *err, size_t err_len)
 		snprintf(err, err_len, "--spool-dir: must not be empty");
 		return -EINVAL;
 	}
+	if (metrics_parse_listen(cfg->http_listen, NULL, NULL, err, err_len) < 0)
+		return -EINVAL;
 	return CONFIG_RUN;
 }
 
@@ -502,6 +508,7 @@ void config_release(struct config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->http_listen);
 	free(cfg->node_name);
+	free(cfg->test_kube_api_url);
 	free(cfg->pids);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -47,6 +47,7 @@ struct config {
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool kubernetes;               /* --kubernetes, or $KUBERNETES_SERVICE_HOST */
 	char *node_name;               /* NULL: $NODE_NAME, else the host name */
+	char *test_kube_api_url;       /* test only: an API server without auth */
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;

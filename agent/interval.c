@@ -37,6 +37,8 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 			  struct process_verdict *v)
 {
 	struct disc_target_input in = { .default_service_name = "kernel" };
+	struct disc_labels pod = { 0 };
+	bool opted_out = false; /* smolder.io/profile: "false" */
 	int r;
 
 	disc_labels_release(&v->labels);
@@ -51,8 +53,11 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 		in.cgroup = v->p->cgroup_path;
 		in.container_id = v->p->container_id;
 		in.default_service_name = v->p->service_name;
+		if (kube_pod_labels(ctx->kube, v->p->container_id, &pod, &opted_out))
+			in.kube = &pod;
 	}
-	r = disc_targets_apply(ctx->targets, &in, &v->labels);
+	r = opted_out ? 0 : disc_targets_apply(ctx->targets, &in, &v->labels);
+	disc_labels_release(&pod);
 	if (r < 0)
 		log_warn("labels of pid %u: %s", k->tgid, strerror(-r));
 	v->fate = r > 0 ? CTR_SAMPLES_PROFILED : r == 0 ? CTR_SAMPLES_DROPPED : CTR_LOST_PROFILE_ERROR;
@@ -312,5 +317,7 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	counters_set(c, CTR_PROCESSES_TRACKED, disc_table_size(ctx->disc));
 	log_counters(c, start_ns, end_ns);
 	counters_end_interval(c);
+	/* What /metrics and /ready see, as of this interval's end. */
+	http_server_publish(ctx->http, c);
 	return 0;
 }

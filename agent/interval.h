@@ -10,10 +10,12 @@
 #include "config.h"
 #include "counters.h"
 #include "disc.h"
+#include "http_server.h"
 #include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
 #include "upload_set.h"
+#include "kube.h"
 #include "unwind_loader.h"
 #include "uploader.h"
 
@@ -26,7 +28,9 @@ struct interval_ctx {
 	struct sym_cache *sym;
 	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct uploader *uploader;         /* NULL: profiles are written locally */
+	struct http_server *http;          /* NULL: --http-listen off */
 	struct unwind_loader *unwind;
+	struct kube *kube;                 /* NULL: not in a cluster */
 	struct upload_warned warned;
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */

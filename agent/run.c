@@ -19,11 +19,13 @@
 
 #include "counters.h"
 #include "disc.h"
+#include "http_server.h"
 #include "interval.h"
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
 #include "sym.h"
+#include "kube.h"
 #include "unwind.h"
 #include "unwind_loader.h"
 #include "uploader.h"
@@ -339,7 +341,11 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("setting up signal handling: %s", strerror(-sigfd));
 		return 1;
 	}
+	/* First, so that a port in use stops the agent before BPF loads. */
+	if (http_server_start(cfg->http_listen, SMOLDER_VERSION, &ctx.http))
+		goto out;
 	debuginfod = debuginfod_start(cfg);
+	ctx.kube = kube_start(cfg);
 	if (uploader_start(cfg, &ctx.uploader))
 		goto out;
 	sym_opts.debug_dirs = (const char *const *)cfg->debug_dirs.v;
@@ -388,17 +394,20 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
 		 ctx.uploader ? "uploading" : cfg->output_dir,
 		 (unsigned long long)cfg->upload_interval_ms);
+	http_server_sampling_started(ctx.http);
 	status = loop(&ctx, sigfd);
 	log_info("stopped: %llu samples taken, %llu profiled, %llu profiles written",
 		 (unsigned long long)counters.total[CTR_SAMPLES_TAKEN],
 		 (unsigned long long)counters.total[CTR_SAMPLES_PROFILED],
 		 (unsigned long long)counters.total[CTR_PROFILES_WRITTEN]);
 out:
+	http_server_free(ctx.http);
 	if (ctx.uploader)
 		uploader_stop(ctx.uploader);
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
 	unwind_loader_free(ctx.unwind);
+	kube_stop(ctx.kube);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
 	sym_debuginfod_free(debuginfod);

@@ -8,10 +8,12 @@ packages=(
   # build
   meson ninja-build pkg-config gcc clang llvm binutils
   bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev libcurl4-openssl-dev
-  libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev libiberty-dev libjson-c-dev
+  libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev libiberty-dev libjson-c-dev libmicrohttpd-dev
   # tests: decoders that are not ours (go tool pprof, protoc, python3-protobuf
   # for the fake Pyroscope), Debian's python3, a debuginfod server
   golang-go protobuf-compiler python3 python3-protobuf elfutils debuginfod
+  # tests/deploy: the manifests' YAML, read by Debian's python3
+  python3-yaml
   # benchmarks: the peers we measure against, and the DWARF of python3.11
   # that bench/symbolize.sh resolves
   linux-perf python3.11-dbg

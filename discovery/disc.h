@@ -275,6 +275,10 @@ struct disc_target_input {
 	 * name: see struct disc_process. When it is unknown the comm stands
 	 * in, and "unknown" when that is too. */
 	const char *default_service_name;
+	/* Labels of the process's pod (kube_pods.h): service_name, namespace,
+	 * pod, container, node and the __meta_kubernetes_* labels, set before
+	 * the rules run (so they may use or change them); NULL: none. */
+	const struct disc_labels *kube;
 };
 
 struct disc_targets;

@@ -769,6 +769,9 @@ static int apply(const struct disc_targets *t, const struct disc_target_input *i
 	    (rc = disc_labels_set(&l, META_CONTAINER_ID, in->container_id)) ||
 	    (rc = disc_labels_set(&l, SERVICE_NAME, svc)))
 		goto out;
+	for (size_t i = 0; in->kube && i < in->kube->n; i++)
+		if ((rc = disc_labels_set(&l, in->kube->v[i].name, in->kube->v[i].value)))
+			goto out;
 	for (size_t i = 0; i < t->tags.n; i++)
 		if ((rc = disc_labels_set(&l, t->tags.v[i].name, t->tags.v[i].value)))
 			goto out;
@@ -779,6 +782,8 @@ static int apply(const struct disc_targets *t, const struct disc_target_input *i
 		goto out;
 
 	disc_labels_remove_if(&l, reserved, NULL);
+	if (in->kube && disc_labels_get(in->kube, SERVICE_NAME))
+		svc = disc_labels_get(in->kube, SERVICE_NAME);
 	if (!disc_labels_get(&l, SERVICE_NAME) && (rc = disc_labels_set(&l, SERVICE_NAME, svc)))
 		goto out;
 	for (size_t i = 0; i < l.n; i++) {

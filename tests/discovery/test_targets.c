@@ -50,7 +50,7 @@ static struct disc_targets *load(const char *yaml)
 static const char *run(const struct disc_targets *t, const struct proc *p)
 {
 	static char s[4096];
-	struct disc_target_input in = { p->exe, p->comm, p->cgroup, p->container_id, p->svc };
+	struct disc_target_input in = { p->exe, p->comm, p->cgroup, p->container_id, p->svc, NULL };
 	struct disc_labels l = { .n = 99 }; /* overwritten whatever it holds */
 	size_t o = 0;
 	int rc;
