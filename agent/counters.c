@@ -47,6 +47,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_UNWIND_TABLES] = { "unwind_tables", "executables whose unwind tables are loaded into BPF", 1 },
 	[CTR_UNWIND_ROWS] = { "unwind_rows", "unwind rows loaded into BPF (16 bytes each)", 1 },
 	[CTR_UNWIND_EVICTIONS] = { "unwind_evictions", "unwind tables dropped to make room (least recently used first)", 0 },
+	[CTR_BPF_COUNT_MAP_ENTRIES] = { "bpf_count_map_entries", "entries of the BPF count map at the last drain (of --test-count-map-entries, 16384 by default): past it, samples are lost_count_map_full", 1 },
 	[CTR_UNWIND_NO_ROOM] = { "unwind_no_room", "unwind tables not loaded for want of room: frame pointers there", 0 },
 };
 

@@ -52,6 +52,7 @@ enum counter_id {
 	CTR_UNWIND_ROWS,          /* gauge: rows loaded */
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
 	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
+	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
 	CTR__COUNT,
 };
 

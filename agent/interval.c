@@ -288,6 +288,7 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 		return err;
 	}
 	count_bpf_stats(c, d.stats);
+	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d.n);
 	set = profile_set_new(start_ns, end_ns, ctx->cfg->sample_rate);
 	if (set) {
 		add_entries(ctx, &d, set);
