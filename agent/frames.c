@@ -58,6 +58,19 @@ static int add_named_location(struct pprof_builder *b, struct pprof_mapping_desc
 	return add_location(b, m, addr, &line, name ? 1 : 0, false, id);
 }
 
+void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
+		     struct sym_file_ref *ref)
+{
+	*ref = (struct sym_file_ref){
+		.pid = p->pid,
+		.path = m->path,
+		.map_start = m->start,
+		.map_end = m->end,
+		.dev = makedev(m->dev_major, m->dev_minor),
+		.inode = m->inode,
+	};
+}
+
 int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id)
 {
 	return add_named_location(b, NULL, 0, name, id);
@@ -118,15 +131,9 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 	uint64_t vaddr;
 
 	if (is_file_path(m->path)) {
-		struct sym_file_ref ref = {
-			.pid = p->pid,
-			.path = m->path,
-			.map_start = m->start,
-			.map_end = m->end,
-			.dev = makedev(m->dev_major, m->dev_minor),
-			.inode = m->inode,
-		};
+		struct sym_file_ref ref;
 
+		frames_file_ref(p, m, &ref);
 		if (sym_cache_get_elf(sym, &ref, &elf) == 0) {
 			uint64_t off = lookup_address(addr, frame) - m->start + m->offset;
 

@@ -15,6 +15,10 @@
 
 /* Adds the kernel frames ips[0..n) (leaf first) to b; ids receives their
  * location ids. */
+/* The symbol cache's reference to the file of mapping m of process p. */
+void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
+		     struct sym_file_ref *ref);
+
 /* A frame that is no address but says something about the stack (how its
  * walk ended: "[truncated]"), into *id. */
 int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id);

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 #include <bpf/bpf.h>
 
+#include "frames.h"
 #include "unwind.h"
 
 #define KEY_MAX 160
@@ -249,14 +249,7 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 		    const struct disc_mapping *m, struct smolder_unwind_mapping *out,
 		    struct proc_ref *refs)
 {
-	struct sym_file_ref ref = {
-		.pid = p->pid,
-		.path = m->path,
-		.map_start = m->start,
-		.map_end = m->end,
-		.dev = makedev(m->dev_major, m->dev_minor),
-		.inode = m->inode,
-	};
+	struct sym_file_ref ref;
 	const struct sym_unwind_table *t;
 	struct sym_elf *elf;
 	char key[KEY_MAX];
@@ -265,6 +258,7 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 	int rc;
 
 	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end };
+	frames_file_ref(p, m, &ref);
 	if (sym_cache_get_elf(l->sym, &ref, &elf) || !(t = sym_elf_unwind_table(elf)) ||
 	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr))
 		return; /* frame pointers here */

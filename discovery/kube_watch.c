@@ -325,6 +325,18 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* What _new made, the thread aside. */
+static void release(struct disc_kube_watch *w)
+{
+	free(w->api_url);
+	free(w->node_name);
+	free(w->token_path);
+	free(w->ca_path);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
 struct disc_kube_watch *disc_kube_watch_new(const struct disc_kube_watch_opts *o)
 {
 	struct disc_kube_watch *w = calloc(1, sizeof(*w));
@@ -344,13 +356,7 @@ struct disc_kube_watch *disc_kube_watch_new(const struct disc_kube_watch_opts *o
 	pthread_cond_init(&w->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	if (!w->api_url || !w->node_name || pthread_create(&w->thread, NULL, run, w)) {
-		free(w->api_url);
-		free(w->node_name);
-		free(w->token_path);
-		free(w->ca_path);
-		pthread_cond_destroy(&w->wake);
-		pthread_mutex_destroy(&w->lock);
-		free(w);
+		release(w);
 		return NULL;
 	}
 	return w;
@@ -365,13 +371,7 @@ void disc_kube_watch_free(struct disc_kube_watch *w)
 	pthread_cond_broadcast(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	free(w->api_url);
-	free(w->node_name);
-	free(w->token_path);
-	free(w->ca_path);
-	pthread_cond_destroy(&w->wake);
-	pthread_mutex_destroy(&w->lock);
-	free(w);
+	release(w);
 }
 
 void disc_kube_watch_get_stats(struct disc_kube_watch *w, struct disc_kube_watch_stats *st)
