@@ -20,6 +20,9 @@ on a free port of 127.0.0.1. Checked:
     version; a scrape's totals are those of some interval's end (a sum of
     the log's first intervals);
   - an unknown path is 404; the agent exits 0 on SIGTERM;
+  - with --server-address (the fake Pyroscope of tests/upload), the upload
+    counters (queued, delivered) grow between two scrapes, and no more are
+    said delivered than the server took;
   - --http-listen off serves nothing (neither on the port nor on the
     default 127.0.0.1:4100);
   - a bad address is a bad flag value (exit 2, one line), and a port in use
@@ -33,6 +36,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -312,6 +316,39 @@ def run_on(smolder, workload_pid, tmp):
                 h.fail("/metrics: smolder_%s_total %s is no interval's total (%s)" % (key, got, sums))
 
 
+def run_uploading(smolder, workload_pid, tmp):
+    """With a server: the upload counters move in /metrics as profiles are
+    delivered (to the fake Pyroscope of tests/upload)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "upload"))
+    import fake_pyroscope
+    server = fake_pyroscope.FakePyroscope()
+    url = server.start(os.path.join(tmp, "pyroscope"))
+    port = free_port()
+    base = "http://127.0.0.1:%d" % port
+    agent = Agent(smolder, ["--pid", str(workload_pid), "--http-listen", "127.0.0.1:%d" % port,
+                            "--server-address", url, "--spool-dir", os.path.join(tmp, "spool")],
+                  os.path.join(tmp, "out-up"))
+    try:
+        agent.wait_started()
+        time.sleep(INTERVAL_S + 0.5)
+        m1 = scrape(base)
+        time.sleep(3 * INTERVAL_S + 0.5)
+        m2 = scrape(base)
+        agent.stop()
+    finally:
+        agent.kill()
+        server.stop()
+    queued = [value(m, "smolder_uploads_queued_total", "counter") for m in (m1, m2)]
+    delivered = [value(m, "smolder_uploads_delivered_total", "counter") for m in (m1, m2)]
+    h.log("uploads queued %s, delivered %s" % (queued, delivered))
+    if not queued[1] > queued[0] or not delivered[1] > delivered[0]:
+        h.fail("uploads queued %s and delivered %s did not grow between the scrapes"
+               % (queued, delivered))
+    taken = len([r for r in server.received() if r["accepted"]])
+    if taken < delivered[1]:
+        h.fail("/metrics says %d delivered, the server took %d" % (delivered[1], taken))
+
+
 def run_off(smolder, workload_pid, tmp):
     port = free_port()
     default_free = refuses(4100)
@@ -373,6 +410,7 @@ def test(smolder, workload):
         pid = ready["pids"][0]
         run_bad(smolder, tmp)
         run_on(smolder, pid, tmp)
+        run_uploading(smolder, pid, tmp)
         run_off(smolder, pid, tmp)
         ok = True
     finally:
