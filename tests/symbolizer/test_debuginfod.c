@@ -13,8 +13,10 @@
  * sym_debuginfod_free abandons a transfer without waiting for its timeout,
  * and the next worker fetches that file all the same. The wrapper then
  * checks in the server's log that the requests reached it. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,40 @@ static char server_state(pid_t pid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* True once every thread of pid is stopped: SIGSTOP returns before the
+ * group stop is done, and a thread still running could answer. */
+static bool all_threads_stopped(pid_t pid)
+{
+	char dir[64], path[400], buf[512], *p;
+	struct dirent *e;
+	bool all = true;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (all && (e = readdir(d))) {
+		FILE *f;
+		size_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%.63s/%.255s/stat", dir, e->d_name) >= sizeof(path))
+			continue;
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		all = p && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+	}
+	closedir(d);
+	return all;
 }
 
 static struct sym_debuginfod *start(const char *url, const char *cache, unsigned int timeout_s)
@@ -238,6 +274,9 @@ static void check_stalled_server(pid_t server, const char *url)
 	if (!d)
 		return;
 	CHECK(!kill(server, SIGSTOP), "SIGSTOP %d: %s", (int)server, strerror(errno));
+	for (int i = 0; i < 500 && !all_threads_stopped(server); i++)
+		usleep(10000);
+	CHECK(all_threads_stopped(server), "server %d: not every thread stopped", (int)server);
 	CHECK_INT(sym_debuginfod_find(d, id, &path), -EAGAIN);
 	rc = wait_answer(d, id, &path);
 	CHECK(server_state(server) == 'T', "server %d not stopped but '%c'", (int)server,
