@@ -53,6 +53,10 @@ enum counter_id {
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
 	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
 	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
+	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
+	CTR_KUBE_EVENTS,          /* watch events applied */
+	CTR_KUBE_RELISTS,         /* lists again after a 410 Gone */
+	CTR_KUBE_ERRORS,          /* lists and watches that failed (logged) */
 	CTR__COUNT,
 };
 

@@ -306,6 +306,7 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);
+	kube_count(ctx->kube, c);
 
 	uint64_t sent = 0, dropped = 0;
 	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {

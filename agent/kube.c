@@ -17,6 +17,8 @@
 struct kube {
 	struct disc_kube_pods *pods;
 	struct disc_kube_watch *watch;
+	struct disc_kube_watch_stats seen;
+	char node[256];
 };
 
 static bool in_cluster(const struct config *cfg)
@@ -90,8 +92,31 @@ struct kube *kube_start(const struct config *cfg)
 		free(k);
 		return NULL;
 	}
-	log_info("kubernetes: watching the pods of node %s", node);
+	snprintf(k->node, sizeof(k->node), "%s", node);
+	log_info("kubernetes: watching the pods of node %s at %s", node, url);
 	return k;
+}
+
+void kube_count(struct kube *k, struct counters *c)
+{
+	struct disc_kube_watch_stats st;
+
+	if (!k)
+		return;
+	disc_kube_watch_get_stats(k->watch, &st);
+	counters_set(c, CTR_KUBE_PODS, disc_kube_pods_count(k->pods));
+	counters_add(c, CTR_KUBE_EVENTS, st.events - k->seen.events);
+	counters_add(c, CTR_KUBE_RELISTS, st.relists - k->seen.relists);
+	counters_add(c, CTR_KUBE_ERRORS, st.errors - k->seen.errors);
+	if (st.errors != k->seen.errors)
+		log_warn("kubernetes: %llu request(s) for the pods of node %s failed since the last "
+			 "interval (retried with backoff); the last: %s",
+			 (unsigned long long)(st.errors - k->seen.errors), k->node,
+			 st.last_error_text);
+	if (st.synced && !k->seen.synced)
+		log_info("kubernetes: %zu pod(s) of node %s listed", disc_kube_pods_count(k->pods),
+			 k->node);
+	k->seen = st;
 }
 
 void kube_stop(struct kube *k)

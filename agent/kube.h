@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "counters.h"
 #include "disc.h"
 
 struct kube;
@@ -20,6 +21,10 @@ void kube_stop(struct kube *k);
 /* The pod labels of the process in container_id, into *labels (release
  * them); false when no pod of this node has that container. *opted_out:
  * its pod asked not to be profiled. */
+/* The watch's news since the last call, into the interval's counters; a
+ * failure since then is logged, with what the server or libcurl said. */
+void kube_count(struct kube *k, struct counters *c);
+
 bool kube_pod_labels(struct kube *k, const char *container_id, struct disc_labels *labels,
 		     bool *opted_out);
 

@@ -378,6 +378,27 @@ int disc_kube_pods_apply_event(struct disc_kube_pods *s, const char *json, size_
 	return rc;
 }
 
+int disc_kube_status_message(const char *json, size_t len, char *out, size_t out_len)
+{
+	struct json_object *o = parse(json, len), *st = o;
+	const char *kind, *msg;
+
+	if (st && str_at(st, "type"))
+		st = obj_at(st, "object", json_type_object); /* a watch's ERROR event */
+	kind = str_at(st, "kind");
+	msg = str_at(st, "message");
+	if (!kind || strcmp(kind, "Status") || !msg || !out_len) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	snprintf(out, out_len, "%s", msg);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	json_object_put(o);
+	return 0;
+}
+
 /* ---- labels ---- */
 
 static const char *kv_get(const struct kv *v, size_t n, const char *k)

@@ -57,6 +57,12 @@ int disc_kube_pods_lookup(struct disc_kube_pods *s, const char *container_id,
 
 size_t disc_kube_pods_count(struct disc_kube_pods *s);
 
+/* What an API server's refusal says: the message of a Status body
+ * ({"kind":"Status","code":403,"message":"pods is forbidden: ..."}), or of
+ * a watch's ERROR event, into out (len bytes, control characters made
+ * spaces: it goes to the log). -EBADMSG if json is neither. */
+int disc_kube_status_message(const char *json, size_t len, char *out, size_t out_len);
+
 /* "containerd://<id>", "docker://<id>", "cri-o://<id>": the id alone, in
  * out (len bytes). -EINVAL when it has no "://". */
 int disc_kube_container_id(const char *status_id, char *out, size_t len);

@@ -58,12 +58,19 @@ static int buf_add(struct buf *b, const char *p, size_t n)
 	return 0;
 }
 
-static void count(struct disc_kube_watch *w, uint64_t *field, int err)
+static void count(struct disc_kube_watch *w, uint64_t *field)
 {
 	pthread_mutex_lock(&w->lock);
 	(*field)++;
-	if (err)
-		w->st.last_error = err;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void count_error(struct disc_kube_watch *w, int err, const char *text)
+{
+	pthread_mutex_lock(&w->lock);
+	w->st.errors++;
+	w->st.last_error = err;
+	snprintf(w->st.last_error_text, sizeof(w->st.last_error_text), "%s", text);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -71,10 +78,12 @@ static void count(struct disc_kube_watch *w, uint64_t *field, int err)
 
 struct request {
 	struct disc_kube_watch *w;
+	CURL *curl;
 	struct buf body;        /* the list's body, or the watch's partial line */
 	bool watch;
+	bool refused;           /* a watch answered other than 200: its body is a Status */
 	bool gone;
-	int err;
+	char error[sizeof(((struct disc_kube_watch_stats *)0)->last_error_text)]; /* why it failed, for the stats */
 };
 
 static size_t on_list_body(char *p, size_t size, size_t n, void *arg)
@@ -93,10 +102,16 @@ static void apply_line(struct request *r, const char *line, size_t len)
 	if (!len)
 		return;
 	if (disc_kube_pods_apply_event(w->o.store, line, len, &kind, rv, sizeof(rv))) {
-		count(w, &w->st.errors, -EBADMSG);
+		count_error(w, -EBADMSG, "a watch event that is not a pod's");
 		return;
 	}
-	count(w, &w->st.events, 0);
+	count(w, &w->st.events);
+	if (kind == DISC_KUBE_ERROR) {
+		char msg[CURL_ERROR_SIZE];
+		if (disc_kube_status_message(line, len, msg, sizeof(msg)))
+			snprintf(msg, sizeof(msg), "an ERROR event");
+		count_error(w, -EPROTO, msg);
+	}
 	if (kind == DISC_KUBE_GONE)
 		r->gone = true;
 	else if (rv[0])
@@ -107,7 +122,14 @@ static size_t on_watch_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct request *r = arg;
 	size_t len = size * n, start = 0;
+	long status = 0;
 
+	if (!r->body.len && !r->refused) {
+		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+		r->refused = status != 200;
+	}
+	if (r->refused) /* kept whole, for its message */
+		return buf_add(&r->body, p, len) ? 0 : len;
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] != '\n')
 			continue;
@@ -153,21 +175,38 @@ static struct curl_slist *auth_header(const struct disc_kube_watch *w)
 	return curl_slist_append(NULL, line);
 }
 
-/* GET path; the list's body in r->body, or the watch's events applied. */
+/* Why a request that ended with status (and body) failed, into r->error. */
+static void describe_refusal(struct request *r, long status)
+{
+	char msg[CURL_ERROR_SIZE];
+
+	if (r->body.data && disc_kube_status_message(r->body.data, r->body.len, msg,
+						     sizeof(msg)) == 0)
+		snprintf(r->error, sizeof(r->error), "HTTP %ld: %s", status, msg);
+	else
+		snprintf(r->error, sizeof(r->error), "HTTP %ld", status);
+}
+
+/* GET url: the list's body in r->body, or the watch's events applied.
+ * The HTTP status, 410 for a watch's Gone, or -EIO (why, in r->error). */
 static long get(struct disc_kube_watch *w, const char *url, struct request *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = auth_header(w);
+	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 	CURLcode cc;
 
 	if (!c) {
 		curl_slist_free_all(h);
+		snprintf(r->error, sizeof(r->error), "out of memory");
 		return -ENOMEM;
 	}
+	r->curl = c;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	/* A list must finish; a watch may stay open for its server-side
 	 * timeout (timeoutSeconds below), but must not stall. */
@@ -188,10 +227,15 @@ static long get(struct disc_kube_watch *w, const char *url, struct request *r)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
+	r->curl = NULL;
 	if (r->gone)
 		return 410;
-	if (cc != CURLE_OK && !(r->watch && cc == CURLE_WRITE_ERROR))
+	if (cc != CURLE_OK && !(r->watch && cc == CURLE_WRITE_ERROR)) {
+		snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		return -EIO;
+	}
+	if (status != 200)
+		describe_refusal(r, status);
 	return status;
 }
 
@@ -226,19 +270,22 @@ static int list(struct disc_kube_watch *w)
 		return -ENOMEM;
 	status = get(w, url, &r);
 	free(url);
-	count(w, &w->st.lists, 0);
-	if (status != 200)
+	count(w, &w->st.lists);
+	if (status != 200) {
 		rc = (int)status; /* an HTTP status, or a negative errno */
-	else
+	} else {
 		rc = disc_kube_pods_load_list(w->o.store, r.body.data ? r.body.data : "",
 					      r.body.len, rv, sizeof(rv));
+		if (rc)
+			snprintf(r.error, sizeof(r.error), "the list's answer is not a PodList");
+	}
 	free(r.body.data);
 	if (rc) {
-		count(w, &w->st.errors, rc);
+		count_error(w, rc, r.error);
 		return rc;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", rv);
-	count(w, &w->st.synced, 0);
+	count(w, &w->st.synced);
 	return 0;
 }
 
@@ -254,13 +301,13 @@ static int watch(struct disc_kube_watch *w)
 	status = get(w, url, &r);
 	free(url);
 	free(r.body.data);
-	count(w, &w->st.watches, 0);
+	count(w, &w->st.watches);
 	if (status == 410) {
-		count(w, &w->st.relists, 0);
+		count(w, &w->st.relists);
 		return 1;
 	}
 	if (status != 200) {
-		count(w, &w->st.errors, (int)status);
+		count_error(w, (int)status, r.error);
 		return -EIO;
 	}
 	return 0; /* the server closed it (timeoutSeconds): resume */

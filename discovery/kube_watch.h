@@ -4,7 +4,8 @@
  * resourceVersion; a broken watch resumes from the last version seen
  * after a backoff (1 s doubling to 30 s), and a 410 Gone relists. The
  * service account's token is read anew for each request (kubelet rotates
- * it). Nothing here logs: the agent reads the stats. */
+ * it). Nothing here logs: the agent reads the stats, and the last
+ * error's text with them. */
 #ifndef SMOLDER_DISC_KUBE_WATCH_H
 #define SMOLDER_DISC_KUBE_WATCH_H
 
@@ -28,6 +29,9 @@ struct disc_kube_watch_stats {
 	uint64_t lists, watches, events, errors, relists;
 	int last_error;     /* negative errno, or an HTTP status > 0 */
 	uint64_t synced;    /* lists that succeeded */
+	/* What went wrong last: libcurl's words (a TLS or connection
+	 * failure), or "HTTP 403: " and the server's Status message. */
+	char last_error_text[320];
 };
 
 struct disc_kube_watch *disc_kube_watch_new(const struct disc_kube_watch_opts *opts);

@@ -1,7 +1,7 @@
 /* Fuzz target: the API server's answers (a PodList, or watch events one a
  * line) into the pod store, then a lookup of every container id the input
- * mentions: bytes from the network must never crash the agent. The first
- * byte picks list or events. */
+ * mentions, and the Status reader on each line: bytes from the network
+ * must never crash the agent. The first byte picks list or events. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (i < len && text[i] != '\n')
 				continue;
 			enum disc_kube_event k;
+			char msg[128];
 			disc_kube_pods_apply_event(s, text + start, i - start, &k, rv, sizeof(rv));
+			disc_kube_status_message(text + start, i - start, msg, sizeof(msg));
 			start = i + 1;
 		}
 	}

@@ -177,6 +177,33 @@ static void test_rules(struct disc_kube_pods *s)
 	disc_targets_free(t);
 }
 
+/* What the agent logs when the API server refuses: the Status's message,
+ * from a refused request's body or a watch's ERROR event. */
+static void test_status_message(void)
+{
+	static const char forbidden[] =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+		"\"message\":\"pods is forbidden: User \\\"system:serviceaccount:smolder:smolder\\\" "
+		"cannot list resource\\n\\\"pods\\\"\",\"reason\":\"Forbidden\",\"code\":403}";
+	static const char event[] =
+		"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":500,"
+		"\"message\":\"etcdserver: leader changed\"}}";
+	static const char pod_event[] =
+		"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"message\":\"x\"}}";
+	char msg[96];
+
+	CHECK_INT(disc_kube_status_message(forbidden, strlen(forbidden), msg, sizeof(msg)), 0);
+	/* Cut to the buffer, and the newline made a space: one log line. */
+	CHECK_STR(msg, "pods is forbidden: User \"system:serviceaccount:smolder:smolder\" cannot list "
+		       "resource \"pods\"");
+	CHECK_INT(disc_kube_status_message(event, strlen(event), msg, sizeof(msg)), 0);
+	CHECK_STR(msg, "etcdserver: leader changed");
+	CHECK_INT(disc_kube_status_message(pod_event, strlen(pod_event), msg, sizeof(msg)),
+		  -EBADMSG);
+	CHECK_INT(disc_kube_status_message("<html>502</html>", 16, msg, sizeof(msg)), -EBADMSG);
+	CHECK_INT(disc_kube_status_message("", 0, msg, sizeof(msg)), -EBADMSG);
+}
+
 int main(void)
 {
 	struct disc_kube_pods *s = disc_kube_pods_new();
@@ -186,6 +213,7 @@ int main(void)
 	test_events(s);
 	test_container_id();
 	test_rules(s);
+	test_status_message();
 	disc_kube_pods_free(s);
 	return check_report("test_kube_pods");
 }

@@ -12,15 +12,22 @@ its metadata.resourceVersion), then stays open until STATE changes or 20 s
 pass. STATE["gone_below"] = N answers the first watch from a version below N
 with an ERROR event of code 410 (the version is too old: relist). STATE["break"]
 closes every watch after its first event (a broken stream to resume).
-Every request is appended to LOG as one JSON line.
+Every request is appended to LOG as one JSON line, with the bearer token
+it carried.
 
-    fake_kube_api.py PORT_FILE STATE LOG
+    fake_kube_api.py PORT_FILE STATE LOG [--tls CERT KEY] [--token FILE]
+
+--tls serves HTTPS with that certificate, as the real API server does.
+--token answers 401 with a Status, as the real one does, to any request
+whose bearer token is not FILE's content at the time of the request (the
+kubelet rotates the token the agent must read anew).
 """
 
+import argparse
 import json
 import os
 import socket
-import sys
+import ssl
 import threading
 import time
 import urllib.parse
@@ -38,14 +45,33 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def record(self, q):
+    def record(self, q, token):
         with open(self.server.log_path, "a") as f:
-            f.write(json.dumps({"time": time.time(), "path": self.path, "query": q}) + "\n")
+            f.write(json.dumps({"time": time.time(), "path": self.path, "query": q,
+                                "token": token}) + "\n")
+
+    def send_status(self, code, reason, message):
+        body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                           "status": "Failure", "message": message, "reason": reason,
+                           "code": code}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self):
         url = urllib.parse.urlparse(self.path)
         q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-        self.record(q)
+        auth = self.headers.get("Authorization", "")
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        self.record(q, token)
+        if self.server.token_path:
+            with open(self.server.token_path) as f:
+                want = f.read().strip()
+            if token != want:
+                self.send_status(401, "Unauthorized", "Unauthorized")
+                return
         if url.path != "/api/v1/pods" or q.get("fieldSelector") != "spec.nodeName=" + \
                 self.server.node:
             self.send_error(404)
@@ -102,9 +128,21 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port_file, state_path, log_path = sys.argv[1:4]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port_file")
+    ap.add_argument("state")
+    ap.add_argument("log")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--token")
+    args = ap.parse_args()
+    port_file, state_path, log_path = args.port_file, args.state, args.log
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*args.tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.token_path = args.token
     srv.state_path, srv.log_path = state_path, log_path
     srv.node = load(state_path)["node"]
     srv.gone_sent = False

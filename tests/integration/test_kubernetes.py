@@ -25,32 +25,18 @@ Checked, on the profiles (go tool pprof -raw) and the server's log:
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
+import kube_fixture as kf
 import smolder_harness as h
 
-CG_ROOT = "/sys/fs/cgroup/unified"
-NODE = "test-node"
-IDS = {k: (c * 64) for k, c in (("a", "a"), ("b", "b"), ("c", "c"))}
+NODE = kf.NODE
+IDS = {key: (c * 64) for key, c in (("a", "a"), ("b", "b"), ("c", "c"))}
 SECONDS = 14
-
-
-def pod(name, ns, uid, rv, container, cid, labels=None, annotations=None, owner=None):
-    meta = {"name": name, "namespace": ns, "uid": uid, "resourceVersion": str(rv),
-            "labels": labels or {}, "annotations": annotations or {}}
-    if owner:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
-                                    "uid": uid + "-owner", "controller": True}]
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta,
-            "spec": {"nodeName": NODE, "containers": [{"name": container}]},
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": container, "containerID": "containerd://" + cid, "ready": True}]}}
-
+pod = kf.pod
 
 POD_A = pod("web-7d4b9c8f5-x2x9z", "shop", "uid-a", 90, "server", IDS["a"],
             labels={"app.kubernetes.io/name": "web", "pod-template-hash": "7d4b9c8f5"},
@@ -60,118 +46,50 @@ POD_B = pod("quiet-0", "shop", "uid-b", 91, "quiet", IDS["b"],
 POD_C = pod("batch-1", "jobs", "uid-c", 101, "run", IDS["c"])
 
 
-def write_state(path, state):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(state, f)
-    os.rename(tmp, path)
-
-
-def requests(log):
-    if not os.path.exists(log):
-        return []
-    return [json.loads(l) for l in open(log) if l.strip()]
-
-
-def wait(what, cond, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            h.fail("timed out waiting for " + what)
-        time.sleep(0.2)
-
-
-def raw_samples(path):
-    """(count, {label: value}) for each sample of a profile, from
-    `go tool pprof -raw`'s label lines."""
-    p = subprocess.run([h.go_binary(), "tool", "pprof", "-raw", "-symbolize=none", path],
-                       capture_output=True, text=True, check=True)
-    out, cur = [], None
-    in_samples = False
-    for line in p.stdout.splitlines():
-        if line.startswith("Samples:"):
-            in_samples = True
-            continue
-        if line.startswith("Locations"):
-            break
-        if not in_samples:
-            continue
-        m = re.match(r"^\s+(\d+): ", line)
-        if m:
-            cur = [int(m.group(1)), {}]
-            out.append(cur)
-        elif cur is not None and ":[" in line:
-            for k, v in re.findall(r"(\S+?):\[([^\]]*)\]", line):
-                cur[1][k] = v
-    return out
-
-
 def test(smolder, workload):
     tmp = tempfile.mkdtemp(prefix="smolder-kube-")
-    cgroups, procs = [], {}
+    containers = kf.Containers("kube")
     agent = server = None
     try:
-        base = os.path.join(CG_ROOT, "smolder-it-kube-%d" % os.getpid())
-        for k, cid in IDS.items():
-            d = os.path.join(base, "cri-containerd-%s.scope" % cid)
-            os.makedirs(d)
-            cgroups.append(d)
-            p = subprocess.Popen([workload, str(SECONDS), "7"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, text=True)
-            json.loads(p.stdout.readline())
-            with open(os.path.join(d, "cgroup.procs"), "w") as f:
-                f.write(str(p.pid))
-            procs[k] = p
-        state = os.path.join(tmp, "state.json")
-        log = os.path.join(tmp, "requests.jsonl")
-        write_state(state, {"node": NODE, "rv": 100, "pods": [POD_A, POD_B], "events": []})
-        port_file = os.path.join(tmp, "port")
-        server = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(
-            os.path.abspath(__file__)), "fake_kube_api.py"), port_file, state, log])
-        wait("the fake API server", lambda: os.path.exists(port_file), 10)
-        url = "http://127.0.0.1:" + open(port_file).read().strip()
+        for key, cid in IDS.items():
+            containers.start(key, cid, [workload, str(SECONDS), "7"])
+        server, port, state, log = kf.start_api(
+            tmp, {"node": NODE, "rv": 100, "pods": [POD_A, POD_B], "events": []})
+        url = "http://127.0.0.1:%d" % port
 
         out = os.path.join(tmp, "profiles")
         cmd = [smolder, "--test-kube-api-url", url, "--node-name", NODE, "--upload-interval", "2s",
                "--output-dir", out, "--log-level", "info", "--http-listen", "off"]
-        for p in procs.values():
+        for p in containers.procs.values():
             cmd += ["--pid", str(p.pid)]
         agent_log = os.path.join(tmp, "agent.log")
         agent = subprocess.Popen(cmd, stdout=open(agent_log, "w"), stderr=subprocess.STDOUT)
-        wait("sampling started", lambda: "sampling started" in open(agent_log).read(), 30)
-        wait("the first watch", lambda: any(r["query"].get("watch") for r in requests(log)))
-        for p in procs.values():
-            p.stdin.write("go\n")
-            p.stdin.flush()
+        kf.wait("sampling started", lambda: "sampling started" in open(agent_log).read(), 30)
+        kf.wait("the first watch", lambda: any(r["query"].get("watch") for r in kf.requests(log)))
+        containers.go()
 
         time.sleep(2)
         c_added = time.time()
-        write_state(state, {"node": NODE, "rv": 101, "pods": [POD_A, POD_B, POD_C],
-                            "events": [{"type": "ADDED", "object": POD_C}], "break": True})
-        wait("a watch resumed from 101", lambda: any(
+        kf.write_state(state, {"node": NODE, "rv": 101, "pods": [POD_A, POD_B, POD_C],
+                              "events": [{"type": "ADDED", "object": POD_C}], "break": True})
+        kf.wait("a watch resumed from 101", lambda: any(
             r["query"].get("watch") and r["query"].get("resourceVersion") == "101"
-            for r in requests(log)))
+            for r in kf.requests(log)))
         a2 = json.loads(json.dumps(POD_A))
         a2["metadata"]["resourceVersion"] = "102"
         a2["metadata"]["labels"]["tier"] = "front"
-        write_state(state, {"node": NODE, "rv": 102, "pods": [a2, POD_B, POD_C],
-                            "events": [{"type": "ADDED", "object": POD_C},
-                                       {"type": "MODIFIED", "object": a2}],
-                            "gone_below": 1000})
-        wait("a list after the 410", lambda: sum(
-            1 for r in requests(log) if not r["query"].get("watch")) >= 2)
+        kf.write_state(state, {"node": NODE, "rv": 102, "pods": [a2, POD_B, POD_C],
+                              "events": [{"type": "ADDED", "object": POD_C},
+                                         {"type": "MODIFIED", "object": a2}],
+                              "gone_below": 1000})
+        kf.wait("a list after the 410", lambda: sum(
+            1 for r in kf.requests(log) if not r["query"].get("watch")) >= 2)
         time.sleep(max(0.0, SECONDS - (time.time() - c_added) + 1))
         agent.send_signal(2)
         if agent.wait(30) != 0:
             h.fail("the agent exited %d; its log:\n%s" % (agent.returncode, open(agent_log).read()))
 
-        by_service = {}
-        for service in os.listdir(out):
-            for name in os.listdir(os.path.join(out, service)):
-                start = int(name.split("-")[0])
-                for count, labels in raw_samples(os.path.join(out, service, name)):
-                    by_service.setdefault(labels.get("service_name"), []).append(
-                        (start, count, labels))
+        by_service = kf.samples_by_service(out)
         h.log("services: %s" % {k: len(v) for k, v in by_service.items()})
         web = by_service.get("web", [])
         if not web:
@@ -197,9 +115,9 @@ def test(smolder, workload):
                    % sorted(by_service))
         if any(l.get("pod") != "batch-1" or l.get("namespace") != "jobs" for _, _, l in jobs):
             h.fail("pod C's labels: %s" % jobs[0][2])
-        lists = [r for r in requests(log) if not r["query"].get("watch")]
+        lists = [r for r in kf.requests(log) if not r["query"].get("watch")]
         h.log("requests: %d lists, %d watches"
-              % (len(lists), len(requests(log)) - len(lists)))
+              % (len(lists), len(kf.requests(log)) - len(lists)))
         if len(lists) > 3:
             h.fail("%d lists: the agent should list once, and again after the 410" % len(lists))
 
@@ -208,22 +126,8 @@ def test(smolder, workload):
             agent.kill()
         if server:
             server.kill()
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-        for d in cgroups:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
-        if cgroups:
-            try:
-                os.rmdir(os.path.dirname(cgroups[0]))
-            except OSError:
-                pass
+        containers.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     h.main(test)
