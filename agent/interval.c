@@ -275,28 +275,63 @@ static void count_uploads(struct interval_ctx *ctx)
 	*seen = st;
 }
 
-int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
+/* Whether a process of the drain is in a container that no pod of this
+ * node has yet, while the pod watch works: the kubelet reports a new
+ * container's id a second or so after it starts, and the watch brings it
+ * after that, so the pod of a container first sampled at the end of an
+ * interval is not known at its drain. */
+static bool awaits_pod(struct interval_ctx *ctx, const struct sampler_drain *d)
 {
-	struct counters *c = ctx->counters;
-	struct sampler_drain d;
-	struct profile_set *set;
+	int32_t last_tgid = -1;
+
+	if (!kube_synced(ctx->kube))
+		return false;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct smolder_count_key *k = &d->entries[i].key;
+		const struct disc_process *p;
+
+		if ((int32_t)k->tgid == last_tgid)
+			continue;
+		last_tgid = (int32_t)k->tgid;
+		p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+		if (p && p->container_id[0] && !kube_knows(ctx->kube, p->container_id))
+			return true;
+	}
+	return false;
+}
+
+int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
+{
+	struct sampler_drain *d = &ctx->drained;
 	int err;
 
-	err = sampler_drain(ctx->sampler, &d);
+	err = sampler_drain(ctx->sampler, d);
 	if (err) {
-		sampler_drain_release(ctx->sampler, &d);
+		sampler_drain_release(ctx->sampler, d);
 		return err;
 	}
-	count_bpf_stats(c, d.stats);
-	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d.n);
-	set = profile_set_new(start_ns, end_ns, ctx->cfg->sample_rate);
+	ctx->drained_start = start_ns;
+	ctx->drained_end = end_ns;
+	ctx->drained_awaits_pod = awaits_pod(ctx, d);
+	return 0;
+}
+
+void interval_finish(struct interval_ctx *ctx)
+{
+	struct counters *c = ctx->counters;
+	struct sampler_drain *d = &ctx->drained;
+	struct profile_set *set;
+
+	count_bpf_stats(c, d->stats);
+	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
+	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);
 	if (set) {
-		add_entries(ctx, &d, set);
+		add_entries(ctx, d, set);
 	} else {
-		for (size_t i = 0; i < d.n; i++)
-			counters_add(c, CTR_LOST_PROFILE_ERROR, d.entries[i].count);
+		for (size_t i = 0; i < d->n; i++)
+			counters_add(c, CTR_LOST_PROFILE_ERROR, d->entries[i].count);
 	}
-	sampler_drain_release(ctx->sampler, &d);
+	sampler_drain_release(ctx->sampler, d);
 	if (set)
 		write_profiles(ctx, set);
 	profile_set_free(set);
@@ -317,9 +352,8 @@ int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	 * which is now. */
 	disc_table_expire(ctx->disc);
 	counters_set(c, CTR_PROCESSES_TRACKED, disc_table_size(ctx->disc));
-	log_counters(c, start_ns, end_ns);
+	log_counters(c, ctx->drained_start, ctx->drained_end);
 	counters_end_interval(c);
 	/* What /metrics and /ready see, as of this interval's end. */
 	http_server_publish(ctx->http, c);
-	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef SMOLDER_INTERVAL_H
 #define SMOLDER_INTERVAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -38,11 +39,21 @@ struct interval_ctx {
 	struct sym_debuginfod_stats debuginfod_seen;
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen;
+	/* The interval drained and not yet finished. */
+	struct sampler_drain drained;
+	int64_t drained_start, drained_end;
+	bool drained_awaits_pod;
 };
 
-/* Closes the interval [start_ns, end_ns) (Unix ns). Returns a negative
- * errno only when the sampler itself failed; lost samples and failed
- * profiles are counted and logged, not returned. */
-int interval_close(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
+/* An interval closes in two steps. interval_drain takes the interval
+ * [start_ns, end_ns) (Unix ns) out of the sampler, which goes on counting
+ * into the next; a negative errno only when the sampler itself failed.
+ * interval_finish, before the next drain, attributes, names, builds and
+ * writes; lost samples and failed profiles are counted and logged. In
+ * between, ctx->drained_awaits_pod says the drain holds samples of a
+ * container whose pod the watch has not brought yet: the caller may let a
+ * moment pass first (see run.c). */
+int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
+void interval_finish(struct interval_ctx *ctx);
 
 #endif

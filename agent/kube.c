@@ -137,3 +137,24 @@ bool kube_pod_labels(struct kube *k, const char *container_id, struct disc_label
 		return false;
 	return disc_kube_pods_lookup(k->pods, container_id, labels, opted_out) == 0;
 }
+
+bool kube_synced(struct kube *k)
+{
+	struct disc_kube_watch_stats st;
+
+	if (!k)
+		return false;
+	disc_kube_watch_get_stats(k->watch, &st);
+	return st.synced > 0;
+}
+
+bool kube_knows(struct kube *k, const char *container_id)
+{
+	struct disc_labels labels;
+	bool opted_out;
+
+	if (!kube_pod_labels(k, container_id, &labels, &opted_out))
+		return false;
+	disc_labels_release(&labels);
+	return true;
+}

@@ -25,6 +25,11 @@ void kube_stop(struct kube *k);
  * failure since then is logged, with what the server or libcurl said. */
 void kube_count(struct kube *k, struct counters *c);
 
+/* Whether the pods of this node have been listed (the store means
+ * something), and whether one of them has container_id. */
+bool kube_synced(struct kube *k);
+bool kube_knows(struct kube *k, const char *container_id);
+
 bool kube_pod_labels(struct kube *k, const char *container_id, struct disc_labels *labels,
 		     bool *opted_out);
 

@@ -118,6 +118,17 @@ static int64_t interval_end_after(int64_t start_rt, int64_t interval)
 	return (end + 999999999) / 1000000000 * 1000000000;
 }
 
+/* How long a drain that holds samples of a container whose pod is not
+ * known yet waits for the watch to bring it, before it is built: what the
+ * kubelet and the watch take (a second or two), within half an interval,
+ * so that it is built before the next drain. */
+static int64_t pod_grace_ns(int64_t interval)
+{
+	int64_t grace = 2000000000LL;
+
+	return grace < interval / 2 ? grace : interval / 2;
+}
+
 static int loop(struct interval_ctx *ctx, int sigfd)
 {
 	const struct config *cfg = ctx->cfg;
@@ -128,6 +139,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	int64_t next_scan = start_mono + SCAN_PERIOD_MS * 1000000LL;
 	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
 				       : INT64_MAX;
+	int64_t finish_at = INT64_MAX; /* a drain waits to be finished until then */
 	int stop = 0, err;
 
 	while (!stop) {
@@ -135,6 +147,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		int64_t close_at = now_ns(CLOCK_MONOTONIC) + (interval_end - now_ns(CLOCK_REALTIME));
 		int64_t now;
 
+		close_at = close_at < finish_at ? close_at : finish_at;
 		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
@@ -145,15 +158,23 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				log_warn("scanning /proc: %s", strerror(-err));
 			next_scan = now + SCAN_PERIOD_MS * 1000000LL;
 		}
+		if (finish_at != INT64_MAX && (stop || now >= finish_at)) {
+			interval_finish(ctx);
+			finish_at = INT64_MAX;
+		}
 		if (stop || now_ns(CLOCK_REALTIME) >= interval_end) {
 			/* A stop ends the interval now: that last one is partial. */
 			if (stop)
 				interval_end = now_ns(CLOCK_REALTIME);
-			err = interval_close(ctx, interval_start, interval_end);
+			err = interval_drain(ctx, interval_start, interval_end);
 			if (err) {
 				log_error("draining the BPF maps: %s", strerror(-err));
 				return 1;
 			}
+			if (!stop && ctx->drained_awaits_pod)
+				finish_at = now_ns(CLOCK_MONOTONIC) + pod_grace_ns(interval);
+			else
+				interval_finish(ctx);
 			interval_start = interval_end;
 			interval_end = interval_end_after(interval_start, interval);
 		}

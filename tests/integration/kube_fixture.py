@@ -86,10 +86,11 @@ class Containers:
             f.write(str(p.pid))
         return p
 
-    def go(self):
-        for p in self.procs.values():
-            p.stdin.write("go\n")
-            p.stdin.flush()
+    def go(self, *keys):
+        """Lets the workloads named (all, if none is) burn CPU."""
+        for key in keys or self.procs:
+            self.procs[key].stdin.write("go\n")
+            self.procs[key].stdin.flush()
 
     def close(self):
         for p in self.procs.values():

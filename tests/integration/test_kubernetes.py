@@ -9,7 +9,10 @@ ids, as containerd's do (cri-containerd-<id>.scope). A fake API server
 ADDED/MODIFIED events, a 410 ERROR) describes this node's pods: A's pod is
 in the list (a Deployment's: its ReplicaSet and pod-template-hash; label
 app.kubernetes.io/name=web), B's pod is annotated smolder.io/profile:
-"false", C's pod arrives by a watch event after the agent has started. The
+"false", C's pod arrives by a watch event after the agent has started:
+C's process starts using CPU 0.5 s before an interval ends, and its pod
+comes 0.3 s after that end (a container runs before the kubelet reports
+its id). The
 agent runs with --test-kube-api-url and --node-name. Along the run the
 watch is broken after an event (the agent must resume from the last
 version it saw), then answered 410 Gone (the agent must list again), and
@@ -17,8 +20,9 @@ A's pod changes (a MODIFIED event's new label must show after the relist).
 Checked, on the profiles (go tool pprof -raw) and the server's log:
   - A's samples carry service_name=web, namespace, pod, container, node;
   - B's samples are in no profile, and the agent counted them dropped;
-  - C's samples, from an interval after its event, carry
-    service_name=jobs/run (no annotation, no app label: ns/container);
+  - C's samples carry service_name=jobs/run (no annotation, no app label:
+    ns/container), from its first interval on: no sample is without its
+    pod's labels;
   - the watch was resumed from the version of the event before the break,
     and a second list followed the 410.
 """
@@ -36,6 +40,7 @@ import smolder_harness as h
 NODE = kf.NODE
 IDS = {key: (c * 64) for key, c in (("a", "a"), ("b", "b"), ("c", "c"))}
 SECONDS = 14
+INTERVAL_S = 2
 pod = kf.pod
 
 POD_A = pod("web-7d4b9c8f5-x2x9z", "shop", "uid-a", 90, "server", IDS["a"],
@@ -58,7 +63,8 @@ def test(smolder, workload):
         url = "http://127.0.0.1:%d" % port
 
         out = os.path.join(tmp, "profiles")
-        cmd = [smolder, "--test-kube-api-url", url, "--node-name", NODE, "--upload-interval", "2s",
+        cmd = [smolder, "--test-kube-api-url", url, "--node-name", NODE,
+               "--upload-interval", "%ds" % INTERVAL_S,
                "--output-dir", out, "--log-level", "info", "--http-listen", "off"]
         for p in containers.procs.values():
             cmd += ["--pid", str(p.pid)]
@@ -66,12 +72,22 @@ def test(smolder, workload):
         agent = subprocess.Popen(cmd, stdout=open(agent_log, "w"), stderr=subprocess.STDOUT)
         kf.wait("sampling started", lambda: "sampling started" in open(agent_log).read(), 30)
         kf.wait("the first watch", lambda: any(r["query"].get("watch") for r in kf.requests(log)))
-        containers.go()
+        containers.go("a", "b")
 
-        time.sleep(2)
+        # C starts burning CPU half a second before an interval ends, and its
+        # pod arrives 0.3 s after that end: its first interval is drained
+        # before the pod is known, and must still carry the pod's labels.
+        kf.wait("the first interval", lambda: " counters " in open(agent_log).read())
+        first = h.parse_counters(next(l for l in open(agent_log) if " counters " in l))
+        boundary = int(first["interval"].split("-")[1])
+        while boundary < time.time() + 1.5:
+            boundary += INTERVAL_S
+        time.sleep(boundary - 0.5 - time.time())
+        containers.go("c")
+        time.sleep(boundary + 0.3 - time.time())
         c_added = time.time()
         kf.write_state(state, {"node": NODE, "rv": 101, "pods": [POD_A, POD_B, POD_C],
-                              "events": [{"type": "ADDED", "object": POD_C}], "break": True})
+                               "events": [{"type": "ADDED", "object": POD_C}], "break": True})
         kf.wait("a watch resumed from 101", lambda: any(
             r["query"].get("watch") and r["query"].get("resourceVersion") == "101"
             for r in kf.requests(log)))
@@ -115,6 +131,14 @@ def test(smolder, workload):
                    % sorted(by_service))
         if any(l.get("pod") != "batch-1" or l.get("namespace") != "jobs" for _, _, l in jobs):
             h.fail("pod C's labels: %s" % jobs[0][2])
+        first_c = min(start for start, _, _ in jobs)
+        h.log("pod C: started at %.1f, pod known at %.1f, labelled from the interval at %d"
+              % (boundary - 0.5, c_added, first_c))
+        if first_c != boundary - INTERVAL_S:
+            h.fail("pod C's samples are labelled from the interval starting at %d, not from its "
+                   "first one, at %d" % (first_c, boundary - INTERVAL_S))
+        if set(by_service) != {"web", "jobs/run"}:
+            h.fail("samples without their pod's labels: services %s" % sorted(by_service))
         lists = [r for r in kf.requests(log) if not r["query"].get("watch")]
         h.log("requests: %d lists, %d watches"
               % (len(lists), len(kf.requests(log)) - len(lists)))
