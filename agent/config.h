@@ -21,6 +21,7 @@ struct config {
 	uint64_t upload_interval_ms;
 	uint64_t duration_ms;          /* 0: until SIGINT/SIGTERM */
 	char *output_dir;
+	uint64_t output_max_bytes;     /* 0: no bound */
 	char *server_address;          /* NULL: write locally */
 	char *ingest_api;              /* "push" or "legacy", as given */
 	bool legacy_ingest;            /* --ingest-api legacy */

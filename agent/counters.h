@@ -19,6 +19,8 @@ enum counter_id {
 	CTR_SAMPLES_DROPPED,      /* of processes a target rule drops */
 	CTR_SAMPLES_FILTERED,     /* idle task, or not a --pid target */
 	CTR_PROFILES_WRITTEN,
+	CTR_OUTPUT_BYTES,         /* gauge: what --output-dir holds */
+	CTR_OUTPUT_REMOVED,       /* oldest profiles removed for --output-max-bytes */
 	CTR_PROFILE_ERRORS,       /* a profile could not be built or written */
 	CTR_PROCESS_EVENTS,       /* exec, exit and first-sample events from BPF */
 	CTR_PROCESS_EVENTS_DROPPED, /* lost to a full ring buffer */

@@ -192,6 +192,20 @@ static void write_profiles(struct interval_ctx *ctx, const struct profile_set *s
 	output_write_set(ctx->cfg->output_dir, set, &res);
 	counters_add(ctx->counters, CTR_PROFILES_WRITTEN, res.written);
 	counters_add(ctx->counters, CTR_PROFILE_ERRORS, res.failed);
+	if (ctx->output_budget) {
+		struct output_budget_stats st;
+
+		output_budget_wrote(ctx->output_budget, res.bytes);
+		output_budget_get_stats(ctx->output_budget, &st);
+		counters_set(ctx->counters, CTR_OUTPUT_BYTES, st.bytes);
+		counters_add(ctx->counters, CTR_OUTPUT_REMOVED, st.removed - ctx->output_removed_seen);
+		if (st.removed != ctx->output_removed_seen)
+			log_info("%s holds %llu bytes after removing its %llu oldest profile(s) "
+				 "(--output-max-bytes)", ctx->cfg->output_dir,
+				 (unsigned long long)st.bytes,
+				 (unsigned long long)(st.removed - ctx->output_removed_seen));
+		ctx->output_removed_seen = st.removed;
+	}
 	if (res.failed)
 		log_error("could not write %zu profile(s), the first %s: %s", res.failed,
 			  res.failed_path, strerror(-res.first_error));

@@ -17,6 +17,7 @@
 #include "sym.h"
 #include "upload_set.h"
 #include "kube.h"
+#include "output_budget.h"
 #include "unwind_loader.h"
 #include "uploader.h"
 
@@ -29,6 +30,7 @@ struct interval_ctx {
 	struct sym_cache *sym;
 	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct uploader *uploader;         /* NULL: profiles are written locally */
+	struct output_budget *output_budget; /* NULL: no --output-max-bytes, or uploading */
 	struct http_server *http;          /* NULL: --http-listen off */
 	struct unwind_loader *unwind;
 	struct kube *kube;                 /* NULL: not in a cluster */
@@ -38,7 +40,7 @@ struct interval_ctx {
 	struct sym_cache_stats sym_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
 	struct uploader_stats uploader_seen;
-	uint64_t unwind_evictions_seen, unwind_no_room_seen;
+	uint64_t unwind_evictions_seen, unwind_no_room_seen, output_removed_seen;
 	/* The interval drained and not yet finished. */
 	struct sampler_drain drained;
 	int64_t drained_start, drained_end;

@@ -79,7 +79,7 @@ static bool service_shared(const struct profile_set *set, size_t i, const char *
 }
 
 static int write_entry(const char *dir, const struct profile_set *set, size_t i,
-		       char *path, size_t path_len)
+		       char *path, size_t path_len, uint64_t *bytes)
 {
 	struct profile_entry e;
 	char service[256], subdir[4096], hash[16] = "";
@@ -107,6 +107,8 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 		return err;
 	err = write_file_atomically(path, data, len);
 	free(data);
+	if (!err)
+		*bytes += len;
 	return err;
 }
 
@@ -116,7 +118,7 @@ void output_write_set(const char *dir, const struct profile_set *set,
 	memset(res, 0, sizeof(*res));
 	for (size_t i = 0; i < profile_set_count(set); i++) {
 		char path[sizeof(res->failed_path)] = "";
-		int err = write_entry(dir, set, i, path, sizeof(path));
+		int err = write_entry(dir, set, i, path, sizeof(path), &res->bytes);
 
 		if (!err) {
 			res->written++;

@@ -21,6 +21,7 @@ void output_interval_seconds(int64_t start_ns, int64_t end_ns, int64_t *start_s,
 
 struct output_result {
 	size_t written;
+	uint64_t bytes;  /* of the files written */
 	size_t failed;
 	int first_error; /* negative errno of the first failure */
 	char failed_path[4200];

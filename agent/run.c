@@ -369,6 +369,13 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	ctx.kube = kube_start(cfg);
 	if (uploader_start(cfg, &ctx.uploader))
 		goto out;
+	if (!ctx.uploader && cfg->output_max_bytes) {
+		ctx.output_budget = output_budget_new(cfg->output_dir, cfg->output_max_bytes);
+		if (!ctx.output_budget) {
+			log_error("out of memory");
+			goto out;
+		}
+	}
 	sym_opts.debug_dirs = (const char *const *)cfg->debug_dirs.v;
 	sym_opts.max_bytes = cfg->symbol_cache_size;
 	sym_opts.debuginfod = debuginfod;
@@ -429,6 +436,7 @@ out:
 	proc_events_free(ctx.events);
 	unwind_loader_free(ctx.unwind);
 	kube_stop(ctx.kube);
+	output_budget_free(ctx.output_budget);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
 	sym_debuginfod_free(debuginfod);
