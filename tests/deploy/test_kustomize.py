@@ -2,11 +2,14 @@
 the agent's deployment as the README promises: a DaemonSet with host pids,
 a read-only root, every capability dropped but exactly the agent's set,
 probes on 4100, NODE_NAME and POD_IP from the downward API, the server's
-Secret (never in the manifests) as env and a read-only file, /var/lib/smolder
-from the node; and a ClusterRole that reads pods and nothing else.
+Secret (never in the manifests) as optional env (without it the agent
+writes locally), /var/lib/smolder from the node; and a ClusterRole that
+reads pods and nothing else.
 
     test_kustomize.py
 """
+
+import re
 
 import deploy_common as d
 from deploy_common import fail, log
@@ -73,24 +76,33 @@ def check_daemonset(ds):
         got = env.get(name, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         if got != field:
             problems.append("env %s is not fieldRef %s (got %r)" % (name, field, env.get(name)))
-    for name, key in (("SMOLDER_SERVER_ADDRESS", "address"), ("SMOLDER_BASIC_AUTH_USER", "user")):
+    for name, key in (("SMOLDER_SERVER_ADDRESS", "address"), ("SMOLDER_BASIC_AUTH_USER", "user"),
+                      ("SMOLDER_BASIC_AUTH_PASSWORD", "password"),
+                      ("SMOLDER_TENANT_ID", "tenant")):
         ref = env.get(name, {}).get("valueFrom", {}).get("secretKeyRef", {})
         if ref.get("name") != "smolder-server" or ref.get("key") != key:
             problems.append("env %s is not secretKeyRef smolder-server/%s (got %r)" %
                             (name, key, env.get(name)))
+        if ref.get("optional") is not True:
+            problems.append("env %s is not optional: without the Secret the pod would not "
+                            "start" % name)
     for e in c.get("env", []):
         if "value" in e and any(w in e["name"] for w in ("PASSWORD", "TOKEN")):
             problems.append("env %s carries a secret in the manifest" % e["name"])
 
     args = c.get("args", [])
     for want in ("--http-listen=$(POD_IP):4100", "--kubernetes", "--node-name=$(NODE_NAME)",
-                 "--server-address=$(SMOLDER_SERVER_ADDRESS)",
-                 "--basic-auth-user=$(SMOLDER_BASIC_AUTH_USER)",
-                 "--basic-auth-password-file=/etc/smolder/secret/password",
                  "--spool-dir=/var/lib/smolder/spool",
-                 "--debuginfod-cache-dir=/var/lib/smolder/debuginfod"):
+                 "--debuginfod-cache-dir=/var/lib/smolder/debuginfod",
+                 "--output-dir=/var/lib/smolder/profiles"):
         if want not in args:
             problems.append("args lack %s" % want)
+    # An optional variable that is absent stays "$(NAME)" in an arg.
+    for a in args:
+        for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a):
+            src = env.get(ref, {}).get("valueFrom", {})
+            if ref not in env or src.get("secretKeyRef", {}).get("optional"):
+                problems.append("arg %s names $(%s), which may be unset" % (a, ref))
 
     # Volumes.
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
@@ -117,15 +129,9 @@ def check_daemonset(ds):
     m, v = volume_at("/tmp")
     if v is not None and "emptyDir" not in v:
         problems.append("/tmp is not an emptyDir: %r" % v)
-    m, v = volume_at("/etc/smolder/secret")
-    if v is not None:
-        sec = v.get("secret", {})
-        if sec.get("secretName") != "smolder-server" or not m.get("readOnly"):
-            problems.append("/etc/smolder/secret is not the Secret smolder-server, read-only: %r" % v)
-        if sec.get("defaultMode") != 0o400:
-            problems.append("the Secret's defaultMode is %r, not 0400" % sec.get("defaultMode"))
-        if "password" not in [i.get("key") for i in sec.get("items", [{"key": "password"}])]:
-            problems.append("the Secret volume does not hold the key password")
+    if any("secret" in v for v in volumes.values()):
+        problems.append("a Secret volume: the server's Secret is read as optional env, so "
+                        "that the DaemonSet runs without it")
     if "/sys/kernel/debug" in mounts:
         problems.append("/sys/kernel/debug is mounted: the agent does not need it")
     for name, vol in volumes.items():
