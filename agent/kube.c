@@ -150,11 +150,5 @@ bool kube_synced(struct kube *k)
 
 bool kube_knows(struct kube *k, const char *container_id)
 {
-	struct disc_labels labels;
-	bool opted_out;
-
-	if (!kube_pod_labels(k, container_id, &labels, &opted_out))
-		return false;
-	disc_labels_release(&labels);
-	return true;
+	return k && disc_kube_pods_has(k->pods, container_id);
 }

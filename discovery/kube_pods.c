@@ -481,6 +481,20 @@ static int pod_labels(const struct kube_pod *p, const struct kube_container *c,
 	return 0;
 }
 
+bool disc_kube_pods_has(struct disc_kube_pods *s, const char *container_id)
+{
+	bool found = false;
+
+	if (!container_id || !*container_id)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n && !found; i++)
+		for (size_t j = 0; j < s->v[i].n_c && !found; j++)
+			found = strcmp(s->v[i].c[j].id, container_id) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 int disc_kube_pods_lookup(struct disc_kube_pods *s, const char *container_id,
 			  struct disc_labels *meta, bool *opted_out)
 {

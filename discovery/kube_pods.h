@@ -57,6 +57,9 @@ int disc_kube_pods_lookup(struct disc_kube_pods *s, const char *container_id,
 
 size_t disc_kube_pods_count(struct disc_kube_pods *s);
 
+/* Whether a pod of this node has container_id (a lookup without labels). */
+bool disc_kube_pods_has(struct disc_kube_pods *s, const char *container_id);
+
 /* What an API server's refusal says: the message of a Status body
  * ({"kind":"Status","code":403,"message":"pods is forbidden: ..."}), or of
  * a watch's ERROR event, into out (len bytes, control characters made

@@ -50,6 +50,8 @@ static void test_list(struct disc_kube_pods *s)
 	CHECK_INT(disc_kube_pods_load_list(s, LIST, strlen(LIST), rv, sizeof(rv)), 0);
 	CHECK_STR(rv, "1000");
 	CHECK_INT(disc_kube_pods_count(s), 3); /* the one without a uid is skipped */
+	CHECK(disc_kube_pods_has(s, ID_A) && disc_kube_pods_has(s, ID_B));
+	CHECK(!disc_kube_pods_has(s, "0123") && !disc_kube_pods_has(s, ""));
 
 	CHECK_INT(disc_kube_pods_lookup(s, ID_A, &l, &out), 0);
 	CHECK(!out);
