@@ -40,7 +40,7 @@ import smolder_harness as h
 NODE = kf.NODE
 IDS = {key: (c * 64) for key, c in (("a", "a"), ("b", "b"), ("c", "c"))}
 SECONDS = 14
-INTERVAL_S = 2
+INTERVAL_S = 4  # the wait for a pod not known yet is half of it, at most 2 s
 pod = kf.pod
 
 POD_A = pod("web-7d4b9c8f5-x2x9z", "shop", "uid-a", 90, "server", IDS["a"],
