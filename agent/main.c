@@ -1,6 +1,7 @@
 /* smolder's entry point: settings, start-up checks, then the run loop.
  * Exit status: 0 done, 1 could not run, 2 bad flag or value. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 	struct disc_targets *targets;
 	struct config cfg;
 	char err[512] = "";
+	bool refused = false;
 	int r, status;
 
 	r = config_parse(argc, argv, &cfg, err, sizeof(err));
@@ -68,9 +70,12 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
-	if (probe_requirements(err, sizeof(err))) {
-		fprintf(stderr, "smolder: missing %s; smolder needs %s or later with BTF, run as root\n",
-			err, PROBE_MIN_KERNEL);
+	if (probe_requirements(err, sizeof(err), &refused)) {
+		if (refused)
+			fprintf(stderr, "smolder: %s\n", err);
+		else
+			fprintf(stderr, "smolder: missing %s; smolder needs %s or later with BTF, "
+				"run as root\n", err, PROBE_MIN_KERNEL);
 		status = 1;
 	} else {
 		status = agent_run(&cfg, targets);

@@ -4,6 +4,8 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
@@ -36,6 +38,55 @@ static int check_privileges(char *what, size_t len)
 	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
 		return 0;
 	snprintf(what, len, "privileges: CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
+	return -EPERM;
+}
+
+/* Whether this process runs under a seccomp filter (/proc/self/status
+ * "Seccomp: 2"), as a container runtime's default profile puts it. */
+static int seccomp_filtered(void)
+{
+	char line[256];
+	int mode = 0;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(f);
+	return mode == 2;
+}
+
+/* With the capabilities held, EPERM from bpf() or perf_event_open() is not
+ * the kernel's capability check: a seccomp filter (container runtimes'
+ * default profiles allow the two calls only with CAP_SYS_ADMIN, before
+ * CAP_BPF and CAP_PERFMON were known to them) or an LSM. */
+static void describe_refusal(char *what, size_t len, const char *call)
+{
+	snprintf(what, len,
+		 "%s() is refused (EPERM) although the capabilities are held: %s; in a container, "
+		 "run with a seccomp profile that allows bpf and perf_event_open (Kubernetes: "
+		 "securityContext.seccompProfile.type Unconfined, as deploy/kubernetes does)",
+		 call, seccomp_filtered() ? "this process runs under a seccomp filter"
+					  : "an LSM (AppArmor, SELinux) may block it");
+}
+
+static int check_bpf_syscall(char *what, size_t len, bool *refused)
+{
+	union bpf_attr attr = {
+		.map_type = BPF_MAP_TYPE_ARRAY, .key_size = 4, .value_size = 4, .max_entries = 1,
+	};
+	int fd = (int)syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EPERM)
+		return 0; /* the feature checks name what is missing */
+	describe_refusal(what, len, "bpf");
+	*refused = true;
 	return -EPERM;
 }
 
@@ -79,7 +130,7 @@ static int check_bpf_features(char *what, size_t len)
 	return 0;
 }
 
-static int check_perf_events(char *what, size_t len)
+static int check_perf_events(char *what, size_t len, bool *refused)
 {
 	struct perf_event_attr attr = {
 		.size = sizeof(attr),
@@ -94,20 +145,28 @@ static int check_perf_events(char *what, size_t len)
 		close(fd);
 		return 0;
 	}
+	if (errno == EPERM) {
+		describe_refusal(what, len, "perf_event_open");
+		*refused = true;
+		return -EPERM;
+	}
 	snprintf(what, len, "perf events (software CPU clock): perf_event_open: %s", strerror(errno));
 	return -errno;
 }
 
-int probe_requirements(char *what, size_t len)
+int probe_requirements(char *what, size_t len, bool *refused)
 {
-	int (*const checks[])(char *, size_t) = {
-		check_privileges, check_btf, check_bpf_features, check_perf_events,
-	};
+	int err;
 
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		int err = checks[i](what, len);
-		if (err)
-			return err;
-	}
-	return 0;
+	*refused = false;
+	err = check_privileges(what, len);
+	if (!err)
+		err = check_bpf_syscall(what, len, refused);
+	if (!err)
+		err = check_btf(what, len);
+	if (!err)
+		err = check_bpf_features(what, len);
+	if (!err)
+		err = check_perf_events(what, len, refused);
+	return err;
 }

@@ -7,14 +7,19 @@
  * less than REVERIFY_NS ago costs nothing at all, which matters because
  * the agent asks once per frame. The candidate paths, in order: the mapping itself
  * (/proc/PID/map_files/START-END), the path in the process's mount
- * namespace (/proc/PID/root/PATH), the path on the host. The last two are
- * names, which may since have been given to another file: they are taken
- * only when the device and inode match those of the mapping.
+ * namespace (/proc/PID/root/PATH), the path on the host (/proc/1/root/PATH:
+ * the agent in a container with the host's pids sees the host's files
+ * there, not at PATH, which is its image's), the path in the agent's own
+ * namespace. All but the first are names, which may since have been given
+ * to another file: they are taken only when the device and inode match
+ * those of the mapping.
  *
  * Failures are remembered by the mapping's device and inode (by path when
  * those are unknown) and fail again without a syscall until they are
- * retried, a minute later: a file that was out of reach (its process gone)
- * may be reachable through the next process that maps it.
+ * retried, a minute later. A file that was reached and is not ELF fails
+ * for every process; one that was out of reach fails only for the process
+ * that asked (its process gone, say): the next process that maps it may
+ * reach it.
  *
  * Not thread-safe: agent/ names frames from one thread. */
 #include <errno.h>
@@ -82,6 +87,7 @@ struct fail_key {
 	uint64_t dev;
 	uint64_t ino;
 	const char *path;
+	int pid;  /* 0: the file itself failed, for every process */
 };
 
 struct fail_entry {
@@ -90,6 +96,7 @@ struct fail_entry {
 	uint64_t ino;
 	uint64_t retry_ns;
 	int err;
+	int pid;
 	char path[]; /* "" when keyed by dev/ino */
 };
 
@@ -408,6 +415,7 @@ static uint64_t fail_hash(const struct fail_key *k)
 	uint64_t h = sym_hash_bytes(&k->dev, sizeof(k->dev), SYM_HASH_INIT);
 
 	h = sym_hash_bytes(&k->ino, sizeof(k->ino), h);
+	h = sym_hash_bytes(&k->pid, sizeof(k->pid), h);
 	return k->path ? sym_hash_bytes(k->path, strlen(k->path), h) : h;
 }
 
@@ -416,7 +424,7 @@ static bool fail_eq(const struct sym_hnode *n, const void *key)
 	const struct fail_entry *fe = (const struct fail_entry *)n;
 	const struct fail_key *k = key;
 
-	return fe->dev == k->dev && fe->ino == k->ino &&
+	return fe->dev == k->dev && fe->ino == k->ino && fe->pid == k->pid &&
 	       !strcmp(fe->path, k->path ? k->path : "");
 }
 
@@ -455,6 +463,7 @@ static void remember_failure(struct sym_cache *c, const struct fail_key *k,
 		.ino = k->ino,
 		.retry_ns = now + RETRY_FAILED_NS,
 		.err = err,
+		.pid = k->pid,
 	};
 	strcpy(fe->path, path);
 	if (sym_htab_add(&c->failed, &fe->node))
@@ -619,6 +628,12 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 			return 0;
 		err = worse(err, r);
 	}
+	/* Its error is not the file's: pid 1 may be out of the agent's reach
+	 * (not the host's pid namespace, or not ptrace-readable). */
+	if (named && ref->pid != 1 &&
+	    format_path(path, sizeof(path), "%s/1/root%s", c->proc_root, ref->path) &&
+	    try_path(c, path, ref, ref, elf) == 0)
+		return 0;
 	if (named) {
 		r = try_path(c, ref->path, ref, ref, elf);
 		if (!r)
@@ -626,6 +641,23 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		err = worse(err, r);
 	}
 	return err;
+}
+
+/* A failure remembered for key, for every process or for pid: the one
+ * still in force if there is one. */
+static struct fail_entry *find_failure(struct sym_cache *c, struct fail_key *key, int pid,
+				       uint64_t now)
+{
+	struct fail_entry *all, *mine = NULL;
+
+	key->pid = 0;
+	all = (struct fail_entry *)sym_htab_find(&c->failed, fail_hash(key), fail_eq, key);
+	if ((all && now < all->retry_ns) || pid <= 0)
+		return all;
+	key->pid = pid;
+	mine = (struct fail_entry *)sym_htab_find(&c->failed, fail_hash(key), fail_eq, key);
+	key->pid = 0;
+	return mine ? mine : all;
 }
 
 static void touch(struct sym_cache *c, struct sym_elf *elf)
@@ -657,8 +689,7 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	}
 	keyed = fail_key_of(ref, &key);
 	if (keyed)
-		failed = (struct fail_entry *)sym_htab_find(&c->failed, fail_hash(&key),
-							    fail_eq, &key);
+		failed = find_failure(c, &key, ref->pid, now);
 	if (failed && now < failed->retry_ns) {
 		c->stats.lookups_failed++;
 		return failed->err;
@@ -674,8 +705,13 @@ int sym_cache_get_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	}
 	c->stats.files_failed++;
 	c->stats.lookups_failed++;
-	if (keyed && err != -ENOMEM)
+	if (keyed && err != -ENOMEM) {
+		/* Not ELF: the file was reached, and is what it is. */
+		key.pid = err == -ENOEXEC ? 0 : ref->pid;
+		if (failed && failed->pid != key.pid)
+			failed = NULL; /* the other kind: a new entry */
 		remember_failure(c, &key, failed, err, now);
+	}
 	return err;
 }
 

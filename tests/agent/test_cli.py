@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-agent, readme = sys.argv[1], sys.argv[2]
+agent, readme, seccomp_deny = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
 
@@ -63,6 +63,20 @@ lines = r.stderr.strip().splitlines()
 if r.returncode != 1 or len(lines) != 1 or "CAP_BPF" not in lines[0] or "Linux 5.11" not in lines[0]:
     failures.append(f"unprivileged start: want exit 1 and one line naming CAP_BPF and Linux 5.11, "
                     f"got {r.returncode} {r.stderr!r}")
+
+# With every capability, but bpf() or perf_event_open() refused by a
+# seccomp filter (a container runtime's default profile): one line saying
+# so, not that the kernel is too old.
+for call in ("bpf", "perf_event_open"):
+    r = subprocess.run([seccomp_deny, call, agent, "--duration", "1s", "--http-listen", "off",
+                        "--output-dir", "/tmp/smolder-cli-unused"],
+                       capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    want = call + "() is refused"
+    if r.returncode != 1 or len(lines) != 1 or want not in lines[0] or \
+            "seccomp filter" not in lines[0] or "Linux 5.11" in lines[0]:
+        failures.append(f"{call} refused by seccomp: want exit 1 and one line saying "
+                        f"'{want}' and 'seccomp filter', got {r.returncode} {r.stderr!r}")
 
 r = run(["--help"])
 if r.returncode != 0:

@@ -53,6 +53,9 @@ def check_daemonset(ds):
         problems.append("allowPrivilegeEscalation is not false")
     if sc.get("readOnlyRootFilesystem") is not True:
         problems.append("readOnlyRootFilesystem is not true")
+    if sc.get("seccompProfile", {}).get("type") != "Unconfined":
+        problems.append("seccompProfile is %r, not Unconfined: a runtime's default profile "
+                        "may refuse bpf() and perf_event_open()" % sc.get("seccompProfile"))
     caps = sc.get("capabilities", {})
     if [x.upper() for x in caps.get("drop", [])] != ["ALL"]:
         problems.append("capabilities.drop is %r, not [ALL]" % caps.get("drop"))

@@ -199,31 +199,75 @@ static void check_sharing(void)
 	sym_cache_free(c);
 }
 
+/* mkdir -p DIR/SUB, and DIR/SUB/NAME a symbolic link to target. */
+static void link_in(const char *dir, const char *sub, const char *name, const char *target)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, sub);
+	CHECK(!test_mkdirs(p), "mkdir %s", p);
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, name);
+	CHECK(!symlink(target, p), "symlink %s", p);
+}
+
+/* The agent in a container with the host's pids: a process that has exited
+ * (4299, no directory) is named from the host's file, at 1/root/PATH (the
+ * host's init's root), where the agent's own / does not have it. And a
+ * process that cannot reach its file (4298: gone) does not keep a live
+ * one that can (4243, /app/fixture in its root) from it, though both map
+ * the same device and inode. */
+static void check_host_root(const char *proc, const char *dir, const struct stat *st,
+			    const char *want_id)
+{
+	const char *pie = test_env("SYM_PIE");
+	struct sym_cache *c;
+	struct sym_elf *elf;
+	int err;
+
+	link_in(dir, "hostfs/opt/host-only", "fixture", pie);
+	link_in(proc, "1", "root", "../../hostfs");
+
+	c = sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
+						    .proc_root = proc });
+	err = sym_cache_get_elf(c, &(struct sym_file_ref){ .pid = 4299,
+							   .path = "/opt/host-only/fixture",
+							   .dev = st->st_dev,
+							   .inode = st->st_ino }, &elf);
+	CHECK(!err && !strcmp(sym_elf_build_id(elf), want_id), "1/root: %d", err);
+	sym_cache_free(c);
+
+	c = sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
+						    .proc_root = proc });
+	err = sym_cache_get_elf(c, &(struct sym_file_ref){ .pid = 4298,
+							   .path = "/app/fixture",
+							   .dev = st->st_dev,
+							   .inode = st->st_ino }, &elf);
+	CHECK(err == -ENOENT, "gone, not on the host: %d", err);
+	err = sym_cache_get_elf(c, &(struct sym_file_ref){ .pid = 4243,
+							   .path = "/app/fixture",
+							   .dev = st->st_dev,
+							   .inode = st->st_ino }, &elf);
+	CHECK(!err && !strcmp(sym_elf_build_id(elf), want_id),
+	      "a live process after a gone one failed on the same file: %d", err);
+	sym_cache_free(c);
+}
+
 /* A fake proc root: map_files entries are named START-END in lowercase hex
  * without 0x; PID/root is the process's own root, where the fixture is at
  * /app/fixture, a path the host does not have. */
 static void check_proc_root(void)
 {
 	const char *pie = test_env("SYM_PIE"), *dir = test_tmpdir();
-	char proc[256], p[512], want_id[129];
+	char proc[256], want_id[129];
 	struct sym_cache *c;
 	struct sym_elf *elf;
 	struct stat st;
 	int err;
 
 	snprintf(proc, sizeof(proc), "%s/proc", dir);
-	snprintf(p, sizeof(p), "%s/4242/map_files", proc);
-	CHECK(!test_mkdirs(p), "mkdir %s", p);
-	snprintf(p, sizeof(p), "%s/4242/map_files/7f00abc01000-7f00abc05000", proc);
-	CHECK(!symlink(pie, p), "symlink %s", p);
-	snprintf(p, sizeof(p), "%s/rootfs/app", dir);
-	CHECK(!test_mkdirs(p), "mkdir %s", p);
-	snprintf(p, sizeof(p), "%s/rootfs/app/fixture", dir);
-	CHECK(!symlink(pie, p), "symlink %s", p);
-	snprintf(p, sizeof(p), "%s/4243", proc);
-	CHECK(!test_mkdirs(p), "mkdir %s", p);
-	snprintf(p, sizeof(p), "%s/4243/root", proc);
-	CHECK(!symlink("../../rootfs", p), "symlink %s", p);
+	link_in(proc, "4242/map_files", "7f00abc01000-7f00abc05000", pie);
+	link_in(dir, "rootfs/app", "fixture", pie);
+	link_in(proc, "4243", "root", "../../rootfs");
 	CHECK(!stat(pie, &st), "stat");
 	CHECK(!test_readelf_build_id(test_env("SYM_PIE_NOTES"), want_id, sizeof(want_id)),
 	      "readelf");
@@ -249,6 +293,7 @@ static void check_proc_root(void)
 							   .inode = st.st_ino + 1 }, &elf);
 	CHECK(err == -ENOENT, "PID/root, wrong inode: %d", err);
 	sym_cache_free(c);
+	check_host_root(proc, dir, &st, want_id);
 }
 
 /* Failures are remembered, and fail again without touching the disk. */
