@@ -123,6 +123,8 @@ def run_pod(smolder, container, secret, tmp, name):
     cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + args
     log_path = os.path.join(tmp, name, "agent.log")
     check_port_free()
+    # Something to sample on an idle machine: the DaemonSet profiles all.
+    burner = subprocess.Popen(["sh", "-c", "while :; do :; done"])
     agent = subprocess.Popen(cmd, env=dict(env, STATE=state, AGENT=smolder),
                              stdin=subprocess.DEVNULL,
                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
@@ -143,6 +145,8 @@ def run_pod(smolder, container, secret, tmp, name):
         agent.terminate()  # what the kubelet sends
         rc = agent.wait(30)
     finally:
+        burner.kill()
+        burner.wait()
         if agent.poll() is None:
             agent.kill()
             agent.wait()
