@@ -6,7 +6,10 @@
  * frames does not fit in BPF's 512 bytes) and takes one frame per bpf_loop
  * iteration. Each frame costs a lookup of the process's mappings, a binary
  * search over its file's rows (at most SMOLDER_UNWIND_SEARCH_STEPS array
- * lookups) and one to three reads of the user stack.
+ * lookups) and one to three reads of the user stack: one where the saved
+ * rbp sits just below the return address (a frame-pointer frame, or CFI's
+ * "rbp at CFA-16"), the two read together, as a read is most of a frame's
+ * cost.
  */
 #ifndef SMOLDER_UNWIND_BPF_H
 #define SMOLDER_UNWIND_BPF_H
@@ -117,6 +120,20 @@ static __always_inline int read_user_u64(__u64 addr, __u64 *v)
 	return bpf_probe_read_user(v, sizeof(*v), (const void *)addr);
 }
 
+/* [addr] and [addr + 8] in one read: the saved rbp and the return address
+ * of a frame that pushed rbp after the call. The walk needs both, so the
+ * one read fails exactly when one of two would. */
+static __always_inline int read_user_pair(__u64 addr, __u64 *lo, __u64 *hi)
+{
+	__u64 pair[2];
+
+	if (bpf_probe_read_user(pair, sizeof(pair), (const void *)addr))
+		return -1;
+	*lo = pair[0];
+	*hi = pair[1];
+	return 0;
+}
+
 /* One frame by frame pointer: [bp] is the caller's bp, [bp + 8] its
  * return address. */
 static __always_inline int step_frame_pointer(struct walk_state *st)
@@ -127,7 +144,7 @@ static __always_inline int step_frame_pointer(struct walk_state *st)
 		return SMOLDER_UNWIND_END_FP_ZERO;
 	if (st->bp < st->sp)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
-	if (read_user_u64(st->bp + 8, &ra) || read_user_u64(st->bp, &bp))
+	if (read_user_pair(st->bp, &bp, &ra))
 		return SMOLDER_UNWIND_END_READ;
 	st->sp = st->bp + 16;
 	st->bp = bp;
@@ -174,6 +191,15 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	}
 	if (cfa <= st->sp)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
+	if (r->cfa_rule != SMOLDER_CFA_PLT && r->rbp_rule == SMOLDER_RBP_AT_CFA &&
+	    r->rbp_offset == -16) {
+		if (read_user_pair(cfa - 16, &bp, &ra))
+			return SMOLDER_UNWIND_END_READ;
+		st->ip = ra;
+		st->sp = cfa;
+		st->bp = bp;
+		return -1;
+	}
 	if (read_user_u64(cfa - 8, &ra))
 		return SMOLDER_UNWIND_END_READ;
 	if (r->cfa_rule != SMOLDER_CFA_PLT) {
