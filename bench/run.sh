@@ -25,16 +25,8 @@ for w in cpu_shares syscall_loop many_stacks; do
 done
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
 
-TMP=$(mktemp -d /tmp/smolder-bench.XXXXXX)
-STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS" || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/agent_run.sh"
+bench_setup smolder-bench
 
 # The load: three busy processes on two CPUs, for both measurements and a
 # margin. Stdin at EOF: the workloads start at once (see workload.h).
@@ -46,34 +38,12 @@ LOAD_DESC="cpu_shares + syscall_loop + many_stacks (1 process, 1 thread): 3 busy
 sleep 3
 
 # (a) The agent.
-sysctl -q -w kernel.bpf_stats_enabled=1
 AGENT_CMD=("$AGENT" --duration "${SECONDS_EACH}s" --upload-interval 10s --sample-rate "$RATE"
 	--output-dir "$TMP/profiles" --log-level info)
-/usr/bin/time -f '%U %S %M' -o "$TMP/agent.time" "${AGENT_CMD[@]}" 2>"$TMP/agent.log" &
-TIME_PID=$!
-# The agent is /usr/bin/time's child; its BPF program ids come from its fds.
-AGENT_PID=
-for _ in $(seq 100); do
-	AGENT_PID=$(pgrep -P "$TIME_PID" | head -1 || true)
-	[[ -n $AGENT_PID ]] && grep -q 'sampling started' "$TMP/agent.log" && break
-	sleep 0.2
-done
-grep -q 'sampling started' "$TMP/agent.log" || { echo "bench: the agent did not start:" >&2; cat "$TMP/agent.log" >&2; exit 1; }
-prog_ids() {
-	grep -h '^prog_id:' /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u
-}
-IDS=$(prog_ids)
-# Read run_time_ns/run_cnt of its perf_event programs until it exits: the last
+bench_agent_start "${AGENT_CMD[@]}"
+# Its perf_event programs' run_time_ns/run_cnt until it exits: the last
 # reading before the programs go away is the one reported.
-: >"$TMP/bpf.last"
-while kill -0 "$AGENT_PID" 2>/dev/null; do
-	for id in $IDS; do
-		bpftool prog show id "$id" --json 2>/dev/null
-		echo
-	done >"$TMP/bpf.now"
-	if grep -q '"perf_event"' "$TMP/bpf.now"; then cp "$TMP/bpf.now" "$TMP/bpf.last"; fi
-	sleep 1
-done
+bench_read_bpf_stats
 wait "$TIME_PID" || { echo "bench: the agent failed:" >&2; tail -20 "$TMP/agent.log" >&2; exit 1; }
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS"
 read -r A_USER A_SYS A_RSS <"$TMP/agent.time"

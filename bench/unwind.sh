@@ -34,45 +34,21 @@ done
 [[ $(id -u) == 0 ]] || { echo "unwind bench: run as root" >&2; exit 2; }
 command -v perf >/dev/null || { echo "unwind bench: perf missing (linux-perf)" >&2; exit 2; }
 
-TMP=$(mktemp -d /tmp/smolder-unwind-bench.XXXXXX)
-STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS" || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/agent_run.sh"
+bench_setup smolder-unwind-bench
 
 "$WORK" stack30 $((2 * SECS + 60)) </dev/null >/dev/null 2>&1 & WPID=$!
 PIDS+=("$WPID")
 sleep 1
 
 # (a) The agent.
-sysctl -q -w kernel.bpf_stats_enabled=1
 AGENT_CMD=("$AGENT" --pid "$WPID" --duration "${SECS}s" --upload-interval 10s
 	--sample-rate "$RATE" --output-dir "$TMP/profiles" --log-level info)
-/usr/bin/time -f '%U %S %M' -o "$TMP/agent.time" "${AGENT_CMD[@]}" 2>"$TMP/agent.log" &
-TIME_PID=$!
-APID=
-for _ in $(seq 200); do
-	APID=$(pgrep -P "$TIME_PID" | head -1 || true)
-	[[ -n $APID ]] && grep -q 'sampling started' "$TMP/agent.log" && break
-	sleep 0.1
-done
-grep -q 'sampling started' "$TMP/agent.log" || { cat "$TMP/agent.log" >&2; exit 1; }
-ids() { grep -h "^$1:" /proc/"$APID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
-PROGS=$(ids prog_id)
-MAPS=$(ids map_id)
+bench_agent_start "${AGENT_CMD[@]}"
+MAPS=$(bench_agent_ids map_id)
 sleep 2
 for m in $MAPS; do bpftool map show id "$m" --json 2>/dev/null; echo; done >"$TMP/maps.json"
-: >"$TMP/bpf.last"
-while kill -0 "$APID" 2>/dev/null; do
-	for id in $PROGS; do bpftool prog show id "$id" --json 2>/dev/null; echo; done >"$TMP/bpf.now"
-	grep -q '"perf_event"' "$TMP/bpf.now" && cp "$TMP/bpf.now" "$TMP/bpf.last"
-	sleep 1
-done
+bench_read_bpf_stats
 wait "$TIME_PID"
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS"
 read -r A_USER A_SYS A_RSS <"$TMP/agent.time"

@@ -1,0 +1,62 @@
+# Sourced by bench/run.sh and bench/unwind.sh: a scratch directory and the
+# cleanup that restores kernel.bpf_stats_enabled; the agent under
+# /usr/bin/time until it samples; its BPF program and map ids (from its
+# fds); and the reading of its perf_event programs' run time while it runs.
+
+# bench_setup PREFIX: $TMP (mktemp under /tmp), $PIDS (killed at exit),
+# and kernel.bpf_stats_enabled put back at exit as it was.
+bench_setup() {
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+	PIDS=()
+	trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS" || true
+	rm -rf "$TMP"
+}
+
+# bench_agent_start AGENT ARGS...: bpf_stats on, the agent under
+# /usr/bin/time (times in $TMP/agent.time, log in $TMP/agent.log); returns
+# once it logs `sampling started`, with $TIME_PID and $AGENT_PID set; exits
+# the script if it never does.
+bench_agent_start() {
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	/usr/bin/time -f '%U %S %M' -o "$TMP/agent.time" "$@" 2>"$TMP/agent.log" &
+	TIME_PID=$!
+	# The agent is /usr/bin/time's child; its BPF ids come from its fds.
+	AGENT_PID=
+	for _ in $(seq 200); do
+		AGENT_PID=$(pgrep -P "$TIME_PID" | head -1 || true)
+		[[ -n $AGENT_PID ]] && grep -q 'sampling started' "$TMP/agent.log" && return 0
+		sleep 0.1
+	done
+	echo "bench: the agent did not start:" >&2
+	cat "$TMP/agent.log" >&2
+	exit 1
+}
+
+# bench_agent_ids KIND: the agent's BPF object ids of KIND (prog_id, map_id).
+bench_agent_ids() {
+	grep -h "^$1:" /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u
+}
+
+# bench_read_bpf_stats: `bpftool prog show` of the agent's programs every
+# second until it exits, into $TMP/bpf.last: the last reading that still
+# had its perf_event program (run_time_ns, run_cnt) before they went away.
+bench_read_bpf_stats() {
+	local progs
+	progs=$(bench_agent_ids prog_id)
+	: >"$TMP/bpf.last"
+	while kill -0 "$AGENT_PID" 2>/dev/null; do
+		for id in $progs; do
+			bpftool prog show id "$id" --json 2>/dev/null
+			echo
+		done >"$TMP/bpf.now"
+		if grep -q '"perf_event"' "$TMP/bpf.now"; then cp "$TMP/bpf.now" "$TMP/bpf.last"; fi
+		sleep 1
+	done
+}
