@@ -65,11 +65,10 @@ static void count(struct disc_kube_watch *w, uint64_t *field)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void count_error(struct disc_kube_watch *w, int err, const char *text)
+static void count_error(struct disc_kube_watch *w, const char *text)
 {
 	pthread_mutex_lock(&w->lock);
 	w->st.errors++;
-	w->st.last_error = err;
 	snprintf(w->st.last_error_text, sizeof(w->st.last_error_text), "%s", text);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -102,7 +101,7 @@ static void apply_line(struct request *r, const char *line, size_t len)
 	if (!len)
 		return;
 	if (disc_kube_pods_apply_event(w->o.store, line, len, &kind, rv, sizeof(rv))) {
-		count_error(w, -EBADMSG, "a watch event that is not a pod's");
+		count_error(w, "a watch event that is not a pod's");
 		return;
 	}
 	count(w, &w->st.events);
@@ -110,7 +109,7 @@ static void apply_line(struct request *r, const char *line, size_t len)
 		char msg[CURL_ERROR_SIZE];
 		if (disc_kube_status_message(line, len, msg, sizeof(msg)))
 			snprintf(msg, sizeof(msg), "an ERROR event");
-		count_error(w, -EPROTO, msg);
+		count_error(w, msg);
 	}
 	if (kind == DISC_KUBE_GONE)
 		r->gone = true;
@@ -281,7 +280,7 @@ static int list(struct disc_kube_watch *w)
 	}
 	free(r.body.data);
 	if (rc) {
-		count_error(w, rc, r.error);
+		count_error(w, r.error);
 		return rc;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", rv);
@@ -307,7 +306,7 @@ static int watch(struct disc_kube_watch *w)
 		return 1;
 	}
 	if (status != 200) {
-		count_error(w, (int)status, r.error);
+		count_error(w, r.error);
 		return -EIO;
 	}
 	return 0; /* the server closed it (timeoutSeconds): resume */

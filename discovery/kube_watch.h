@@ -27,7 +27,6 @@ struct disc_kube_watch_opts {
 
 struct disc_kube_watch_stats {
 	uint64_t lists, watches, events, errors, relists;
-	int last_error;     /* negative errno, or an HTTP status > 0 */
 	uint64_t synced;    /* lists that succeeded */
 	/* What went wrong last: libcurl's words (a TLS or connection
 	 * failure), or "HTTP 403: " and the server's Status message. */
