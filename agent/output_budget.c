@@ -178,7 +178,8 @@ static void remove_old(struct output_budget *b, const struct visit *v, void *arg
 	r->bytes += v->bytes;
 }
 
-/* Removes the oldest profiles until the total is 90% of the bound. */
+/* Counts what the directory holds; past the bound, removes the oldest
+ * profiles until the total is 90% of it. */
 static void prune(struct output_budget *b)
 {
 	uint64_t target = b->max_bytes / 10 * 9, excess, sum = 0;
@@ -205,7 +206,6 @@ static void prune(struct output_budget *b)
 struct output_budget *output_budget_new(const char *dir, uint64_t max_bytes)
 {
 	struct output_budget *b = calloc(1, sizeof(*b));
-	struct census c = { 0 };
 
 	if (!b || !(b->dir = strdup(dir))) {
 		free(b);
@@ -213,10 +213,7 @@ struct output_budget *output_budget_new(const char *dir, uint64_t max_bytes)
 		return NULL;
 	}
 	b->max_bytes = max_bytes;
-	walk(b, count_file, &c);
-	b->st.bytes = c.bytes;
-	if (b->st.bytes > b->max_bytes)
-		prune(b);
+	prune(b); /* counts what is there, and removes only if past the bound */
 	return b;
 }
 
