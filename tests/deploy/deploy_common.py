@@ -73,25 +73,9 @@ def dpkg_owners(paths):
 
 
 def dpkg_owner(path):
-    """The Debian package that installed path, or None. /lib and /usr/lib
-    are one folder on a usrmerged system, and dpkg knows a file by the
-    name its package gave it: both are tried."""
-    candidates = [path]
-    for a, b in (("/usr/lib/", "/lib/"), ("/lib/", "/usr/lib/"),
-                 ("/usr/bin/", "/bin/"), ("/bin/", "/usr/bin/"),
-                 ("/usr/sbin/", "/sbin/"), ("/sbin/", "/usr/sbin/")):
-        if path.startswith(a):
-            candidates.append(b + path[len(a):])
-    for c in candidates:
-        r = subprocess.run(["dpkg-query", "-S", c], capture_output=True, text=True)
-        if r.returncode == 0:
-            # "pkg:arch: /path" or "pkg1, pkg2: /path" (diversions aside)
-            for line in r.stdout.splitlines():
-                if line.startswith("diversion "):
-                    continue
-                owner = line.rsplit(": ", 1)[0]
-                return owner.split(",")[0].strip().split(":")[0]
-    return None
+    """The Debian package that installed path, or None (its usrmerge twins
+    tried too, as dpkg knows a file by the name its package gave it)."""
+    return dpkg_owners([path]).get(path)
 
 
 # ---------------------------------------------------------------------------
