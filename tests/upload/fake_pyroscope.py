@@ -10,7 +10,7 @@ that retries, backoff and deduplication can be exercised.
 Run as a server:
     /usr/bin/python3 fake_pyroscope.py --port 0 --port-file FILE --record-dir DIR
         [--protocol-log] [--require-basic USER:PASSWORD | --require-bearer TOKEN]
-        [--proto-dir agent/proto] [--pprof-proto pprof/profile.proto]
+        [--proto-dir agent/upload/proto] [--pprof-proto pprof/profile.proto]
 
 or from a Python test through FakePyroscope (start, stop, restart, set_mode,
 received). POST /control {"mode": "ok|503|429|400|hang|close", "count": N,
@@ -49,7 +49,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "agent", "proto"))
+DEFAULT_PROTO_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "agent", "upload", "proto"))
 DEFAULT_PPROF_PROTO = os.path.normpath(os.path.join(HERE, "..", "..", "pprof", "profile.proto"))
 PYTHON = "/usr/bin/python3"
 

@@ -1,4 +1,4 @@
-/* Unit tests of series labels (agent/series_labels.h): the last check of a
+/* Unit tests of series labels (agent/upload/series_labels.h): the last check of a
  * label set before it leaves the host. Pyroscope refuses a whole profile for
  * one bad label, so each rule it enforces is tried here: names sanitized as
  * Prometheus does, __name__=process_cpu and service_name always sent, the

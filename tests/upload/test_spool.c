@@ -1,4 +1,4 @@
-/* Unit tests of the spool (agent/spool.h), in a directory of their own
+/* Unit tests of the spool (agent/upload/spool.h), in a directory of their own
  * under /tmp. The spool is what keeps profiles through a server outage and
  * an agent restart, so what is checked is what would lose or reorder data:
  * profiles come back oldest first and byte for byte, a restarted spool

@@ -1,4 +1,4 @@
-/* Unit tests of the reply judge (agent/upload_reply.h). Its verdict decides
+/* Unit tests of the reply judge (agent/upload/upload_reply.h). Its verdict decides
  * whether a profile is resent, spooled or given up: a retry of what can
  * never succeed wastes the server, giving up on a 503 loses data. The body
  * is untrusted bytes from the network, and its message goes to the log:

@@ -1,5 +1,5 @@
-/* Unit tests of the request formats (agent/upload_request.h) and of profile
- * IDs (agent/upload_profile.h). The push body is decoded with the
+/* Unit tests of the request formats (agent/upload/upload_request.h) and of profile
+ * IDs (agent/upload/upload_profile.h). The push body is decoded with the
  * protobuf-c code generated from push.proto, not by the encoder's own
  * logic, so a field written under the wrong number or type shows up here;
  * the legacy name and query are compared with what Pyroscope's /ingest
