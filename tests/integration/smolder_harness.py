@@ -521,11 +521,12 @@ def stop_agent(agent, pump, agent_log):
 
 
 def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5s",
-        by_pid=True, done_timeout=200, keep_output=False, on_ready=None):
+        by_pid=True, done_timeout=200, keep_output=False, on_ready=None, agent_preexec=None):
     """Profiles one run of workload_cmd; returns a Run. By default the agent
     profiles only the workload's pids (--pid for each pid it names).
     on_ready(ready), if given, runs between the workload's ready line and
-    the agent's start."""
+    the agent's start; agent_preexec runs in the agent's process before its
+    exec (memcg.MemCgroup.enter, to run it under a memory limit)."""
     r = Run()
     r.outdir = tempfile.mkdtemp(prefix="smolder-it-")
     workload = agent = None
@@ -548,7 +549,7 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
         r.agent_cmd += list(agent_args)
         log("agent: " + " ".join(r.agent_cmd))
         agent = subprocess.Popen(r.agent_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
+                                 stderr=subprocess.STDOUT, text=True, preexec_fn=agent_preexec)
 
         def on_line(line):
             if "sampling started" in line:
