@@ -2,41 +2,10 @@
 #include "upload_set.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "series_labels.h"
-
-void upload_warned_release(struct upload_warned *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->names[i]);
-	w->n = 0;
-}
-
-bool upload_warned_first(struct upload_warned *w, const char *name)
-{
-	for (size_t i = 0; i < w->n; i++)
-		if (strcmp(w->names[i], name) == 0)
-			return false;
-	if (w->n == UPLOAD_WARNED_MAX)
-		return false;
-	w->names[w->n] = strdup(name);
-	if (w->names[w->n])
-		w->n++;
-	return true;
-}
-
-static void warn_dropped(const char *service, const struct series_report *r,
-			 struct upload_warned *w)
-{
-	for (size_t i = 0; i < r->n_dropped && i < SERIES_DROPPED_REPORTED; i++)
-		if (upload_warned_first(w, r->dropped[i].name))
-			log_warn("upload: label %s (service %s) is left out of every profile: %s",
-				 r->dropped[i].name, service, r->dropped[i].reason);
-}
 
 static int submit_entry(struct uploader *u, const struct profile_set *set, size_t i,
 			struct upload_warned *warned, size_t *labels_dropped)
@@ -54,7 +23,7 @@ static int submit_entry(struct uploader *u, const struct profile_set *set, size_
 	if (rc)
 		return rc;
 	*labels_dropped += report.n_dropped;
-	warn_dropped(e.service_name, &report, warned);
+	upload_warned_log(warned, e.service_name, &report);
 	rc = pprof_builder_encode(e.builder, &data, &len);
 	if (rc) {
 		series_labels_release(&labels);

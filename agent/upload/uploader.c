@@ -28,7 +28,7 @@
 
 #include "log.h"
 #include "upload_http.h"
-#include "upload_set.h"
+#include "upload_warned.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
@@ -267,16 +267,6 @@ static enum source pick(struct uploader *u, struct upload_profile **p)
 	return FROM_SPOOL;
 }
 
-static void log_dropped_labels(struct uploader *u, const struct upload_profile *p,
-			       const struct series_report *r)
-{
-	for (size_t i = 0; i < r->n_dropped && i < SERIES_DROPPED_REPORTED; i++)
-		if (upload_warned_first(&u->warned, r->dropped[i].name))
-			log_warn("upload: label %s (service %s) is left out of every profile: %s",
-				 r->dropped[i].name, series_labels_get(&p->labels, "service_name"),
-				 r->dropped[i].reason);
-}
-
 /* Logs a failure, at most once a minute for a run of them. */
 static void log_failure(struct uploader *u, const struct upload_reply *r, bool retry)
 {
@@ -354,7 +344,8 @@ static int64_t attempt(struct uploader *u, enum source from, struct upload_profi
 		snprintf(r.message, sizeof(r.message), "%s", strerror(-rc));
 	}
 	if (dropped.n_dropped)
-		log_dropped_labels(u, p, &dropped);
+		upload_warned_log(&u->warned, series_labels_get(&p->labels, "service_name"),
+				  &dropped);
 	settle(u, from, p, &r);
 	return r.retry_after_ms;
 }
