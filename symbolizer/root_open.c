@@ -27,6 +27,7 @@
  * lookup (it cannot then vouch for the result); the next try usually
  * succeeds, and a root under constant churn is not worth more. */
 #define EAGAIN_TRIES 8
+#define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
 int sym_root_dirfd(const char *proc_root, int pid)
 {
@@ -43,18 +44,17 @@ int sym_root_dirfd(const char *proc_root, int pid)
 	return fd < 0 ? -errno : fd;
 }
 
-/* openat2 with exactly these flags (it refuses O_PATH with any but a few). */
-static int openat_in_root(int rootfd, const char *path, uint64_t flags)
+/* openat2 with exactly these flags (it refuses O_PATH with any but a few)
+ * and resolve flags. */
+static int openat2_retrying(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = flags,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = resolve,
 	};
 
-	if (!path || path[0] != '/')
-		return -EINVAL;
 	for (int i = 0; i < EAGAIN_TRIES; i++) {
-		long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
 		if (fd >= 0)
 			return (int)fd;
@@ -62,6 +62,13 @@ static int openat_in_root(int rootfd, const char *path, uint64_t flags)
 			return -errno;
 	}
 	return -EAGAIN;
+}
+
+static int openat_in_root(int rootfd, const char *path, uint64_t flags)
+{
+	if (!path || path[0] != '/')
+		return -EINVAL;
+	return openat2_retrying(rootfd, path, flags, IN_ROOT);
 }
 
 int sym_root_openat(int rootfd, const char *path, int flags)
@@ -87,37 +94,34 @@ int sym_root_open(const char *proc_root, int pid, const char *path, int flags)
 	return fd;
 }
 
-/* An O_PATH fd on path (no open of the file itself happens). */
-static int open_path(const char *proc_root, int pid, const char *path)
+/* An O_PATH fd on path: the file itself is not opened (no device's open
+ * routine runs, no FIFO waits for a writer). Without resolve flags, plain
+ * openat, which needs no openat2 (a seccomp filter may hide it). */
+static int open_path(int dirfd, const char *path, uint64_t resolve)
 {
-	int rootfd, fd;
+	int fd;
 
-	if (pid == 0) {
-		fd = open(path, O_PATH | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
-	rootfd = sym_root_dirfd(proc_root, pid);
-	if (rootfd < 0)
-		return rootfd;
-	fd = openat_in_root(rootfd, path, O_PATH | O_CLOEXEC);
-	close(rootfd);
-	return fd;
+	if (resolve)
+		return openat2_retrying(dirfd, path, O_PATH | O_CLOEXEC, resolve);
+	fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* The type is checked before the file is really opened: opening a device
  * node a container planted there (a tape rewinds, a modem hangs up) acts
  * even if nothing is read. The O_PATH fd is then opened for reading
  * through /proc/self/fd, which reopens that inode, whatever the path names
- * by now. */
-int sym_root_open_file(const char *proc_root, int pid, const char *path,
-		       struct stat *st)
+ * by now; the dev/ino check makes that an invariant we test rather than
+ * one we trust. */
+int sym_open_regular(int dirfd, const char *path, uint64_t resolve, struct stat *st)
 {
+	struct stat opened;
 	char self[64];
 	int pathfd, fd;
 
-	if (!path || path[0] != '/' || pid < 0)
+	if (!path || !st)
 		return -EINVAL;
-	pathfd = open_path(proc_root, pid, path);
+	pathfd = open_path(dirfd, path, resolve);
 	if (pathfd < 0)
 		return pathfd;
 	if (fstat(pathfd, st)) {
@@ -131,5 +135,29 @@ int sym_root_open_file(const char *proc_root, int pid, const char *path,
 			fd = -errno;
 	}
 	close(pathfd);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &opened) || opened.st_dev != st->st_dev || opened.st_ino != st->st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	*st = opened;
+	return fd;
+}
+
+int sym_root_open_file(const char *proc_root, int pid, const char *path,
+		       struct stat *st)
+{
+	int rootfd, fd;
+
+	if (!path || path[0] != '/' || pid < 0)
+		return -EINVAL;
+	if (pid == 0)
+		return sym_open_regular(AT_FDCWD, path, 0, st);
+	rootfd = sym_root_dirfd(proc_root, pid);
+	if (rootfd < 0)
+		return rootfd;
+	fd = sym_open_regular(rootfd, path, IN_ROOT, st);
+	close(rootfd);
 	return fd;
 }

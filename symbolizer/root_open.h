@@ -8,6 +8,7 @@
 #ifndef SMOLDER_ROOT_OPEN_H
 #define SMOLDER_ROOT_OPEN_H
 
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* An O_PATH directory fd on <proc_root>/<pid>/root (proc_root NULL:
@@ -27,11 +28,19 @@ int sym_root_openat(int rootfd, const char *path, int flags);
  * the host: path is opened as it is. */
 int sym_root_open(const char *proc_root, int pid, const char *path, int flags);
 
-/* sym_root_open for a file to be read: it must be a regular file (a
- * directory, FIFO or device is -ENOEXEC, and is never opened: only looked
- * at through O_PATH), and *st is what fstat says of the file opened.
- * The file is reopened through /proc/self/fd: our own /proc must be
- * mounted, whatever proc_root says. */
+/* Opens path (relative to dirfd, as openat(2) does) for reading, only if it
+ * is a regular file: it is first reached with O_PATH, which opens nothing,
+ * and fstat'ed; a directory, FIFO, socket or device is -ENOEXEC and is
+ * never opened (no device's open runs, no FIFO blocks). A regular file is
+ * then reopened through /proc/self/fd (our own /proc must be mounted) and
+ * must be the same dev/ino (else -ESTALE). resolve: openat2(2)'s RESOLVE_*
+ * flags (0: plain openat, no openat2 needed), e.g. RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS with a root from sym_root_dirfd. *st is what fstat
+ * says of the file opened. An fd or -errno. */
+int sym_open_regular(int dirfd, const char *path, uint64_t resolve, struct stat *st);
+
+/* sym_open_regular inside the root of process pid, by sym_root_openat's
+ * rules (pid 0: the host, path as it is). */
 int sym_root_open_file(const char *proc_root, int pid, const char *path,
 		       struct stat *st);
 
