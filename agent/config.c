@@ -362,6 +362,15 @@ static const struct flag_def *find_flag(const char *name, size_t len)
 	return NULL;
 }
 
+/* Given by the user (on the command line, or by its variable), rather
+ * than left at its default. */
+static bool flag_given(const struct flag_def *f, const bool from_argv[N_FLAGS])
+{
+	const char *env = getenv(f->env);
+
+	return from_argv[f - flags] || (env && *env);
+}
+
 static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
 {
 	for (size_t i = 0; i < N_FLAGS; i++) {
@@ -489,6 +498,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 		snprintf(err, err_len, "--output-dir: must not be empty");
 		return -EINVAL;
 	}
+	cfg->http_listen_given = flag_given(find_flag("http-listen", strlen("http-listen")),
+					    from_argv);
 	return check_upload(cfg, err, err_len);
 }
 

@@ -46,6 +46,7 @@ struct config {
 	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
 	uint64_t unwind_table_max_bytes;
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
+	bool http_listen_given;        /* by flag or variable: must be had */
 	bool kubernetes;               /* --kubernetes, or $KUBERNETES_SERVICE_HOST */
 	char *node_name;               /* NULL: $NODE_NAME, else the host name */
 	char *test_kube_api_url;       /* test only: an API server without auth */

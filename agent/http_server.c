@@ -12,20 +12,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 
-/* Scrapes are few: a handful of connections, none left hanging. */
-#define MAX_CONNECTIONS 16
-#define CONNECTION_TIMEOUT_S 10
+/* Scrapes and probes are few and quick: a kubelet's two probes and a
+ * Prometheus come from an address each. Past PER_CLIENT connections from
+ * one address, more are refused at once, so that a client dripping
+ * header bytes holds a few of the MAX_CONNECTIONS, not all; one that sends
+ * nothing for CONNECTION_TIMEOUT_S is cut off (under the probes' own 5 s
+ * timeout). The one polling thread (epoll) serves every connection as its
+ * bytes come, so a slow one delays no other. */
+#define MAX_CONNECTIONS 64
+#define PER_CLIENT 4
+#define CONNECTION_TIMEOUT_S 5
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	char *version;
+	struct health health;
 	pthread_mutex_t lock;
 	/* under lock */
 	bool sampling;
@@ -71,6 +81,14 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int stat
 		     MHD_RESPMEM_PERSISTENT);
 }
 
+static int64_t now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn)
 {
 	uint64_t totals[CTR__COUNT];
@@ -82,10 +100,24 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 	memcpy(totals, s->totals, sizeof(totals));
 	pthread_mutex_unlock(&s->lock);
 	metrics_process_read(&proc);
-	text = metrics_format(totals, &proc, s->version, &len);
+	text = metrics_format(totals, &proc, health_since_closed_s(&s->health, now_mono_ns()),
+			      s->version, &len);
 	if (!text)
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	return reply(conn, MHD_HTTP_OK, METRICS_CONTENT_TYPE, text, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result serve_health(struct http_server *s, struct MHD_Connection *conn)
+{
+	char why[160];
+	char *body;
+
+	if (!health_check(&s->health, now_mono_ns(), why, sizeof(why)))
+		return reply_text(conn, MHD_HTTP_OK, "ok\n");
+	if (asprintf(&body, "not healthy: %s\n", why) < 0)
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not healthy\n");
+	return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body,
+		     strlen(body), MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result serve_ready(struct http_server *s, struct MHD_Connection *conn)
@@ -127,7 +159,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
 	if (strcmp(url, "/healthz") == 0)
-		return reply_text(conn, MHD_HTTP_OK, "ok\n");
+		return serve_health(s, conn);
 	if (strcmp(url, "/ready") == 0)
 		return serve_ready(s, conn);
 	if (strcmp(url, "/metrics") == 0)
@@ -154,7 +186,21 @@ static int listen_on(const struct sockaddr_storage *addr, socklen_t len)
 	return fd;
 }
 
-int http_server_start(const char *listen, const char *version, struct http_server **out)
+/* The default address taken (a second agent, another program) costs the
+ * endpoints, not the profiles; an address the user gave must be had. */
+static int cannot_listen(const struct http_server_opts *o, int err)
+{
+	if (o->listen_given) {
+		log_error("--http-listen %s: cannot listen: %s", o->listen, strerror(-err));
+		return err;
+	}
+	log_warn("--http-listen %s (the default): cannot listen: %s; profiling without "
+		 "/healthz, /ready and /metrics (give --http-listen another address, or off)",
+		 o->listen, strerror(-err));
+	return 0;
+}
+
+int http_server_start(const struct http_server_opts *o, struct http_server **out)
 {
 	struct sockaddr_storage addr;
 	struct http_server *s;
@@ -163,7 +209,7 @@ int http_server_start(const char *listen, const char *version, struct http_serve
 	int r, fd;
 
 	*out = NULL;
-	r = metrics_parse_listen(listen, &addr, &len, err, sizeof(err));
+	r = metrics_parse_listen(o->listen, &addr, &len, err, sizeof(err));
 	if (r == 1)
 		return 0;
 	if (r < 0) {
@@ -171,34 +217,40 @@ int http_server_start(const char *listen, const char *version, struct http_serve
 		return r;
 	}
 	fd = listen_on(&addr, len);
-	if (fd < 0) {
-		log_error("--http-listen %s: cannot listen: %s", listen, strerror(-fd));
-		return fd;
-	}
+	if (fd < 0)
+		return cannot_listen(o, fd);
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->version = strdup(version ? version : ""))) {
+	if (!s || !(s->version = strdup(o->version ? o->version : ""))) {
 		free(s);
 		close(fd);
-		log_error("--http-listen %s: out of memory", listen);
+		log_error("--http-listen %s: out of memory", o->listen);
 		return -ENOMEM;
 	}
+	health_init(&s->health, o->interval_ms, o->wake_ms, now_mono_ns());
 	pthread_mutex_init(&s->lock, NULL);
 	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
 				     0, NULL, NULL, handle, s,
 				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_CLIENT,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
 		/* fd is not closed: whether libmicrohttpd did is not told. */
-		log_error("--http-listen %s: cannot start the HTTP server", listen);
+		log_error("--http-listen %s: cannot start the HTTP server", o->listen);
 		http_server_free(s);
 		return -EIO;
 	}
-	log_info("serving /healthz, /ready and /metrics on http://%s", listen);
+	log_info("serving /healthz, /ready and /metrics on http://%s", o->listen);
 	*out = s;
 	return 0;
+}
+
+void http_server_loop_turned(struct http_server *s)
+{
+	if (s)
+		health_loop_turned(&s->health, now_mono_ns());
 }
 
 void http_server_sampling_started(struct http_server *s)
@@ -218,6 +270,7 @@ void http_server_publish(struct http_server *s, const struct counters *c)
 	memcpy(s->totals, c->total, sizeof(s->totals));
 	s->intervals++;
 	pthread_mutex_unlock(&s->lock);
+	health_interval_closed(&s->health, now_mono_ns());
 }
 
 void http_server_free(struct http_server *s)

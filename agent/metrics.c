@@ -68,7 +68,7 @@ static void put_family(FILE *f, const char *name, const char *type, const char *
 }
 
 char *metrics_format(const uint64_t totals[CTR__COUNT], const struct metrics_process *proc,
-		     const char *version, size_t *len)
+		     double last_interval_age_s, const char *version, size_t *len)
 {
 	char *buf = NULL, name[128];
 	size_t size = 0;
@@ -77,7 +77,7 @@ char *metrics_format(const uint64_t totals[CTR__COUNT], const struct metrics_pro
 	if (!f)
 		return NULL;
 	fputs("# smolder's counters as of the end of the last interval (--upload-interval);\n"
-	      "# the process_ metrics as of this scrape.\n", f);
+	      "# the process_ metrics and last_interval_age_seconds as of this scrape.\n", f);
 	for (int i = 0; i < CTR__COUNT; i++) {
 		if (metrics_name(i, name, sizeof(name)))
 			continue;
@@ -92,6 +92,12 @@ char *metrics_format(const uint64_t totals[CTR__COUNT], const struct metrics_pro
 		put_family(f, PREFIX "process_cpu_seconds_total", "counter",
 			   "CPU time of the agent, user and system, in seconds");
 		fprintf(f, PREFIX "process_cpu_seconds_total %.6f\n", proc->cpu_seconds);
+	}
+	if (last_interval_age_s >= 0) {
+		put_family(f, PREFIX "last_interval_age_seconds", "gauge",
+			   "seconds since the last interval closed (before the first: since the "
+			   "agent started), as of this scrape; /healthz fails past 3 intervals and 30 s");
+		fprintf(f, PREFIX "last_interval_age_seconds %.3f\n", last_interval_age_s);
 	}
 	put_family(f, PREFIX "build_info", "gauge", "the agent's version, as a label; always 1");
 	fputs(PREFIX "build_info{version=\"", f);

@@ -27,12 +27,14 @@ int metrics_process_read(struct metrics_process *p);
 
 /* The exposition text, malloc()ed (*len its length, without the NUL the
  * text ends with), of totals (struct counters' total[]: the running sums,
- * and the gauges' last values), proc (NULL: left out) and version.
- * Counters are smolder_<name>_total, gauges smolder_<name>; then
- * smolder_process_resident_memory_bytes, smolder_process_cpu_seconds_total
- * and smolder_build_info{version="..."} 1. NULL when out of memory. */
+ * and the gauges' last values), proc (NULL: left out), the seconds since
+ * the last interval closed (negative: left out) and version. Counters are
+ * smolder_<name>_total, gauges smolder_<name>; then
+ * smolder_process_resident_memory_bytes, smolder_process_cpu_seconds_total,
+ * smolder_last_interval_age_seconds and smolder_build_info{version="..."} 1.
+ * NULL when out of memory. */
 char *metrics_format(const uint64_t totals[CTR__COUNT], const struct metrics_process *proc,
-		     const char *version, size_t *len);
+		     double last_interval_age_s, const char *version, size_t *len);
 
 /* The metric name of counter id (with its smolder_ prefix and, for a
  * counter, its _total suffix) into buf; -ENOSPC if it does not fit. */

@@ -129,6 +129,17 @@ static int64_t pod_grace_ns(int64_t interval)
 	return grace < interval / 2 ? grace : interval / 2;
 }
 
+/* Test only (tests/integration/test_health.py): SMOLDER_TEST_STALL_S=N
+ * makes the loop sleep N seconds as it closes its second interval, so
+ * that a test can see /healthz notice a stalled loop. Not a flag, so not
+ * in --help; unset, it costs one getenv at start. */
+static unsigned int test_stall_s(void)
+{
+	const char *v = getenv("SMOLDER_TEST_STALL_S");
+
+	return v ? (unsigned int)strtoul(v, NULL, 10) : 0;
+}
+
 static int loop(struct interval_ctx *ctx, int sigfd)
 {
 	const struct config *cfg = ctx->cfg;
@@ -140,6 +151,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
 				       : INT64_MAX;
 	int64_t finish_at = INT64_MAX; /* a drain waits to be finished until then */
+	unsigned int stall_s = test_stall_s(), closes = 0;
 	int stop = 0, err;
 
 	while (!stop) {
@@ -147,6 +159,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		int64_t close_at = now_ns(CLOCK_MONOTONIC) + (interval_end - now_ns(CLOCK_REALTIME));
 		int64_t now;
 
+		http_server_loop_turned(ctx->http);
 		close_at = close_at < finish_at ? close_at : finish_at;
 		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
@@ -166,6 +179,8 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 			/* A stop ends the interval now: that last one is partial. */
 			if (stop)
 				interval_end = now_ns(CLOCK_REALTIME);
+			if (stall_s && ++closes == 2)
+				sleep(stall_s);
 			err = interval_drain(ctx, interval_start, interval_end);
 			if (err) {
 				log_error("draining the BPF maps: %s", strerror(-err));
@@ -353,6 +368,15 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	struct sym_debuginfod *debuginfod = NULL;
 	struct counters counters = {};
 	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
+	struct http_server_opts http_opts = {
+		.sz = sizeof(http_opts),
+		.listen = cfg->http_listen,
+		.listen_given = cfg->http_listen_given,
+		.version = SMOLDER_VERSION,
+		.interval_ms = cfg->upload_interval_ms,
+		.wake_ms = cfg->upload_interval_ms < SCAN_PERIOD_MS ? cfg->upload_interval_ms
+								     : SCAN_PERIOD_MS,
+	};
 	const char *what = "";
 	int status = 1, sigfd, err;
 
@@ -362,8 +386,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("setting up signal handling: %s", strerror(-sigfd));
 		return 1;
 	}
-	/* First, so that a port in use stops the agent before BPF loads. */
-	if (http_server_start(cfg->http_listen, SMOLDER_VERSION, &ctx.http))
+	/* First, so that an address given but in use stops the agent before
+	 * BPF loads. */
+	if (http_server_start(&http_opts, &ctx.http))
 		goto out;
 	debuginfod = debuginfod_start(cfg);
 	ctx.kube = kube_start(cfg);

@@ -53,7 +53,27 @@ static void test_defaults(void)
 	CHECK(cfg.server_address == NULL, "no server by default");
 	CHECK(cfg.n_pids == 0, "no pids by default");
 	CHECK(cfg.log_level == LOG_INFO, "default level");
+	CHECK(!cfg.http_listen_given, "--http-listen defaulted, not given");
 	config_release(&cfg);
+}
+
+/* An address the user gave, even the default's, must be had (run.c stops
+ * when it cannot listen there); the default is only a convenience. */
+static void test_http_listen_given(void)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	CHECK(parse(&cfg, err, sizeof(err), "--http-listen", "127.0.0.1:4100", NULL) == CONFIG_RUN,
+	      "%s", err);
+	CHECK(cfg.http_listen_given, "--http-listen given");
+	config_release(&cfg);
+	setenv("SMOLDER_HTTP_LISTEN", "127.0.0.1:4101", 1);
+	CHECK(parse(&cfg, err, sizeof(err), NULL) == CONFIG_RUN, "%s", err);
+	CHECK(cfg.http_listen_given && !strcmp(cfg.http_listen, "127.0.0.1:4101"),
+	      "SMOLDER_HTTP_LISTEN given");
+	config_release(&cfg);
+	unsetenv("SMOLDER_HTTP_LISTEN");
 }
 
 static void test_flags_and_env(void)
@@ -119,6 +139,7 @@ int main(void)
 {
 	test_durations();
 	test_defaults();
+	test_http_listen_given();
 	test_flags_and_env();
 	test_errors();
 	return check_report("config");

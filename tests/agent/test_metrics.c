@@ -129,7 +129,7 @@ static void test_format(void)
 	for (int i = 0; i < CTR__COUNT; i++)
 		totals[i] = 1000 + (uint64_t)i;
 	totals[CTR_SAMPLES_TAKEN] = 18446744073709551615ull;
-	text = metrics_format(totals, &proc, "1.2.3", &len);
+	text = metrics_format(totals, &proc, 12.5, "1.2.3", &len);
 	CHECK(text != NULL);
 	if (!text)
 		return;
@@ -137,7 +137,7 @@ static void test_format(void)
 	CHECK(len && text[len - 1] == '\n', "the text ends with a line feed");
 	memset(fam, 0, sizeof(fam));
 	n = parse(text, fam);
-	CHECK_INT(n, CTR__COUNT + 3);
+	CHECK_INT(n, CTR__COUNT + 4);
 	for (int i = 0; i < CTR__COUNT; i++) {
 		struct family *f;
 
@@ -166,18 +166,21 @@ static void test_format(void)
 	CHECK(f && !strcmp(f->type, "gauge") && !strcmp(f->value, "12345678"), "resident memory");
 	f = find(fam, n, "smolder_process_cpu_seconds_total", 33);
 	CHECK(f && !strcmp(f->type, "counter") && strtod(f->value, NULL) == 1.5, "cpu seconds");
+	f = find(fam, n, "smolder_last_interval_age_seconds", 33);
+	CHECK(f && !strcmp(f->type, "gauge") && strtod(f->value, NULL) == 12.5, "last interval age");
 	f = find(fam, n, "smolder_build_info", 18);
 	CHECK(f && !strcmp(f->type, "gauge") && !strcmp(f->value, "1"), "build_info");
 	if (f)
 		CHECK_STR(f->labels, "{version=\"1.2.3\"}");
 	free(text);
 
-	/* Without process metrics; a version that needs escaping. */
-	text = metrics_format(totals, NULL, "a\"b\\c", &len);
+	/* Without process metrics or age; a version that needs escaping. */
+	text = metrics_format(totals, NULL, -1, "a\"b\\c", &len);
 	CHECK(text != NULL);
 	if (!text)
 		return;
 	CHECK(strstr(text, "process_resident") == NULL);
+	CHECK(strstr(text, "TYPE smolder_last_interval_age") == NULL);
 	CHECK(strstr(text, "smolder_build_info{version=\"a\\\"b\\\\c\"} 1\n") != NULL, "%s", text);
 	free(text);
 }

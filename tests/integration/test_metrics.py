@@ -16,8 +16,9 @@ on a free port of 127.0.0.1. Checked:
     smolder_NAME; smolder_samples_taken_total and
     smolder_samples_profiled_total grow between two scrapes a few intervals
     apart, smolder_processes_tracked is a gauge,
-    smolder_process_resident_memory_bytes > 0, smolder_build_info has the
-    version; a scrape's totals are those of some interval's end (a sum of
+    smolder_process_resident_memory_bytes > 0,
+    smolder_last_interval_age_seconds a gauge within a few intervals,
+    smolder_build_info has the version; a scrape's totals are those of some interval's end (a sum of
     the log's first intervals);
   - an unknown path is 404; the agent exits 0 on SIGTERM;
   - with --server-address (the fake Pyroscope of tests/upload), the upload
@@ -26,7 +27,8 @@ on a free port of 127.0.0.1. Checked:
   - --http-listen off serves nothing (neither on the port nor on the
     default 127.0.0.1:4100);
   - a bad address is a bad flag value (exit 2, one line), and a port in use
-    stops the agent (exit 1, the address named).
+    given by --http-listen stops the agent (exit 1, the address named;
+    test_health.py checks the default's port in use).
 """
 
 import json
@@ -147,13 +149,13 @@ def value(fams, name, type_=None):
 
 
 class Agent:
-    def __init__(self, smolder, args, outdir):
+    def __init__(self, smolder, args, outdir, env=None):
         self.cmd = [smolder, "--upload-interval", "%ds" % INTERVAL_S, "--sample-rate", str(RATE),
                     "--output-dir", outdir, "--log-level", "info"] + list(args)
         self.log = []
         self.started = threading.Event()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, env=env)
 
         def on_line(line):
             if "sampling started" in line:
@@ -278,9 +280,10 @@ def run_on(smolder, workload_pid, tmp):
         if "smolder_%s_total" % k not in m2 and "smolder_%s" % k not in m2:
             h.fail("/metrics: counter %s of the log is missing" % k)
     for m in (m1, m2):
-        # counters and gauges, and the three of the process
-        if len(m) != len(names) + 3:
-            h.fail("/metrics: %d metrics, want the %d counters and 3 more: %s"
+        # counters and gauges, the two of the process, the interval's age
+        # and the build
+        if len(m) != len(names) + 4:
+            h.fail("/metrics: %d metrics, want the %d counters and 4 more: %s"
                    % (len(m), len(names), " ".join(sorted(m))))
     taken = [value(m, "smolder_samples_taken_total", "counter") for m in (m1, m2)]
     profiled = [value(m, "smolder_samples_profiled_total", "counter") for m in (m1, m2)]
@@ -294,6 +297,10 @@ def run_on(smolder, workload_pid, tmp):
     rss = value(m2, "smolder_process_resident_memory_bytes", "gauge")
     if not rss > 0:
         h.fail("smolder_process_resident_memory_bytes is %s" % rss)
+    ages = [value(m, "smolder_last_interval_age_seconds", "gauge") for m in (m1, m2)]
+    if not all(0 <= a < 5 * INTERVAL_S for a in ages):
+        h.fail("smolder_last_interval_age_seconds %s: want 0 to a few intervals of %d s"
+               % (ages, INTERVAL_S))
     cpu = [value(m, "smolder_process_cpu_seconds_total", "counter") for m in (m1, m2)]
     if not 0 <= cpu[0] <= cpu[1]:
         h.fail("smolder_process_cpu_seconds_total went %s" % cpu)
@@ -396,27 +403,38 @@ def run_bad(smolder, tmp):
     h.log("port in use: %s" % p.stderr.strip())
 
 
-def test(smolder, workload):
-    tmp = tempfile.mkdtemp(prefix="smolder-it-metrics-")
+def start_workload(workload):
+    """(process, pid) of cpu_shares burning one thread for 600 s, in a
+    session of its own (stop it with stop_workload)."""
     w = subprocess.Popen([workload, "600", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True, start_new_session=True)
+    ready = json.loads(w.stdout.readline())
+    if ready.get("event") != "ready":
+        stop_workload(w)
+        h.fail("workload: want a ready line, got %r" % ready)
+    w.stdin.write("go\n")
+    w.stdin.flush()
+    return w, ready["pids"][0]
+
+
+def stop_workload(w):
+    if w.poll() is None:
+        os.killpg(w.pid, signal.SIGKILL)
+    w.wait()
+
+
+def test(smolder, workload):
+    tmp = tempfile.mkdtemp(prefix="smolder-it-metrics-")
+    w, pid = start_workload(workload)
     ok = False
     try:
-        ready = json.loads(w.stdout.readline())
-        if ready.get("event") != "ready":
-            h.fail("workload: want a ready line, got %r" % ready)
-        w.stdin.write("go\n")
-        w.stdin.flush()
-        pid = ready["pids"][0]
         run_bad(smolder, tmp)
         run_on(smolder, pid, tmp)
         run_uploading(smolder, pid, tmp)
         run_off(smolder, pid, tmp)
         ok = True
     finally:
-        if w.poll() is None:
-            os.killpg(w.pid, signal.SIGKILL)
-        w.wait()
+        stop_workload(w)
         if ok:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
