@@ -31,13 +31,13 @@ int health_check(struct health *h, int64_t now_ns, char *why, size_t why_len)
 	int64_t turned = now_ns - atomic_load_explicit(&h->turned_ns, memory_order_relaxed);
 
 	if (closed > h->close_limit_ns) {
-		snprintf(why, why_len, "no interval closed for %lld s (limit %lld s)",
-			 (long long)(closed / 1000000000), (long long)(h->close_limit_ns / 1000000000));
+		snprintf(why, why_len, "no interval closed for %.1f s (limit %.0f s)",
+			 (double)closed / 1e9, (double)h->close_limit_ns / 1e9);
 		return -ETIMEDOUT;
 	}
 	if (turned > h->turn_limit_ns) {
-		snprintf(why, why_len, "the run loop has not turned for %lld s (limit %lld s)",
-			 (long long)(turned / 1000000000), (long long)(h->turn_limit_ns / 1000000000));
+		snprintf(why, why_len, "the run loop has not turned for %.1f s (limit %.0f s)",
+			 (double)turned / 1e9, (double)h->turn_limit_ns / 1e9);
 		return -ETIMEDOUT;
 	}
 	return 0;
