@@ -45,6 +45,7 @@ struct config {
 	char *debuginfod_cache_dir;
 	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
 	uint64_t unwind_table_max_bytes;
+	bool kernel_addresses;         /* --kernel-addresses: kept in profiles */
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool http_listen_given;        /* by flag or variable: must be had */
 	bool kubernetes;               /* --kubernetes, or $KUBERNETES_SERVICE_HOST */

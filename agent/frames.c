@@ -76,12 +76,18 @@ int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id)
 	return add_named_location(b, NULL, 0, name, id);
 }
 
+/* Without addresses (the default: they would give KASLR's offset away to
+ * anyone who reads the profiles), each kernel frame is a location at
+ * address 0 with its function's name, so the builder, which keys locations
+ * by mapping, address and lines, still keeps one location per function;
+ * frames kallsyms does not name share one "[unknown kernel]" location. The
+ * mapping has no range either, since its start would be an address too. */
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
-		      const uint64_t *ips, size_t n, uint64_t *ids)
+		      const uint64_t *ips, size_t n, bool addresses, uint64_t *ids)
 {
 	struct pprof_mapping_desc kernel = {
-		.start = SMOLDER_KERNEL_START,
-		.limit = UINT64_MAX,
+		.start = addresses ? SMOLDER_KERNEL_START : 0,
+		.limit = addresses ? UINT64_MAX : 0,
 		.filename = "[kernel.kallsyms]",
 	};
 	int err = 0;
@@ -90,8 +96,8 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 		const char *name = NULL;
 
 		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name))
-			name = NULL;
-		err = add_named_location(b, &kernel, ips[i], name, &ids[i]);
+			name = addresses ? NULL : "[unknown kernel]";
+		err = add_named_location(b, &kernel, addresses ? ips[i] : 0, name, &ids[i]);
 	}
 	return err;
 }

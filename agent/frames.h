@@ -6,6 +6,7 @@
 #ifndef SMOLDER_FRAMES_H
 #define SMOLDER_FRAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +14,6 @@
 #include "pprof.h"
 #include "sym.h"
 
-/* Adds the kernel frames ips[0..n) (leaf first) to b; ids receives their
- * location ids. */
 /* The symbol cache's reference to the file of mapping m of process p. */
 void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
 		     struct sym_file_ref *ref);
@@ -23,8 +22,11 @@ void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
  * walk ended: "[truncated]"), into *id. */
 int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id);
 
+/* Adds the kernel frames ips[0..n) (leaf first) to b, named; ids receives
+ * their location ids. Their addresses only when addresses is true
+ * (--kernel-addresses). */
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
-		      const uint64_t *ips, size_t n, uint64_t *ids);
+		      const uint64_t *ips, size_t n, bool addresses, uint64_t *ids);
 
 /* Adds the user frames of process p. May re-read p's maps once, when an
  * address lies outside every mapping we know (a library loaded since). */

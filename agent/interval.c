@@ -117,7 +117,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 
 	err = profile_set_builder(set, &v->labels, &b);
 	if (!err)
-		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk, ids);
+		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk,
+					ctx->cfg->kernel_addresses, ids);
 	if (!err && nu)
 		err = frames_add_user(ctx->sym, ctx->disc, v->p, b, ips + nk, (size_t)nu, ids + nk);
 	/* A walk cut short ends in a frame that says why. */

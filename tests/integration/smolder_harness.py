@@ -32,6 +32,9 @@ import time
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 30
 KERNEL_ADDRESS_MIN = 0xFFFF800000000000
+# The kernel's frames are in this mapping; their addresses are 0 unless the
+# agent runs with --kernel-addresses.
+KERNEL_MAPPING = "[kernel.kallsyms]"
 
 
 class Failure(Exception):
@@ -108,7 +111,8 @@ class Frame:
 
     @property
     def is_kernel(self):
-        return self.address >= KERNEL_ADDRESS_MIN
+        return (self.address >= KERNEL_ADDRESS_MIN
+                or (self.mapping is not None and self.mapping.file == KERNEL_MAPPING))
 
     def __repr__(self):
         return "%s@%#x%s" % (self.name or "??", self.address, "[k]" if self.is_kernel else "")

@@ -6,7 +6,7 @@ the user stack that made the call.
 syscall_loop calls getrandom(buf, 64 KiB, 0) in a loop, through an inline
 `syscall` in getrandom_direct(), for ~10 s; the agent profiles it by --pid at
 97 Hz in 4 s intervals. Checked, for >= 80% of its samples, leaf first:
-  - kernel frames (address >= 0xffff800000000000) come first, and
+  - kernel frames (in [kernel.kallsyms], at address 0 by default) come first, and
     __x64_sys_getrandom (or __do_sys_getrandom) is among them;
   - the first frame after the kernel frames is getrandom_direct, in a user
     mapping, with main below it.
