@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_mkdir_p(const char *path, mode_t leaf_mode)
+int file_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
 	size_t len = strlen(path);
@@ -18,11 +18,11 @@ int file_mkdir_p(const char *path, mode_t leaf_mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
+		if (mkdir(buf, mode) && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, leaf_mode) && errno != EEXIST)
+	if (mkdir(buf, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
 }

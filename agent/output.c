@@ -40,13 +40,44 @@ void output_interval_seconds(int64_t start_ns, int64_t end_ns, int64_t *start_s,
 	*end_s = (end_ns + 999999999) / 1000000000;
 }
 
+/* Profiles are 0600 in 0700 directories: they hold what every process on
+ * the host was running, its function names and command lines' labels. */
+#define PROFILE_MODE 0600
+#define DIR_MODE 0700
+
+/* A service's directory, made DIR_MODE; one an older agent made 0755 is
+ * tightened, which also hides the 0644 profiles it wrote there. Only the
+ * service directories: the output directory itself is the user's to name
+ * (it could be "/" or a shared directory), and is only made DIR_MODE when
+ * the agent makes it. A symbolic link is left alone. */
+static int make_service_dir(const char *path)
+{
+	struct stat st;
+	int fd, err = file_mkdir_p(path, DIR_MODE);
+
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? 0 : -errno;
+	if (fstat(fd, &st))
+		err = -errno;
+	else if ((st.st_mode & 07777 & ~DIR_MODE) && fchmod(fd, st.st_mode & DIR_MODE))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int write_file_atomically(const char *path, const uint8_t *data, size_t len)
 {
 	char tmp[4200];
 	int fd, err;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A fresh file, so that it has our mode: a .tmp an older agent left
+	 * (0644) would keep its own through O_TRUNC and the rename. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, PROFILE_MODE);
 	if (fd < 0)
 		return -errno;
 	err = file_write_all(fd, data, len);
@@ -99,7 +130,7 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 				&end_s);
 	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir, start_s, end_s,
 		 hash);
-	err = file_mkdir_p(subdir, 0755);
+	err = make_service_dir(subdir);
 	if (err)
 		return err;
 	err = pprof_builder_encode(e.builder, &data, &len);

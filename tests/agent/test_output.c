@@ -1,6 +1,9 @@
-/* Unit tests of local output: service names stay one path component, and an
- * interval's profiles land at <dir>/<service>/<start>-<end>.pb.gz, whole. */
+/* Unit tests of local output: service names stay one path component, an
+ * interval's profiles land at <dir>/<service>/<start>-<end>.pb.gz, whole,
+ * and they are 0600 in 0700 directories, also where an older agent left
+ * 0755 ones. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +96,74 @@ static void test_write(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* dir/rel's permission bits must be want. */
+static void check_mode(const char *dir, const char *rel, unsigned int want)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	CHECK(lstat(path, &st) == 0, "%s: missing", path);
+	CHECK((st.st_mode & 07777) == want, "%s is %o, want %o", path,
+	      (unsigned int)(st.st_mode & 07777), want);
+}
+
+/* Whatever the umask (022 here, which would leave 0644 files and 0755
+ * directories), profiles are 0600 and the directories the agent makes or
+ * owns are 0700. */
+static void test_modes(void)
+{
+	char dir[] = "/tmp/smolder-modes-XXXXXX", path[512], cmd[600];
+	struct disc_labels labels = { 0 };
+	struct pprof_line_desc line = { .function_name = "main" };
+	struct output_result res;
+	struct pprof_builder *b;
+	struct profile_set *set;
+	mode_t old_umask = umask(022);
+	uint64_t loc;
+	int64_t v = 1;
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	set = profile_set_new(1700000000LL * 1000000000, 1700000015LL * 1000000000, 100);
+	CHECK(disc_labels_set(&labels, "service_name", "svc") == 0, "labels");
+	CHECK(set && profile_set_builder(set, &labels, &b) == 0, "builder");
+	CHECK(pprof_builder_add_location(b, 0, 0x1000, &line, 1, &loc) == 0 &&
+	      pprof_builder_add_sample(b, &loc, 1, &v) == 0, "sample");
+
+	/* Made by the agent, parents and all. */
+	snprintf(path, sizeof(path), "%s/new/out", dir);
+	output_write_set(path, set, &res);
+	CHECK(res.written == 1, "written %zu", res.written);
+	check_mode(dir, "new", 0700);
+	check_mode(dir, "new/out", 0700);
+	check_mode(dir, "new/out/svc", 0700);
+	check_mode(dir, "new/out/svc/1700000000-1700000015.pb.gz", 0600);
+
+	/* An older agent's: a 0755 service directory and a 0644 .tmp of the
+	 * profile about to be written. */
+	snprintf(path, sizeof(path), "%s/old", dir);
+	CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/old/svc", dir);
+	CHECK(mkdir(path, 0755) == 0, "mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/old/svc/1700000000-1700000015.pb.gz.tmp", dir);
+	CHECK(close(open(path, O_WRONLY | O_CREAT, 0644)) == 0, "create %s", path);
+	snprintf(path, sizeof(path), "%s/old", dir);
+	output_write_set(path, set, &res);
+	CHECK(res.written == 1, "written %zu", res.written);
+	check_mode(dir, "old/svc", 0700);
+	check_mode(dir, "old/svc/1700000000-1700000015.pb.gz", 0600);
+
+	umask(old_umask);
+	disc_labels_release(&labels);
+	profile_set_free(set);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	test_escape();
 	test_write();
+	test_modes();
 	return check_report("output");
 }
