@@ -21,6 +21,7 @@ WANT = {
     "ProtectSystem": "strict",
     "ProtectHome": "read-only",
     "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
     "ProtectKernelModules": "yes",
     "ProtectControlGroups": "yes",
     "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
