@@ -24,14 +24,11 @@ The agent profiles cpu_shares (--pid) in 1 s intervals. Checked:
 import os
 import socket
 import subprocess
-import tempfile
 import threading
 import time
-import shutil
 
 import smolder_harness as h
-from test_metrics import Agent, INTERVAL_S, free_port, get, scrape, start_workload, \
-    stop_workload, value
+from test_metrics import Agent, INTERVAL_S, free_port, get, scrape, value, with_workload
 
 # health.h: the loop may wait min(interval, 10 s) between passes, and gets
 # 30 s more for one pass's work; three intervals and 30 s to close one.
@@ -218,20 +215,8 @@ def run_port_taken(smolder, pid, tmp):
 
 
 def test(smolder, workload):
-    tmp = tempfile.mkdtemp(prefix="smolder-it-health-")
-    w, pid = start_workload(workload)
-    ok = False
-    try:
-        run_port_taken(smolder, pid, tmp)
-        run_slow_clients(smolder, pid, tmp)
-        run_stall(smolder, pid, tmp)
-        ok = True
-    finally:
-        stop_workload(w)
-        if ok:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            h.log("kept in %s" % tmp)
+    with_workload(smolder, workload, "smolder-it-health-",
+                  [run_port_taken, run_slow_clients, run_stall])
 
 
 if __name__ == "__main__":

@@ -403,42 +403,36 @@ def run_bad(smolder, tmp):
     h.log("port in use: %s" % p.stderr.strip())
 
 
-def start_workload(workload):
-    """(process, pid) of cpu_shares burning one thread for 600 s, in a
-    session of its own (stop it with stop_workload)."""
+def with_workload(smolder, workload, prefix, steps):
+    """Calls each step(smolder, pid, tmp) while cpu_shares burns a thread
+    (pid), tmp a scratch directory named prefix..., removed after, or kept
+    and named when a step fails."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
     w = subprocess.Popen([workload, "600", "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True, start_new_session=True)
-    ready = json.loads(w.stdout.readline())
-    if ready.get("event") != "ready":
-        stop_workload(w)
-        h.fail("workload: want a ready line, got %r" % ready)
-    w.stdin.write("go\n")
-    w.stdin.flush()
-    return w, ready["pids"][0]
-
-
-def stop_workload(w):
-    if w.poll() is None:
-        os.killpg(w.pid, signal.SIGKILL)
-    w.wait()
-
-
-def test(smolder, workload):
-    tmp = tempfile.mkdtemp(prefix="smolder-it-metrics-")
-    w, pid = start_workload(workload)
     ok = False
     try:
-        run_bad(smolder, tmp)
-        run_on(smolder, pid, tmp)
-        run_uploading(smolder, pid, tmp)
-        run_off(smolder, pid, tmp)
+        ready = json.loads(w.stdout.readline())
+        if ready.get("event") != "ready":
+            h.fail("workload: want a ready line, got %r" % ready)
+        w.stdin.write("go\n")
+        w.stdin.flush()
+        for step in steps:
+            step(smolder, ready["pids"][0], tmp)
         ok = True
     finally:
-        stop_workload(w)
+        if w.poll() is None:
+            os.killpg(w.pid, signal.SIGKILL)
+        w.wait()
         if ok:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             h.log("kept in %s" % tmp)
+
+
+def test(smolder, workload):
+    with_workload(smolder, workload, "smolder-it-metrics-",
+                  [lambda smolder, pid, tmp: run_bad(smolder, tmp), run_on, run_uploading, run_off])
 
 
 if __name__ == "__main__":
