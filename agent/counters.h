@@ -31,6 +31,9 @@ enum counter_id {
 	CTR_SYMBOL_CACHE_BYTES,   /* gauge */
 	CTR_SYMBOL_DEBUG_FILES,   /* separate debug files found */
 	CTR_SYMBOL_CORRUPT,       /* files or DWARF that could not be read */
+	CTR_SYMBOL_REFUSED_SECTION,    /* files refused: a section over the cap, sparse or past the end */
+	CTR_SYMBOL_REFUSED_COMPRESSED, /* files refused: compressed sections that expand past the caps */
+	CTR_SYMBOL_REFUSED_DEBUGLINK,  /* debug-file candidates too big to read for their CRC */
 	CTR_DEBUGINFOD_FETCHED,
 	CTR_DEBUGINFOD_FAILED,    /* no server had it, or the fetch failed */
 	CTR_UPLOADS_QUEUED,       /* profiles handed to the uploader */

@@ -228,6 +228,22 @@ static void log_counters(const struct counters *c, int64_t start_ns, int64_t end
 			 (unsigned long long)taken, (unsigned long long)accounted);
 }
 
+/* The per-file caps' refusals, counted process-wide by the symbolizer. */
+static void count_refusals(struct interval_ctx *ctx)
+{
+	static const enum counter_id ids[SYM_REFUSED__COUNT] = {
+		[SYM_REFUSED_SECTION] = CTR_SYMBOL_REFUSED_SECTION,
+		[SYM_REFUSED_COMPRESSED] = CTR_SYMBOL_REFUSED_COMPRESSED,
+		[SYM_REFUSED_DEBUGLINK] = CTR_SYMBOL_REFUSED_DEBUGLINK,
+	};
+	struct sym_refusal_stats st;
+
+	sym_refusals_get_stats(&st);
+	for (int i = 0; i < SYM_REFUSED__COUNT; i++)
+		counters_add(ctx->counters, ids[i], st.count[i] - ctx->refusals_seen.count[i]);
+	ctx->refusals_seen = st;
+}
+
 static void count_symbolizer(struct interval_ctx *ctx)
 {
 	struct sym_debuginfod_stats d = { 0 };
@@ -242,6 +258,7 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	counters_add(c, CTR_SYMBOL_CORRUPT, st.corrupt - ctx->sym_seen.corrupt);
 	counters_set(c, CTR_SYMBOL_CACHE_BYTES, st.bytes);
 	ctx->sym_seen = st;
+	count_refusals(ctx);
 	if (!ctx->debuginfod)
 		return;
 	sym_debuginfod_get_stats(ctx->debuginfod, &d);

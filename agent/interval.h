@@ -14,6 +14,7 @@
 #include "http_server.h"
 #include "proc_events.h"
 #include "sampler.h"
+#include "refusals.h"
 #include "sym.h"
 #include "upload_set.h"
 #include "kube.h"
@@ -39,6 +40,7 @@ struct interval_ctx {
 	/* What the symbolizer's totals were at the last interval's end. */
 	struct sym_cache_stats sym_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
+	struct sym_refusal_stats refusals_seen;
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen, output_removed_seen;
 	/* The interval drained and not yet finished. */

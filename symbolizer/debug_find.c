@@ -29,6 +29,7 @@
 
 #include "debuginfo.h"
 #include "elf_file.h"
+#include "refusals.h"
 #include "root_open.h"
 
 #define DEFAULT_DEBUG_DIR "/usr/lib/debug"
@@ -54,9 +55,18 @@ int sym_debuglink_crc(int fd, uint32_t *crc)
 {
 	unsigned char buf[65536];
 	uLong c = crc32(0L, Z_NULL, 0);
+	struct stat st;
 	off_t off = 0;
 	ssize_t n;
 
+	/* Read whole, a candidate costs its size: a sparse file that claims
+	 * gigabytes is refused, not read. */
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size > SYM_DEBUGLINK_CRC_MAX) {
+		sym_refusal_count(SYM_REFUSED_DEBUGLINK);
+		return -EFBIG;
+	}
 	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
 		c = crc32(c, buf, (uInt)n);
 		off += n;

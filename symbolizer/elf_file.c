@@ -8,6 +8,7 @@
  * to make sense of them is -ENOEXEC, never a crash. */
 #include "debuginfo.h"
 #include "elf_file.h"
+#include "refusals.h"
 #include "unwind_table.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <gelf.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +50,136 @@ static int check_header_tables(Elf *e, uint64_t file_size)
 	if (shnum && (eh.e_shentsize != gelf_fsize(e, ELF_T_SHDR, 1, EV_CURRENT) ||
 		      !in_file(eh.e_shoff, (uint64_t)shnum * eh.e_shentsize, file_size)))
 		return -ENOEXEC;
+	return 0;
+}
+
+/* Sections read whole into memory here, by libelf on our behalf:
+ * symbols and their strings, notes, Go's table, the CFI, the
+ * MiniDebugInfo. */
+static bool is_read_whole(Elf *e, size_t shstrndx, const GElf_Shdr *sh)
+{
+	static const char *const named[] = {
+		".gopclntab", ".gnu_debugdata", ".eh_frame", ".debug_frame",
+	};
+	const char *name;
+
+	if (sh->sh_type == SHT_SYMTAB || sh->sh_type == SHT_DYNSYM ||
+	    sh->sh_type == SHT_STRTAB || sh->sh_type == SHT_NOTE)
+		return true;
+	name = elf_strptr(e, shstrndx, sh->sh_name);
+	for (size_t i = 0; name && i < sizeof(named) / sizeof(named[0]); i++)
+		if (!strcmp(name, named[i]))
+			return true;
+	return false;
+}
+
+/* true when [off, off + len) of fd holds a hole: bytes a sparse file
+ * claims without storing, which read as zeros that no real table is made
+ * of. Filesystems that cannot tell say there is none. */
+static bool has_hole(int fd, uint64_t off, uint64_t len)
+{
+	off_t hole;
+
+	if (!len)
+		return false;
+	hole = lseek(fd, (off_t)off, SEEK_HOLE);
+	return hole >= 0 && (uint64_t)hole < off + len;
+}
+
+/* Every section's bytes must lie inside the file (else the file is
+ * corrupt: -ENOEXEC), and a section read whole must be stored in it and
+ * within SYM_SECTION_MAX (else -EFBIG): a header may claim a gigabyte that
+ * libelf would allocate and fill before we see a byte of it. The string
+ * table of section names is checked first, as naming the others reads it. */
+static int check_sections(Elf *e, int fd, uint64_t file_size)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return -ENOEXEC;
+	scn = elf_getscn(e, shstrndx);
+	if (scn && gelf_getshdr(scn, &sh) && sh.sh_size > SYM_SECTION_MAX)
+		return -EFBIG;
+	scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			return -ENOEXEC;
+		if (sh.sh_type == SHT_NOBITS)
+			continue;
+		if (!in_file(sh.sh_offset, sh.sh_size, file_size))
+			return -ENOEXEC;
+		if (is_read_whole(e, shstrndx, &sh) &&
+		    (sh.sh_size > SYM_SECTION_MAX || has_hole(fd, sh.sh_offset, sh.sh_size)))
+			return -EFBIG;
+	}
+	return 0;
+}
+
+/* The size a compressed section says it expands to: the Chdr's ch_size
+ * (SHF_COMPRESSED), or the big-endian size after "ZLIB" (.zdebug_*, the
+ * older GNU form). false when the section is not compressed. */
+static bool expanded_size(Elf *e, const char *name, const GElf_Shdr *sh, uint64_t *size)
+{
+	Elf_Data *d;
+
+	if (sh->sh_flags & SHF_COMPRESSED) {
+		GElf_Chdr ch;
+
+		if (gelf_getclass(e) == ELFCLASS32) {
+			d = elf_getdata_rawchunk(e, (int64_t)sh->sh_offset, sizeof(Elf32_Chdr),
+						 ELF_T_CHDR);
+			*size = d ? ((const Elf32_Chdr *)d->d_buf)->ch_size : UINT64_MAX;
+			return true;
+		}
+		d = elf_getdata_rawchunk(e, (int64_t)sh->sh_offset, sizeof(Elf64_Chdr), ELF_T_CHDR);
+		if (d)
+			memcpy(&ch, d->d_buf, sizeof(ch));
+		*size = d ? ch.ch_size : UINT64_MAX;
+		return true;
+	}
+	if (name && !strncmp(name, ".zdebug", 7)) {
+		const unsigned char *b;
+
+		d = elf_getdata_rawchunk(e, (int64_t)sh->sh_offset, 12, ELF_T_BYTE);
+		b = d ? d->d_buf : NULL;
+		*size = UINT64_MAX;
+		if (b && !memcmp(b, "ZLIB", 4)) {
+			*size = 0;
+			for (int i = 4; i < 12; i++)
+				*size = *size << 8 | b[i];
+		}
+		return true;
+	}
+	return false;
+}
+
+int sym_elf_check_compressed(Elf *e, uint64_t cap)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return -ENOEXEC;
+	scn = elf_getscn(e, shstrndx);
+	if (scn && gelf_getshdr(scn, &sh) && sh.sh_size > SYM_SECTION_MAX)
+		return -EFBIG;
+	scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		uint64_t size;
+
+		if (!gelf_getshdr(scn, &sh))
+			return -ENOEXEC;
+		if (sh.sh_type == SHT_NOBITS ||
+		    !expanded_size(e, elf_strptr(e, shstrndx, sh.sh_name), &sh, &size))
+			continue;
+		if (size > cap ||
+		    (size > SYM_DECOMPRESS_RATIO_FLOOR &&
+		     size / SYM_DECOMPRESS_RATIO_MAX > sh.sh_size))
+			return -EFBIG;
+	}
 	return 0;
 }
 
@@ -113,6 +245,17 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf)
 		goto out;
 	}
 	err = check_header_tables(e, (uint64_t)st.st_size);
+	if (!err)
+		err = check_sections(e, fd, (uint64_t)st.st_size);
+	if (err == -EFBIG)
+		sym_refusal_count(SYM_REFUSED_SECTION);
+	/* libdw expands compressed DWARF whole: a bomb is refused before
+	 * the file reaches it (sym_dwarf_open, after us). */
+	if (!err) {
+		err = sym_elf_check_compressed(e, SYM_DECOMPRESSED_MAX);
+		if (err == -EFBIG)
+			sym_refusal_count(SYM_REFUSED_COMPRESSED);
+	}
 	if (!err)
 		err = read_loads(e, se);
 	if (!err)

@@ -61,6 +61,13 @@ int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *inde
  * -ENOEXEC when it is not an ELF file we can trust. */
 int sym_elf_read_fd(int fd, struct sym_elf **elf);
 
+/* -EFBIG when a compressed section of e (SHF_COMPRESSED or .zdebug_*)
+ * says it expands to more than cap bytes, or by more than
+ * SYM_DECOMPRESS_RATIO_MAX times (refusals.h): check before handing a file
+ * to libdw, which expands such sections whole. -ENOEXEC: headers corrupt;
+ * 0 otherwise. Reads only the headers. */
+int sym_elf_check_compressed(Elf *e, uint64_t cap);
+
 /* Fill in se from e; -ENOEXEC when the tables they need are corrupt. */
 int sym_elf_read_functions(Elf *e, struct sym_elf *se);
 /* A Go binary's functions from its .gopclntab, into se when it has none

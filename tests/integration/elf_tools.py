@@ -8,6 +8,7 @@ Only the standard library of Debian's /usr/bin/python3 is used.
 
 import os
 import re
+import struct
 import subprocess
 
 import smolder_harness as h
@@ -115,3 +116,42 @@ def no_debuginfod_env():
     (Debian sets DEBUGINFOD_URLS in login shells): these tests say where
     debug files are."""
     os.environ.pop("DEBUGINFOD_URLS", None)
+
+
+# ---------------------------------------------------------------------------
+# Section headers, read and rewritten in place (ELF64 little-endian only):
+# for the attack tests, which make hostile copies of files built here.
+
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SHDR_FIELDS = ("name", "type", "flags", "addr", "offset", "size", "link", "info",
+                "addralign", "entsize")
+SHF_COMPRESSED = 0x800
+
+
+def section_headers(path):
+    """{name: (index, {field: value})} of an ELF64 LE file's sections."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:6] != b"\x7fELF\x02\x01":
+        h.fail("%s is not an ELF64 little-endian file" % path)
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    shdrs = [dict(zip(_SHDR_FIELDS, _SHDR.unpack_from(data, shoff + i * shentsize)))
+             for i in range(shnum)]
+    strtab = shdrs[shstrndx]
+    names = data[strtab["offset"]:strtab["offset"] + strtab["size"]]
+    return {names[s["name"]:names.index(b"\0", s["name"])].decode(): (i, s)
+            for i, s in enumerate(shdrs)}
+
+
+def patch_section(path, name, **fields):
+    """Rewrites fields of the header of section name in place."""
+    index, sh = section_headers(path)[name]
+    sh.update(fields)
+    with open(path, "r+b") as f:
+        f.seek(0x28)
+        shoff, = struct.unpack("<Q", f.read(8))
+        f.seek(0x3A)
+        shentsize, = struct.unpack("<H", f.read(2))
+        f.seek(shoff + index * shentsize)
+        f.write(_SHDR.pack(*(sh[k] for k in _SHDR_FIELDS)))

@@ -1,0 +1,160 @@
+"""Integration (issue 12): a hostile file cannot make the agent grow past its
+memory limit, and is refused and counted.
+
+    test_attack_files.py ATTACK SMOLDER SMOLDER_IT_CACHE_BURN ATTACK_SPIN ATTACK_MOD
+
+The test makes a hostile copy of smolder_it_attack_spin (or of its module)
+and runs it, spinning, beside cache_burn; the agent profiles both (--pid)
+inside a fresh 512 MiB memory cgroup (the DaemonSet's limit). ATTACK:
+  symtab      the executable (16 KB) with its .symtab header claiming
+              1.6 GB, the file extended to hold it sparse;
+  compressed  a library whose .debug_info is SHF_COMPRESSED and expands to
+              2 GiB (a 2 MB zlib stream of zeros);
+  debuglink   the executable stripped of DWARF, its .gnu_debuglink naming a
+              6 GB sparse file beside it.
+Checked:
+  - the agent keeps the output contract and exits 0 after SIGINT;
+  - cache_hot is named in >= 90% of cache_burn's samples of the intervals
+    after the first (the agent kept profiling, and naming, beside it);
+  - the cgroup counted no OOM kill and its peak stayed under 90% of the
+    limit;
+  - the refusal is counted (symbol_refused_<kind> > 0 summed over the
+    intervals).
+"""
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import zlib
+
+import elf_tools as et
+import smolder_harness as h
+from memcg import MemCgroup
+
+RATE = 97
+SECONDS = 16
+LIMIT = 512 << 20
+SYMTAB_CLAIM = 1600 << 20
+BOMB_SIZE = 2 << 30
+DEBUG_FILE_SIZE = 6 << 30
+
+
+def hostile_symtab(spin, mod, tmp):
+    path = os.path.join(tmp, "smolder_it_attack_symtab")
+    shutil.copy(spin, path)
+    _, symtab = et.section_headers(path)[".symtab"]
+    et.patch_section(path, ".symtab", size=SYMTAB_CLAIM)
+    os.truncate(path, symtab["offset"] + SYMTAB_CLAIM + 4096)
+    return [path], "symbol_refused_section"
+
+
+def zlib_zeros(size):
+    """A zlib stream of size zero bytes (about size / 1000 bytes long)."""
+    z = zlib.compressobj(9)
+    chunk = bytes(64 << 20)
+    out = [z.compress(chunk) for _ in range(size // len(chunk))]
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def hostile_compressed(spin, mod, tmp):
+    path = os.path.join(tmp, "libattack_bomb.so")
+    shutil.copy(mod, path)
+    _, info = et.section_headers(path)[".debug_info"]
+    chdr = (1).to_bytes(4, "little") + bytes(4) + BOMB_SIZE.to_bytes(8, "little") + \
+        (1).to_bytes(8, "little")
+    stream = zlib_zeros(BOMB_SIZE)
+    with open(path, "ab") as f:
+        f.write(bytes(-f.tell() % 8))
+        offset = f.tell()
+        f.write(chdr + stream)
+    et.patch_section(path, ".debug_info", offset=offset, size=len(chdr) + len(stream),
+                     flags=info["flags"] | et.SHF_COMPRESSED, addralign=8)
+    h.log("%s: %d bytes, .debug_info expands to %d" % (path, os.path.getsize(path), BOMB_SIZE))
+    return [spin, path], "symbol_refused_compressed"
+
+
+def hostile_debuglink(spin, mod, tmp):
+    path = os.path.join(tmp, "smolder_it_attack_link")
+    debug = os.path.join(tmp, "smolder_it_attack_link.debug")
+    with open(debug, "wb") as f:
+        f.write(b"not yet")
+    subprocess.run(["objcopy", "--strip-debug", "--add-gnu-debuglink=" + debug, spin, path],
+                   check=True)
+    os.truncate(debug, 0)
+    os.truncate(debug, DEBUG_FILE_SIZE)
+    return [path], "symbol_refused_debuglink"
+
+
+ATTACKS = {"symtab": hostile_symtab, "compressed": hostile_compressed,
+           "debuglink": hostile_debuglink}
+
+
+def start_hostile(cmd):
+    """The hostile process, once it has said it is ready; its pid."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    lines = queue.Queue()
+    threading.Thread(target=h._pump, args=(proc.stdout, lines), daemon=True).start()
+    ready = h.next_event(lines, "ready", h.START_TIMEOUT_S, label="hostile",
+                         source="the hostile process")
+    return proc, ready["pids"][0]
+
+
+def later_naming(r, service, name):
+    """(samples naming name, samples) of service in the intervals after the
+    first."""
+    later = [p for p in r.profiles if p.service == service and p.interval != r.counters[0]["interval"]]
+    samples = [s for p in later for s in p.samples]
+    return h.naming(samples, name), h.count(samples)
+
+
+def test(attack, smolder, cache_burn, spin, mod):
+    et.no_debuginfod_env()
+    tmp = tempfile.mkdtemp(prefix="smolder-attack-")
+    hostile = None
+    try:
+        cmd, counter = ATTACKS[attack](spin, mod, tmp)
+        hostile, pid = start_hostile(cmd)
+        h.log("hostile %s: pid %d" % (" ".join(cmd), pid))
+        with MemCgroup(LIMIT) as cg:
+            r = h.run(smolder, [cache_burn, "1", str(SECONDS)], sample_rate=RATE,
+                      upload_interval="4s", agent_args=["--pid", str(pid)],
+                      agent_preexec=cg.enter)
+            peak, ooms = cg.peak_bytes(), cg.oom_kills()
+        h.check_output(r, RATE, attack)
+        named, total = later_naming(r, os.path.basename(cache_burn), "cache_hot")
+        refused = r.total(counter)
+        h.log("%s: agent cgroup peak %d MiB (limit %d), %d OOM kills; %s=%d; "
+              "cache_hot named in %d of %d later samples"
+              % (attack, peak >> 20, LIMIT >> 20, ooms, counter, refused, named, total))
+        failures = []
+        if ooms:
+            failures.append("%d OOM kills in the agent's cgroup" % ooms)
+        if peak >= 0.9 * LIMIT:
+            failures.append("the agent's cgroup peaked at %d MiB of %d" % (peak >> 20, LIMIT >> 20))
+        if refused < 1:
+            failures.append("%s is %d: the hostile file was not refused, or not counted"
+                            % (counter, refused))
+        if total < 100 or named < 0.9 * total:
+            failures.append("cache_hot named in %d of %d samples after the first interval"
+                            % (named, total))
+        if failures:
+            h.fail("\n  ".join(failures))
+    finally:
+        if hostile is not None:
+            os.killpg(hostile.pid, signal.SIGKILL)
+            hostile.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 6 or sys.argv[1] not in ATTACKS:
+        sys.exit("usage: %s {%s} SMOLDER CACHE_BURN ATTACK_SPIN ATTACK_MOD"
+                 % (sys.argv[0], ",".join(ATTACKS)))
+    h.run_test(lambda *paths: test(sys.argv[1], *paths), sys.argv[2:])
