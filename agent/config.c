@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "sample.h"
@@ -390,6 +392,97 @@ static int apply_defaults_and_env(struct config *cfg, char *err, size_t err_len)
 	return 0;
 }
 
+/* The variables that may carry a secret: a password, a token, a URL with
+ * user:password@, an Authorization header. Once read they are overwritten
+ * where they lie, then unset: unsetenv alone only drops the pointer from
+ * environ, and the bytes stay in the block the kernel copied at exec, which
+ * /proc/PID/environ shows. (A process we exec, such as the parser worker,
+ * would inherit them too.) */
+static const char *const secret_vars[] = {
+	"SMOLDER_SERVER_ADDRESS",
+	"SMOLDER_HEADER",
+	"SMOLDER_BASIC_AUTH_PASSWORD",
+	"SMOLDER_BEARER_TOKEN",
+};
+
+/* The value is zeroed, not the name: glibc keeps setenv's strings in a
+ * search tree keyed by their text, and "NAME=" is still a true key. */
+static void scrub_env(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			explicit_bzero(*e + len + 1, strlen(*e + len + 1));
+	unsetenv(name);
+}
+
+static int read_secret_env(const char *name, char **out)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	*out = strdup(v);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The secrets that only have a variable (their flags name a file), then
+ * every secret variable scrubbed: the flags' values are copies by now. */
+static int take_secret_env(struct config *cfg)
+{
+	int err = read_secret_env("SMOLDER_BASIC_AUTH_PASSWORD", &cfg->basic_auth_password);
+
+	if (!err)
+		err = read_secret_env("SMOLDER_BEARER_TOKEN", &cfg->bearer_token);
+	for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++)
+		scrub_env(secret_vars[i]);
+	return err;
+}
+
+/* user:password@ in a URL's authority. */
+static bool url_has_userinfo(const char *url)
+{
+	const char *authority = strstr(url, "://");
+	size_t len;
+
+	if (!authority)
+		return false;
+	authority += 3;
+	len = strcspn(authority, "/?#");
+	return memchr(authority, '@', len) != NULL;
+}
+
+static bool is_auth_header(const char *header)
+{
+	size_t n = strcspn(header, "=");
+
+	return (n == strlen("Authorization") && !strncasecmp(header, "Authorization", n)) ||
+	       (n == strlen("Proxy-Authorization") &&
+		!strncasecmp(header, "Proxy-Authorization", n));
+}
+
+/* Every local user can read the command line (/proc/PID/cmdline, ps), so
+ * credentials are refused there and pointed to a form that stays private:
+ * a file, or the variable (from a Kubernetes Secret, a systemd
+ * EnvironmentFile), which is scrubbed once read. */
+static int refuse_credentials(const struct flag_def *f, const char *value, char *err,
+			      size_t err_len)
+{
+	if (f->offset == AT(server_address) && url_has_userinfo(value)) {
+		snprintf(err, err_len,
+			 "--server-address: credentials in the URL are refused on the command line, where any local user can read them: put the URL in $SMOLDER_SERVER_ADDRESS, or use --basic-auth-user with --basic-auth-password-file");
+		return -EINVAL;
+	}
+	if (f->offset == AT(headers) && is_auth_header(value)) {
+		snprintf(err, err_len,
+			 "--header: an %.*s header is refused on the command line, where any local user can read it: use --bearer-token-file, --basic-auth-password-file or $SMOLDER_HEADER",
+			 (int)strcspn(value, "="), value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The upload flags that only make sense together, or in one form. */
 static int check_upload(struct config *cfg, char *err, size_t err_len)
 {
@@ -442,9 +535,15 @@ static int check_upload(struct config *cfg, char *err, size_t err_len)
 int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
 	bool from_argv[N_FLAGS] = { false };
+	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (apply_defaults_and_env(cfg, err, err_len))
+	rc = apply_defaults_and_env(cfg, err, err_len);
+	if (take_secret_env(cfg) && !rc) {
+		snprintf(err, err_len, "reading the environment: %s", strerror(ENOMEM));
+		rc = -EINVAL;
+	}
+	if (rc)
 		return -EINVAL;
 
 	for (int i = 1; i < argc; i++) {
@@ -488,6 +587,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 			explain(f, where, value, err, err_len);
 			return -EINVAL;
 		}
+		if (refuse_credentials(f, value, err, err_len))
+			return -EINVAL;
 	}
 	if (cfg->unwind_table_max_bytes < 65536 || cfg->unwind_table_max_bytes > (128u << 20)) {
 		snprintf(err, err_len, "--unwind-table-max-bytes: must be from 64K to 128M");
@@ -519,6 +620,12 @@ void config_release(struct config *cfg)
 	free(cfg->basic_auth_user);
 	free(cfg->basic_auth_password_file);
 	free(cfg->bearer_token_file);
+	if (cfg->basic_auth_password)
+		explicit_bzero(cfg->basic_auth_password, strlen(cfg->basic_auth_password));
+	free(cfg->basic_auth_password);
+	if (cfg->bearer_token)
+		explicit_bzero(cfg->bearer_token, strlen(cfg->bearer_token));
+	free(cfg->bearer_token);
 	free(cfg->tenant_id);
 	free_list(&cfg->headers);
 	free(cfg->tls_ca_file);

@@ -28,6 +28,8 @@ struct config {
 	char *basic_auth_user;
 	char *basic_auth_password_file;
 	char *bearer_token_file;
+	char *basic_auth_password;     /* $SMOLDER_BASIC_AUTH_PASSWORD */
+	char *bearer_token;            /* $SMOLDER_BEARER_TOKEN */
 	char *tenant_id;
 	struct config_list headers;    /* --header NAME=VALUE, checked */
 	char *tls_ca_file;
@@ -63,6 +65,12 @@ enum config_result {
 };
 
 /* Fills cfg from defaults, then the environment, then argv (flags win).
+ * The variables that may hold a secret (SMOLDER_SERVER_ADDRESS,
+ * SMOLDER_HEADER, SMOLDER_BASIC_AUTH_PASSWORD, SMOLDER_BEARER_TOKEN) are
+ * then overwritten in place and unset, so /proc/PID/environ no longer
+ * shows them: cfg holds the only copy (the environment's strings must be
+ * writable, as exec's and setenv's are). Credentials on the command line
+ * (a URL with user:password@, an Authorization header) are refused.
  * Returns a config_result, or -EINVAL with a one-line reason naming the
  * flag or variable in err. */
 int config_parse(int argc, char **argv, struct config *cfg, char *err,

@@ -222,11 +222,11 @@ static struct sym_debuginfod *debuginfod_start(const struct config *cfg)
 }
 
 /* A secret from its file (the first line, without its line end), or else
- * from the variable; NULL with *err set if the file cannot be read. The
- * secret itself never reaches the log. */
-static char *read_secret(const char *path, const char *var, const char *flag, int *err)
+ * from its variable's value (env, which config_parse took and scrubbed
+ * from the environment); NULL with *err set if the file cannot be read.
+ * The secret itself never reaches the log. */
+static char *read_secret(const char *path, const char *env, const char *flag, int *err)
 {
-	const char *env = getenv(var);
 	char buf[4096];
 	size_t n;
 	FILE *f;
@@ -280,10 +280,10 @@ static int uploader_start(const struct config *cfg, struct uploader **out)
 	if (!cfg->server_address)
 		return 0;
 	if (cfg->basic_auth_user)
-		password = read_secret(cfg->basic_auth_password_file, "SMOLDER_BASIC_AUTH_PASSWORD",
+		password = read_secret(cfg->basic_auth_password_file, cfg->basic_auth_password,
 				       "--basic-auth-password-file", &err);
 	else
-		token = read_secret(cfg->bearer_token_file, "SMOLDER_BEARER_TOKEN",
+		token = read_secret(cfg->bearer_token_file, cfg->bearer_token,
 				    "--bearer-token-file", &err);
 	if (err)
 		return err;

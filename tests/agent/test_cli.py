@@ -34,6 +34,27 @@ expect_bad(["--log-level", "chatty"], "--log-level")
 expect_bad(["--pid", "abc"], "--pid")
 expect_bad([], "SMOLDER_UPLOAD_INTERVAL", {"SMOLDER_UPLOAD_INTERVAL": "soon"})
 
+# Credentials on the command line (readable by every local user in
+# /proc/PID/cmdline) are refused, pointing at a private form.
+for args, flag, hint in (
+        (["--server-address", "https://123:secret@profiles.example"], "--server-address",
+         "SMOLDER_SERVER_ADDRESS"),
+        (["--server-address=http://user@pyroscope:4040/"], "--server-address",
+         "SMOLDER_SERVER_ADDRESS"),
+        (["--header", "Authorization=Bearer secret"], "--header", "--bearer-token-file"),
+        (["--header", "proxy-authorization=Basic c2VjcmV0"], "--header", "SMOLDER_HEADER")):
+    expect_bad(args, flag)
+    r = run(args)
+    if hint not in r.stderr or "secret" in r.stderr:
+        failures.append(f"{args}: want a message pointing at {hint!r} and no secret, "
+                        f"got {r.stderr!r}")
+# Not credentials: an @ in the path, another header.
+for args in (["--server-address", "http://pyroscope:4040/a@b", "--help"],
+             ["--header", "X-Authorization-Note=x", "--help"]):
+    r = run(args)
+    if r.returncode != 0:
+        failures.append(f"{args}: exit {r.returncode}, want 0: {r.stderr!r}")
+
 # Target rules: a bad rule names its file, line and rule; a bad tag names
 # itself; both before anything is loaded.
 import tempfile

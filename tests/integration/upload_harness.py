@@ -89,8 +89,10 @@ class UploadRun:
     # -- the agent ---------------------------------------------------------
 
     def start_agent(self, url, args=(), spool=True, env=None):
+        """url None: no --server-address (env gives SMOLDER_SERVER_ADDRESS)."""
         self.agent_log = []
-        cmd = [self.smolder, "--server-address", url, "--pid", str(self.pid),
+        cmd = [self.smolder] + (["--server-address", url] if url else []) + [
+               "--pid", str(self.pid),
                "--upload-interval", INTERVAL, "--sample-rate", str(RATE),
                "--log-level", "info", "--output-dir", os.path.join(self.tmp, "unused")]
         if spool:
