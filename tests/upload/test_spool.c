@@ -144,6 +144,41 @@ static struct spool *open_spool(const char *dir, uint64_t max_bytes, uint64_t ma
 	return s;
 }
 
+/* path's permission bits must be want. */
+static void check_mode(const char *path, unsigned int want)
+{
+	struct stat st;
+
+	CHECK(lstat(path, &st) == 0, "%s: missing", path);
+	CHECK((st.st_mode & 07777) == want, "%s is %o, want %o", path,
+	      (unsigned int)(st.st_mode & 07777), want);
+}
+
+/* Spooled profiles are 0600 in 0700 directories, the parents the spool
+ * makes too, whatever the umask (022 would give 0644 and 0755). */
+static void test_modes(void)
+{
+	mode_t old_umask = umask(022);
+	struct upload_profile *p;
+	char dir[256], path[300];
+	struct spool *s;
+
+	dir_path("modes/spool", dir, sizeof(dir));
+	s = open_spool(dir, 0, 0);
+	umask(old_umask);
+	if (!s)
+		return;
+	p = profile(1000, now_ns(), 100, 0);
+	CHECK_INT(spool_put(s, p), 0);
+	dir_path("modes", path, sizeof(path));
+	check_mode(path, 0700);
+	check_mode(dir, 0700);
+	file_path(dir, 1000, path, sizeof(path));
+	check_mode(path, 0600);
+	upload_profile_free(p);
+	spool_free(s);
+}
+
 static void test_order_and_restart(void)
 {
 	struct upload_profile *in[5], *got;
@@ -689,6 +724,7 @@ int main(void)
 	test_age_bound();
 	test_corrupt();
 	test_record();
+	test_modes();
 	remove_tree(root, 3);
 	return check_report("spool");
 }
