@@ -58,6 +58,8 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_KUBE_EVENTS] = { "kube_watch_events", "pod watch events applied", 0 },
 	[CTR_KUBE_RELISTS] = { "kube_relists", "pod lists made again after a watch was answered 410 Gone", 0 },
 	[CTR_KUBE_ERRORS] = { "kube_errors", "pod lists and watches that failed (the log says why)", 0 },
+	[CTR_HTTP_REFUSED] = { "http_connections_refused", "connections to --http-listen closed as they came: past 4 from one address, or 64 in all", 0 },
+	[CTR_HTTP_CUT] = { "http_connections_cut", "connections to --http-listen closed before a whole request came: idle for 5 s, or given up by the client", 0 },
 };
 
 static const enum counter_id loss_ids[] = {

@@ -62,6 +62,8 @@ enum counter_id {
 	CTR_KUBE_EVENTS,          /* watch events applied */
 	CTR_KUBE_RELISTS,         /* lists again after a 410 Gone */
 	CTR_KUBE_ERRORS,          /* lists and watches that failed (logged) */
+	CTR_HTTP_REFUSED,         /* connections past --http-listen's limits, closed at once */
+	CTR_HTTP_CUT,             /* connections closed before a whole request (idle, slow) */
 	CTR__COUNT,
 };
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	char *version;
 	struct health health;
+	/* Counted on the server's thread; what http_server_count handed
+	 * the counter table so far is only the run loop's. */
+	_Atomic uint64_t refused, cut;
+	uint64_t refused_seen, cut_seen;
 	pthread_mutex_t lock;
 	/* under lock */
 	bool sampling;
@@ -43,17 +48,53 @@ struct http_server {
 	uint64_t totals[CTR__COUNT];
 };
 
+/* A connection past PER_CLIENT or MAX_CONNECTIONS is closed as it is
+ * accepted, and libmicrohttpd tells it only in this message. */
+#define REFUSED_MESSAGE "reached connection limit"
+
 static void mhd_log(void *arg, const char *fmt, va_list ap)
 {
+	struct http_server *s = arg;
 	char line[512];
 	size_t n;
 
-	(void)arg;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (strstr(line, REFUSED_MESSAGE)) {
+		atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
+		return; /* one a refusal: the count says it */
+	}
 	n = strlen(line);
 	if (n && line[n - 1] == '\n')
 		line[n - 1] = '\0';
 	log_debug("http: %s", line);
+}
+
+/* Each connection's socket context is whether a request of it reached
+ * handle(); one closed before any did was cut (idle past the timeout, a
+ * request that never ended) or given up by its client. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*ctx = calloc(1, sizeof(bool));
+		return;
+	}
+	if (*ctx && !*(bool *)*ctx)
+		atomic_fetch_add_explicit(&s->cut, 1, memory_order_relaxed);
+	free(*ctx);
+	*ctx = NULL;
+}
+
+static void mark_answered(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (ci && ci->socket_context)
+		*(bool *)ci->socket_context = true;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
@@ -150,6 +191,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	/* The first call only announces the request; a body is ignored. */
 	if (!*req) {
 		*req = &started;
+		mark_answered(conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -228,13 +270,16 @@ int http_server_start(const struct http_server_opts *o, struct http_server **out
 	}
 	health_init(&s->health, o->interval_ms, o->wake_ms, now_mono_ns());
 	pthread_mutex_init(&s->lock, NULL);
+	/* The logger first, or libmicrohttpd logs the other options' errors
+	 * to stderr. */
 	s->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
 				     0, NULL, NULL, handle, s,
+				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_CLIENT,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_END);
 	if (!s->daemon) {
 		/* fd is not closed: whether libmicrohttpd did is not told. */
@@ -251,6 +296,20 @@ void http_server_loop_turned(struct http_server *s)
 {
 	if (s)
 		health_loop_turned(&s->health, now_mono_ns());
+}
+
+void http_server_count(struct http_server *s, struct counters *c)
+{
+	uint64_t refused, cut;
+
+	if (!s)
+		return;
+	refused = atomic_load_explicit(&s->refused, memory_order_relaxed);
+	cut = atomic_load_explicit(&s->cut, memory_order_relaxed);
+	counters_add(c, CTR_HTTP_REFUSED, refused - s->refused_seen);
+	counters_add(c, CTR_HTTP_CUT, cut - s->cut_seen);
+	s->refused_seen = refused;
+	s->cut_seen = cut;
 }
 
 void http_server_sampling_started(struct http_server *s)

@@ -45,6 +45,12 @@ int http_server_start(const struct http_server_opts *opts, struct http_server **
 /* The run loop made a pass (see health.h). s may be NULL. */
 void http_server_loop_turned(struct http_server *s);
 
+/* Adds the connections refused (past the limits) and cut (closed before
+ * a request came whole) since the last call to c's interval: call from
+ * the run loop before the interval's counters are logged. s may be
+ * NULL. */
+void http_server_count(struct http_server *s, struct counters *c);
+
 /* Sampling has started (BPF attached). s may be NULL. */
 void http_server_sampling_started(struct http_server *s);
 

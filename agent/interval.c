@@ -374,6 +374,7 @@ void interval_finish(struct interval_ctx *ctx)
 	count_uploads(ctx);
 	count_unwind(ctx);
 	kube_count(ctx->kube, c);
+	http_server_count(ctx->http, c);
 
 	uint64_t sent = 0, dropped = 0;
 	if (ctx->events && proc_events_take_stats(ctx->events, &sent, &dropped) == 0) {

@@ -14,7 +14,7 @@ The agent profiles cpu_shares (--pid) in 1 s intervals. Checked:
   - slow clients: 16 connections from 127.0.0.2 that send a request's
     header a byte every 2 s (and connect again when cut off) do not keep
     /healthz from 127.0.0.1 from answering 200 within 1 s, probed twice a
-    second for 10 s;
+    second for 10 s; /metrics counts the connections refused and cut;
   - the default 127.0.0.1:4100 in use (held by a socket of the test): the
     agent logs one warning naming it, profiles all the same (writes
     profiles) and exits 0; an --http-listen given that is in use exits
@@ -152,13 +152,23 @@ def run_slow_clients(smolder, pid, tmp):
         stop.set()
         for c in clients:
             c.join(5)
+        time.sleep(2 * INTERVAL_S + 0.5)
+        m = scrape(base)
         agent.stop()
     finally:
         stop.set()
         agent.kill()
+    refused = value(m, "smolder_http_connections_refused_total", "counter")
+    cut = value(m, "smolder_http_connections_cut_total", "counter")
     h.log("16 slow clients (%d connections, %d cut off): %d probes of /healthz answered 200 "
-          "within %d s" % (sum(c.connects for c in clients), sum(c.cut for c in clients), probes,
-                           PROBE_TIMEOUT_S))
+          "within %d s; /metrics: %d refused, %d cut" % (
+              sum(c.connects for c in clients), sum(c.cut for c in clients), probes,
+              PROBE_TIMEOUT_S, refused, cut))
+    # At most 4 of the 16 are let in from one address; those that were
+    # let in closed without a whole request.
+    if refused < 12 or cut < 1:
+        h.fail("/metrics: %d connections refused and %d cut; want the slow clients counted"
+               % (refused, cut))
 
 
 def hold_port(port):
