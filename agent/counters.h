@@ -34,6 +34,12 @@ enum counter_id {
 	CTR_SYMBOL_REFUSED_SECTION,    /* files refused: a section over the cap, sparse or past the end */
 	CTR_SYMBOL_REFUSED_COMPRESSED, /* files refused: compressed sections that expand past the caps */
 	CTR_SYMBOL_REFUSED_DEBUGLINK,  /* debug-file candidates too big to read for their CRC */
+	CTR_SYMBOL_LATE,          /* files and addresses the worker had not named by the deadline */
+	CTR_SYMBOL_QUARANTINED,   /* files set aside: the parser worker died or hung on them */
+	CTR_WORKER_STARTS,        /* parser worker processes started */
+	CTR_WORKER_DEATHS,        /* ... that died on a request (signal, exit, memory cap) */
+	CTR_WORKER_TIMEOUTS,      /* ... killed past a request's deadline */
+	CTR_WORKER_REFUSED,       /* requests failed: the worker restarted too often */
 	CTR_DEBUGINFOD_FETCHED,
 	CTR_DEBUGINFOD_FAILED,    /* no server had it, or the fetch failed */
 	CTR_UPLOADS_QUEUED,       /* profiles handed to the uploader */

@@ -120,6 +120,42 @@ static int add_jit_frame(struct sym_cache *sym, const struct disc_process *p,
 	return add_named_location(b, desc, addr, name, id);
 }
 
+/* The file mapping m holds, read into the symbol cache; NULL when m is
+ * no file or the file cannot be read (or not yet). */
+static struct sym_elf *mapped_elf(struct sym_cache *sym, const struct disc_process *p,
+				  const struct disc_mapping *m)
+{
+	struct sym_file_ref ref;
+	struct sym_elf *elf;
+
+	if (!is_file_path(m->path))
+		return NULL;
+	frames_file_ref(p, m, &ref);
+	return sym_cache_get_elf(sym, &ref, &elf) == 0 ? elf : NULL;
+}
+
+/* Where frame's addr lies in elf, the file of mapping m. */
+static bool file_vaddr(const struct sym_elf *elf, const struct disc_mapping *m, uint64_t addr,
+		       size_t frame, uint64_t *vaddr)
+{
+	uint64_t off = lookup_address(addr, frame) - m->start + m->offset;
+
+	return sym_elf_offset_to_vaddr(elf, off, vaddr) == 0;
+}
+
+void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
+		      const uint64_t *ips, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct disc_mapping *m = disc_mappings_find(&p->maps, ips[i]);
+		struct sym_elf *elf = m ? mapped_elf(sym, p, m) : NULL;
+		uint64_t vaddr;
+
+		if (elf && file_vaddr(elf, m, ips[i], i, &vaddr))
+			sym_cache_want(sym, elf, vaddr);
+	}
+}
+
 /* Adds the location of addr, which lies in mapping m of process p. */
 static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			    const struct disc_mapping *m, struct pprof_builder *b,
@@ -133,21 +169,13 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 	};
 	struct pprof_line_desc lines[FRAMES_LINES_MAX];
 	struct sym_location loc = { 0 };
-	struct sym_elf *elf = NULL;
+	struct sym_elf *elf = mapped_elf(sym, p, m);
 	uint64_t vaddr;
 
-	if (is_file_path(m->path)) {
-		struct sym_file_ref ref;
-
-		frames_file_ref(p, m, &ref);
-		if (sym_cache_get_elf(sym, &ref, &elf) == 0) {
-			uint64_t off = lookup_address(addr, frame) - m->start + m->offset;
-
-			desc.build_id = sym_elf_build_id(elf);
-			if (sym_elf_offset_to_vaddr(elf, off, &vaddr) == 0 &&
-			    sym_elf_resolve(sym, elf, vaddr, &loc))
-				loc.n = 0;
-		}
+	if (elf) {
+		desc.build_id = sym_elf_build_id(elf);
+		if (file_vaddr(elf, m, addr, frame, &vaddr) && sym_elf_resolve(sym, elf, vaddr, &loc))
+			loc.n = 0;
 	}
 	if (loc.n == 0 && m->perms[2] == 'x')
 		return add_jit_frame(sym, p, &desc, b, addr, id);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frames.h"
 #include "log.h"
@@ -15,6 +16,17 @@
 #include "profile_set.h"
 
 #define MAX_FRAMES (2 * SMOLDER_MAX_STACK_DEPTH)
+/* What naming frames may take of an interval's close: the rest of the
+ * second an interval may be late is for writing and handing over. */
+#define SYMBOLIZE_BUDGET_NS (600ULL * 1000000ULL)
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 {
@@ -150,6 +162,29 @@ static int compare_entries(const void *a, const void *b)
 	return 0;
 }
 
+/* Has the symbolizer ask for the names of every user frame of the drain
+ * at once, before they are asked for one by one as profiles are built:
+ * the parser worker then answers in a few round trips. */
+static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d)
+{
+	uint64_t ips[SMOLDER_MAX_STACK_DEPTH];
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct smolder_count_key *k = &d->entries[i].key;
+		const struct disc_process *p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+		unsigned int end;
+		int n;
+
+		if (!p || p->kernel_thread)
+			continue;
+		n = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips,
+					    SMOLDER_MAX_STACK_DEPTH, &end);
+		if (n > 0)
+			frames_want_user(ctx->sym, p, ips, (size_t)n);
+	}
+	sym_cache_fetch(ctx->sym);
+}
+
 /* Every drained entry into its profile, grouped by process so that each
  * process is looked up and judged by the rules once. */
 static void add_entries(struct interval_ctx *ctx, struct sampler_drain *d,
@@ -244,6 +279,25 @@ static void count_refusals(struct interval_ctx *ctx)
 	ctx->refusals_seen = st;
 }
 
+/* The parser worker's starts and ends; a worker that keeps dying is an
+ * error said every interval, since names are missing meanwhile. */
+static void count_worker(struct interval_ctx *ctx)
+{
+	struct sym_worker_stats st, *seen = &ctx->worker_seen;
+	struct counters *c = ctx->counters;
+
+	sym_worker_get_stats(ctx->worker, &st);
+	counters_add(c, CTR_WORKER_STARTS, st.starts - seen->starts);
+	counters_add(c, CTR_WORKER_DEATHS, st.deaths - seen->deaths);
+	counters_add(c, CTR_WORKER_TIMEOUTS, st.timeouts - seen->timeouts);
+	counters_add(c, CTR_WORKER_REFUSED, st.refused - seen->refused);
+	if (st.refused != seen->refused)
+		log_error("symbolizer: the parser worker was restarted too often this minute; "
+			  "%llu requests refused, frames sent unnamed",
+			  (unsigned long long)(st.refused - seen->refused));
+	*seen = st;
+}
+
 static void count_symbolizer(struct interval_ctx *ctx)
 {
 	struct sym_debuginfod_stats d = { 0 };
@@ -257,7 +311,12 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	counters_add(c, CTR_SYMBOL_DEBUG_FILES, st.debug_files - ctx->sym_seen.debug_files);
 	counters_add(c, CTR_SYMBOL_CORRUPT, st.corrupt - ctx->sym_seen.corrupt);
 	counters_set(c, CTR_SYMBOL_CACHE_BYTES, st.bytes);
+	counters_add(c, CTR_SYMBOL_LATE, st.late - ctx->sym_seen.late);
+	counters_add(c, CTR_SYMBOL_QUARANTINED, st.quarantined - ctx->sym_seen.quarantined);
+	if (st.quarantined != ctx->sym_seen.quarantined)
+		log_warn("symbolizer: set aside for 10 minutes: %s", st.last_quarantine);
 	ctx->sym_seen = st;
+	count_worker(ctx);
 	count_refusals(ctx);
 	if (!ctx->debuginfod)
 		return;
@@ -357,7 +416,11 @@ void interval_finish(struct interval_ctx *ctx)
 	count_bpf_stats(c, d->stats);
 	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
 	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);
+	/* Names the parser worker has not given by then are left out: the
+	 * interval closes on time whatever the worker is doing. */
+	sym_cache_set_deadline(ctx->sym, monotonic_ns() + SYMBOLIZE_BUDGET_NS);
 	if (set) {
+		want_names(ctx, d);
 		add_entries(ctx, d, set);
 	} else {
 		for (size_t i = 0; i < d->n; i++)
@@ -370,6 +433,7 @@ void interval_finish(struct interval_ctx *ctx)
 	/* The names handed out are in the files written: the symbolizer may
 	 * now let go of what it must. */
 	sym_cache_trim(ctx->sym);
+	sym_cache_set_deadline(ctx->sym, 0);
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);

@@ -29,6 +29,7 @@ struct interval_ctx {
 	struct disc_table *disc;
 	const struct disc_targets *targets;
 	struct sym_cache *sym;
+	struct sym_worker *worker;         /* reads file contents for sym */
 	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct uploader *uploader;         /* NULL: profiles are written locally */
 	struct output_budget *output_budget; /* NULL: no --output-max-bytes, or uploading */
@@ -40,6 +41,7 @@ struct interval_ctx {
 	/* What the symbolizer's totals were at the last interval's end. */
 	struct sym_cache_stats sym_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
+	struct sym_worker_stats worker_seen;
 	struct sym_refusal_stats refusals_seen;
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen, output_removed_seen;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "probe.h"
 #include "run.h"
+#include "sym.h"
 
 #ifndef SMOLDER_VERSION
 #define SMOLDER_VERSION "unknown"
@@ -47,6 +48,9 @@ int main(int argc, char **argv)
 	bool refused = false;
 	int r, status;
 
+	/* The parser worker: this executable, run again by the agent. */
+	if (argc > 1 && !strcmp(argv[1], SYM_WORKER_ARGV1))
+		return sym_worker_main(argc, argv);
 	r = config_parse(argc, argv, &cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "smolder: %s\n", err);

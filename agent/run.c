@@ -161,6 +161,9 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 
 		http_server_loop_turned(ctx->http);
 		close_at = close_at < finish_at ? close_at : finish_at;
+		/* Tables loaded for new processes meanwhile wait for the parser
+		 * worker no longer than the interval has left. */
+		sym_cache_set_deadline(ctx->sym, close_at > 0 ? (uint64_t)close_at : 1);
 		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
@@ -355,6 +358,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
 	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
+	struct sym_worker_opts worker_opts = { .sz = sizeof(worker_opts) };
 	struct sampler_opts sampler_opts = {
 		.sz = sizeof(sampler_opts),
 		.sample_rate = cfg->sample_rate,
@@ -406,14 +410,19 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	sym_opts.debuginfod = debuginfod;
 	ctx.debuginfod = debuginfod;
 	ctx.disc = disc_table_new(&disc_opts);
+	ctx.worker = sym_worker_new(&worker_opts);
+	sym_opts.worker = ctx.worker;
 	ctx.sym = sym_cache_new(&sym_opts);
-	if (!ctx.disc || !ctx.sym) {
+	if (!ctx.disc || !ctx.worker || !ctx.sym) {
 		log_error("out of memory");
 		goto out;
 	}
 	err = disc_table_scan(ctx.disc);
 	if (err)
 		log_warn("scanning /proc: %s", strerror(-err));
+	err = sym_cache_load_kernel(ctx.sym);
+	if (err)
+		log_warn("reading kallsyms: %s; kernel frames stay unnamed", strerror(-err));
 	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
@@ -464,6 +473,7 @@ out:
 	output_budget_free(ctx.output_budget);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
+	sym_worker_free(ctx.worker);
 	sym_debuginfod_free(debuginfod);
 	disc_table_free(ctx.disc);
 	close(sigfd);

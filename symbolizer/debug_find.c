@@ -117,7 +117,7 @@ static int open_candidate(const struct sym_debug_search *s, bool in_root,
 	if (in_root)
 		fd = sym_root_open(s->proc_root, s->pid, path, 0);
 	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -138,119 +138,125 @@ static bool format_path(char *buf, size_t len, const char *fmt, ...)
 	return n > 0 && (size_t)n < len;
 }
 
-/* The fd of a checked candidate, its name in *name (malloc'd, for
- * libdwfl), or -1. */
-static int take(int fd, const char *path, char **name)
+/* One walk over gdb's candidates, in gdb's order; visit is told of each
+ * that opens as a regular file and says whether the walk ends there. */
+struct candidate_walk {
+	const struct sym_debug_search *s;
+	const char *build_id; /* hex, or NULL */
+	const char *link;     /* .gnu_debuglink name, or NULL */
+	bool (*visit)(struct candidate_walk *w, int fd, const char *path,
+		      enum sym_debug_candidate_kind kind);
+	void *ctx;
+};
+
+static bool try_candidate(struct candidate_walk *w, bool in_root, const char *path,
+			  enum sym_debug_candidate_kind kind)
 {
-	*name = strdup(path);
-	if (!*name) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	int fd = open_candidate(w->s, in_root, path);
+
+	return fd >= 0 && w->visit(w, fd, path, kind);
 }
 
-static int by_build_id(const struct sym_debug_search *s, bool in_root,
-		       const char *dir, const char *build_id, char **name)
+static bool by_build_id(struct candidate_walk *w, bool in_root, const char *dir)
 {
 	char path[PATH_MAX];
-	int fd;
 
-	if (strlen(build_id) < 3 ||
-	    !format_path(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir,
-			 build_id, build_id + 2))
-		return -1;
-	fd = open_candidate(s, in_root, path);
-	if (fd < 0)
-		return -1;
-	if (!build_id_is(fd, build_id)) {
-		close(fd);
-		return -1;
-	}
-	return take(fd, path, name);
-}
-
-static int by_debuglink_at(const struct sym_debug_search *s, bool in_root,
-			   const char *path, uint32_t crc, char **name)
-{
-	int fd = open_candidate(s, in_root, path);
-
-	if (fd < 0)
-		return -1;
-	if (!crc_is(fd, crc)) {
-		close(fd);
-		return -1;
-	}
-	return take(fd, path, name);
+	return w->build_id && strlen(w->build_id) >= 3 &&
+	       format_path(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir,
+			   w->build_id, w->build_id + 2) &&
+	       try_candidate(w, in_root, path, SYM_DEBUG_BY_BUILD_ID);
 }
 
 /* gdb's places for a debuglink: next to the binary, in .debug/ beside it,
  * and under each debug dir at the binary's directory. */
-static int by_debuglink(const struct sym_debug_search *s, bool in_root,
-			const char *const *dirs, const char *link, uint32_t crc,
-			char **name)
+static bool by_debuglink(struct candidate_walk *w, bool in_root, bool beside,
+			 const char *const *dirs)
 {
-	const char *slash = s->path ? strrchr(s->path, '/') : NULL;
-	int dirlen = slash ? (int)(slash - s->path) : 0;
+	const char *bin = w->s->path, *slash = bin ? strrchr(bin, '/') : NULL;
+	int dirlen = slash ? (int)(slash - bin) : 0;
+	const char *link = w->link;
 	char path[PATH_MAX];
-	int fd = -1;
 
-	if (!slash || strchr(link, '/'))
-		return -1;
-	if (format_path(path, sizeof(path), "%.*s/%s", dirlen, s->path, link))
-		fd = by_debuglink_at(s, in_root, path, crc, name);
-	if (fd < 0 && format_path(path, sizeof(path), "%.*s/.debug/%s", dirlen, s->path, link))
-		fd = by_debuglink_at(s, in_root, path, crc, name);
-	for (size_t i = 0; fd < 0 && dirs && dirs[i]; i++)
-		if (format_path(path, sizeof(path), "%s%.*s/%s", dirs[i], dirlen, s->path, link))
-			fd = by_debuglink_at(s, in_root, path, crc, name);
-	return fd;
+	if (!link || !slash || strchr(link, '/'))
+		return false;
+	if (beside && format_path(path, sizeof(path), "%.*s/%s", dirlen, bin, link) &&
+	    try_candidate(w, in_root, path, SYM_DEBUG_BY_DEBUGLINK))
+		return true;
+	if (beside && format_path(path, sizeof(path), "%.*s/.debug/%s", dirlen, bin, link) &&
+	    try_candidate(w, in_root, path, SYM_DEBUG_BY_DEBUGLINK))
+		return true;
+	for (size_t i = 0; dirs && dirs[i]; i++)
+		if (format_path(path, sizeof(path), "%s%.*s/%s", dirs[i], dirlen, bin, link) &&
+		    try_candidate(w, in_root, path, SYM_DEBUG_BY_DEBUGLINK))
+			return true;
+	return false;
 }
 
-/* The process's own root, when it is not the host's. */
-static int in_process_root(const struct sym_debug_search *s, const char *build_id,
-			   const char *link, uint32_t crc, char **name)
+/* The process's own root first (when it is not the host's), then the
+ * debug dirs and /usr/lib/debug on the host: by build-id, then by
+ * debuglink. With a pid, next-to-the-binary was the root's business. */
+static bool walk_candidates(struct candidate_walk *w)
 {
-	static const char *const root_dirs[] = { DEFAULT_DEBUG_DIR, NULL };
-	int fd = -1;
+	static const char *const default_dirs[] = { DEFAULT_DEBUG_DIR, NULL };
+	const char *const *dirs = w->s->debug_dirs;
+	bool root = w->s->pid > 0;
 
-	if (s->pid <= 0)
-		return -1;
-	if (build_id)
-		fd = by_build_id(s, true, DEFAULT_DEBUG_DIR, build_id, name);
-	if (fd < 0 && link)
-		fd = by_debuglink(s, true, root_dirs, link, crc, name);
-	return fd;
+	if (root && (by_build_id(w, true, DEFAULT_DEBUG_DIR) ||
+		     by_debuglink(w, true, true, default_dirs)))
+		return true;
+	for (size_t i = 0; dirs && dirs[i]; i++)
+		if (by_build_id(w, false, dirs[i]))
+			return true;
+	if (by_build_id(w, false, DEFAULT_DEBUG_DIR))
+		return true;
+	if (!root && by_debuglink(w, false, true, default_dirs))
+		return true;
+	return by_debuglink(w, false, false, dirs);
 }
 
-static int on_host(Dwfl_Module *mod, void **userdata, const char *modname,
-		   Dwarf_Addr base, const char *file_name, const char *link,
-		   GElf_Word crc, char **name)
+/* ---- in this process: open, check, take the first that is right ---- */
+
+struct found {
+	uint32_t crc;
+	int fd;
+	char **name;
+};
+
+static bool candidate_is_right(int fd, const char *build_id, uint32_t crc,
+			       enum sym_debug_candidate_kind kind)
 {
-	const struct sym_debug_ctx *ctx = *userdata;
-	const struct sym_debug_search *s = ctx->search;
-	static const char *const host_dirs[] = { DEFAULT_DEBUG_DIR, NULL };
-	int fd = -1;
+	if (kind == SYM_DEBUG_BY_DEBUGLINK)
+		return crc_is(fd, crc);
+	return build_id && build_id_is(fd, build_id);
+}
 
-	if (ctx->build_id) {
-		fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-						  link, crc, name);
-		if (fd >= 0)
-			return fd;
-	}
-	if (!link)
-		return -1;
-	/* With a pid, next-to-the-binary was the process's root's business. */
-	if (s->pid <= 0)
-		fd = by_debuglink(s, false, host_dirs, link, crc, name);
-	for (size_t i = 0; fd < 0 && s->debug_dirs && s->debug_dirs[i]; i++) {
-		const char *one[] = { s->debug_dirs[i], NULL };
-		struct sym_debug_search host = *s;
+static bool take_if_right(struct candidate_walk *w, int fd, const char *path,
+			  enum sym_debug_candidate_kind kind)
+{
+	struct found *f = w->ctx;
 
-		host.pid = 0;
-		fd = by_debuglink(&host, false, one, link, crc, name);
+	if (!candidate_is_right(fd, w->build_id, f->crc, kind) || !(*f->name = strdup(path))) {
+		close(fd);
+		return false;
 	}
-	return fd;
+	f->fd = fd;
+	return true;
+}
+
+static int search_here(const struct sym_debug_ctx *ctx, const char *link, uint32_t crc,
+		       char **name)
+{
+	struct found f = { .crc = crc, .fd = -1, .name = name };
+	struct candidate_walk w = {
+		.s = ctx->search,
+		.build_id = ctx->build_id,
+		.link = link,
+		.visit = take_if_right,
+		.ctx = &f,
+	};
+
+	walk_candidates(&w);
+	return f.fd;
 }
 
 static int from_debuginfod(const struct sym_debug_ctx *ctx, char **name)
@@ -265,7 +271,7 @@ static int from_debuginfod(const struct sym_debug_ctx *ctx, char **name)
 		return -2;
 	if (err)
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd >= 0 && !build_id_is(fd, ctx->build_id)) {
 		close(fd);
 		fd = -1;
@@ -274,6 +280,83 @@ static int from_debuginfod(const struct sym_debug_ctx *ctx, char **name)
 		*name = path;
 	else
 		free(path);
+	return fd;
+}
+
+/* ---- in the agent, for the parser worker: open, check nothing ---- */
+
+static bool collect(struct candidate_walk *w, int fd, const char *path,
+		    enum sym_debug_candidate_kind kind)
+{
+	struct sym_debug_candidates *c = w->ctx;
+
+	(void)path;
+	c->fds[c->n] = fd;
+	c->kinds[c->n++] = kind;
+	return c->n == SYM_DEBUG_CANDIDATES_MAX;
+}
+
+int sym_debug_open_candidates(const struct sym_debug_search *s, const char *build_id,
+			      const char *link, struct sym_debug_candidates *out)
+{
+	struct candidate_walk w = {
+		.s = s,
+		.build_id = build_id && build_id[0] ? build_id : NULL,
+		.link = link && link[0] ? link : NULL,
+		.visit = collect,
+		.ctx = out,
+	};
+	char *path = NULL;
+	int err, fd;
+
+	out->n = 0;
+	out->pending = false;
+	walk_candidates(&w);
+	if (!w.build_id || !s->debuginfod || out->n == SYM_DEBUG_CANDIDATES_MAX)
+		return 0;
+	err = sym_debuginfod_find(s->debuginfod, w.build_id, &path);
+	out->pending = err == -EAGAIN;
+	if (err)
+		return 0;
+	fd = open_candidate(s, false, path);
+	free(path);
+	if (fd >= 0) {
+		out->fds[out->n] = fd;
+		out->kinds[out->n++] = SYM_DEBUG_FROM_DEBUGINFOD;
+	}
+	return 0;
+}
+
+void sym_debug_candidates_close(struct sym_debug_candidates *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		close(c->fds[i]);
+	c->n = 0;
+}
+
+/* ---- in the parser worker: the agent's candidates, checked here ---- */
+
+static int from_agent(struct sym_debug_ctx *ctx, const char *link, uint32_t crc,
+		      char **name)
+{
+	const struct sym_debug_search *s = ctx->search;
+	struct sym_debug_candidates c = { 0 };
+	int fd = -1;
+
+	if (s->candidates(s->candidates_ctx, ctx->build_id, link, &c))
+		return -1;
+	for (size_t i = 0; i < c.n; i++) {
+		if (fd < 0 && candidate_is_right(c.fds[i], ctx->build_id, crc, c.kinds[i]) &&
+		    (*name = strdup("debug"))) {
+			fd = c.fds[i];
+			ctx->found = c.kinds[i] == SYM_DEBUG_FROM_DEBUGINFOD ? SYM_DEBUG_DEBUGINFOD
+									   : SYM_DEBUG_FILE;
+			continue;
+		}
+		close(c.fds[i]);
+	}
+	if (fd < 0)
+		ctx->found = c.pending ? SYM_DEBUG_PENDING : SYM_DEBUG_NONE;
 	return fd;
 }
 
@@ -287,16 +370,17 @@ int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
 	if (!ctx)
 		return -1;
 	/* libdwfl asks for a dwz supplementary file with the altlink's name
-	 * and no CRC; its build-id search knows that case. */
+	 * and no CRC; its build-id search knows that case. Not in the
+	 * worker, which opens no path. */
 	if (debuglink_file && debuglink_crc == 0)
-		return dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-						    debuglink_file, debuglink_crc,
-						    debuginfo_file_name);
-	fd = in_process_root(ctx->search, ctx->build_id, debuglink_file, debuglink_crc,
-			     debuginfo_file_name);
-	if (fd < 0)
-		fd = on_host(mod, userdata, modname, base, file_name, debuglink_file,
-			     debuglink_crc, debuginfo_file_name);
+		return ctx->search->candidates
+			       ? -1
+			       : dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
+							      file_name, debuglink_file,
+							      debuglink_crc, debuginfo_file_name);
+	if (ctx->search->candidates)
+		return from_agent(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
+	fd = search_here(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
 	if (fd >= 0) {
 		ctx->found = SYM_DEBUG_FILE;
 		return fd;

@@ -18,6 +18,24 @@
 struct sym_dwarf;
 struct sym_debuginfod;
 
+/* Why a debug file candidate was opened: what must match for it to be
+ * taken. */
+enum sym_debug_candidate_kind {
+	SYM_DEBUG_BY_BUILD_ID,     /* a .build-id path: its build-id */
+	SYM_DEBUG_BY_DEBUGLINK,    /* a .gnu_debuglink path: its CRC */
+	SYM_DEBUG_FROM_DEBUGINFOD, /* debuginfod's cache: its build-id */
+};
+
+#define SYM_DEBUG_CANDIDATES_MAX 15
+
+/* Candidates opened by the agent for the parser worker, in gdb's order. */
+struct sym_debug_candidates {
+	int fds[SYM_DEBUG_CANDIDATES_MAX];
+	enum sym_debug_candidate_kind kinds[SYM_DEBUG_CANDIDATES_MAX];
+	size_t n;
+	bool pending; /* debuginfod was asked and has nothing yet */
+};
+
 /* Where the debug file of one binary may be. */
 struct sym_debug_search {
 	const char *proc_root;          /* "/proc" */
@@ -25,6 +43,12 @@ struct sym_debug_search {
 	const char *path;               /* the binary, as the process sees it; may be NULL */
 	const char *const *debug_dirs;  /* NULL-terminated, may be NULL */
 	struct sym_debuginfod *debuginfod; /* may be NULL */
+	/* Set in the parser worker, which opens no path: the candidates
+	 * come from the agent (sym_debug_open_candidates there), and only
+	 * their checks run here. Returns 0 or a negative errno. */
+	int (*candidates)(void *ctx, const char *build_id, const char *debuglink,
+			  struct sym_debug_candidates *out);
+	void *candidates_ctx;
 };
 
 /* How the debug information of a file was found. */
@@ -45,6 +69,8 @@ int sym_dwarf_open(int fd, const char *build_id,
 /* Sets up the DWARF state from a debug file alone (its addresses are those
  * of the binary it belongs to): what debuginfod brings. */
 int sym_dwarf_open_debug_file(const char *path, struct sym_dwarf **out);
+/* The same from a descriptor, which is taken (closed on failure). */
+int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out);
 
 void sym_dwarf_free(struct sym_dwarf *d);
 
@@ -84,6 +110,14 @@ struct sym_debug_ctx {
 int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
 		   Dwarf_Addr base, const char *file_name, const char *debuglink_file,
 		   GElf_Word debuglink_crc, char **debuginfo_file_name);
+
+/* The agent's half of a worker's search: opens (regular files only, in
+ * the process's root through RESOLVE_IN_ROOT) every candidate gdb would
+ * look at for build_id and link (either may be NULL or ""), and the file
+ * debuginfod has, if any; checks none of them. */
+int sym_debug_open_candidates(const struct sym_debug_search *s, const char *build_id,
+			      const char *link, struct sym_debug_candidates *out);
+void sym_debug_candidates_close(struct sym_debug_candidates *c);
 
 /* The debuginfo_path libdwfl searches by build-id: the debug dirs, then
  * /usr/lib/debug. malloc'd. */

@@ -146,22 +146,19 @@ int sym_dwarf_open(int fd, const char *build_id,
 	return 0;
 }
 
-int sym_dwarf_open_debug_file(const char *path, struct sym_dwarf **out)
+int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 {
 	struct sym_dwarf *d;
 	Dwarf_Addr bias;
-	int fd, err;
+	int err;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
 	d = dwarf_new(NULL, false);
 	if (!d) {
 		close(fd);
 		return -ENOMEM;
 	}
-	err = report(d, path, fd);
+	err = report(d, "debug", fd);
 	if (err) {
 		close(fd);
 		sym_dwarf_free(d);
@@ -174,6 +171,16 @@ int sym_dwarf_open_debug_file(const char *path, struct sym_dwarf **out)
 	d->source = SYM_DEBUG_DEBUGINFOD;
 	*out = d;
 	return 0;
+}
+
+int sym_dwarf_open_debug_file(const char *path, struct sym_dwarf **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	return sym_dwarf_open_debug_fd(fd, out);
 }
 
 enum sym_debug_source sym_dwarf_source(const struct sym_dwarf *d)

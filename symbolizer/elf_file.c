@@ -319,6 +319,9 @@ bool sym_elf_has_dwarf(const struct sym_elf *elf)
 {
 	enum sym_debug_source s = elf ? sym_dwarf_source(elf->dwarf) : SYM_DEBUG_NONE;
 
+	if (elf && elf->remote_handle)
+		return elf->remote_dwarf;
+
 	return s != SYM_DEBUG_NONE && s != SYM_DEBUG_PENDING;
 }
 

@@ -7,6 +7,7 @@
 #define SMOLDER_ELF_FILE_H
 
 #include <libelf.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,13 @@ struct sym_elf {
 	struct sym_htab addrs;    /* resolved addresses (resolve.c) */
 	size_t bytes;             /* what this file costs the cache */
 	uint64_t last_used;       /* cache clock at the last lookup */
+	/* A file the parser worker read: no tables here, only what the agent
+	 * needs (build-id, segments, unwind table) and the answers kept in
+	 * addrs. remote_handle 0: read in this process. */
+	uint64_t remote_handle;
+	uint64_t remote_generation; /* the worker's that holds it */
+	bool remote_dwarf;          /* sym_elf_has_dwarf's answer */
+	int remote_source;          /* enum sym_debug_source */
 };
 
 /* Drops the resolved addresses (their names may point into dwarf). */

@@ -101,30 +101,22 @@ static void symbol_line(struct sym_elf *elf, uint64_t vaddr, struct sym_frame *f
 	}
 }
 
-int sym_elf_resolve_address(struct sym_elf *elf, uint64_t vaddr,
-			    struct sym_location *loc, size_t *added)
+static struct addr_entry *find_kept(const struct sym_elf *elf, uint64_t vaddr)
 {
-	struct sym_frame frames[FRAMES_MAX];
-	char *owned[FRAMES_MAX];
-	size_t n = 0, n_owned = 0, size, strings = 0;
-	struct addr_entry *e;
-	bool from_dwarf;
+	return (struct addr_entry *)sym_htab_find(&elf->addrs, addr_hash(vaddr), addr_eq, &vaddr);
+}
 
-	*added = 0;
-	e = (struct addr_entry *)sym_htab_find(&elf->addrs, addr_hash(vaddr), addr_eq, &vaddr);
-	if (e) {
-		fill(loc, e);
-		return 0;
-	}
-	from_dwarf = sym_dwarf_frames(elf->dwarf, vaddr, frames, FRAMES_MAX, &n, owned,
-				      &n_owned) == 0;
-	if (!from_dwarf) {
-		n = symbol_frame(elf, vaddr, frames, owned, &n_owned);
-		if (n)
-			symbol_line(elf, vaddr, frames);
-	}
-	size = sizeof(*e) + n * sizeof(frames[0]) + n_owned * sizeof(owned[0]);
-	e = malloc(size);
+/* Keeps frames[0..n) as vaddr's answer; the n_owned strings in owned are
+ * taken (freed on failure). */
+static int keep(struct sym_elf *elf, uint64_t vaddr, const struct sym_frame *frames,
+		size_t n, char **owned, size_t n_owned, bool from_dwarf,
+		struct sym_location *loc, size_t *added)
+{
+	size_t size = sizeof(struct addr_entry) + n * sizeof(frames[0]) +
+		      n_owned * sizeof(owned[0]);
+	size_t strings = 0;
+	struct addr_entry *e = malloc(size);
+
 	if (!e) {
 		for (size_t i = 0; i < n_owned; i++)
 			free(owned[i]);
@@ -148,4 +140,81 @@ int sym_elf_resolve_address(struct sym_elf *elf, uint64_t vaddr,
 	fill(loc, e);
 	*added = size + strings;
 	return 0;
+}
+
+int sym_elf_resolve_address(struct sym_elf *elf, uint64_t vaddr,
+			    struct sym_location *loc, size_t *added)
+{
+	struct sym_frame frames[FRAMES_MAX];
+	char *owned[FRAMES_MAX];
+	size_t n = 0, n_owned = 0;
+	struct addr_entry *e;
+	bool from_dwarf;
+
+	*added = 0;
+	e = find_kept(elf, vaddr);
+	if (e) {
+		fill(loc, e);
+		return 0;
+	}
+	from_dwarf = sym_dwarf_frames(elf->dwarf, vaddr, frames, FRAMES_MAX, &n, owned,
+				      &n_owned) == 0;
+	if (!from_dwarf) {
+		n = symbol_frame(elf, vaddr, frames, owned, &n_owned);
+		if (n)
+			symbol_line(elf, vaddr, frames);
+	}
+	return keep(elf, vaddr, frames, n, owned, n_owned, from_dwarf, loc, added);
+}
+
+bool sym_elf_kept_address(const struct sym_elf *elf, uint64_t vaddr, struct sym_location *loc)
+{
+	const struct addr_entry *e = find_kept(elf, vaddr);
+
+	if (e)
+		fill(loc, e);
+	return e != NULL;
+}
+
+/* A copy of s kept in owned, or NULL for an empty or missing string. */
+static const char *own(const char *s, char **owned, size_t *n_owned, bool *failed)
+{
+	char *copy;
+
+	if (!s || !s[0])
+		return NULL;
+	copy = strdup(s);
+	if (!copy) {
+		*failed = true;
+		return NULL;
+	}
+	owned[(*n_owned)++] = copy;
+	return copy;
+}
+
+int sym_elf_keep_address(struct sym_elf *elf, uint64_t vaddr, const struct sym_frame *given,
+			 size_t n, bool from_dwarf, struct sym_location *loc, size_t *added)
+{
+	struct sym_frame frames[FRAMES_MAX];
+	char *owned[3 * FRAMES_MAX];
+	size_t n_owned = 0;
+	bool failed = false;
+
+	*added = 0;
+	if (n > FRAMES_MAX)
+		n = FRAMES_MAX;
+	for (size_t i = 0; i < n; i++)
+		frames[i] = (struct sym_frame){
+			.name = own(given[i].name, owned, &n_owned, &failed),
+			.system_name = own(given[i].system_name, owned, &n_owned, &failed),
+			.file = own(given[i].file, owned, &n_owned, &failed),
+			.line = given[i].line,
+			.start_line = given[i].start_line,
+		};
+	if (failed) {
+		for (size_t i = 0; i < n_owned; i++)
+			free(owned[i]);
+		return -ENOMEM;
+	}
+	return keep(elf, vaddr, frames, n, owned, n_owned, from_dwarf, loc, added);
 }

@@ -21,6 +21,7 @@ struct sym_cache;
 struct sym_elf;
 
 struct sym_debuginfod;
+struct sym_worker;
 
 struct sym_cache_opts {
 	size_t sz;                 /* sizeof(struct sym_cache_opts) */
@@ -36,6 +37,9 @@ struct sym_cache_opts {
 	/* Fetches debug files nothing local has, off this thread; NULL: none.
 	 * Not owned: it must outlive the cache. */
 	struct sym_debuginfod *debuginfod;
+	/* The parser worker that reads every file's contents; NULL: read
+	 * here (tests, tools). Not owned: it must outlive the cache. */
+	struct sym_worker *worker;
 };
 
 struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts);
@@ -126,6 +130,9 @@ char *sym_demangle(const char *name);
  * first use). -ENOENT when none does. */
 int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 			    const char **name);
+/* Reads kallsyms now (a lookup would on first use): a few hundred
+ * milliseconds better spent at start than at the first interval's close. */
+int sym_cache_load_kernel(struct sym_cache *c);
 
 /* ---- What an address holds, through DWARF ---- */
 
@@ -160,6 +167,13 @@ struct sym_location {
 int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 		    struct sym_location *loc);
 
+/* Says that vaddr of elf is about to be asked for with sym_elf_resolve:
+ * sym_cache_fetch then has the parser worker name every address said so
+ * in a few requests, not one each. Nothing to do without a worker, or
+ * when vaddr is named already. */
+void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr);
+void sym_cache_fetch(struct sym_cache *c);
+
 /* Names addr in an anonymous executable mapping of process pid from the
  * JIT's /tmp/perf-PID.map inside the process's root (PID as the process
  * itself sees it: nspid). *name valid until the next sym_cache_trim.
@@ -173,6 +187,12 @@ int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
  * sym_elf and name handed out before may be gone afterwards. */
 void sym_cache_trim(struct sym_cache *c);
 
+/* Past deadline_ns (CLOCK_MONOTONIC; 0: none), nothing waits on the parser
+ * worker: a file or address it has not answered for is left unnamed (its
+ * address, file and build-id kept) and counted as late, and named in a
+ * later interval. The agent sets it so that intervals close on time. */
+void sym_cache_set_deadline(struct sym_cache *c, uint64_t deadline_ns);
+
 struct sym_cache_stats {
 	uint64_t files_opened;   /* files read into the cache: misses */
 	uint64_t files_failed;   /* attempts that found no readable file */
@@ -183,8 +203,52 @@ struct sym_cache_stats {
 	uint64_t bytes;          /* what the cache holds now (an estimate) */
 	uint64_t debug_files;    /* separate debug files found and opened */
 	uint64_t corrupt;        /* files or DWARF found unreadable */
+	uint64_t late;           /* files and addresses not named by the deadline */
+	uint64_t quarantined;    /* files set aside: the worker died or hung on them */
+	/* What the last quarantine was, for the log: "PATH: REASON". */
+	char last_quarantine[256];
 };
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st);
+
+/* ---- the parser worker ---- */
+
+/* The process that parses file contents for the cache (symbolizer/
+ * worker.c): the agent's own executable run again with SYM_WORKER_ARGV1,
+ * confined (no capabilities, no_new_privs, a seccomp allowlist: it can
+ * open nothing), under its own memory cap, each request under a deadline
+ * past which it is killed. Files come to it as descriptors. When it dies
+ * it is started again at the next request, at most restarts_per_minute
+ * times a minute; the file it died on is quarantined by the cache. */
+#define SYM_WORKER_ARGV1 "__smolder_parser_worker"
+#define SYM_WORKER_DEFAULT_MEMORY_CAP (256u << 20)
+/* The worker's exit status when it passed its memory cap. */
+#define SYM_WORKER_EXIT_MEMORY 75
+
+struct sym_worker_opts {
+	size_t sz;                 /* sizeof(struct sym_worker_opts) */
+	const char *exe;           /* NULL: /proc/self/exe */
+	size_t memory_cap;         /* anonymous resident bytes; 0: the default */
+	unsigned int timeout_ms;   /* one request; 0: 10 s */
+	unsigned int restarts_per_minute; /* 0: 10 */
+};
+
+/* Nothing is started until the first request. NULL and errno on failure. */
+struct sym_worker *sym_worker_new(const struct sym_worker_opts *opts);
+/* Ends the worker (EOF, then SIGKILL if it lingers). */
+void sym_worker_free(struct sym_worker *w);
+
+struct sym_worker_stats {
+	uint64_t starts;        /* processes started */
+	uint64_t deaths;        /* died on a request: signal, exit, memory cap */
+	uint64_t timeouts;      /* killed past a request's deadline */
+	uint64_t refused;       /* requests failed: too many restarts this minute */
+	int pid;                /* the running worker; 0: none */
+};
+void sym_worker_get_stats(const struct sym_worker *w, struct sym_worker_stats *st);
+
+/* The worker's main(): call it from main() when argv[1] is
+ * SYM_WORKER_ARGV1. Its exit status. */
+int sym_worker_main(int argc, char **argv);
 
 /* ---- debuginfod ---- */
 

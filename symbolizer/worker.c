@@ -1,0 +1,490 @@
+/* The parser worker: the process that reads what other processes' files
+ * say (ELF symbols, DWARF, .gopclntab, demangling, unwind tables), so that
+ * the agent never does (see sym.h, sym_worker).
+ *
+ * The agent starts it by executing its own executable again
+ * (SYM_WORKER_ARGV1), with its end of a socket as descriptor 3. It
+ * confines itself before it reads a byte (worker_confine.c), and from then
+ * on can open nothing: every file comes as a descriptor the agent opened.
+ * It answers one request at a time (proto/worker.proto) and keeps the
+ * files it was asked to open until the agent says to forget them.
+ *
+ * Its memory is its own to bound: a thread reads /proc/self/statm (opened
+ * before the confinement) every few milliseconds and ends the process when
+ * its anonymous resident memory passes the cap it was given, so a
+ * decompression bomb or a table that claims gigabytes ends here, with
+ * status SYM_WORKER_EXIT_MEMORY, not in the memory cgroup's OOM killer,
+ * which might pick the agent. The agent restarts it and sets the file
+ * aside. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/types.h>
+
+#include "debuginfo.h"
+#include "elf_file.h"
+#include "hashtab.h"
+#include "resolve.h"
+#include "sym.h"
+#include "unwind.h"
+#include "worker_confine.h"
+#include "worker_wire.h"
+
+#define WORKER_SOCK 3
+#define WATCH_INTERVAL_NS (5 * 1000000L)
+/* Frames of one address: a deeper inlined chain keeps its innermost. */
+#define LOCATION_FRAMES_MAX 32
+/* Addresses in one Resolve: the agent asks for fewer. */
+#define RESOLVE_MAX 4096
+
+struct worker_file {
+	struct sym_hnode node;
+	uint64_t handle;
+	struct sym_elf *elf;
+};
+
+struct worker {
+	int sock;
+	uint64_t request_id; /* of the request being answered */
+	struct sym_htab files;
+};
+
+/* ---- memory ---- */
+
+static int statm_fd = -1;
+static size_t memory_cap;
+
+/* Anonymous resident bytes: resident minus file-backed (a mapped file's
+ * pages are page cache, not ours). */
+static size_t anon_resident(void)
+{
+	char buf[128];
+	unsigned long size, resident, shared;
+	ssize_t n = pread(statm_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lu %lu %lu", &size, &resident, &shared) != 3 || resident < shared)
+		return 0;
+	return (resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void *watch_memory(void *arg)
+{
+	struct timespec tick = { .tv_nsec = WATCH_INTERVAL_NS };
+
+	(void)arg;
+	for (;;) {
+		if (anon_resident() > memory_cap) {
+			static const char msg[] = "smolder parser worker: over its memory cap\n";
+
+			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+				/* nothing more to say */
+			}
+			_exit(SYM_WORKER_EXIT_MEMORY);
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &tick, NULL);
+	}
+	return NULL;
+}
+
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* ---- files ---- */
+
+static bool handle_eq(const struct sym_hnode *n, const void *key)
+{
+	return ((const struct worker_file *)n)->handle == *(const uint64_t *)key;
+}
+
+static uint64_t handle_hash(uint64_t handle)
+{
+	return sym_hash_bytes(&handle, sizeof(handle), SYM_HASH_INIT);
+}
+
+static struct worker_file *find_file(struct worker *w, uint64_t handle)
+{
+	return (struct worker_file *)sym_htab_find(&w->files, handle_hash(handle), handle_eq,
+						   &handle);
+}
+
+static bool drop_handle(struct sym_hnode *n, void *ctx)
+{
+	struct worker_file *f = (struct worker_file *)n;
+
+	if (ctx && f->handle != *(const uint64_t *)ctx)
+		return false;
+	sym_elf_free(f->elf);
+	free(f);
+	return true;
+}
+
+/* ---- replies ---- */
+
+static int reply(struct worker *w, sym_wire_msg *m)
+{
+	m->id = w->request_id;
+	return sym_wire_send(w->sock, m, NULL, 0, 0);
+}
+
+/* The agent's candidates for a debug file, asked for in the middle of an
+ * open (sym_debug_search.candidates). */
+static int ask_agent(void *ctx, const char *build_id, const char *debuglink,
+		     struct sym_debug_candidates *out)
+{
+	struct worker *w = ctx;
+	Smolder__Worker__DebugQuery q = SMOLDER__WORKER__DEBUG_QUERY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT, *answer = NULL;
+	int fds[SYM_WIRE_MAX_FDS];
+	size_t nfds = 0;
+	int err;
+
+	q.build_id = (char *)(build_id ? build_id : "");
+	q.debuglink = (char *)(debuglink ? debuglink : "");
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_DEBUG_QUERY;
+	m.debug_query = &q;
+	err = reply(w, &m);
+	if (!err)
+		err = sym_wire_recv(w->sock, 0, 0, &answer, fds, &nfds);
+	if (err)
+		return err;
+	out->n = 0;
+	if (answer->body_case != SMOLDER__WORKER__WORKER_MESSAGE__BODY_DEBUG_FDS ||
+	    answer->debug_fds->n_kinds != nfds || nfds > SYM_DEBUG_CANDIDATES_MAX) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		sym_wire_free(answer);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < nfds; i++) {
+		out->fds[i] = fds[i];
+		out->kinds[i] = (enum sym_debug_candidate_kind)answer->debug_fds->kinds[i];
+	}
+	out->n = nfds;
+	out->pending = answer->debug_fds->pending;
+	sym_wire_free(answer);
+	return 0;
+}
+
+static void describe(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
+		     Smolder__Worker__Load *loads, Smolder__Worker__Load **load_ptrs)
+{
+	r->build_id = (char *)se->build_id;
+	for (size_t i = 0; i < se->nloads; i++) {
+		smolder__worker__load__init(&loads[i]);
+		loads[i].offset = se->loads[i].offset;
+		loads[i].filesz = se->loads[i].filesz;
+		loads[i].vaddr = se->loads[i].vaddr;
+		load_ptrs[i] = &loads[i];
+	}
+	r->n_loads = se->nloads;
+	r->loads = load_ptrs;
+	r->has_dwarf = sym_elf_has_dwarf(se);
+	r->debug_source = (uint32_t)sym_dwarf_source(se->dwarf);
+	r->unwind_rows.data = (uint8_t *)se->unwind.rows;
+	r->unwind_rows.len = se->unwind.n * sizeof(*se->unwind.rows);
+	r->unsupported_rows = se->unwind.unsupported_rows;
+	r->skipped_fdes = se->unwind.skipped_fdes;
+}
+
+static int send_open_reply(struct worker *w, const struct sym_elf *se, int error,
+			   bool corrupt, size_t bytes)
+{
+	Smolder__Worker__OpenReply r = SMOLDER__WORKER__OPEN_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	Smolder__Worker__Load *loads = NULL, **load_ptrs = NULL;
+	int err;
+
+	r.error = error;
+	r.corrupt = corrupt;
+	r.bytes = bytes;
+	if (se && se->nloads) {
+		loads = calloc(se->nloads, sizeof(*loads));
+		load_ptrs = calloc(se->nloads, sizeof(*load_ptrs));
+		if (!loads || !load_ptrs)
+			r.error = -ENOMEM;
+	}
+	if (se && !r.error)
+		describe(se, &r, loads, load_ptrs);
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN_REPLY;
+	m.open_reply = &r;
+	err = reply(w, &m);
+	free(loads);
+	free(load_ptrs);
+	return err;
+}
+
+/* ---- requests ---- */
+
+static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int fd)
+{
+	struct sym_debug_search search = {
+		.pid = req->pid,
+		.path = req->path && req->path[0] ? req->path : NULL,
+		.candidates = ask_agent,
+		.candidates_ctx = w,
+	};
+	size_t before = heap_in_use(), now;
+	struct worker_file *f;
+	struct sym_elf *se;
+	bool corrupt;
+	int err;
+
+	if (fd < 0)
+		return send_open_reply(w, NULL, -EBADF, false, 0);
+	if (find_file(w, req->handle)) {
+		uint64_t handle = req->handle;
+
+		sym_htab_drop_if(&w->files, drop_handle, &handle);
+	}
+	err = sym_elf_read_fd(fd, &se);
+	if (err)
+		return send_open_reply(w, NULL, err, err == -ENOEXEC, 0);
+	/* Without DWARF state the symbol tables still name the file. */
+	err = sym_dwarf_open(fd, se->build_id[0] ? se->build_id : NULL, &search, &se->dwarf);
+	corrupt = err == -ENOEXEC;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		sym_elf_free(se);
+		return send_open_reply(w, NULL, -ENOMEM, false, 0);
+	}
+	f->handle = req->handle;
+	f->elf = se;
+	f->node.hash = handle_hash(req->handle);
+	if (sym_htab_add(&w->files, &f->node)) {
+		free(f);
+		sym_elf_free(se);
+		return send_open_reply(w, NULL, -ENOMEM, false, 0);
+	}
+	now = heap_in_use();
+	return send_open_reply(w, se, 0, corrupt, now > before ? now - before : 0);
+}
+
+static void fill_location(const struct sym_location *loc, Smolder__Worker__Location *out,
+			  Smolder__Worker__Frame *frames, Smolder__Worker__Frame **ptrs)
+{
+	size_t n = loc->n < LOCATION_FRAMES_MAX ? loc->n : LOCATION_FRAMES_MAX;
+
+	smolder__worker__location__init(out);
+	for (size_t i = 0; i < n; i++) {
+		const struct sym_frame *f = &loc->frames[i];
+
+		smolder__worker__frame__init(&frames[i]);
+		frames[i].name = (char *)(f->name ? f->name : "");
+		frames[i].system_name = (char *)(f->system_name ? f->system_name : "");
+		frames[i].file = (char *)(f->file ? f->file : "");
+		frames[i].line = f->line;
+		frames[i].start_line = f->start_line;
+		ptrs[i] = &frames[i];
+	}
+	out->frames = ptrs;
+	out->n_frames = n;
+	out->from_dwarf = loc->from_dwarf;
+}
+
+static int send_resolve_reply(struct worker *w, int error, Smolder__Worker__Location **locs,
+			      size_t n, size_t bytes)
+{
+	Smolder__Worker__ResolveReply r = SMOLDER__WORKER__RESOLVE_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+
+	r.error = error;
+	r.locations = locs;
+	r.n_locations = n;
+	r.bytes = bytes;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE_REPLY;
+	m.resolve_reply = &r;
+	return reply(w, &m);
+}
+
+/* The answers point into the file's cache of resolved addresses, which
+ * is dropped once they are sent: the agent keeps them. */
+static int resolve(struct worker *w, const Smolder__Worker__Resolve *req)
+{
+	struct worker_file *f = find_file(w, req->handle);
+	size_t n = req->n_vaddrs, before = heap_in_use(), grown = 0;
+	Smolder__Worker__Location *locs = NULL, **loc_ptrs = NULL;
+	Smolder__Worker__Frame *frames = NULL, **frame_ptrs = NULL;
+	int err = 0;
+
+	if (!f)
+		return send_resolve_reply(w, -ENOENT, NULL, 0, 0);
+	if (n > RESOLVE_MAX)
+		return send_resolve_reply(w, -E2BIG, NULL, 0, 0);
+	locs = calloc(n ? n : 1, sizeof(*locs));
+	loc_ptrs = calloc(n ? n : 1, sizeof(*loc_ptrs));
+	frames = calloc(n * LOCATION_FRAMES_MAX + 1, sizeof(*frames));
+	frame_ptrs = calloc(n * LOCATION_FRAMES_MAX + 1, sizeof(*frame_ptrs));
+	if (!locs || !loc_ptrs || !frames || !frame_ptrs)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < n; i++) {
+		struct sym_location loc = { 0 };
+		size_t added;
+
+		if (sym_elf_resolve_address(f->elf, req->vaddrs[i], &loc, &added))
+			loc.n = 0;
+		fill_location(&loc, &locs[i], frames + i * LOCATION_FRAMES_MAX,
+			      frame_ptrs + i * LOCATION_FRAMES_MAX);
+		loc_ptrs[i] = &locs[i];
+	}
+	if (!err) {
+		size_t now = heap_in_use();
+
+		grown = now > before ? now - before : 0;
+	}
+	err = send_resolve_reply(w, err, err ? NULL : loc_ptrs, err ? 0 : n, grown);
+	sym_elf_forget_addresses(f->elf);
+	free(locs);
+	free(loc_ptrs);
+	free(frames);
+	free(frame_ptrs);
+	return err;
+}
+
+static void forget(struct worker *w, const Smolder__Worker__Forget *req)
+{
+	for (size_t i = 0; i < req->n_handles; i++)
+		sym_htab_drop_if(&w->files, drop_handle, &req->handles[i]);
+	malloc_trim(0);
+}
+
+static int attach_debug(struct worker *w, const Smolder__Worker__AttachDebug *req, int fd)
+{
+	Smolder__Worker__AttachReply r = SMOLDER__WORKER__ATTACH_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct worker_file *f = find_file(w, req->handle);
+	struct sym_dwarf *d;
+
+	r.error = !f ? -ENOENT : fd < 0 ? -EBADF : sym_dwarf_open_debug_fd(fd, &d);
+	if (!r.error) {
+		sym_elf_forget_addresses(f->elf);
+		sym_dwarf_free(f->elf->dwarf);
+		f->elf->dwarf = d;
+		r.has_dwarf = sym_elf_has_dwarf(f->elf);
+	}
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_ATTACH_REPLY;
+	m.attach_reply = &r;
+	return reply(w, &m);
+}
+
+/* One request; descriptors not taken are closed by the caller. */
+static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
+{
+	int fd = nfds ? fds[0] : -1;
+
+	w->request_id = m->id;
+	switch (m->body_case) {
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN:
+		return open_file(w, m->open, fd);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE:
+		return resolve(w, m->resolve);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
+		forget(w, m->forget);
+		return 0;
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_ATTACH_DEBUG: {
+		int err = attach_debug(w, m->attach_debug, fd);
+
+		/* libdwfl took the descriptor, or it was closed. */
+		fds[0] = -1;
+		return err;
+	}
+	default:
+		return -EPROTO;
+	}
+}
+
+static int serve_forever(struct worker *w)
+{
+	for (;;) {
+		int fds[SYM_WIRE_MAX_FDS];
+		sym_wire_msg *m;
+		size_t nfds;
+		int err = sym_wire_recv(w->sock, 0, 0, &m, fds, &nfds);
+
+		if (err)
+			return err == -EPIPE ? 0 : 1; /* the agent is gone, or talks nonsense */
+		err = serve(w, m, fds, nfds);
+		for (size_t i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		sym_wire_free(m);
+		if (err)
+			return 1;
+	}
+}
+
+/* --self-test: what the confinement refuses, one "call errno" line each,
+ * for tests to read: the worker's own calls, made after it is confined. */
+static int self_test(void)
+{
+	long r;
+
+#define TRY(name, call)                                                          \
+	do {                                                                     \
+		errno = 0;                                                       \
+		r = (long)(call);                                                \
+		printf("%s %s\n", name, r < 0 ? strerrorname_np(errno) : "allowed"); \
+	} while (0)
+	TRY("open", open("/etc/hostname", O_RDONLY));
+	TRY("openat", openat(AT_FDCWD, "/etc/hostname", O_RDONLY));
+	TRY("socket", socket(AF_INET, SOCK_STREAM, 0));
+	TRY("ptrace", ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
+	TRY("kill", kill(getppid(), 0));
+	TRY("capset", syscall(SYS_capset, NULL, NULL));
+	TRY("execve", execve("/bin/true", (char *[]){ "true", NULL }, (char *[]){ NULL }));
+#undef TRY
+	fflush(stdout);
+	return 0;
+}
+
+int sym_worker_main(int argc, char **argv)
+{
+	struct worker w = { .sock = WORKER_SOCK };
+	bool test = argc > 3 && !strcmp(argv[3], "--self-test");
+	pthread_t watcher;
+	int err;
+
+	memory_cap = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
+	if (!memory_cap)
+		memory_cap = SYM_WORKER_DEFAULT_MEMORY_CAP;
+	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (statm_fd < 0 || pthread_create(&watcher, NULL, watch_memory, NULL)) {
+		fprintf(stderr, "smolder parser worker: cannot watch its memory: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	/* libelf's version check, before anything could refuse it. */
+	elf_version(EV_CURRENT);
+	err = sym_worker_confine();
+	if (err) {
+		fprintf(stderr, "smolder parser worker: cannot confine itself: %s\n",
+			strerror(-err));
+		return 1;
+	}
+	if (test)
+		return self_test();
+	err = serve_forever(&w);
+	sym_htab_drop_if(&w.files, drop_handle, NULL);
+	sym_htab_release(&w.files);
+	return err;
+}
