@@ -99,6 +99,17 @@ static bool build_id_is(int fd, const char *want)
 	return same;
 }
 
+bool sym_debug_file_is_safe(int fd)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	int err = e ? sym_elf_check_compressed(e, SYM_DECOMPRESSED_MAX) : -ENOEXEC;
+
+	elf_end(e);
+	if (err == -EFBIG)
+		sym_refusal_count(SYM_REFUSED_COMPRESSED);
+	return err == 0;
+}
+
 static bool crc_is(int fd, uint32_t want)
 {
 	uint32_t crc;
@@ -107,24 +118,15 @@ static bool crc_is(int fd, uint32_t want)
 }
 
 /* Opens path inside the process's root (pid > 0) or on the host; only a
- * regular file counts. */
+ * regular file is opened at all (a device or FIFO planted as a debug file
+ * is not). */
 static int open_candidate(const struct sym_debug_search *s, bool in_root,
 			  const char *path)
 {
 	struct stat st;
-	int fd;
+	int fd = sym_root_open_file(s->proc_root, in_root ? s->pid : 0, path, &st);
 
-	if (in_root)
-		fd = sym_root_open(s->proc_root, s->pid, path, 0);
-	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 static bool format_path(char *buf, size_t len, const char *fmt, ...)
@@ -226,8 +228,8 @@ static bool candidate_is_right(int fd, const char *build_id, uint32_t crc,
 			       enum sym_debug_candidate_kind kind)
 {
 	if (kind == SYM_DEBUG_BY_DEBUGLINK)
-		return crc_is(fd, crc);
-	return build_id && build_id_is(fd, build_id);
+		return crc_is(fd, crc) && sym_debug_file_is_safe(fd);
+	return build_id && build_id_is(fd, build_id) && sym_debug_file_is_safe(fd);
 }
 
 static bool take_if_right(struct candidate_walk *w, int fd, const char *path,

@@ -123,7 +123,12 @@ void sym_debug_candidates_close(struct sym_debug_candidates *c);
  * /usr/lib/debug. malloc'd. */
 char *sym_debuginfo_path(const char *const *debug_dirs);
 
-/* gdb's .gnu_debuglink checksum: CRC-32 of the whole file. */
+/* A debug file's compressed sections within the caps (refusals.h): libdw
+ * expands them whole. A refusal is counted. */
+bool sym_debug_file_is_safe(int fd);
+
+/* gdb's .gnu_debuglink checksum: CRC-32 of the whole file. -EFBIG (and
+ * counted) for a file over SYM_DEBUGLINK_CRC_MAX, which is not read. */
 int sym_debuglink_crc(int fd, uint32_t *crc);
 
 #endif

@@ -153,6 +153,10 @@ int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 	int err;
 
 	*out = NULL;
+	if (!sym_debug_file_is_safe(fd)) {
+		close(fd);
+		return -EFBIG;
+	}
 	d = dwarf_new(NULL, false);
 	if (!d) {
 		close(fd);

@@ -7,7 +7,12 @@ static _Atomic uint64_t refused[SYM_REFUSED__COUNT];
 
 void sym_refusal_count(enum sym_refusal r)
 {
-	atomic_fetch_add_explicit(&refused[r], 1, memory_order_relaxed);
+	sym_refusal_add(r, 1);
+}
+
+void sym_refusal_add(enum sym_refusal r, uint64_t n)
+{
+	atomic_fetch_add_explicit(&refused[r], n, memory_order_relaxed);
 }
 
 void sym_refusals_get_stats(struct sym_refusal_stats *st)

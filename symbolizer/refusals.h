@@ -33,6 +33,8 @@ enum sym_refusal {
 };
 
 void sym_refusal_count(enum sym_refusal r);
+/* n refusals counted elsewhere: the parser worker's, told to the agent. */
+void sym_refusal_add(enum sym_refusal r, uint64_t n);
 
 struct sym_refusal_stats {
 	uint64_t count[SYM_REFUSED__COUNT]; /* since start, by enum sym_refusal */

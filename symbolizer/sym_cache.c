@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,7 +43,9 @@
 #include "hashtab.h"
 #include "kallsyms.h"
 #include "perf_map.h"
+#include "refusals.h"
 #include "resolve.h"
+#include "root_open.h"
 #include "sym.h"
 #include "unwind.h"
 #include "worker_client.h"
@@ -183,6 +186,9 @@ struct sym_cache {
 	/* Addresses to be asked for together (sym_cache_want). */
 	struct wanted *wanted;
 	size_t n_wanted, wanted_cap;
+	/* The worker's refusal counts already counted, and whose they are. */
+	uint64_t refusals_seen[SYM_REFUSED__COUNT];
+	uint64_t refusals_generation;
 };
 
 /* Is field of struct sym_cache_opts within what the caller's sz says? */
@@ -761,11 +767,28 @@ static int remote_elf_new(struct sym_cache *c, uint64_t handle,
 
 /* An open answered: the file joins the cache (or, when a file with its
  * build-id is there already, that one stands for it). */
+/* The worker's refusals since it started, into this process's count. */
+static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
+{
+	uint64_t gen = sym_worker_generation(c->worker);
+
+	if (c->refusals_generation != gen) {
+		memset(c->refusals_seen, 0, sizeof(c->refusals_seen));
+		c->refusals_generation = gen;
+	}
+	for (size_t i = 0; i < r->n_refusals && i < SYM_REFUSED__COUNT; i++)
+		if (r->refusals[i] > c->refusals_seen[i]) {
+			sym_refusal_add((enum sym_refusal)i, r->refusals[i] - c->refusals_seen[i]);
+			c->refusals_seen[i] = r->refusals[i];
+		}
+}
+
 static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 {
 	struct pending *p = &c->pending;
 	struct sym_elf *se, *same;
 
+	take_refusals(c, r);
 	p->err = r->error;
 	if (p->err) {
 		if (p->err == -ENOEXEC)
@@ -1165,7 +1188,7 @@ static int read_new(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
 
 /* Tries one candidate path; check is the ref to match, or NULL when the
  * path is the mapping itself. */
-static int try_path(struct sym_cache *c, const char *path,
+static int try_path(struct sym_cache *c, int dirfd, const char *path, uint64_t resolve,
 		    const struct sym_file_ref *check, const struct sym_file_ref *ref,
 		    struct sym_elf **elf)
 {
@@ -1174,24 +1197,19 @@ static int try_path(struct sym_cache *c, const char *path,
 	struct stat st;
 	int fd, err;
 
-	if (stat(path, &st))
-		return -errno;
-	err = identify(&st, check, &id);
-	if (err)
-		return err;
-	*elf = find_file(c, &id);
-	if (*elf)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* Only a regular file is opened (a device's open may act, a FIFO's
+	 * blocks); what counts is the file opened, whatever the path names
+	 * by now. */
+	fd = sym_open_regular(dirfd, path, resolve, &st);
 	if (fd < 0)
-		return -errno;
-	/* The path may name another file by now: what counts is the one
-	 * opened. */
-	err = fstat(fd, &st) ? -errno : identify(&st, check, &id);
-	if (!err && c->worker && !(*elf = find_file(c, &id))) {
+		return fd == -ENOEXEC && check ? -ENOENT : fd;
+	err = identify(&st, check, &id);
+	if (!err && (*elf = find_file(c, &id))) {
+		/* known */
+	} else if (!err && c->worker) {
 		/* Even its build-id is the worker's to read. */
 		err = read_remote(c, fd, ref, &id, elf);
-	} else if (!err && !(*elf = find_file(c, &id))) {
+	} else if (!err) {
 		/* Another file with the same build-id (another container's
 		 * copy) is the same program: read once. */
 		sym_elf_peek_build_id(fd, build_id);
@@ -1237,6 +1255,21 @@ static bool format_path(char *buf, size_t len, const char *fmt, ...)
 	return n > 0 && (size_t)n < len;
 }
 
+/* Tries path inside pid's root, its symlinks resolved as the process
+ * would (a container's absolute link stays in the container). */
+static int try_in_root(struct sym_cache *c, int pid, const struct sym_file_ref *ref,
+		       struct sym_elf **elf)
+{
+	int rootfd = sym_root_dirfd(c->proc_root, pid), err;
+
+	if (rootfd < 0)
+		return rootfd;
+	err = try_path(c, rootfd, ref->path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, ref, ref,
+		       elf);
+	close(rootfd);
+	return err;
+}
+
 static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		    struct sym_elf **elf)
 {
@@ -1249,29 +1282,25 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 	if (ref->pid > 0 && ref->map_end > ref->map_start &&
 	    format_path(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64,
 			c->proc_root, ref->pid, ref->map_start, ref->map_end)) {
-		r = try_path(c, path, NULL, ref, elf);
+		r = try_path(c, AT_FDCWD, path, 0, NULL, ref, elf);
 		/* The mapped file itself was reached: whatever it is, that
 		 * is the answer (or will be, once the worker has read it). */
 		if (!r || r == -ENOEXEC || r == -ENOMEM || r == -EAGAIN || r == -EIO)
 			return r;
 		err = worse(err, r);
 	}
-	if (named && ref->pid > 0 &&
-	    format_path(path, sizeof(path), "%s/%d/root%s", c->proc_root,
-			ref->pid, ref->path)) {
-		r = try_path(c, path, ref, ref, elf);
+	if (named && ref->pid > 0) {
+		r = try_in_root(c, ref->pid, ref, elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);
 	}
 	/* Its error is not the file's: pid 1 may be out of the agent's reach
 	 * (not the host's pid namespace, or not ptrace-readable). */
-	if (named && ref->pid != 1 &&
-	    format_path(path, sizeof(path), "%s/1/root%s", c->proc_root, ref->path) &&
-	    try_path(c, path, ref, ref, elf) == 0)
+	if (named && ref->pid != 1 && try_in_root(c, 1, ref, elf) == 0)
 		return 0;
 	if (named) {
-		r = try_path(c, ref->path, ref, ref, elf);
+		r = try_path(c, AT_FDCWD, ref->path, 0, ref, ref, elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);

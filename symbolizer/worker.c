@@ -38,6 +38,7 @@
 #include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
+#include "refusals.h"
 #include "resolve.h"
 #include "sym.h"
 #include "unwind.h"
@@ -213,8 +214,12 @@ static int send_open_reply(struct worker *w, const struct sym_elf *se, int error
 	Smolder__Worker__OpenReply r = SMOLDER__WORKER__OPEN_REPLY__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	Smolder__Worker__Load *loads = NULL, **load_ptrs = NULL;
+	struct sym_refusal_stats refused;
 	int err;
 
+	sym_refusals_get_stats(&refused);
+	r.refusals = refused.count;
+	r.n_refusals = SYM_REFUSED__COUNT;
 	r.error = error;
 	r.corrupt = corrupt;
 	r.bytes = bytes;

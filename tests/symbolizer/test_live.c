@@ -210,6 +210,22 @@ static void link_in(const char *dir, const char *sub, const char *name, const ch
 	CHECK(!symlink(target, p), "symlink %s", p);
 }
 
+/* mkdir -p DIR/SUB, and DIR/SUB/NAME the file target itself (a hard link,
+ * else a copy): a root's files are resolved inside the root, so a symbolic
+ * link to a host path would lead nowhere there. */
+static void file_in(const char *dir, const char *sub, const char *name, const char *target)
+{
+	char p[1024], cmd[2200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, sub);
+	CHECK(!test_mkdirs(p), "mkdir %s", p);
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, name);
+	if (link(target, p) == 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", target, p);
+	CHECK(system(cmd) == 0, "%s", cmd);
+}
+
 /* The agent in a container with the host's pids: a process that has exited
  * (4299, no directory) is named from the host's file, at 1/root/PATH (the
  * host's init's root), where the agent's own / does not have it. And a
@@ -219,12 +235,13 @@ static void link_in(const char *dir, const char *sub, const char *name, const ch
 static void check_host_root(const char *proc, const char *dir, const struct stat *st,
 			    const char *want_id)
 {
-	const char *pie = test_env("SYM_PIE");
+	char in_root[1024];
 	struct sym_cache *c;
 	struct sym_elf *elf;
 	int err;
 
-	link_in(dir, "hostfs/opt/host-only", "fixture", pie);
+	snprintf(in_root, sizeof(in_root), "%s/rootfs/app/fixture", dir);
+	file_in(dir, "hostfs/opt/host-only", "fixture", in_root);
 	link_in(proc, "1", "root", "../../hostfs");
 
 	c = sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
@@ -258,7 +275,7 @@ static void check_host_root(const char *proc, const char *dir, const struct stat
 static void check_proc_root(void)
 {
 	const char *pie = test_env("SYM_PIE"), *dir = test_tmpdir();
-	char proc[256], want_id[129];
+	char proc[256], in_root[1024], want_id[129];
 	struct sym_cache *c;
 	struct sym_elf *elf;
 	struct stat st;
@@ -266,9 +283,10 @@ static void check_proc_root(void)
 
 	snprintf(proc, sizeof(proc), "%s/proc", dir);
 	link_in(proc, "4242/map_files", "7f00abc01000-7f00abc05000", pie);
-	link_in(dir, "rootfs/app", "fixture", pie);
+	file_in(dir, "rootfs/app", "fixture", pie);
 	link_in(proc, "4243", "root", "../../rootfs");
-	CHECK(!stat(pie, &st), "stat");
+	snprintf(in_root, sizeof(in_root), "%s/rootfs/app/fixture", dir);
+	CHECK(!stat(in_root, &st), "stat");
 	CHECK(!test_readelf_build_id(test_env("SYM_PIE_NOTES"), want_id, sizeof(want_id)),
 	      "readelf");
 
@@ -292,6 +310,18 @@ static void check_proc_root(void)
 							   .dev = st.st_dev,
 							   .inode = st.st_ino + 1 }, &elf);
 	CHECK(err == -ENOENT, "PID/root, wrong inode: %d", err);
+	sym_cache_free(c);
+	/* A container's absolute link names a path in the container: the
+	 * host's file it would reach from the host's / is not taken. (A new
+	 * cache: this one knows the mapping's device and inode already.) */
+	link_in(dir, "rootfs/app", "escape", pie);
+	c = sym_cache_new(&(struct sym_cache_opts){ .sz = sizeof(struct sym_cache_opts),
+						    .proc_root = proc });
+	err = sym_cache_get_elf(c, &(struct sym_file_ref){ .pid = 4243,
+							   .path = "/app/escape",
+							   .dev = st.st_dev,
+							   .inode = st.st_ino }, &elf);
+	CHECK(err == -ENOENT, "PID/root, a link out of the root was followed: %d", err);
 	sym_cache_free(c);
 	check_host_root(proc, dir, &st, want_id);
 }
