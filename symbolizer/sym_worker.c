@@ -109,8 +109,8 @@ static void end_worker(struct sym_worker *w, const char *why)
 	if (why)
 		snprintf(w->last_death, sizeof(w->last_death), "%s", why);
 	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-		snprintf(w->last_death, sizeof(w->last_death), "killed by %s",
-			 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "a signal");
+		snprintf(w->last_death, sizeof(w->last_death), "killed by SIG%s",
+			 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == SYM_WORKER_EXIT_MEMORY)
 		snprintf(w->last_death, sizeof(w->last_death), "over its memory cap");
 	else if (WIFEXITED(status))
@@ -120,6 +120,7 @@ static void end_worker(struct sym_worker *w, const char *why)
 		snprintf(w->last_death, sizeof(w->last_death), "gone");
 	w->pid = 0;
 	w->stats.pid = 0;
+	w->generation++; /* what it held is void from now on */
 	w->busy = false;
 	w->nforget = 0; /* its files died with it */
 	forget_search(w);
@@ -221,7 +222,6 @@ static int start_worker(struct sym_worker *w)
 	}
 	w->pid = pid;
 	w->sock = sv[0];
-	w->generation++;
 	w->stats.starts++;
 	w->stats.pid = pid;
 	w->start_times[w->start_next] = now;

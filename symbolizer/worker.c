@@ -69,6 +69,20 @@ struct worker {
 static int statm_fd = -1;
 static size_t memory_cap;
 
+#ifdef __SANITIZE_ADDRESS__
+/* LeakSanitizer's check at exit stops the process's threads with ptrace,
+ * which the confinement refuses: in the worker (only there) it is off. */
+static bool in_worker;
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return in_worker;
+}
+#define MARK_WORKER() (in_worker = true)
+#else
+#define MARK_WORKER() ((void)0)
+#endif
+
 /* Anonymous resident bytes: resident minus file-backed (a mapped file's
  * pages are page cache, not ours). */
 static size_t anon_resident(void)
@@ -469,6 +483,7 @@ int sym_worker_main(int argc, char **argv)
 	pthread_t watcher;
 	int err;
 
+	MARK_WORKER();
 	memory_cap = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
 	if (!memory_cap)
 		memory_cap = SYM_WORKER_DEFAULT_MEMORY_CAP;

@@ -33,7 +33,7 @@ bool sym_worker_busy(const struct sym_worker *w);
 /* Says to drop a file; sent before the next request. */
 void sym_worker_forget(struct sym_worker *w, uint64_t handle);
 
-/* Changes each time a worker is started: handles of an older one are void. */
+/* Changes each time a worker ends: the handles it gave are void. */
 uint64_t sym_worker_generation(const struct sym_worker *w);
 
 /* How the last worker ended, for a message: "killed by SIGBUS",

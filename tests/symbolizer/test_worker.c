@@ -1,0 +1,421 @@
+/* The parser worker: that it is confined, that what it names is what the
+ * symbolizer names in-process (itself checked against binutils in
+ * test_dwarf.c), that it finds debug files through the agent's
+ * descriptors, and that its deaths, hangs and restarts cost a file and a
+ * counter, never the process that asked.
+ *
+ * The worker is worker_host (WORKER_HOST), which runs sym_worker_main as
+ * the agent's executable does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sym.h"
+#include "test_util.h"
+
+#define MAX_ADDRS 400
+
+/* AddressSanitizer turns the worker's SIGBUS into a report and exit 1. */
+#ifdef __SANITIZE_ADDRESS__
+#define DEATH_BY_SIGBUS "exited with status 1"
+#else
+#define DEATH_BY_SIGBUS "killed by SIGBUS"
+#endif
+
+/* Addresses inside the text functions of an `nm` listing: spread over
+ * each function where `nm -S` gave its size, its first bytes otherwise. */
+static size_t function_addresses(const char *nm_file, uint64_t *out, size_t max)
+{
+	FILE *f = fopen(nm_file, "r");
+	char line[512], name[256], type;
+	uint64_t addr, size;
+	size_t n = 0;
+
+	CHECK(f, "open %s", nm_file);
+	while (f && n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%" SCNx64 " %" SCNx64 " %c %255s", &addr, &size, &type, name) != 4) {
+			size = 2;
+			if (sscanf(line, "%" SCNx64 " %c %255s", &addr, &type, name) != 3)
+				continue;
+		}
+		if (type != 'T' && type != 't')
+			continue;
+		for (uint64_t off = 0; off < size && n < max; off += size / 16 + 1)
+			out[n++] = addr + off;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static struct sym_worker *worker_new(unsigned int timeout_ms, unsigned int restarts)
+{
+	struct sym_worker_opts o = {
+		.sz = sizeof(o),
+		.exe = test_env("WORKER_HOST"),
+		.timeout_ms = timeout_ms,
+		.restarts_per_minute = restarts,
+	};
+	struct sym_worker *w = sym_worker_new(&o);
+
+	CHECK(w, "sym_worker_new");
+	return w;
+}
+
+static struct sym_cache *cache_new(struct sym_worker *w, const char *const *dirs)
+{
+	struct sym_cache *c = sym_cache_new(&(struct sym_cache_opts){
+		.sz = sizeof(struct sym_cache_opts),
+		.worker = w,
+		.debug_dirs = dirs,
+	});
+
+	CHECK(c, "sym_cache_new");
+	return c;
+}
+
+static struct sym_elf *open_host(struct sym_cache *c, const char *path, int *err)
+{
+	struct sym_elf *elf = NULL;
+
+	*err = sym_cache_get_elf(c, &(struct sym_file_ref){ .path = path }, &elf);
+	return *err ? NULL : elf;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static bool same_location(const struct sym_location *a, const struct sym_location *b)
+{
+	if (a->n != b->n || a->from_dwarf != b->from_dwarf)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_text(a->frames[i].name, b->frames[i].name) ||
+		    !same_text(a->frames[i].system_name, b->frames[i].system_name) ||
+		    !same_text(a->frames[i].file, b->frames[i].file) ||
+		    a->frames[i].line != b->frames[i].line ||
+		    a->frames[i].start_line != b->frames[i].start_line)
+			return false;
+	return true;
+}
+
+/* Every address of path named by the worker as in-process; returns how
+ * many had inlined frames (so the comparison covered DWARF). */
+static size_t check_same_names(struct sym_cache *remote, const char *path, const char *nm_file)
+{
+	struct sym_cache *here = sym_cache_new(NULL);
+	uint64_t addrs[MAX_ADDRS];
+	size_t n = function_addresses(nm_file, addrs, MAX_ADDRS), inlined = 0, named = 0;
+	struct sym_elf *r, *h;
+	int err;
+
+	CHECK(n > 20, "only %zu addresses in %s", n, nm_file);
+	h = open_host(here, path, &err);
+	CHECK(h, "in-process open of %s: %d", path, err);
+	r = open_host(remote, path, &err);
+	CHECK(r, "worker's open of %s: %d", path, err);
+	if (!h || !r)
+		goto out;
+	CHECK(!strcmp(sym_elf_build_id(r) ? sym_elf_build_id(r) : "",
+		      sym_elf_build_id(h) ? sym_elf_build_id(h) : ""), "build-ids differ");
+	CHECK(sym_elf_has_dwarf(r) == sym_elf_has_dwarf(h), "has_dwarf differs");
+	CHECK(sym_elf_unwind_table(r) && sym_elf_unwind_table(h) &&
+	      sym_elf_unwind_table(r)->n == sym_elf_unwind_table(h)->n &&
+	      !memcmp(sym_elf_unwind_table(r)->rows, sym_elf_unwind_table(h)->rows,
+		      sym_elf_unwind_table(h)->n * sizeof(uint64_t)),
+	      "unwind tables differ");
+	for (size_t i = 0; i < n; i++)
+		sym_cache_want(remote, r, addrs[i]);
+	sym_cache_fetch(remote);
+	for (size_t i = 0; i < n; i++) {
+		struct sym_location lr, lh;
+
+		CHECK(sym_elf_resolve(remote, r, addrs[i], &lr) == 0, "resolve %" PRIx64, addrs[i]);
+		CHECK(sym_elf_resolve(here, h, addrs[i], &lh) == 0, "resolve %" PRIx64, addrs[i]);
+		CHECK(same_location(&lr, &lh), "%s %#" PRIx64 ": the worker says %s (%zu frames), "
+		      "in-process %s (%zu)", path, addrs[i], lr.n ? lr.frames[0].name : "nothing",
+		      lr.n, lh.n ? lh.frames[0].name : "nothing", lh.n);
+		named += lh.n > 0;
+		inlined += lh.n > 1;
+	}
+	CHECK(named > n / 2, "only %zu of %zu addresses named", named, n);
+out:
+	sym_cache_free(here);
+	return inlined;
+}
+
+static void check_names(void)
+{
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_worker_stats st;
+
+	CHECK(check_same_names(c, test_env("SYM_INLINE"), test_env("SYM_INLINE_NM")) > 0,
+	      "no inlined frames compared");
+	check_same_names(c, test_env("SYM_PIE"), test_env("SYM_PIE_NM"));
+	sym_worker_get_stats(w, &st);
+	CHECK(st.starts == 1 && st.deaths == 0, "starts %" PRIu64 " deaths %" PRIu64, st.starts,
+	      st.deaths);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+static void copy_file(const char *src, const char *dst)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+	CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+/* A stripped binary whose .gnu_debuglink names a file beside it: the
+ * worker opens nothing, so the agent's side opened the candidate. */
+static void check_debuglink(void)
+{
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	char dir[512], bin[600], dbg[600];
+	struct sym_location loc;
+	struct sym_elf *elf;
+	uint64_t addrs[MAX_ADDRS];
+	size_t n = function_addresses(test_env("SYM_INLINE_NM"), addrs, MAX_ADDRS), inlined = 0;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/debuglink", test_tmpdir());
+	CHECK(!test_mkdirs(dir), "mkdir");
+	snprintf(bin, sizeof(bin), "%s/fixture_inline", dir);
+	snprintf(dbg, sizeof(dbg), "%s/fixture_inline.debug", dir);
+	copy_file(test_env("SYM_INLINE_LINKED"), bin);
+	copy_file(test_env("SYM_INLINE_DEBUG"), dbg);
+	elf = open_host(c, bin, &err);
+	CHECK(elf && sym_elf_has_dwarf(elf), "debug file not found through the agent: %d", err);
+	for (size_t i = 0; elf && i < n; i++)
+		if (sym_elf_resolve(c, elf, addrs[i], &loc) == 0)
+			inlined += loc.n > 1 && loc.from_dwarf;
+	CHECK(inlined > 0, "no inlined frames from the debug file");
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+/* /proc/PID/status of the running worker: nothing held, seccomp on. */
+static void check_confined(void)
+{
+	static const char *const want[] = { "CapInh:\t0000000000000000", "CapPrm:\t0000000000000000",
+					    "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000",
+					    "CapAmb:\t0000000000000000", "NoNewPrivs:\t1",
+					    "Seccomp:\t2" };
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	char path[64], status[4096] = "";
+	struct sym_worker_stats st;
+	FILE *f;
+	int err;
+
+	CHECK(open_host(c, test_env("SYM_PIE"), &err), "open: %d", err);
+	sym_worker_get_stats(w, &st);
+	CHECK(st.pid > 0, "no worker running");
+	snprintf(path, sizeof(path), "/proc/%d/status", st.pid);
+	f = fopen(path, "r");
+	CHECK(f, "open %s", path);
+	if (f) {
+		size_t len = fread(status, 1, sizeof(status) - 1, f);
+
+		status[len] = '\0';
+		fclose(f);
+	}
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CHECK(strstr(status, want[i]), "worker's status lacks \"%s\"", want[i]);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+/* What the confinement refuses, tried by the worker itself. */
+static void check_refusals(void)
+{
+	static const char *const calls[] = { "open", "openat", "socket", "ptrace",
+					     "kill", "capset", "execve" };
+	char cmd[1024], line[128];
+	size_t refused = 0, lines = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s 0 --self-test 3</dev/null", test_env("WORKER_HOST"),
+		 SYM_WORKER_ARGV1);
+	p = popen(cmd, "r");
+	CHECK(p, "popen");
+	while (p && fgets(line, sizeof(line), p)) {
+		char call[32], result[32];
+
+		lines++;
+		if (sscanf(line, "%31s %31s", call, result) != 2)
+			continue;
+		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+			if (!strcmp(call, calls[i])) {
+				CHECK(!strcmp(result, "EPERM"), "%s from the worker: %s", call, result);
+				refused += !strcmp(result, "EPERM");
+			}
+	}
+	CHECK(p && pclose(p) == 0, "self-test failed");
+	CHECK(lines == 7 && refused == 7, "%zu of %zu calls refused", refused, lines);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&t, NULL);
+}
+
+static int worker_pid(struct sym_worker *w)
+{
+	struct sym_worker_stats st;
+
+	sym_worker_get_stats(w, &st);
+	return st.pid;
+}
+
+/* Killed between requests: the next request starts another, and the
+ * files the dead one held are read again after a trim. */
+static void check_killed(void)
+{
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	uint64_t addrs[MAX_ADDRS];
+	size_t n = function_addresses(test_env("SYM_PIE_NM"), addrs, MAX_ADDRS), named = 0;
+	struct sym_location loc;
+	struct sym_worker_stats st;
+	struct sym_cache_stats cs;
+	struct sym_elf *elf;
+	int err;
+
+	elf = open_host(c, test_env("SYM_PIE"), &err);
+	CHECK(elf, "open: %d", err);
+	kill(worker_pid(w), SIGKILL);
+	sleep_ms(50);
+	/* This interval's frames of it stay unnamed (the death is found
+	 * here); from the next one on, a new worker names them. */
+	CHECK(elf && sym_elf_resolve(c, elf, addrs[0], &loc) == 0 && loc.n == 0,
+	      "named by a dead worker");
+	sym_cache_trim(c);
+	elf = open_host(c, test_env("SYM_PIE"), &err);
+	CHECK(elf, "open after the worker was killed: %d", err);
+	for (size_t i = 0; elf && i < n; i++)
+		named += sym_elf_resolve(c, elf, addrs[i], &loc) == 0 && loc.n > 0;
+	CHECK(named > n / 2, "after a restart only %zu of %zu named", named, n);
+	sym_worker_get_stats(w, &st);
+	sym_cache_get_stats(c, &cs);
+	CHECK(st.starts == 2, "starts %" PRIu64, st.starts);
+	CHECK(cs.quarantined == 0, "a kill between requests quarantined a file");
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+/* A worker that stops answering is killed at the request's deadline, and
+ * the file it was reading is set aside (its frames unnamed, no error). */
+static void check_hung(void)
+{
+	struct sym_worker *w = worker_new(300, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_worker_stats st;
+	struct sym_cache_stats cs;
+	struct sym_elf *elf;
+	int err, pid;
+
+	CHECK(open_host(c, test_env("SYM_PIE"), &err), "open: %d", err);
+	pid = worker_pid(w);
+	kill(pid, SIGSTOP);
+	elf = open_host(c, test_env("SYM_INLINE"), &err);
+	sym_worker_get_stats(w, &st);
+	sym_cache_get_stats(c, &cs);
+	CHECK(st.timeouts == 1, "timeouts %" PRIu64, st.timeouts);
+	CHECK(cs.quarantined == 1, "quarantined %" PRIu64, cs.quarantined);
+	CHECK(elf && !sym_elf_unwind_table(elf), "a quarantined file: %d", err);
+	CHECK(kill(pid, 0) < 0 && errno == ESRCH, "the hung worker still exists");
+	/* The next file goes to a new worker. */
+	CHECK(open_host(c, test_env("SYM_LIB"), &err), "open after a hang: %d", err);
+	sym_worker_get_stats(w, &st);
+	CHECK(st.starts == 2, "starts %" PRIu64, st.starts);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+/* A file truncated after it was read: libdw maps it, so the worker dies
+ * of SIGBUS naming it; the file is set aside, the caller goes on. */
+static void check_truncated(void)
+{
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	uint64_t addrs[MAX_ADDRS];
+	size_t n = function_addresses(test_env("SYM_INLINE_NM"), addrs, MAX_ADDRS);
+	char path[600];
+	struct sym_location loc;
+	struct sym_worker_stats st;
+	struct sym_cache_stats cs;
+	struct sym_elf *elf;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/truncated", test_tmpdir());
+	copy_file(test_env("SYM_INLINE"), path);
+	elf = open_host(c, path, &err);
+	CHECK(elf, "open: %d", err);
+	CHECK(truncate(path, 4096) == 0, "truncate");
+	for (size_t i = 0; elf && i < n; i++)
+		sym_elf_resolve(c, elf, addrs[i], &loc);
+	sym_worker_get_stats(w, &st);
+	sym_cache_get_stats(c, &cs);
+	CHECK(st.deaths == 1 && cs.quarantined == 1,
+	      "deaths %" PRIu64 ", quarantined %" PRIu64, st.deaths, cs.quarantined);
+	CHECK(strstr(cs.last_quarantine, "truncated") && strstr(cs.last_quarantine, DEATH_BY_SIGBUS),
+	      "quarantine says: %s", cs.last_quarantine);
+	CHECK(open_host(c, test_env("SYM_PIE"), &err), "another file after the death: %d", err);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+/* A worker that keeps dying is restarted at most so often; past that,
+ * requests fail at once and are counted. */
+static void check_restart_bound(void)
+{
+	struct sym_worker *w = worker_new(0, 2);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_worker_stats st;
+	char path[600];
+	int err;
+
+	/* Copies: each a file to read, so each a request. */
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "%s/copy%d", test_tmpdir(), i);
+		copy_file(test_env("SYM_PIE"), path);
+		open_host(c, path, &err);
+		if (worker_pid(w) > 0)
+			kill(worker_pid(w), SIGKILL);
+		sleep_ms(20);
+		sym_cache_trim(c);
+	}
+	sym_worker_get_stats(w, &st);
+	CHECK(st.starts == 2, "starts %" PRIu64 " (bound 2 a minute)", st.starts);
+	CHECK(st.refused >= 1, "refused %" PRIu64, st.refused);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
+int main(void)
+{
+	check_refusals();
+	check_confined();
+	check_names();
+	check_debuglink();
+	check_killed();
+	check_hung();
+	check_truncated();
+	check_restart_bound();
+	return check_report("test_worker");
+}
