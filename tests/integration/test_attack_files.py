@@ -11,7 +11,13 @@ inside a fresh 512 MiB memory cgroup (the DaemonSet's limit). ATTACK:
   compressed  a library whose .debug_info is SHF_COMPRESSED and expands to
               2 GiB (a 2 MB zlib stream of zeros);
   debuglink   the executable stripped of DWARF, its .gnu_debuglink naming a
-              6 GB sparse file beside it.
+              6 GB sparse file beside it;
+  truncate    a copy of the module (-g), dlopen()ed and spun in; after 4 s
+              (the agent has read it, libdw has it mapped) the process cuts
+              the file where its DWARF's page begins and spins in a
+              function not named yet: naming it reads DWARF past the file's
+              end (SIGBUS in libdw). The parser worker dies of it, not the
+              agent.
 Checked:
   - the agent keeps the output contract and exits 0 after SIGINT;
   - cache_hot is named in >= 90% of cache_burn's samples of the intervals
@@ -19,7 +25,8 @@ Checked:
   - the cgroup counted no OOM kill and its peak stayed under 90% of the
     limit;
   - the refusal is counted (symbol_refused_<kind> > 0 summed over the
-    intervals).
+    intervals); for truncate, the worker's death on the file and the
+    file's quarantine are (worker_deaths, symbol_quarantined).
 """
 
 import os
@@ -91,8 +98,29 @@ def hostile_debuglink(spin, mod, tmp):
     return [path], "symbol_refused_debuglink"
 
 
+def dwarf_page(path):
+    """The start of the page where the file's DWARF begins: cut there, the
+    DWARF is on pages past the end (a read of them is SIGBUS), while
+    what the process runs, and has written, stays."""
+    offsets = [hdr["offset"] for name, (_, hdr) in et.section_headers(path).items()
+               if name.startswith(".debug_")]
+    return min(offsets) & ~4095
+
+
+CUT_AFTER_S = 4
+
+
+def hostile_truncate(spin, mod, tmp):
+    path = os.path.join(tmp, "libattack_cut.so")
+    shutil.copy(mod, path)
+    length = dwarf_page(path)
+    h.log("%s: %d bytes, cut to %d after %d s" % (path, os.path.getsize(path), length,
+                                                  CUT_AFTER_S))
+    return [spin, path, str(CUT_AFTER_S), str(length)], ("worker_deaths", "symbol_quarantined")
+
+
 ATTACKS = {"symtab": hostile_symtab, "compressed": hostile_compressed,
-           "debuglink": hostile_debuglink}
+           "debuglink": hostile_debuglink, "truncate": hostile_truncate}
 
 
 def start_hostile(cmd):
@@ -119,7 +147,8 @@ def test(attack, smolder, cache_burn, spin, mod):
     tmp = tempfile.mkdtemp(prefix="smolder-attack-")
     hostile = None
     try:
-        cmd, counter = ATTACKS[attack](spin, mod, tmp)
+        cmd, counters = ATTACKS[attack](spin, mod, tmp)
+        counters = counters if isinstance(counters, tuple) else (counters,)
         hostile, pid = start_hostile(cmd)
         h.log("hostile %s: pid %d" % (" ".join(cmd), pid))
         with MemCgroup(LIMIT) as cg:
@@ -129,18 +158,20 @@ def test(attack, smolder, cache_burn, spin, mod):
             peak, ooms = cg.peak_bytes(), cg.oom_kills()
         h.check_output(r, RATE, attack)
         named, total = later_naming(r, os.path.basename(cache_burn), "cache_hot")
-        refused = r.total(counter)
-        h.log("%s: agent cgroup peak %d MiB (limit %d), %d OOM kills; %s=%d; "
+        counted = {c: r.total(c) for c in counters}
+        h.log("%s: agent cgroup peak %d MiB (limit %d), %d OOM kills; %s; "
               "cache_hot named in %d of %d later samples"
-              % (attack, peak >> 20, LIMIT >> 20, ooms, counter, refused, named, total))
+              % (attack, peak >> 20, LIMIT >> 20, ooms,
+                 " ".join("%s=%d" % kv for kv in counted.items()), named, total))
         failures = []
         if ooms:
             failures.append("%d OOM kills in the agent's cgroup" % ooms)
         if peak >= 0.9 * LIMIT:
             failures.append("the agent's cgroup peaked at %d MiB of %d" % (peak >> 20, LIMIT >> 20))
-        if refused < 1:
-            failures.append("%s is %d: the hostile file was not refused, or not counted"
-                            % (counter, refused))
+        for counter, n in counted.items():
+            if n < 1:
+                failures.append("%s is %d: the hostile file was not refused, or not counted"
+                                % (counter, n))
         if total < 100 or named < 0.9 * total:
             failures.append("cache_hot named in %d of %d samples after the first interval"
                             % (named, total))
