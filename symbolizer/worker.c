@@ -487,6 +487,12 @@ int sym_worker_main(int argc, char **argv)
 	memory_cap = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
 	if (!memory_cap)
 		memory_cap = SYM_WORKER_DEFAULT_MEMORY_CAP;
+	err = sym_worker_drop_privileges();
+	if (err) {
+		fprintf(stderr, "smolder parser worker: cannot drop its privileges: %s\n",
+			strerror(-err));
+		return 1;
+	}
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (statm_fd < 0 || pthread_create(&watcher, NULL, watch_memory, NULL)) {
 		fprintf(stderr, "smolder parser worker: cannot watch its memory: %s\n",
@@ -495,7 +501,7 @@ int sym_worker_main(int argc, char **argv)
 	}
 	/* libelf's version check, before anything could refuse it. */
 	elf_version(EV_CURRENT);
-	err = sym_worker_confine();
+	err = sym_worker_restrict_calls();
 	if (err) {
 		fprintf(stderr, "smolder parser worker: cannot confine itself: %s\n",
 			strerror(-err));

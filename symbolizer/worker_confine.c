@@ -63,6 +63,8 @@ static const int allowed[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getrandom), SCMP_SYS(sched_yield),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(sigaltstack),
 	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(restart_syscall),
+	/* A new thread's first calls, which may come after the filter. */
+	SCMP_SYS(rseq), SCMP_SYS(set_robust_list),
 };
 
 static int load_seccomp(void)
@@ -70,6 +72,9 @@ static int load_seccomp(void)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	int err = ctx ? 0 : -ENOMEM;
 
+	/* Every thread of the process, the memory watch's too. */
+	if (!err)
+		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t i = 0; !err && i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH): a descriptor,
@@ -83,13 +88,16 @@ static int load_seccomp(void)
 	return err;
 }
 
-int sym_worker_confine(void)
+int sym_worker_drop_privileges(void)
 {
 	int err = empty_capability_sets();
 
 	if (err)
 		return err;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -errno;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? -errno : 0;
+}
+
+int sym_worker_restrict_calls(void)
+{
 	return load_seccomp();
 }

@@ -1,11 +1,16 @@
-/* Confines the calling process for good (see worker_confine.c): every
- * capability set empty, no_new_privs, a seccomp allowlist under which
- * open, socket, ptrace, kill, capset and execve fail with EPERM. Call it
- * after every descriptor and thread the process needs exists. Internal
- * to symbolizer/. */
+/* Confines the calling process for good (see worker_confine.c), in two
+ * steps. Internal to symbolizer/. */
 #ifndef SMOLDER_WORKER_CONFINE_H
 #define SMOLDER_WORKER_CONFINE_H
 
-int sym_worker_confine(void);
+/* Every capability set empty, and no_new_privs. While the process has one
+ * thread: entering a user namespace (where the bounding set can only be
+ * emptied so) is refused to a threaded process. */
+int sym_worker_drop_privileges(void);
+
+/* The seccomp allowlist, on every thread: open, socket, ptrace, kill,
+ * capset and execve fail with EPERM from then on. After every descriptor
+ * and thread the process needs exists. */
+int sym_worker_restrict_calls(void);
 
 #endif

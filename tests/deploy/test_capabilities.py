@@ -20,7 +20,8 @@ which
   - the deleted one's cap_burn_hot is named: only /proc/PID/map_files
     reaches it (CHECKPOINT_RESTORE);
   - kernel frames are named: /proc/kallsyms shows addresses (SYSLOG);
-and it must log no permission error that it does not also log as full root.
+and it must log no permission error that it does not also log as full root,
+and its parser worker must confine itself (no death, no "cannot").
 A failing check is run again as full root: passing there, the agent needs a
 capability not in the set, and the test says so (it never adds one).
 
@@ -230,6 +231,15 @@ def problems_of(r):
             p[key] = "%s: %d of %d samples name %s (its executable is %s)" % (
                 svc, hot, samples, HOT,
                 "execute-only" if svc == PRESENT else "deleted: only map_files reaches it")
+    # The parser worker confines itself with what the set leaves it (the
+    # bounding set is emptied in a user namespace, as CAP_SETPCAP is not
+    # in it): a worker that cannot, exits, and the files it was given are
+    # set aside.
+    worker = [line for line in r.stderr.splitlines() if "parser worker: cannot" in line]
+    deaths = sum(int(n) for n in re.findall(r"\bworker_deaths=(\d+)", r.stderr))
+    if worker or deaths:
+        p["worker_confined"] = "the parser worker died %d time(s): %s" % (
+            deaths, worker[0] if worker else "(no message)")
     # The burners read /dev/zero: their stacks have kernel frames.
     kprofs = r.profiles(PRESENT) + r.profiles(GONE) + r.profiles("kernel")
     ktotal, knamed = named_share(kprofs, lambda f: f.is_kernel)

@@ -6,6 +6,7 @@
  *
  * The worker is worker_host (WORKER_HOST), which runs sym_worker_main as
  * the agent's executable does. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -206,6 +207,36 @@ static void check_debuglink(void)
 	sym_worker_free(w);
 }
 
+/* The filter is on each of the worker's threads (its memory watch too). */
+static void check_every_thread_filtered(int pid)
+{
+	char path[512], line[256];
+	size_t threads = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	CHECK(d, "opendir %s", path);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		bool filtered = false;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", pid, e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			filtered |= !strcmp(line, "Seccomp:\t2\n");
+		if (f)
+			fclose(f);
+		CHECK(filtered, "thread %s of the worker has no seccomp filter", e->d_name);
+		threads++;
+	}
+	if (d)
+		closedir(d);
+	CHECK(threads >= 2, "the worker has %zu thread(s), not its memory watch too", threads);
+}
+
 /* /proc/PID/status of the running worker: nothing held, seccomp on. */
 static void check_confined(void)
 {
@@ -234,6 +265,7 @@ static void check_confined(void)
 	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		CHECK(strstr(status, want[i]), "worker's status lacks \"%s\"", want[i]);
+	check_every_thread_filtered(st.pid);
 	sym_cache_free(c);
 	sym_worker_free(w);
 }
