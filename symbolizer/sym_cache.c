@@ -44,6 +44,7 @@
 #include "kallsyms.h"
 #include "perf_map.h"
 #include "refusals.h"
+#include "remote_elf.h"
 #include "resolve.h"
 #include "root_open.h"
 #include "sym.h"
@@ -690,83 +691,22 @@ static uint64_t wait_until(const struct sym_cache *c)
 	return c->deadline_ns ? c->deadline_ns : now_ns() + CALL_BUDGET_NS;
 }
 
-static bool is_hex(const char *s)
-{
-	return strspn(s, "0123456789abcdef") == strlen(s);
-}
-
-/* A table the worker sent is taken only if it is what the walk expects:
- * rows whole and sorted. */
-static int take_unwind_rows(struct sym_elf *se, const ProtobufCBinaryData *rows)
-{
-	size_t n = rows->len / sizeof(*se->unwind.rows);
-
-	if (!rows->len)
-		return 0;
-	if (rows->len % sizeof(*se->unwind.rows))
-		return -EPROTO;
-	se->unwind.rows = malloc(rows->len);
-	if (!se->unwind.rows)
-		return -ENOMEM;
-	memcpy(se->unwind.rows, rows->data, rows->len);
-	se->unwind.n = n;
-	for (size_t i = 1; i < n; i++)
-		if (se->unwind.rows[i].pc <= se->unwind.rows[i - 1].pc) {
-			sym_unwind_table_release(&se->unwind);
-			return -EPROTO;
-		}
-	return 0;
-}
-
-/* The agent's copy of a file the worker read. */
+/* The agent's copy of a file the worker read, with the cache's counts. */
 static int remote_elf_new(struct sym_cache *c, uint64_t handle,
 			  const Smolder__Worker__OpenReply *r, struct sym_elf **out)
 {
-	struct sym_elf *se = calloc(1, sizeof(*se));
-	int err = 0;
+	bool malformed = false;
+	int err = sym_remote_elf_new(r, handle, sym_worker_generation(c->worker), out, &malformed);
 
-	if (!se)
-		return -ENOMEM;
-	se->remote_handle = handle;
-	se->remote_generation = sym_worker_generation(c->worker);
-	se->remote_dwarf = r->has_dwarf;
-	se->remote_source = (int)r->debug_source;
-	if (r->build_id && strlen(r->build_id) < sizeof(se->build_id) && is_hex(r->build_id))
-		strcpy(se->build_id, r->build_id);
-	if (r->n_loads) {
-		se->loads = calloc(r->n_loads, sizeof(*se->loads));
-		err = se->loads ? 0 : -ENOMEM;
-	}
-	for (size_t i = 0; !err && i < r->n_loads; i++)
-		se->loads[se->nloads++] = (struct sym_elf_load){
-			.offset = r->loads[i]->offset,
-			.filesz = r->loads[i]->filesz,
-			.vaddr = r->loads[i]->vaddr,
-		};
-	if (!err)
-		err = take_unwind_rows(se, &r->unwind_rows);
-	if (err == -EPROTO) {
-		c->stats.corrupt++;
-		err = 0;
-	}
-	if (err) {
-		sym_elf_free(se);
+	if (err)
 		return err;
-	}
-	se->unwind.unsupported_rows = r->unsupported_rows;
-	se->unwind.skipped_fdes = r->skipped_fdes;
-	se->bytes = r->bytes + sizeof(*se) + se->nloads * sizeof(*se->loads) +
-		    se->unwind.n * sizeof(*se->unwind.rows);
-	if (r->corrupt)
+	if (malformed || r->corrupt)
 		c->stats.corrupt++;
 	if (r->debug_source == SYM_DEBUG_FILE || r->debug_source == SYM_DEBUG_DEBUGINFOD)
 		c->stats.debug_files++;
-	*out = se;
 	return 0;
 }
 
-/* An open answered: the file joins the cache (or, when a file with its
- * build-id is there already, that one stands for it). */
 /* The worker's refusals since it started, into this process's count. */
 static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 {
@@ -783,6 +723,8 @@ static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply 
 		}
 }
 
+/* An open answered: the file joins the cache (or, when a file with its
+ * build-id is there already, that one stands for it). */
 static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 {
 	struct pending *p = &c->pending;
@@ -817,18 +759,10 @@ static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 static void keep_location(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 			  const Smolder__Worker__Location *l)
 {
-	struct sym_frame frames[32];
+	struct sym_frame frames[SYM_REMOTE_FRAMES_MAX];
+	size_t added = 0, n = sym_remote_frames(l, frames);
 	struct sym_location loc;
-	size_t added = 0, n = l->n_frames < 32 ? l->n_frames : 32;
 
-	for (size_t i = 0; i < n; i++)
-		frames[i] = (struct sym_frame){
-			.name = l->frames[i]->name,
-			.system_name = l->frames[i]->system_name,
-			.file = l->frames[i]->file,
-			.line = l->frames[i]->line,
-			.start_line = l->frames[i]->start_line,
-		};
 	if (sym_elf_keep_address(elf, vaddr, frames, n, l->from_dwarf, &loc, &added) == 0) {
 		elf->bytes += added;
 		c->stats.bytes += added;
@@ -845,8 +779,8 @@ static void apply_resolve(struct sym_cache *c, const Smolder__Worker__ResolveRep
 	for (size_t i = 0; i < r->n_locations; i++)
 		if (!sym_elf_kept_address(re->elf, c->pending.vaddrs[i], &loc))
 			keep_location(c, re->elf, c->pending.vaddrs[i], r->locations[i]);
-	re->elf->bytes += r->bytes;
-	c->stats.bytes += r->bytes;
+	re->elf->bytes += sym_remote_bytes(r->bytes);
+	c->stats.bytes += sym_remote_bytes(r->bytes);
 }
 
 static void apply_attach(struct sym_cache *c, const Smolder__Worker__AttachReply *r)
