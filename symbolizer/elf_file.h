@@ -56,6 +56,9 @@ struct sym_elf {
 	uint64_t remote_handle;
 	uint64_t remote_generation; /* the worker's that holds it */
 	bool remote_dwarf;          /* sym_elf_has_dwarf's answer */
+	/* Its worker died, and an address it had not named was asked for:
+	 * the file must be read again by the next worker. */
+	bool remote_orphan_missed;
 	int remote_source;          /* enum sym_debug_source */
 };
 

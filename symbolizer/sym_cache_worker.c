@@ -1,0 +1,551 @@
+/* The symbol cache's files read by the parser worker (sym.h, sym_worker):
+ * the agent opens each file and the worker reads it; what it answers (a
+ * file's build-id, segments and unwind table; an address's frames) is
+ * kept here as a sym_elf with no tables of its own. One request is
+ * outstanding at a time; one not answered by the caller's deadline stays
+ * outstanding and is taken at the next call. A file the worker died or
+ * hung on is set aside (quarantined). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elf_file.h"
+#include "remote_elf.h"
+#include "resolve.h"
+#include "sym_cache_internal.h"
+#include "unwind.h"
+#include "worker_client.h"
+
+/* How long a file the parser worker died or hung on is set aside: long
+ * enough that a hostile file costs a restart every few minutes at most,
+ * short enough that one unlucky kill is forgotten. */
+#define QUARANTINE_NS (10ULL * 60ULL * 1000000000ULL)
+/* What one call may wait for the worker when no deadline is set (the
+ * unwind loader's, between intervals): a large library's table is built
+ * in a fraction of it. */
+#define CALL_BUDGET_NS (2ULL * 1000000000ULL)
+/* Addresses in one request for names: a few hundred kilobytes of answer. */
+#define FETCH_BATCH 1024
+/* What arrivals from debuginfod may take of the worker at a trim. */
+#define ARRIVALS_BUDGET_NS (500ULL * 1000000ULL)
+
+static uint64_t handle_hash(uint64_t handle)
+{
+	return sym_hash_bytes(&handle, sizeof(handle), SYM_HASH_INIT);
+}
+
+static bool remote_eq(const struct sym_hnode *n, const void *key)
+{
+	return ((const struct remote_entry *)n)->handle == *(const uint64_t *)key;
+}
+
+static struct remote_entry *find_remote(const struct sym_cache *c, uint64_t handle)
+{
+	return (struct remote_entry *)sym_htab_find(&c->remotes, handle_hash(handle), remote_eq,
+						    &handle);
+}
+
+static int add_remote(struct sym_cache *c, struct sym_elf *elf, const struct file_id *id,
+		      const char *path)
+{
+	struct remote_entry *re = malloc(sizeof(*re) + strlen(path) + 1);
+
+	if (!re)
+		return -ENOMEM;
+	*re = (struct remote_entry){
+		.node.hash = handle_hash(elf->remote_handle),
+		.handle = elf->remote_handle,
+		.elf = elf,
+		.id = *id,
+	};
+	strcpy(re->path, path);
+	if (sym_htab_add(&c->remotes, &re->node)) {
+		free(re);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+bool sym_cache_drop_remote_of(struct sym_hnode *n, void *ctx)
+{
+	if (((struct remote_entry *)n)->elf != ctx)
+		return false;
+	free(n);
+	return true;
+}
+
+static bool quarantine_eq(const struct sym_hnode *n, const void *key)
+{
+	return !memcmp(&((const struct quarantine_entry *)n)->id, key, sizeof(struct file_id));
+}
+
+bool sym_cache_free_quarantine_entry(struct sym_hnode *n, void *ctx)
+{
+	struct quarantine_entry *q = (struct quarantine_entry *)n;
+
+	if (ctx && q->until_ns > *(const uint64_t *)ctx)
+		return false;
+	sym_elf_free(q->stub);
+	free(q);
+	return true;
+}
+
+/* The stub of a file set aside, or NULL when it is not (any more). */
+static struct sym_elf *quarantined(const struct sym_cache *c, const struct file_id *id)
+{
+	struct quarantine_entry *q = (struct quarantine_entry *)sym_htab_find(
+		&c->quarantine, sym_hash_bytes(id, sizeof(*id), SYM_HASH_INIT), quarantine_eq, id);
+
+	return q && sym_cache_now_ns() < q->until_ns ? q->stub : NULL;
+}
+
+/* Sets the file aside: keyed by what fstat said of it, never by its
+ * build-id, which a hostile file can copy from a good one. */
+static struct sym_elf *quarantine(struct sym_cache *c, const struct file_id *id, const char *path,
+				  const char *build_id)
+{
+	struct quarantine_entry *q = calloc(1, sizeof(*q));
+	struct sym_elf *stub = calloc(1, sizeof(*stub));
+
+	c->stats.quarantined++;
+	snprintf(c->stats.last_quarantine, sizeof(c->stats.last_quarantine), "%s: worker %s",
+		 path, sym_worker_last_death(c->worker));
+	if (!q || !stub)
+		goto fail;
+	if (build_id)
+		snprintf(stub->build_id, sizeof(stub->build_id), "%s", build_id);
+	*q = (struct quarantine_entry){
+		.node.hash = sym_hash_bytes(id, sizeof(*id), SYM_HASH_INIT),
+		.id = *id,
+		.until_ns = sym_cache_now_ns() + QUARANTINE_NS,
+		.stub = stub,
+	};
+	if (sym_htab_add(&c->quarantine, &q->node))
+		goto fail;
+	return stub;
+fail:
+	free(q);
+	free(stub);
+	return NULL;
+}
+
+/* Until when this call may wait for the worker. */
+static uint64_t wait_until(const struct sym_cache *c)
+{
+	return c->deadline_ns ? c->deadline_ns : sym_cache_now_ns() + CALL_BUDGET_NS;
+}
+
+/* The agent's copy of a file the worker read, with the cache's counts. */
+static int remote_elf_new(struct sym_cache *c, uint64_t handle,
+			  const Smolder__Worker__OpenReply *r, struct sym_elf **out)
+{
+	bool malformed = false;
+	int err = sym_remote_elf_new(r, handle, sym_worker_generation(c->worker), out, &malformed);
+
+	if (err)
+		return err;
+	if (malformed || r->corrupt)
+		c->stats.corrupt++;
+	if (r->debug_source == SYM_DEBUG_FILE || r->debug_source == SYM_DEBUG_DEBUGINFOD)
+		c->stats.debug_files++;
+	return 0;
+}
+
+/* The worker's refusals since it started, into this process's count. */
+static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
+{
+	uint64_t gen = sym_worker_generation(c->worker);
+
+	if (c->refusals_generation != gen) {
+		memset(c->refusals_seen, 0, sizeof(c->refusals_seen));
+		c->refusals_generation = gen;
+	}
+	for (size_t i = 0; i < r->n_refusals && i < SYM_REFUSED__COUNT; i++)
+		if (r->refusals[i] > c->refusals_seen[i]) {
+			sym_refusal_add((enum sym_refusal)i, r->refusals[i] - c->refusals_seen[i]);
+			c->refusals_seen[i] = r->refusals[i];
+		}
+}
+
+/* An open answered: the file joins the cache (or, when a file with its
+ * build-id is there already, that one stands for it). */
+static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
+{
+	struct pending *p = &c->pending;
+	struct sym_elf *se, *same;
+
+	take_refusals(c, r);
+	p->err = r->error;
+	if (p->err) {
+		if (p->err == -ENOEXEC)
+			c->stats.corrupt++;
+		return;
+	}
+	p->err = remote_elf_new(c, p->handle, r, &se);
+	if (p->err)
+		return;
+	same = sym_cache_find_build_id(c, se->build_id);
+	if (same) {
+		sym_elf_free(se);
+		sym_worker_forget(c->worker, p->handle);
+		p->elf = same;
+	} else if ((p->err = sym_cache_add_elf(c, se)) || (p->err = add_remote(c, se, &p->id, p->path))) {
+		sym_elf_free(se);
+		sym_worker_forget(c->worker, p->handle);
+		return;
+	} else {
+		p->elf = se;
+		c->stats.files_opened++;
+	}
+	sym_cache_add_file(c, &p->id, p->elf);
+}
+
+static void keep_location(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
+			  const Smolder__Worker__Location *l)
+{
+	struct sym_frame frames[SYM_REMOTE_FRAMES_MAX];
+	size_t added = 0, n = sym_remote_frames(l, frames);
+	struct sym_location loc;
+
+	if (sym_elf_keep_address(elf, vaddr, frames, n, l->from_dwarf, &loc, &added) == 0) {
+		elf->bytes += added;
+		c->stats.bytes += added;
+	}
+}
+
+static void apply_resolve(struct sym_cache *c, const Smolder__Worker__ResolveReply *r)
+{
+	struct remote_entry *re = find_remote(c, c->pending.handle);
+	struct sym_location loc;
+
+	if (!re || r->error || r->n_locations != c->pending.n_vaddrs)
+		return;
+	for (size_t i = 0; i < r->n_locations; i++)
+		if (!sym_elf_kept_address(re->elf, c->pending.vaddrs[i], &loc))
+			keep_location(c, re->elf, c->pending.vaddrs[i], r->locations[i]);
+	re->elf->bytes += sym_remote_bytes(r->bytes);
+	c->stats.bytes += sym_remote_bytes(r->bytes);
+}
+
+static void apply_attach(struct sym_cache *c, const Smolder__Worker__AttachReply *r)
+{
+	struct remote_entry *re = find_remote(c, c->pending.handle);
+
+	if (!re)
+		return;
+	if (r->error) {
+		c->stats.corrupt++;
+		re->elf->remote_source = SYM_DEBUG_NONE;
+		return;
+	}
+	sym_elf_forget_addresses(re->elf);
+	re->elf->remote_dwarf = r->has_dwarf;
+	re->elf->remote_source = SYM_DEBUG_DEBUGINFOD;
+	c->stats.debug_files++;
+}
+
+static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
+{
+	switch (c->pending.kind) {
+	case PENDING_OPEN:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN_REPLY)
+			apply_open(c, m->open_reply);
+		break;
+	case PENDING_RESOLVE:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE_REPLY)
+			apply_resolve(c, m->resolve_reply);
+		break;
+	case PENDING_ATTACH:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_ATTACH_REPLY)
+			apply_attach(c, m->attach_reply);
+		break;
+	case PENDING_NONE:
+		break;
+	}
+}
+
+void sym_cache_clear_pending(struct sym_cache *c)
+{
+	free(c->pending.path);
+	free(c->pending.vaddrs);
+	c->pending = (struct pending){ .kind = PENDING_NONE };
+}
+
+/* vaddrs[0..n) are copied. */
+static int set_pending(struct sym_cache *c, enum pending_kind kind, const struct file_id *id,
+		       const char *path, uint64_t handle, const uint64_t *vaddrs, size_t n)
+{
+	sym_cache_clear_pending(c);
+	c->pending = (struct pending){
+		.kind = kind,
+		.id = *id,
+		.path = strdup(path ? path : ""),
+		.handle = handle,
+		.vaddrs = n ? malloc(n * sizeof(*vaddrs)) : NULL,
+		.n_vaddrs = n,
+		.err = -EIO,
+	};
+	if (n && c->pending.vaddrs)
+		memcpy(c->pending.vaddrs, vaddrs, n * sizeof(*vaddrs));
+	return c->pending.path && (!n || c->pending.vaddrs) ? 0 : -ENOMEM;
+}
+
+/* Waits for the outstanding request until the deadline. 0: answered and
+ * applied (an open's result in pending.elf/err, kept until the next
+ * request); -EAGAIN: still outstanding; -EIO: the worker died or hung on
+ * it, and its file is set aside. */
+int sym_cache_wait_pending(struct sym_cache *c, uint64_t until_ns)
+{
+	struct remote_entry *re;
+	sym_wire_msg *reply;
+	uint64_t id;
+	int err = sym_worker_wait(c->worker, until_ns, &reply, &id);
+
+	if (err == -EINPROGRESS)
+		return -EAGAIN;
+	if (err) {
+		re = c->pending.kind == PENDING_OPEN ? NULL : find_remote(c, c->pending.handle);
+		quarantine(c, &c->pending.id, c->pending.path,
+			   re && re->elf->build_id[0] ? re->elf->build_id : NULL);
+		c->pending.elf = NULL;
+		c->pending.err = -EIO;
+		return -EIO;
+	}
+	apply_reply(c, reply);
+	sym_wire_free(reply);
+	return 0;
+}
+
+/* The worker free for a new request by the deadline, or -EAGAIN. */
+static int worker_free(struct sym_cache *c, uint64_t until)
+{
+	if (sym_worker_busy(c->worker) && sym_cache_wait_pending(c, until) == -EAGAIN)
+		return -EAGAIN;
+	if (sym_cache_now_ns() >= until)
+		return -EAGAIN;
+	return 0;
+}
+
+/* Has the worker read the file at fd (identified as id): the cache's
+ * read_new, in the worker. -EAGAIN: not by the deadline (asked again
+ * later). */
+int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
+		       const struct file_id *id, struct sym_elf **elf)
+{
+	struct sym_debug_search search = sym_cache_debug_search(c, ref);
+	Smolder__Worker__OpenFile o = SMOLDER__WORKER__OPEN_FILE__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	const char *path = ref->path ? ref->path : "";
+	uint64_t until = wait_until(c);
+	int err;
+
+	*elf = quarantined(c, id);
+	if (*elf)
+		return 0;
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	o.handle = ++c->next_handle;
+	o.path = (char *)path;
+	o.pid = ref->pid;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN;
+	m.open = &o;
+	err = set_pending(c, PENDING_OPEN, id, path, o.handle, NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, &fd, 1, &search);
+	if (err == -ECHILD) {
+		sym_cache_clear_pending(c);
+		return -EIO; /* no worker: nothing can be read now */
+	}
+	if (err) {
+		sym_cache_clear_pending(c);
+		return err;
+	}
+	err = sym_cache_wait_pending(c, until);
+	if (err == -EAGAIN) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	if (err == -EIO) {
+		*elf = quarantined(c, id);
+		sym_cache_clear_pending(c);
+		return *elf ? 0 : -EIO;
+	}
+	*elf = c->pending.elf;
+	err = c->pending.err;
+	sym_cache_clear_pending(c);
+	return err;
+}
+
+/* Asks the worker to name vaddrs[0..n) of the file it holds as re, and
+ * waits until the time given. -EAGAIN: not answered by then (taken later,
+ * when it comes). */
+static int ask_resolve(struct sym_cache *c, struct remote_entry *re, const uint64_t *vaddrs,
+		       size_t n, uint64_t until)
+{
+	Smolder__Worker__Resolve r = SMOLDER__WORKER__RESOLVE__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	int err;
+
+	if (worker_free(c, until) ||
+	    re->elf->remote_generation != sym_worker_generation(c->worker))
+		return -EAGAIN;
+	r.handle = re->handle;
+	r.vaddrs = (uint64_t *)vaddrs;
+	r.n_vaddrs = n;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE;
+	m.resolve = &r;
+	err = set_pending(c, PENDING_RESOLVE, &re->id, re->path, re->handle, vaddrs, n);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, NULL, 0, NULL);
+	if (!err)
+		err = sym_cache_wait_pending(c, until);
+	if (err != -EAGAIN)
+		sym_cache_clear_pending(c);
+	return err;
+}
+
+int sym_cache_resolve_remote(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
+			  struct sym_location *loc)
+{
+	struct remote_entry *re = find_remote(c, elf->remote_handle);
+
+	*loc = (struct sym_location){ 0 };
+	if (sym_elf_kept_address(elf, vaddr, loc) || !re)
+		return 0;
+	/* Its worker is gone: what it named stays named; for what it did
+	 * not, the file is read again after the next trim. */
+	if (elf->remote_generation != sym_worker_generation(c->worker)) {
+		elf->remote_orphan_missed = true;
+		c->stats.late++;
+		return 0;
+	}
+	if (ask_resolve(c, re, &vaddr, 1, wait_until(c)) == -EAGAIN)
+		c->stats.late++;
+	/* The worker may have died of this very request. */
+	if (!sym_elf_kept_address(elf, vaddr, loc) &&
+	    elf->remote_generation != sym_worker_generation(c->worker))
+		elf->remote_orphan_missed = true;
+	return 0;
+}
+
+void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr)
+{
+	struct sym_location loc;
+
+	if (!c || !c->worker || !elf || !elf->remote_handle ||
+	    sym_elf_kept_address(elf, vaddr, &loc))
+		return;
+	if (elf->remote_generation != sym_worker_generation(c->worker)) {
+		elf->remote_orphan_missed = true;
+		return;
+	}
+	if (c->n_wanted == c->wanted_cap) {
+		size_t cap = c->wanted_cap ? 2 * c->wanted_cap : 1024;
+		struct wanted *w = realloc(c->wanted, cap * sizeof(*w));
+
+		if (!w)
+			return; /* asked for one by one instead */
+		c->wanted = w;
+		c->wanted_cap = cap;
+	}
+	c->wanted[c->n_wanted++] = (struct wanted){ elf->remote_handle, vaddr };
+}
+
+static int by_handle_then_vaddr(const void *a, const void *b)
+{
+	const struct wanted *x = a, *y = b;
+
+	if (x->handle != y->handle)
+		return x->handle < y->handle ? -1 : 1;
+	return (x->vaddr > y->vaddr) - (x->vaddr < y->vaddr);
+}
+
+/* Asks for the wanted addresses of one file, in batches. */
+static int fetch_file(struct sym_cache *c, const struct wanted *w, size_t n, uint64_t until)
+{
+	struct remote_entry *re = find_remote(c, w[0].handle);
+	uint64_t batch[FETCH_BATCH];
+	size_t i = 0;
+	int err = 0;
+
+	while (re && i < n && !err) {
+		size_t k = 0;
+
+		for (; i < n && k < FETCH_BATCH; i++)
+			if (k == 0 || batch[k - 1] != w[i].vaddr)
+				batch[k++] = w[i].vaddr;
+		err = ask_resolve(c, re, batch, k, until);
+		re = find_remote(c, w[0].handle); /* a death may have taken it */
+	}
+	return err;
+}
+
+void sym_cache_fetch(struct sym_cache *c)
+{
+	uint64_t until;
+	size_t i = 0;
+
+	if (!c || !c->worker || !c->n_wanted)
+		return;
+	until = wait_until(c);
+	qsort(c->wanted, c->n_wanted, sizeof(*c->wanted), by_handle_then_vaddr);
+	while (i < c->n_wanted) {
+		size_t j = i;
+
+		while (j < c->n_wanted && c->wanted[j].handle == c->wanted[i].handle)
+			j++;
+		if (fetch_file(c, c->wanted + i, j - i, until) == -EAGAIN)
+			break; /* the rest, one by one, as far as the deadline allows */
+		i = j;
+	}
+	c->n_wanted = 0;
+}
+
+/* Debug files debuginfod brought for files the worker holds: sent to it,
+ * within a budget of the worker's time. */
+void sym_cache_take_remote_arrivals(struct sym_cache *c)
+{
+	uint64_t until = sym_cache_now_ns() + ARRIVALS_BUDGET_NS;
+
+	for (size_t i = 0; c->debuginfod && i < c->nelfs && sym_cache_now_ns() < until; i++) {
+		Smolder__Worker__AttachDebug a = SMOLDER__WORKER__ATTACH_DEBUG__INIT;
+		sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+		struct sym_elf *elf = c->elfs[i];
+		struct remote_entry *re;
+		char *path = NULL;
+		int fd;
+
+		if (!elf->remote_handle || elf->remote_source != SYM_DEBUG_PENDING ||
+		    elf->remote_generation != sym_worker_generation(c->worker) ||
+		    !(re = find_remote(c, elf->remote_handle)) ||
+		    sym_debuginfod_find(c->debuginfod, elf->build_id, &path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		free(path);
+		if (fd < 0)
+			continue;
+		a.handle = elf->remote_handle;
+		m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_ATTACH_DEBUG;
+		m.attach_debug = &a;
+		if (set_pending(c, PENDING_ATTACH, &re->id, re->path, a.handle, NULL, 0) == 0 &&
+		    sym_worker_send(c->worker, &m, &fd, 1, NULL) == 0 &&
+		    sym_cache_wait_pending(c, until) == -EAGAIN) {
+			close(fd);
+			return; /* answered at the next request */
+		}
+		sym_cache_clear_pending(c);
+		close(fd);
+	}
+}
+
+void sym_cache_set_deadline(struct sym_cache *c, uint64_t deadline_ns)
+{
+	if (c)
+		c->deadline_ns = deadline_ns;
+}
+
