@@ -12,6 +12,11 @@ inside a fresh 512 MiB memory cgroup (the DaemonSet's limit). ATTACK:
               2 GiB (a 2 MB zlib stream of zeros);
   debuglink   the executable stripped of DWARF, its .gnu_debuglink naming a
               6 GB sparse file beside it;
+  device      the executable stripped of DWARF, a FIFO and a character
+              device planted where its debug file would be (beside it, in
+              .debug/, at its build-id path in a --debug-dir): none may be
+              opened (inotify's IN_OPEN; reaching one with O_PATH opens
+              nothing);
   truncate    a copy of the module (-g), dlopen()ed and spun in; after 4 s
               (the agent has read it, libdw has it mapped) the process cuts
               the file where its DWARF's page begins and spins in a
@@ -29,10 +34,14 @@ Checked:
     file's quarantine are (worker_deaths, symbol_quarantined).
 """
 
+import collections
+import ctypes
 import os
 import queue
 import shutil
 import signal
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,8 +128,76 @@ def hostile_truncate(spin, mod, tmp):
     return [spin, path, str(CUT_AFTER_S), str(length)], ("worker_deaths", "symbol_quarantined")
 
 
+class Watch:
+    """inotify on paths: whether any was opened (IN_OPEN). O_PATH, which
+    opens nothing, is not seen."""
+    IN_OPEN = 0x20
+
+    def __init__(self, paths):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        if self.fd < 0:
+            h.fail("inotify_init1: %s" % os.strerror(ctypes.get_errno()))
+        self.paths = {}
+        for p in paths:
+            wd = self.libc.inotify_add_watch(self.fd, p.encode(), self.IN_OPEN)
+            if wd < 0:
+                h.fail("inotify_add_watch %s: %s" % (p, os.strerror(ctypes.get_errno())))
+            self.paths[wd] = p
+
+    def opened(self):
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return []
+        out, off = [], 0
+        while off + 16 <= len(data):
+            wd, mask, _, length = struct.unpack_from("iIII", data, off)
+            if mask & self.IN_OPEN:
+                out.append(self.paths.get(wd, "?"))
+            off += 16 + length
+        return out
+
+
+def hostile_device(spin, mod, tmp):
+    """The executable stripped of DWARF, with a .gnu_debuglink: where its
+    debug file would be, a FIFO and a character device (the null device's
+    numbers), and one at its build-id path in a --debug-dir."""
+    path = os.path.join(tmp, "smolder_it_attack_dev")
+    dbg_dir = os.path.join(tmp, "debug")
+    subprocess.run(["objcopy", "--strip-debug", "--add-gnu-debuglink=/dev/null", spin, path],
+                   check=True)
+    build_id = et.build_id(path)
+    planted = [os.path.join(tmp, "null"), os.path.join(tmp, ".debug", "null"),
+               os.path.join(dbg_dir, ".build-id", build_id[:2], build_id[2:] + ".debug")]
+    for p in planted[1:]:
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+    os.mkfifo(planted[0])
+    for p in planted[1:]:
+        os.mknod(p, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    watch = Watch(planted)
+
+    def check(r):
+        opened = watch.opened()
+        return ["%s was opened" % p for p in sorted(set(opened))]
+    return Attack([path], (), ["--debug-dir", dbg_dir], check)
+
+
+Attack = collections.namedtuple("Attack", "cmd counters agent_args check")
+
+
+def attack_of(fn, spin, mod, tmp):
+    """Every attack as an Attack: the simple ones say (cmd, counter(s))."""
+    got = fn(spin, mod, tmp)
+    if isinstance(got, Attack):
+        return got
+    cmd, counters = got
+    return Attack(cmd, counters if isinstance(counters, tuple) else (counters,), [], None)
+
+
 ATTACKS = {"symtab": hostile_symtab, "compressed": hostile_compressed,
-           "debuglink": hostile_debuglink, "truncate": hostile_truncate}
+           "debuglink": hostile_debuglink, "truncate": hostile_truncate,
+           "device": hostile_device}
 
 
 def start_hostile(cmd):
@@ -147,13 +224,13 @@ def test(attack, smolder, cache_burn, spin, mod):
     tmp = tempfile.mkdtemp(prefix="smolder-attack-")
     hostile = None
     try:
-        cmd, counters = ATTACKS[attack](spin, mod, tmp)
-        counters = counters if isinstance(counters, tuple) else (counters,)
+        a = attack_of(ATTACKS[attack], spin, mod, tmp)
+        cmd, counters = a.cmd, a.counters
         hostile, pid = start_hostile(cmd)
         h.log("hostile %s: pid %d" % (" ".join(cmd), pid))
         with MemCgroup(LIMIT) as cg:
             r = h.run(smolder, [cache_burn, "1", str(SECONDS)], sample_rate=RATE,
-                      upload_interval="4s", agent_args=["--pid", str(pid)],
+                      upload_interval="4s", agent_args=["--pid", str(pid)] + a.agent_args,
                       agent_preexec=cg.enter)
             peak, ooms = cg.peak_bytes(), cg.oom_kills()
         h.check_output(r, RATE, attack)
@@ -175,6 +252,8 @@ def test(attack, smolder, cache_burn, spin, mod):
         if total < 100 or named < 0.9 * total:
             failures.append("cache_hot named in %d of %d samples after the first interval"
                             % (named, total))
+        if a.check:
+            failures += a.check(r)
         if failures:
             h.fail("\n  ".join(failures))
     finally:
