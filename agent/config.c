@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "memory_budget.h"
 #include "metrics.h"
 #include "sample.h"
 
@@ -108,11 +109,14 @@ static const struct flag_def flags[] = {
 	{ "debuginfod-cache-dir", "SMOLDER_DEBUGINFOD_CACHE_DIR", FLAG_STRING, "DIR", "/var/cache/smolder/debuginfod",
 	  "Where debug files fetched from debuginfod are kept.",
 	  AT(debuginfod_cache_dir), 0, 0, false },
-	{ "symbol-cache-size", "SMOLDER_SYMBOL_CACHE_SIZE", FLAG_SIZE, "SIZE", "128M",
-	  "Memory for symbol tables and DWARF, shared by all processes; least recently used files are dropped beyond it (0: no limit).",
+	{ "memory-limit", "SMOLDER_MEMORY_LIMIT", FLAG_SIZE, "SIZE", "320M",
+	  "Memory of the agent's processes together: the agent and its parser worker, resident, not page cache. The parts below are shares of it: the symbol cache a quarter, the worker's cap that plus a quarter to parse in, the unwind tables a tenth, the rest the agent's own. Past it the agent trims and counts memory_over_limit. BPF maps are beside it (bpf_map_bytes). At least 64M.",
+	  AT(memory_limit), 0, 0, false },
+	{ "symbol-cache-size", "SMOLDER_SYMBOL_CACHE_SIZE", FLAG_SIZE, "SIZE", NULL,
+	  "Files kept parsed (symbol tables, DWARF) for all processes, within --memory-limit; least recently used files are dropped beyond it. Default: a quarter of --memory-limit; with --unwind-table-max-bytes at most half of it.",
 	  AT(symbol_cache_size), 0, 0, false },
-	{ "unwind-table-max-bytes", "SMOLDER_UNWIND_TABLE_MAX_BYTES", FLAG_SIZE, "SIZE", "32M",
-	  "Kernel memory for the unwind tables of the executables profiled (16 bytes a row; libc takes about 450K); least recently used tables no process maps are dropped beyond it. At most 128M.",
+	{ "unwind-table-max-bytes", "SMOLDER_UNWIND_TABLE_MAX_BYTES", FLAG_SIZE, "SIZE", NULL,
+	  "Unwind tables of the executables profiled, within --memory-limit (16 bytes a row; libc takes about 450K), and as much kernel memory for BPF; least recently used tables no process maps are dropped beyond it. Default: a tenth of --memory-limit. 64K to 128M.",
 	  AT(unwind_table_max_bytes), 0, 0, false },
 	{ "kernel-addresses", "SMOLDER_KERNEL_ADDRESSES", FLAG_BOOL, "", "false",
 	  "Keep kernel text addresses in profiles. Without it, kernel frames have their names but no addresses, which would tell anyone who can read the profiles where the kernel is (its KASLR offset).",
@@ -483,6 +487,27 @@ static int refuse_credentials(const struct flag_def *f, const char *value, char 
 	return 0;
 }
 
+/* --memory-limit's parts: the ones given must fit in it, the others are
+ * derived from it (memory_budget.c). */
+static int split_memory(struct config *cfg, const bool from_argv[N_FLAGS], char *err,
+			size_t err_len)
+{
+	const struct flag_def *sym = find_flag("symbol-cache-size", strlen("symbol-cache-size"));
+	const struct flag_def *unw = find_flag("unwind-table-max-bytes",
+					       strlen("unwind-table-max-bytes"));
+	struct memory_budget b;
+
+	if (memory_budget_split(cfg->memory_limit,
+				flag_given(sym, from_argv) ? &cfg->symbol_cache_size : NULL,
+				flag_given(unw, from_argv) ? &cfg->unwind_table_max_bytes : NULL,
+				&b, err, err_len))
+		return -EINVAL;
+	cfg->symbol_cache_size = b.symbol_cache;
+	cfg->unwind_table_max_bytes = b.unwind_tables;
+	cfg->worker_memory_cap = b.worker_cap;
+	return 0;
+}
+
 /* The upload flags that only make sense together, or in one form. */
 static int check_upload(struct config *cfg, char *err, size_t err_len)
 {
@@ -590,10 +615,8 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 		if (refuse_credentials(f, value, err, err_len))
 			return -EINVAL;
 	}
-	if (cfg->unwind_table_max_bytes < 65536 || cfg->unwind_table_max_bytes > (128u << 20)) {
-		snprintf(err, err_len, "--unwind-table-max-bytes: must be from 64K to 128M");
+	if (split_memory(cfg, from_argv, err, err_len))
 		return -EINVAL;
-	}
 	if (cfg->upload_interval_ms < 1000) {
 		snprintf(err, err_len, "--upload-interval: must be at least 1s");
 		return -EINVAL;

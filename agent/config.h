@@ -45,8 +45,10 @@ struct config {
 	struct config_list debug_dirs; /* --debug-dir */
 	char *debuginfod_url;          /* NULL: $DEBUGINFOD_URLS, if set */
 	char *debuginfod_cache_dir;
-	uint64_t symbol_cache_size;    /* bytes; 0: unbounded */
-	uint64_t unwind_table_max_bytes;
+	uint64_t memory_limit;         /* the agent and its parser worker together */
+	uint64_t symbol_cache_size;    /* parts of memory_limit (memory_budget.h): */
+	uint64_t unwind_table_max_bytes; /* given, or derived from it */
+	uint64_t worker_memory_cap;    /* derived: the symbol cache and room to parse */
 	bool kernel_addresses;         /* --kernel-addresses: kept in profiles */
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool http_listen_given;        /* by flag or variable: must be had */

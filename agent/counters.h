@@ -70,6 +70,11 @@ enum counter_id {
 	CTR_KUBE_ERRORS,          /* lists and watches that failed (logged) */
 	CTR_HTTP_REFUSED,         /* connections past --http-listen's limits, closed at once */
 	CTR_HTTP_CUT,             /* connections closed before a whole request (idle, slow) */
+	CTR_MEMORY_RESIDENT,      /* gauge: the agent's anonymous resident bytes */
+	CTR_WORKER_RESIDENT,      /* gauge: the parser worker's */
+	CTR_MEMORY_LIMIT,         /* gauge: --memory-limit, which bounds the two together */
+	CTR_MEMORY_OVER_LIMIT,    /* intervals that ended with the two over it */
+	CTR_BPF_MAP_BYTES,        /* gauge: kernel memory of the BPF maps, beside the limit */
 	CTR__COUNT,
 };
 

@@ -5,6 +5,7 @@
 #include "interval.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "frames.h"
 #include "log.h"
+#include "memory_usage.h"
 #include "output.h"
 #include "profile_set.h"
 
@@ -342,6 +344,36 @@ static void count_unwind(struct interval_ctx *ctx)
 	ctx->unwind_no_room_seen = st.no_room;
 }
 
+/* The agent's and the worker's memory against --memory-limit, measured
+ * after the trim, when the interval's work has been let go of. Over it,
+ * the free heap glibc keeps is handed back to the kernel (what the caches
+ * and the interval dropped often stays in malloc's arenas), and it is
+ * said, with the figures. */
+static void count_memory(struct interval_ctx *ctx)
+{
+	struct counters *c = ctx->counters;
+	uint64_t agent = 0, worker = 0, limit = ctx->cfg->memory_limit;
+	struct sym_worker_stats st;
+
+	memory_anon_resident(0, &agent);
+	sym_worker_get_stats(ctx->worker, &st);
+	if (st.pid)
+		memory_anon_resident(st.pid, &worker);
+	counters_set(c, CTR_MEMORY_RESIDENT, agent);
+	counters_set(c, CTR_WORKER_RESIDENT, worker);
+	counters_set(c, CTR_MEMORY_LIMIT, limit);
+	counters_set(c, CTR_BPF_MAP_BYTES, sampler_map_bytes(ctx->sampler));
+	if (agent + worker <= limit)
+		return;
+	counters_add(c, CTR_MEMORY_OVER_LIMIT, 1);
+	malloc_trim(0);
+	memory_anon_resident(0, &agent);
+	log_warn("memory: the agent and its parser worker held %llu MiB together, over "
+		 "--memory-limit (%llu MiB): the agent's heap trimmed to %llu MiB",
+		 (unsigned long long)((c->interval[CTR_MEMORY_RESIDENT] + worker) >> 20),
+		 (unsigned long long)(limit >> 20), (unsigned long long)(agent >> 20));
+}
+
 /* The uploader's totals since the last interval, into the table. */
 static void count_uploads(struct interval_ctx *ctx)
 {
@@ -437,6 +469,7 @@ void interval_finish(struct interval_ctx *ctx)
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);
+	count_memory(ctx);
 	kube_count(ctx->kube, c);
 	http_server_count(ctx->http, c);
 

@@ -410,6 +410,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	sym_opts.debuginfod = debuginfod;
 	ctx.debuginfod = debuginfod;
 	ctx.disc = disc_table_new(&disc_opts);
+	/* The worker's share of --memory-limit: the files the symbol cache
+	 * keeps, which it holds, and room to parse one more. */
+	worker_opts.memory_cap = cfg->worker_memory_cap;
 	ctx.worker = sym_worker_new(&worker_opts);
 	sym_opts.worker = ctx.worker;
 	ctx.sym = sym_cache_new(&sym_opts);

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "memory_usage.h"
 #include "sample.skel.h"
 
 struct sampler {
@@ -403,4 +404,15 @@ void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
 	*rows_fd = bpf_map__fd(s->skel->maps.unwind_rows);
 	*procs_fd = bpf_map__fd(s->skel->maps.unwind_procs);
 	*max_rows = bpf_map__max_entries(s->skel->maps.unwind_rows);
+}
+
+uint64_t sampler_map_bytes(const struct sampler *s)
+{
+	const struct bpf_map *map;
+	uint64_t total = 0, bytes;
+
+	bpf_object__for_each_map(map, s->skel->obj)
+		if (bpf_map__fd(map) >= 0 && memory_bpf_map_bytes(bpf_map__fd(map), &bytes) == 0)
+			total += bytes;
+	return total;
 }

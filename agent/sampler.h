@@ -79,6 +79,11 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
 			 uint32_t *max_rows);
 
+/* The kernel memory of every map of the sampler's BPF object (counts,
+ * stacks, unwind rows, events, ...; the process-event programs share
+ * them), from their fdinfo: what BPF takes, beside --memory-limit. */
+uint64_t sampler_map_bytes(const struct sampler *s);
+
 /* Clears the drained generation's stacks so it is empty when it is next
  * written to, and frees d's memory. */
 void sampler_drain_release(struct sampler *s, struct sampler_drain *d);

@@ -135,6 +135,71 @@ static void test_errors(void)
 	}
 }
 
+/* --memory-limit is split into parts that add up to it: derived from it
+ * when not given, refused (one line naming the flag) when given and they
+ * do not fit; the worker's cap is the symbol cache and room to parse. */
+static void test_memory_budget(void)
+{
+	static const struct { const char *args[4]; const char *refused; } bad[] = {
+		{ { "--memory-limit", "32M" }, "--memory-limit" },
+		{ { "--memory-limit", "lots" }, "--memory-limit" },
+		{ { "--symbol-cache-size", "200M" }, "--symbol-cache-size" },
+		{ { "--symbol-cache-size", "0" }, "--symbol-cache-size" },
+		{ { "--memory-limit", "128M", "--symbol-cache-size", "64M" }, "--symbol-cache-size" },
+		{ { "--unwind-table-max-bytes", "32K" }, "--unwind-table-max-bytes" },
+		{ { "--unwind-table-max-bytes", "256M" }, "--unwind-table-max-bytes" },
+		{ { "--memory-limit", "128M", "--unwind-table-max-bytes", "64M" },
+		  "--unwind-table-max-bytes" },
+	};
+	struct config cfg;
+	char err[256] = "";
+
+	CHECK(parse(&cfg, err, sizeof(err), NULL) == CONFIG_RUN, "defaults: %s", err);
+	CHECK_U64(cfg.memory_limit, 320ull << 20);
+	CHECK_U64(cfg.symbol_cache_size, 80ull << 20);
+	CHECK_U64(cfg.worker_memory_cap, 160ull << 20);
+	CHECK_U64(cfg.unwind_table_max_bytes, 32ull << 20);
+	/* The parts leave the agent its quarter, and fit the DaemonSet's
+	 * 512Mi with the BPF maps (about 100M) beside them. */
+	CHECK(cfg.worker_memory_cap + cfg.unwind_table_max_bytes <= cfg.memory_limit * 3 / 4,
+	      "the agent's own part is under a quarter");
+	CHECK(cfg.memory_limit + (100ull << 20) <= 448ull << 20, "no room under 512Mi");
+	config_release(&cfg);
+
+	/* Derived from a limit given; an explicit part moves the others. */
+	CHECK(parse(&cfg, err, sizeof(err), "--memory-limit", "1G", NULL) == CONFIG_RUN, "%s", err);
+	CHECK_U64(cfg.symbol_cache_size, 256ull << 20);
+	CHECK_U64(cfg.worker_memory_cap, 512ull << 20);
+	CHECK_U64(cfg.unwind_table_max_bytes, 102ull << 20);
+	config_release(&cfg);
+	CHECK(parse(&cfg, err, sizeof(err), "--symbol-cache-size", "100M", NULL) == CONFIG_RUN,
+	      "%s", err);
+	CHECK_U64(cfg.worker_memory_cap, 180ull << 20);
+	config_release(&cfg);
+	CHECK(parse(&cfg, err, sizeof(err), "--unwind-table-max-bytes", "100M", NULL) ==
+	      CONFIG_RUN, "%s", err);
+	CHECK_U64(cfg.symbol_cache_size, 60ull << 20);
+	CHECK_U64(cfg.worker_memory_cap, 140ull << 20);
+	config_release(&cfg);
+	setenv("SMOLDER_MEMORY_LIMIT", "2G", 1);
+	CHECK(parse(&cfg, err, sizeof(err), NULL) == CONFIG_RUN, "%s", err);
+	CHECK_U64(cfg.unwind_table_max_bytes, 128ull << 20);
+	CHECK_U64(cfg.symbol_cache_size, 512ull << 20);
+	config_release(&cfg);
+	unsetenv("SMOLDER_MEMORY_LIMIT");
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = parse(&cfg, err, sizeof(err), bad[i].args[0], bad[i].args[1], bad[i].args[2],
+			      bad[i].args[3], NULL);
+
+		CHECK(r < 0, "case %zu (%s %s) accepted", i, bad[i].args[0], bad[i].args[1]);
+		CHECK(strncmp(err, bad[i].refused, strlen(bad[i].refused)) == 0,
+		      "error '%s' does not start with '%s'", err, bad[i].refused);
+		CHECK(strchr(err, '\n') == NULL, "error is more than one line: %s", err);
+		config_release(&cfg);
+	}
+}
+
 int main(void)
 {
 	test_durations();
@@ -142,5 +207,6 @@ int main(void)
 	test_http_listen_given();
 	test_flags_and_env();
 	test_errors();
+	test_memory_budget();
 	return check_report("config");
 }
