@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command, and what CI runs: install what is missing,
 # build, run every test (unit and integration, with real BPF), run the unit
-# tests again under ASan and UBSan, replay the fuzz targets' corpora in a
-# clang build, and end with one line: N passed, N failed.
+# tests again under ASan and UBSan, replay and briefly run the fuzz targets
+# in a clang build, and end with one line: N passed, N failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,8 @@ meson compile -C build || fail_early "tests: build failed"
 configure build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   || fail_early "tests: meson setup (sanitizers) failed"
 meson compile -C build-asan || fail_early "tests: sanitizer build failed"
-# clang, with the libFuzzer targets: each replays its seed corpus once.
+# clang, with the libFuzzer targets: each replays its seed corpus, then
+# fuzzes for 20 s under memory and time limits (tests/meson.build).
 CC=clang configure build-fuzz -Dfuzz=true || fail_early "tests: meson setup (clang, fuzz) failed"
 meson compile -C build-fuzz || fail_early "tests: clang build failed"
 
