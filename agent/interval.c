@@ -423,11 +423,28 @@ static bool awaits_pod(struct interval_ctx *ctx, const struct sampler_drain *d)
 	return false;
 }
 
+/* The process table's reads of /proc/PID/maps since the last interval. */
+static void count_discovery(struct interval_ctx *ctx)
+{
+	struct disc_table_stats st, *seen = &ctx->disc_seen;
+	struct counters *c = ctx->counters;
+
+	disc_table_get_stats(ctx->disc, &st);
+	counters_add(c, CTR_PROCESS_MAPS_READS, st.maps_reads - seen->maps_reads);
+	counters_add(c, CTR_PROCESS_MAPS_DEFERRED, st.maps_deferred - seen->maps_deferred);
+	counters_add(c, CTR_PROCESS_MAPS_CUT, st.maps_cut - seen->maps_cut);
+	counters_set(c, CTR_PROCESS_MAPS_BYTES, st.maps_bytes);
+	*seen = st;
+}
+
 int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 {
 	struct sampler_drain *d = &ctx->drained;
 	int err;
 
+	/* The drain names the interval's frames: a process's maps may be
+	 * read once more for them (a library mapped meanwhile). */
+	disc_table_next_interval(ctx->disc);
 	err = sampler_drain(ctx->sampler, d);
 	if (err) {
 		sampler_drain_release(ctx->sampler, d);
@@ -482,6 +499,7 @@ void interval_finish(struct interval_ctx *ctx)
 	 * which is now. */
 	disc_table_expire(ctx->disc);
 	counters_set(c, CTR_PROCESSES_TRACKED, disc_table_size(ctx->disc));
+	count_discovery(ctx);
 	log_counters(c, ctx->drained_start, ctx->drained_end);
 	counters_end_interval(c);
 	/* What /metrics and /ready see, as of this interval's end. */

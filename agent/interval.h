@@ -40,6 +40,7 @@ struct interval_ctx {
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */
 	struct sym_cache_stats sym_seen;
+	struct disc_table_stats disc_seen;
 	struct sym_debuginfod_stats debuginfod_seen;
 	struct sym_worker_stats worker_seen;
 	struct sym_refusal_stats refusals_seen;

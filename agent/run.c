@@ -336,6 +336,7 @@ static void uploader_stop(struct uploader *u)
 
 struct preload {
 	struct unwind_loader *loader;
+	struct disc_table *disc;
 	const struct config *cfg;
 };
 
@@ -350,8 +351,12 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 
 	for (size_t i = 0; i < pl->cfg->n_pids && !target; i++)
 		target = pl->cfg->pids[i] == p->pid;
-	if (target && !p->kernel_thread)
-		unwind_loader_publish(pl->loader, p);
+	if (!target || p->kernel_thread)
+		return;
+	/* The scan read no maps: a target's are wanted before its first
+	 * sample. Only p's own record changes. */
+	disc_table_refresh_maps(pl->disc, p);
+	unwind_loader_publish(pl->loader, p);
 }
 
 int agent_run(const struct config *cfg, const struct disc_targets *targets)
@@ -444,7 +449,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	/* Tables for the targets already running, before their first
 	 * samples: else those are walked by frame pointers until then. */
 	{
-		struct preload pl = { ctx.unwind, cfg };
+		struct preload pl = { ctx.unwind, ctx.disc, cfg };
 
 		disc_table_for_each(ctx.disc, publish_unwind, &pl);
 	}

@@ -34,11 +34,23 @@ struct disc_mapping {
 struct disc_mappings {
 	struct disc_mapping *v;
 	size_t n;
+	size_t bytes; /* memory they hold: the table and its paths */
+	/* The file went on past what DISC_MAPS_BYTES_MAX lets us keep: the
+	 * mappings after v[n - 1] are not known (their frames stay unnamed). */
+	bool cut;
 };
 
-/* Parses the text of a /proc/PID/maps file. Malformed lines are an error
- * (-EINVAL): the text is untrusted and we do not guess. Paths with spaces,
- * and the " (deleted)" suffix, are kept whole. */
+/* What one process's mappings may hold. A real process needs far less: a
+ * JVM with 200 threads has 614 mappings (about 50 KB here), Chrome a few
+ * thousand; with a run of mappings of one file sharing its path, 4 MiB is
+ * some 60000 mappings, vm.max_map_count's default. A process that maps
+ * thousands of files with 4 KiB paths (56 MB of maps text) is cut there. */
+#define DISC_MAPS_BYTES_MAX (4u << 20)
+
+/* Parses the text of a /proc/PID/maps file, as far as DISC_MAPS_BYTES_MAX
+ * lets (the rest is cut, see struct disc_mappings). Malformed lines are an
+ * error (-EINVAL): the text is untrusted and we do not guess. Paths with
+ * spaces, and the " (deleted)" suffix, are kept whole. */
 int disc_maps_parse(const char *text, size_t len, struct disc_mappings *out);
 int disc_maps_read(const char *proc_root, int pid, struct disc_mappings *out);
 void disc_mappings_release(struct disc_mappings *m);
@@ -172,12 +184,14 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 					  uint64_t start_ticks);
 
 /* Re-reads a live process's maps (after a dlopen, say). -ESRCH if it is
- * gone or its pid now belongs to another process. */
+ * gone or its pid now belongs to another process; -EAGAIN if they were
+ * read this interval already (see disc_table_next_interval). */
 int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p);
 
 /* Reads the process (pid, start_ticks) again (after an exec, or once its
  * libraries are mapped), or adds it if unknown. Returns it as now known, or
- * NULL when it is neither known nor alive. */
+ * NULL when it is neither known nor alive. A process whose maps were read
+ * this interval is returned as it is, unless it exec'd. */
 const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 					      uint64_t start_ticks);
 
@@ -194,8 +208,23 @@ void disc_table_expire(struct disc_table *t);
 
 size_t disc_table_size(const struct disc_table *t);
 
+/* Starts an interval: a process's maps are read at most once in each (a
+ * scan reads none; a process's are first read when it is sampled: by
+ * disc_table_get or disc_table_refresh). Call before the drain names the
+ * last interval's frames, so a library mapped during it is read then. */
+void disc_table_next_interval(struct disc_table *t);
+
+struct disc_table_stats {
+	uint64_t maps_reads;    /* /proc/PID/maps files read */
+	uint64_t maps_cut;      /* ... that went on past DISC_MAPS_BYTES_MAX */
+	uint64_t maps_deferred; /* reads asked for, put off: read this interval already */
+	uint64_t maps_bytes;    /* what the mappings known now hold */
+};
+void disc_table_get_stats(const struct disc_table *t, struct disc_table_stats *st);
+
 /* Calls fn for every live process known (none exec'd since it was read).
- * fn must not change the table. */
+ * fn must not change the table, but may read the maps of the process it
+ * is given (disc_table_refresh_maps). */
 void disc_table_for_each(struct disc_table *t,
 			 void (*fn)(const struct disc_process *p, void *arg), void *arg);
 

@@ -14,8 +14,8 @@
 
 #include "disc.h"
 
-/* A /proc file larger than this is refused (-EFBIG) rather than read whole:
- * the largest real maps files (vm.max_map_count mappings) stay well below. */
+/* A /proc file larger than this is refused (-EFBIG) rather than read whole
+ * (maps, which may run to tens of megabytes, is read in pieces instead). */
 #define DISC_PROC_FILE_MAX (64u << 20)
 
 /* Opens <proc_root>/<pid> (proc_root NULL: /proc) as a directory fd, or

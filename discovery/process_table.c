@@ -11,6 +11,12 @@
  * agent/ keeps pointers to them across a drain. They are chained in hash
  * buckets by pid; the chains are short, as a pid has at most one live
  * process and rarely an exited one besides.
+ *
+ * A process's mappings are what costs: they are read only once it is
+ * sampled (a scan reads the rest of what is known of it), and at most once
+ * an interval, however often its samples ask for them (an address in no
+ * mapping known, a first sample, code outside the ranges BPF was given).
+ * The exception is an exec: the old image's mappings are no use.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +36,7 @@ struct entry {
 	struct disc_process p;
 	struct entry *next;    /* in the pid's bucket */
 	uint64_t seen;         /* last scan that found it alive */
+	uint64_t maps_interval; /* interval its maps were last read in; 0: never */
 	bool stale;            /* exec'd since it was read: not to be used as is */
 };
 
@@ -39,6 +46,8 @@ struct disc_table {
 	size_t nbuckets;       /* a power of two */
 	size_t n;
 	uint64_t scan;         /* scans so far */
+	uint64_t interval;     /* disc_table_next_interval calls, from 1 */
+	struct disc_table_stats stats; /* maps_bytes is summed when asked */
 };
 
 /* Errors that mean the process has exited since it was listed: normal
@@ -182,8 +191,9 @@ static int read_cgroup(int dirfd, struct disc_process *p)
 }
 
 /* Reads what the table keeps about the process of dirfd, whose stat is st,
- * into p (its pid and start already set). */
-static int read_process(int dirfd, const struct disc_stat *st, struct disc_process *p)
+ * into p (its pid and start already set); its mappings only if with_maps. */
+static int read_process(int dirfd, const struct disc_stat *st, bool with_maps,
+			struct disc_process *p)
 {
 	int err;
 
@@ -197,7 +207,7 @@ static int read_process(int dirfd, const struct disc_stat *st, struct disc_proce
 		err = read_exe(dirfd, &p->exe_path);
 		if (err)
 			return err;
-		err = disc_maps_read_at(dirfd, &p->maps);
+		err = with_maps ? disc_maps_read_at(dirfd, &p->maps) : 0;
 		/* Maps we may not read (another user's process, when not
 		 * root) leave the process known by name, with no mappings. */
 		if (err && (vanished(err) || err == -ENOMEM))
@@ -216,11 +226,31 @@ static int read_process(int dirfd, const struct disc_stat *st, struct disc_proce
 	return p->service_name ? 0 : -ENOMEM;
 }
 
+/* The maps of e were read (whether or not that worked): no more this
+ * interval. */
+static void maps_read(struct disc_table *t, struct entry *e)
+{
+	e->maps_interval = t->interval;
+	t->stats.maps_reads++;
+	if (e->p.maps.cut)
+		t->stats.maps_cut++;
+}
+
+/* Whether e's maps were read this interval already; counted if so, as the
+ * read asked for is put off. */
+static bool maps_read_already(struct disc_table *t, const struct entry *e)
+{
+	if (e->maps_interval != t->interval)
+		return false;
+	t->stats.maps_deferred++;
+	return true;
+}
+
 /* Reads the process of dirfd, whose stat is st, and adds it, marking exited
  * any other process known under its pid: that one must be gone, since the
- * pid is someone else's now. */
+ * pid is someone else's now. Its maps are read only if with_maps. */
 static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat *st,
-	       struct entry **out)
+	       bool with_maps, struct entry **out)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 	int err;
@@ -230,11 +260,13 @@ static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat 
 	e->p.pid = pid;
 	e->p.start_ticks = st->start_ticks;
 	e->seen = t->scan;
-	err = read_process(dirfd, st, &e->p);
+	err = read_process(dirfd, st, with_maps, &e->p);
 	if (err) {
 		entry_free(e);
 		return err;
 	}
+	if (with_maps)
+		maps_read(t, e);
 	for (struct entry *x = *bucket(t, pid); x; x = x->next)
 		if (x->p.pid == pid)
 			x->p.exited = true;
@@ -257,6 +289,7 @@ struct disc_table *disc_table_new(const struct disc_table_opts *opts)
 		if (!t->proc_root)
 			goto fail;
 	}
+	t->interval = 1;
 	t->nbuckets = INITIAL_BUCKETS;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets)
@@ -351,7 +384,7 @@ static int scan_pid(struct disc_table *t, int pid)
 		 * it, it was not gone after all. */
 		e->p.exited = false;
 	} else {
-		err = add(t, dirfd, pid, &st, &e);
+		err = add(t, dirfd, pid, &st, false, &e);
 	}
 	close(dirfd);
 	if (err)
@@ -417,6 +450,9 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 	e = find(t, pid, start_ticks);
 	if (e && e->stale)
 		return disc_table_refresh(t, pid, start_ticks);
+	/* Known from a scan, sampled now: its maps are wanted. */
+	if (e && !e->maps_interval && !e->p.exited && !e->p.kernel_thread)
+		disc_table_refresh_maps(t, &e->p);
 	if (e)
 		return &e->p;
 	dirfd = disc_proc_dir_open(t->proc_root, pid);
@@ -426,7 +462,7 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 	if (!err && st.start_ticks != start_ticks)
 		err = -ESRCH;
 	if (!err)
-		err = add(t, dirfd, pid, &st, &e);
+		err = add(t, dirfd, pid, &st, true, &e);
 	close(dirfd);
 	return err ? NULL : &e->p;
 }
@@ -445,6 +481,8 @@ int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p)
 		return -EINVAL;
 	if (e->p.exited)
 		return -ESRCH;
+	if (maps_read_already(t, e))
+		return -EAGAIN;
 	dirfd = disc_proc_dir_open(t->proc_root, p->pid);
 	if (dirfd < 0)
 		return vanished(dirfd) ? -ESRCH : dirfd;
@@ -452,13 +490,16 @@ int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p)
 	err = disc_stat_read_at(dirfd, &st);
 	if (!err && st.start_ticks != p->start_ticks)
 		err = -ESRCH;
-	if (!err)
+	if (!err) {
 		err = disc_maps_read_at(dirfd, &maps);
+		e->maps_interval = t->interval;
+	}
 	close(dirfd);
 	if (err)
 		return vanished(err) ? -ESRCH : err;
 	disc_mappings_release(&e->p.maps);
 	e->p.maps = maps;
+	maps_read(t, e);
 	return 0;
 }
 
@@ -510,6 +551,8 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 		return disc_table_get(t, pid, start_ticks);
 	if (e->p.exited && !e->stale)
 		return &e->p;
+	if (!e->stale && maps_read_already(t, e))
+		return &e->p;
 	dirfd = disc_proc_dir_open(t->proc_root, pid);
 	if (dirfd < 0)
 		return e->stale ? NULL : &e->p;
@@ -517,7 +560,7 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 	if (!err && st.start_ticks != start_ticks)
 		err = -ESRCH;
 	if (!err)
-		err = read_process(dirfd, &st, &fresh);
+		err = read_process(dirfd, &st, true, &fresh);
 	close(dirfd);
 	if (err) {
 		process_release(&fresh);
@@ -529,6 +572,7 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 	fresh.exited = e->p.exited;
 	e->p = fresh;
 	e->stale = false;
+	maps_read(t, e);
 	return &e->p;
 }
 
@@ -546,4 +590,18 @@ void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks)
 
 	if (e)
 		e->p.exited = true;
+}
+
+void disc_table_next_interval(struct disc_table *t)
+{
+	t->interval++;
+}
+
+void disc_table_get_stats(const struct disc_table *t, struct disc_table_stats *st)
+{
+	*st = t->stats;
+	st->maps_bytes = 0;
+	for (size_t i = 0; i < t->nbuckets; i++)
+		for (const struct entry *e = t->buckets[i]; e; e = e->next)
+			st->maps_bytes += e->p.maps.bytes;
 }

@@ -45,6 +45,7 @@ static void test_finds_itself(struct disc_table *t)
 		      !strcmp(m->path + strlen(m->path) - strlen("/" EXE_NAME), "/" EXE_NAME));
 		CHECK_STR(m->path, p->exe_path);
 	}
+	disc_table_next_interval(t);
 	CHECK_INT(disc_table_refresh_maps(t, p), 0);
 	CHECK(disc_mappings_find(&p->maps, (uint64_t)(uintptr_t)&test_finds_itself) != NULL);
 }

@@ -2,7 +2,9 @@
  * lines shaped like the kernel's and on lines that must be refused. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "disc.h"
@@ -114,7 +116,7 @@ static const struct maps_case cases[] = {
 
 static void check_case(const struct maps_case *c)
 {
-	struct disc_mappings m = { (struct disc_mapping *)1, 99 };
+	struct disc_mappings m = { .v = (struct disc_mapping *)1, .n = 99 };
 	int failed_before = check_failures;
 	int err = disc_maps_parse(c->text, strlen(c->text), &m);
 
@@ -175,7 +177,7 @@ static void test_find(void)
 		"00401000-00405000 r-xp 00001000 08:01 7 /bin/a\n"
 		"7fb25b41f000-7fb25b421000 r-xp 00000000 00:00 0 [vdso]\n"
 		"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n";
-	struct disc_mappings m, empty = { NULL, 0 };
+	struct disc_mappings m, empty = { .v = NULL };
 	const struct disc_mapping *f;
 
 	CHECK_INT(disc_maps_parse(text, sizeof(text) - 1, &m), 0);
@@ -202,6 +204,59 @@ static void test_find(void)
 	disc_mappings_release(&m);
 }
 
+/* n pages, each a mapping of one of files (a path of path_len bytes each)
+ * in turn: malloc'd text. */
+static char *many_mappings(size_t n, int files, size_t path_len, size_t *len)
+{
+	size_t line = 80 + path_len, used = 0;
+	char *text = malloc(n * line), *path = malloc(path_len + 1);
+
+	if (!text || !path)
+		exit(2);
+	for (size_t i = 0; i < n; i++) {
+		memset(path, 'a' + (int)(i % (size_t)files), path_len);
+		path[0] = '/';
+		path[path_len] = '\0';
+		used += (size_t)snprintf(text + used, n * line - used,
+					 "%llx-%llx r--s 00000000 08:01 %d %s\n",
+					 0x7f0000000000ULL + i * 0x1000ULL,
+					 0x7f0000001000ULL + i * 0x1000ULL, (int)(i % (size_t)files), path);
+	}
+	free(path);
+	*len = used;
+	return text;
+}
+
+/* 20000 mappings of two files with 1000-byte paths in turn (about 20 MB
+ * kept, were they all): cut where DISC_MAPS_BYTES_MAX is reached, the
+ * mappings before it whole. The same mappings of one file share its path
+ * and all fit. */
+static void test_cut(void)
+{
+	struct disc_mappings m;
+	size_t len;
+	char *text = many_mappings(20000, 2, 1000, &len);
+
+	CHECK_INT(disc_maps_parse(text, len, &m), 0);
+	CHECK(m.cut);
+	CHECK(m.n > 1000 && m.n < 20000, "n %zu", m.n);
+	CHECK(m.bytes <= DISC_MAPS_BYTES_MAX && m.bytes > DISC_MAPS_BYTES_MAX - 2000,
+	      "bytes %zu", m.bytes);
+	CHECK(m.n && m.v[m.n - 1].start == 0x7f0000000000ULL + (m.n - 1) * 0x1000ULL);
+	CHECK(m.n && m.v[m.n - 1].path && strlen(m.v[m.n - 1].path) == 1000);
+	disc_mappings_release(&m);
+	free(text);
+
+	text = many_mappings(20000, 1, 1000, &len);
+	CHECK_INT(disc_maps_parse(text, len, &m), 0);
+	CHECK(!m.cut);
+	CHECK_INT(m.n, 20000);
+	CHECK_U64(m.bytes, 20000 * sizeof(struct disc_mapping) + 1001);
+	CHECK(m.n == 20000 && m.v[19999].path == m.v[0].path);
+	disc_mappings_release(&m);
+	free(text);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -209,5 +264,6 @@ int main(void)
 	test_nul_refused();
 	test_length_bounds_text();
 	test_find();
+	test_cut();
 	return check_report("test_proc_maps");
 }

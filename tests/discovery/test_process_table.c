@@ -361,12 +361,24 @@ static void test_churn_skipped(void)
 	disc_table_free(t);
 }
 
+static void count_maps(const struct disc_process *p, void *arg)
+{
+	*(size_t *)arg += p->maps.n;
+}
+
 static void test_refresh_maps(void)
 {
 	struct disc_table *t = new_table();
+	struct disc_table_stats st;
 	const struct disc_process *p;
+	size_t mappings = 0;
 
+	/* A scan reads no process's maps: only a sampled one's are wanted. */
 	CHECK_INT(disc_table_scan(t), 0);
+	disc_table_for_each(t, count_maps, &mappings);
+	CHECK_INT(mappings, 0);
+	disc_table_get_stats(t, &st);
+	CHECK_U64(st.maps_reads, 0);
 	p = disc_table_get(t, 100, 5000);
 	CHECK(p != NULL);
 	if (!p) {
@@ -376,19 +388,30 @@ static void test_refresh_maps(void)
 	CHECK(disc_mappings_find(&p->maps, 0x7f1000000100) == NULL);
 	write_file(100, "maps", SERVER_MAPS
 		   "7f1000000000-7f1000002000 r-xp 00000000 08:01 12 /usr/lib/plugin.so\n");
+	/* The get read them: not again this interval, whoever asks. */
+	CHECK_INT(disc_table_refresh_maps(t, p), -EAGAIN);
+	CHECK(disc_table_refresh(t, 100, 5000) == p);
+	CHECK_INT(p->maps.n, 3);
+	disc_table_next_interval(t);
 	CHECK_INT(disc_table_refresh_maps(t, p), 0);
 	CHECK_INT(p->maps.n, 4);
+	disc_table_get_stats(t, &st);
+	CHECK_U64(st.maps_reads, 2);
+	CHECK_U64(st.maps_deferred, 2);
+	CHECK_U64(st.maps_bytes, p->maps.bytes);
 	CHECK_STR(disc_mappings_find(&p->maps, 0x7f1000000100) ?
 		  disc_mappings_find(&p->maps, 0x7f1000000100)->path : NULL,
 		  "/usr/lib/plugin.so");
 
 	/* Unreadable maps leave the old ones in place. */
 	write_file(100, "maps", "garbage\n");
+	disc_table_next_interval(t);
 	CHECK_INT(disc_table_refresh_maps(t, p), -EINVAL);
 	CHECK_INT(p->maps.n, 4);
 
 	/* The pid is someone else's now. */
 	write_stat(100, "server", 0x400000, 5300);
+	disc_table_next_interval(t);
 	CHECK_INT(disc_table_refresh_maps(t, p), -ESRCH);
 	CHECK_INT(p->maps.n, 4);
 
