@@ -33,6 +33,11 @@ expect_bad(["--duration=forever"], "--duration")
 expect_bad(["--log-level", "chatty"], "--log-level")
 expect_bad(["--pid", "abc"], "--pid")
 expect_bad([], "SMOLDER_UPLOAD_INTERVAL", {"SMOLDER_UPLOAD_INTERVAL": "soon"})
+# The parts of --memory-limit must fit in it.
+expect_bad(["--memory-limit", "128M", "--symbol-cache-size", "64M"], "--symbol-cache-size")
+expect_bad(["--unwind-table-max-bytes", "128M"], "--unwind-table-max-bytes",
+           {"SMOLDER_MEMORY_LIMIT": "256M"})
+expect_bad(["--memory-limit", "16M"], "--memory-limit")
 
 # Credentials on the command line (readable by every local user in
 # /proc/PID/cmdline) are refused, pointing at a private form.

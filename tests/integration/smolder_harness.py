@@ -23,6 +23,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,25 @@ def run_test(test, paths):
         print("\nFAIL: %s" % e, file=sys.stderr, flush=True)
         sys.exit(1)
     log("PASS")
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 nothing listens on (for --http-listen)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def read_text(path):
+    """A file's text (a /proc file's), "" when it cannot be read (the
+    process is gone)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 # ---------------------------------------------------------------------------

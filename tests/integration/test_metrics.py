@@ -54,14 +54,6 @@ SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 LABEL_RE = re.compile(r'^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"$')
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def get(url, timeout=5):
     """(status, body) of a GET; None when nothing answers."""
     try:
@@ -256,7 +248,7 @@ def scrape(base):
 
 
 def run_on(smolder, workload_pid, tmp):
-    port = free_port()
+    port = h.free_port()
     base = "http://127.0.0.1:%d" % port
     agent = Agent(smolder, ["--pid", str(workload_pid), "--http-listen", "127.0.0.1:%d" % port],
                   os.path.join(tmp, "out"))
@@ -330,7 +322,7 @@ def run_uploading(smolder, workload_pid, tmp):
     import fake_pyroscope
     server = fake_pyroscope.FakePyroscope()
     url = server.start(os.path.join(tmp, "pyroscope"))
-    port = free_port()
+    port = h.free_port()
     base = "http://127.0.0.1:%d" % port
     agent = Agent(smolder, ["--pid", str(workload_pid), "--http-listen", "127.0.0.1:%d" % port,
                             "--server-address", url, "--spool-dir", os.path.join(tmp, "spool")],
@@ -357,7 +349,7 @@ def run_uploading(smolder, workload_pid, tmp):
 
 
 def run_off(smolder, workload_pid, tmp):
-    port = free_port()
+    port = h.free_port()
     default_free = refuses(4100)
     agent = Agent(smolder, ["--pid", str(workload_pid), "--http-listen", "off"],
                   os.path.join(tmp, "out-off"))

@@ -37,32 +37,24 @@ CONFINED = {"CapInh": "0000000000000000", "CapPrm": "0000000000000000",
             "CapAmb": "0000000000000000", "NoNewPrivs": "1", "Seccomp": "2"}
 
 
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def workers_of(workload_pid):
     """Pids of parser workers whose agent profiles workload_pid."""
     found = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        argv = read("/proc/%s/cmdline" % d).split("\0")
+        argv = h.read_text("/proc/%s/cmdline" % d).split("\0")
         if len(argv) < 2 or argv[1] != WORKER_ARG:
             continue
-        ppid = re.search(r"^PPid:\s+(\d+)", read("/proc/%s/status" % d), re.M)
-        parent = read("/proc/%s/cmdline" % ppid.group(1)).split("\0") if ppid else []
+        ppid = re.search(r"^PPid:\s+(\d+)", h.read_text("/proc/%s/status" % d), re.M)
+        parent = h.read_text("/proc/%s/cmdline" % ppid.group(1)).split("\0") if ppid else []
         if "--pid" in parent and str(workload_pid) in parent:
             found.append(int(d))
     return found
 
 
 def status_of(pid):
-    return dict(line.split(":\t", 1) for line in read("/proc/%d/status" % pid).splitlines()
+    return dict(line.split(":\t", 1) for line in h.read_text("/proc/%d/status" % pid).splitlines()
                 if ":\t" in line)
 
 
