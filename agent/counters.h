@@ -33,6 +33,8 @@ enum counter_id {
 	CTR_SYMBOL_CACHE_MISSES,  /* a file read (symbols, DWARF) into it */
 	CTR_SYMBOL_CACHE_EVICTIONS,
 	CTR_SYMBOL_CACHE_BYTES,   /* gauge */
+	CTR_PERF_MAP_BYTES,       /* gauge: what the JITs' perf maps read hold */
+	CTR_PERF_MAP_REFUSED,     /* perf maps not read: past SYM_PERF_MAPS_TOTAL_MAX */
 	CTR_SYMBOL_DEBUG_FILES,   /* separate debug files found */
 	CTR_SYMBOL_CORRUPT,       /* files or DWARF that could not be read */
 	CTR_SYMBOL_REFUSED_SECTION,    /* files refused: a section over the cap, sparse or past the end */

@@ -313,6 +313,8 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	counters_add(c, CTR_SYMBOL_DEBUG_FILES, st.debug_files - ctx->sym_seen.debug_files);
 	counters_add(c, CTR_SYMBOL_CORRUPT, st.corrupt - ctx->sym_seen.corrupt);
 	counters_set(c, CTR_SYMBOL_CACHE_BYTES, st.bytes);
+	counters_set(c, CTR_PERF_MAP_BYTES, st.perf_map_bytes);
+	counters_add(c, CTR_PERF_MAP_REFUSED, st.perf_map_refused - ctx->sym_seen.perf_map_refused);
 	counters_add(c, CTR_SYMBOL_LATE, st.late - ctx->sym_seen.late);
 	counters_add(c, CTR_SYMBOL_QUARANTINED, st.quarantined - ctx->sym_seen.quarantined);
 	if (st.quarantined != ctx->sym_seen.quarantined)

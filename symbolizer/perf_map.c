@@ -565,6 +565,7 @@ struct pm_proc {
 	struct sym_perf_map *map;
 	bool named;              /* map has handed out a name */
 	struct pm_file_id id;
+	bool refused;            /* the file id names was refused: not read again */
 	uint64_t checked_ns;
 	uint64_t used_ns;
 };
@@ -744,6 +745,23 @@ static bool process_gone(const struct sym_perf_maps *c, int pid)
 	return n > 0 && (size_t)n < sizeof(path) && access(path, F_OK) && errno == ENOENT;
 }
 
+/* Whether a map of that many bytes fits beside those held. */
+static bool fits(const struct sym_perf_maps *c, uint64_t bytes)
+{
+	return c->stats.bytes + bytes <= SYM_PERF_MAPS_TOTAL_MAX;
+}
+
+/* The file id names is not read, or not kept: past the total. The map the
+ * process had, if any, stays; that version of the file is not tried again. */
+static void refuse(struct sym_perf_maps *c, struct pm_proc *p, const struct pm_file_id *id)
+{
+	c->stats.refused++;
+	p->id = *id;
+	p->refused = true;
+	if (!p->map)
+		p->err = -ENOSPC;
+}
+
 /* Looks at the process's map file again, and reads it if it changed. */
 static void refresh(struct sym_perf_maps *c, struct pm_proc *p)
 {
@@ -763,17 +781,31 @@ static void refresh(struct sym_perf_maps *c, struct pm_proc *p)
 		if (p->map && process_gone(c, p->pid))
 			return;
 		retire(c, p);
+		p->refused = false;
 		p->err = fd;
 		return;
 	}
 	id = file_id_of(&st);
-	if (p->map && same_file(&id, &p->id)) {
+	if ((p->map || p->refused) && same_file(&id, &p->id)) {
 		close(fd);
+		return;
+	}
+	/* The text read is what a map costs, about: one that cannot fit
+	 * is not read at all. */
+	if (!fits(c, id.size < SYM_PERF_MAP_TEXT_MAX ? id.size : SYM_PERF_MAP_TEXT_MAX)) {
+		close(fd);
+		refuse(c, p, &id);
 		return;
 	}
 	err = sym_perf_map_read_fd(fd, &st, &m);
 	close(fd);
+	if (!err && !fits(c, map_bytes(m))) {
+		sym_perf_map_free(m);
+		refuse(c, p, &id);
+		return;
+	}
 	retire(c, p);
+	p->refused = false;
 	if (err) {
 		p->err = err;
 		return;
@@ -799,6 +831,7 @@ static struct pm_proc *get_proc(struct sym_perf_maps *c, int pid, int nspid)
 			retire(c, p);
 			p->nspid = nspid;
 			p->checked_ns = 0;
+			p->refused = false;
 			p->err = -ENOENT;
 		}
 		return p;

@@ -17,9 +17,13 @@
 #define SYM_PERF_MAP_LINE_MAX 4096
 /* Of a longer text, only the last SYM_PERF_MAP_LINES_MAX lines within the
  * last SYM_PERF_MAP_TEXT_MAX bytes are read: JITs append, so the newest
- * lines, which say what the memory holds now, are the ones kept. */
-#define SYM_PERF_MAP_LINES_MAX 1000000
-#define SYM_PERF_MAP_TEXT_MAX (64u << 20)
+ * lines, which say what the memory holds now, are the ones kept. Node 20
+ * with --perf-basic-prof writes 27 bytes a line on average (1.7 MB for
+ * 20000 functions compiled): 16 MiB is some 600000 lines. Reading one costs
+ * about 110 bytes a line on top of the text while it is parsed, and the
+ * map then holds at most 48 bytes a line and the names it keeps. */
+#define SYM_PERF_MAP_LINES_MAX (512u << 10)
+#define SYM_PERF_MAP_TEXT_MAX (16u << 20)
 
 struct sym_perf_map;
 
@@ -78,6 +82,12 @@ int sym_perf_map_read(const char *proc_root, int pid, int nspid,
 #define SYM_PERF_MAPS_RECHECK_NS 1000000000ULL
 /* A process not looked up for this long is forgotten at a trim. */
 #define SYM_PERF_MAPS_IDLE_NS (60ULL * 1000000000ULL)
+/* What the maps of all processes may hold together, replaced ones waiting
+ * for the trim included. A map that would pass it is not read (its size
+ * is the estimate) or, once read, not kept: its frames stay unnamed, and
+ * a process's older map, if it has one, stays. Later part of
+ * --memory-limit. */
+#define SYM_PERF_MAPS_TOTAL_MAX (64u << 20)
 
 struct sym_perf_maps;
 
@@ -89,7 +99,8 @@ void sym_perf_maps_free(struct sym_perf_maps *c);
 /* The body of sym_cache_lookup_perf_map (see sym.h): names addr from the
  * perf map of process pid (nspid <= 0: same as pid). -ENOENT: no map, or
  * no range holds addr; -ENOEXEC or -EPERM: as sym_perf_map_read says;
- * -EINVAL: pid <= 0. *name is valid until the next sym_perf_maps_trim. */
+ * -ENOSPC: the map was refused (SYM_PERF_MAPS_TOTAL_MAX); -EINVAL: pid
+ * <= 0. *name is valid until the next sym_perf_maps_trim. */
 int sym_perf_maps_lookup(struct sym_perf_maps *c, int pid, int nspid,
 			 uint64_t addr, const char **name);
 
@@ -102,6 +113,7 @@ struct sym_perf_maps_stats {
 	uint64_t reads;     /* maps read (first reads and re-reads) */
 	uint64_t bad_lines; /* bad lines in the maps read, summed */
 	uint64_t bytes;     /* memory the maps hold, retired ones included */
+	uint64_t refused;   /* maps (a file as it was) not read or kept: TOTAL_MAX */
 };
 void sym_perf_maps_get_stats(const struct sym_perf_maps *c,
 			     struct sym_perf_maps_stats *st);

@@ -205,6 +205,8 @@ struct sym_cache_stats {
 	uint64_t corrupt;        /* files or DWARF found unreadable */
 	uint64_t late;           /* files and addresses not named by the deadline */
 	uint64_t quarantined;    /* files set aside: the worker died or hung on them */
+	uint64_t perf_map_bytes;   /* what the JITs' perf maps hold (not in bytes) */
+	uint64_t perf_map_refused; /* perf maps not read or kept: SYM_PERF_MAPS_TOTAL_MAX */
 	/* What the last quarantine was, for the log: "PATH: REASON". */
 	char last_quarantine[256];
 };

@@ -214,8 +214,14 @@ void sym_cache_free(struct sym_cache *c)
 
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st)
 {
-	if (st)
-		*st = c ? c->stats : (struct sym_cache_stats){ 0 };
+	struct sym_perf_maps_stats pm;
+
+	if (!st)
+		return;
+	*st = c ? c->stats : (struct sym_cache_stats){ 0 };
+	sym_perf_maps_get_stats(c ? c->perf_maps : NULL, &pm);
+	st->perf_map_bytes = pm.bytes;
+	st->perf_map_refused = pm.refused;
 }
 
 uint64_t sym_cache_now_ns(void)

@@ -253,7 +253,12 @@ static void check_bounds(void)
 	check_at(m, 0, NULL);
 	check_at(m, 2, NULL);
 	check_at(m, 3, "n00003");
-	check_at(m, nlines - 1, "nf4242"); /* 1000002 = 0xf4242 */
+	{
+		char last[16];
+
+		snprintf(last, sizeof(last), "n%05zx", (nlines - 1) & 0xfffff);
+		check_at(m, nlines - 1, last);
+	}
 	sym_perf_map_free(m);
 
 	/* Long lines past the byte bound; the cut falls inside a line. */
@@ -515,6 +520,57 @@ static void check_cache(void)
 	sym_perf_maps_free(c);
 }
 
+/* Five JITs with 15 MiB maps each (about 16 MB held each): past
+ * SYM_PERF_MAPS_TOTAL_MAX the maps are refused, their frames unnamed, and
+ * not read again while the file stays as it was. */
+static void check_total(void)
+{
+	struct sym_perf_maps *c = sym_perf_maps_new(proc_root);
+	const size_t size = 15u << 20;
+	struct sym_perf_maps_stats st;
+	char *text = malloc(size + 256), path[PATH_MAX], name[128];
+	size_t len = 0;
+	int refused_pid = 0;
+
+	if (!text) {
+		CHECK(0, "out of memory");
+		return;
+	}
+	memset(name, 'j', 100);
+	name[100] = '\0';
+	for (size_t i = 0; len < size; i++)
+		len += (size_t)snprintf(text + len, 256, "%zx 10 f%08zx_%s\n", 0x1000 + i * 16, i, name);
+	for (int pid = 300; pid < 305; pid++) {
+		const char *got = NULL;
+		int err;
+
+		snprintf(path, sizeof(path), "%s/%d/root/tmp", proc_root, pid);
+		CHECK(!test_mkdirs(path), "mkdir %s", path);
+		snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map", proc_root, pid, pid);
+		CHECK(!test_write_file(path, text, len), "write %s", path);
+		err = sym_perf_maps_lookup(c, pid, pid, 0x1000, &got);
+		if (err == -ENOSPC)
+			refused_pid = refused_pid ? refused_pid : pid;
+		else
+			CHECK(err == 0 && got && !strncmp(got, "f00000000_", 10), "pid %d: %d", pid, err);
+	}
+	sym_perf_maps_get_stats(c, &st);
+	CHECK(refused_pid >= 302, "refused from pid %d", refused_pid);
+	CHECK(st.refused >= 1 && st.bytes <= SYM_PERF_MAPS_TOTAL_MAX,
+	      "refused %" PRIu64 ", bytes %" PRIu64, st.refused, st.bytes);
+	sleep_ms(1100);
+	if (refused_pid) {
+		const char *got = NULL;
+		uint64_t reads = st.reads;
+
+		CHECK_INT(sym_perf_maps_lookup(c, refused_pid, refused_pid, 0x1000, &got), -ENOSPC);
+		sym_perf_maps_get_stats(c, &st);
+		CHECK_U64(st.reads, reads);
+	}
+	sym_perf_maps_free(c);
+	free(text);
+}
+
 int main(void)
 {
 	check_basic();
@@ -524,5 +580,6 @@ int main(void)
 	check_in_root();
 	check_real_proc();
 	check_cache();
+	check_total();
 	return check_report("test_perf_map");
 }
