@@ -74,6 +74,18 @@ lost = ",".join("%s=%d" % (k, v) for k, v in sorted(tot.items()) if k.startswith
 print(tot.get("samples_taken", 0), tot.get("samples_profiled", 0), lost or "none")
 ')
 
+# The agent's and its parser worker's anonymous resident memory (what
+# --memory-limit bounds), the peak of their sum over the intervals' gauges.
+read -r A_ANON W_ANON < <(grep ' counters ' "$TMP/agent.log" | /usr/bin/python3 -c '
+import re, sys
+best = (0, 0)
+for line in sys.stdin:
+    c = dict(re.findall(r"(\w+)=(\d+)", line))
+    a, w = int(c.get("memory_resident_bytes", 0)), int(c.get("worker_resident_bytes", 0))
+    best = max(best, (a, w), key=sum)
+print(*best)
+')
+
 # (b) perf record, same load, same rate.
 PERF_CMD=(perf record -a -g -F "$RATE" -o "$TMP/perf.data" -- sleep "$SECONDS_EACH")
 /usr/bin/time -f '%U %S %M' -o "$TMP/perf.time" "${PERF_CMD[@]}" >"$TMP/perf.log" 2>&1 \
@@ -103,6 +115,7 @@ cat <<EOF
 | CPU time (user+sys) | $(cpu "$A_USER" "$A_SYS") | $(cpu "$P_USER" "$P_SYS") |
 | CPU share over ${SECONDS_EACH} s | $(pct "$A_USER" "$A_SYS") | $(pct "$P_USER" "$P_SYS") |
 | Peak RSS | $(mib "$A_RSS") | $(mib "$P_RSS") |
+| Agent + parser worker, anonymous resident (peak interval) | $(mib $((A_ANON / 1024 + W_ANON / 1024))) ($(mib $((A_ANON / 1024))) + $(mib $((W_ANON / 1024)))) | |
 | Bytes written | $(bytes "$A_BYTES") in ${A_FILES} profiles | $(bytes "$P_BYTES") (perf.data) |
 | Samples | ${A_TAKEN} taken, ${A_PROFILED} profiled (lost: ${A_LOST}) | ${P_SAMPLES:-?} |
 | BPF program time per sample | ${PER_SAMPLE} | (no BPF) |
