@@ -144,7 +144,7 @@ static bool file_vaddr(const struct sym_elf *elf, const struct disc_mapping *m, 
 }
 
 void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
-		      const uint64_t *ips, size_t n)
+		      const uint64_t *ips, size_t n, uint64_t samples)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct disc_mapping *m = disc_mappings_find(&p->maps, ips[i]);
@@ -152,7 +152,7 @@ void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
 		uint64_t vaddr;
 
 		if (elf && file_vaddr(elf, m, ips[i], i, &vaddr))
-			sym_cache_want(sym, elf, vaddr);
+			sym_cache_want(sym, elf, vaddr, samples);
 	}
 }
 

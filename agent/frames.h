@@ -28,11 +28,11 @@ int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id);
 int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 		      const uint64_t *ips, size_t n, bool addresses, uint64_t *ids);
 
-/* Says which addresses of p's user frames ips[0..n) are about to be
- * named, so that the symbolizer asks for them together
- * (sym_cache_want; sym_cache_fetch then asks). */
+/* Says which addresses of p's user frames ips[0..n), a stack of samples
+ * samples, are about to be named, so that the symbolizer asks for them
+ * together (sym_cache_want; sym_cache_fetch then asks). */
 void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
-		      const uint64_t *ips, size_t n);
+		      const uint64_t *ips, size_t n, uint64_t samples);
 
 /* Adds the user frames of process p. May re-read p's maps once, when an
  * address lies outside every mapping we know (a library loaded since). */

@@ -20,7 +20,7 @@
 #define MAX_FRAMES (2 * SMOLDER_MAX_STACK_DEPTH)
 /* What naming frames may take of an interval's close: the rest of the
  * second an interval may be late is for writing and handing over. */
-#define SYMBOLIZE_BUDGET_NS (600ULL * 1000000ULL)
+#define SYMBOLIZE_BUDGET_NS (800ULL * 1000000ULL)
 
 static uint64_t monotonic_ns(void)
 {
@@ -182,7 +182,7 @@ static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d)
 		n = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips,
 					    SMOLDER_MAX_STACK_DEPTH, &end);
 		if (n > 0)
-			frames_want_user(ctx->sym, p, ips, (size_t)n);
+			frames_want_user(ctx->sym, p, ips, (size_t)n, d->entries[i].count);
 	}
 	sym_cache_fetch(ctx->sym);
 }

@@ -60,7 +60,7 @@ static double name_pass(struct sym_cache *c, struct sym_elf *elf, const uint64_t
 
 		if (mode == BATCHED) {
 			for (size_t j = i; j < end; j++)
-				sym_cache_want(c, elf, addrs[j] + shift);
+				sym_cache_want(c, elf, addrs[j] + shift, 1);
 			sym_cache_fetch(c);
 		}
 		for (size_t j = i; j < end; j++)

@@ -167,11 +167,12 @@ struct sym_location {
 int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 		    struct sym_location *loc);
 
-/* Says that vaddr of elf is about to be asked for with sym_elf_resolve:
- * sym_cache_fetch then has the parser worker name every address said so
- * in a few requests, not one each. Nothing to do without a worker, or
- * when vaddr is named already. */
-void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr);
+/* Says that vaddr of elf is about to be asked for with sym_elf_resolve,
+ * by weight samples: sym_cache_fetch then has the parser worker name every
+ * address said so in a few requests, not one each, the files the most
+ * samples show first. Nothing to do without a worker, or when vaddr is
+ * named already. */
+void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr, uint64_t weight);
 void sym_cache_fetch(struct sym_cache *c);
 
 /* Names addr in an anonymous executable mapping of process pid from the

@@ -44,6 +44,7 @@ struct quarantine_entry {
 struct wanted {
 	uint64_t handle;
 	uint64_t vaddr;
+	uint64_t weight; /* samples that will show it */
 };
 
 enum pending_kind { PENDING_NONE, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH };

@@ -433,7 +433,7 @@ int sym_cache_resolve_remote(struct sym_cache *c, struct sym_elf *elf, uint64_t 
 	return 0;
 }
 
-void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr)
+void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr, uint64_t weight)
 {
 	struct sym_location loc;
 
@@ -453,7 +453,7 @@ void sym_cache_want(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr)
 		c->wanted = w;
 		c->wanted_cap = cap;
 	}
-	c->wanted[c->n_wanted++] = (struct wanted){ elf->remote_handle, vaddr };
+	c->wanted[c->n_wanted++] = (struct wanted){ elf->remote_handle, vaddr, weight };
 }
 
 static int by_handle_then_vaddr(const void *a, const void *b)
@@ -485,24 +485,53 @@ static int fetch_file(struct sym_cache *c, const struct wanted *w, size_t n, uin
 	return err;
 }
 
+/* The wanted addresses of one file: wanted[start, start + n). */
+struct wanted_file {
+	size_t start, n;
+	uint64_t weight;
+};
+
+static int by_weight(const void *a, const void *b)
+{
+	const struct wanted_file *x = a, *y = b;
+
+	return (x->weight < y->weight) - (x->weight > y->weight);
+}
+
+/* The files of the wanted addresses (sorted by file), heaviest first:
+ * if the deadline comes before all are named, what is left unnamed is
+ * what the fewest samples show. NULL when memory runs out. */
+static struct wanted_file *files_by_weight(const struct sym_cache *c, size_t *n)
+{
+	struct wanted_file *f = malloc(c->n_wanted * sizeof(*f));
+
+	*n = 0;
+	for (size_t i = 0; f && i < c->n_wanted; i++) {
+		if (i == 0 || c->wanted[i].handle != c->wanted[i - 1].handle)
+			f[(*n)++] = (struct wanted_file){ .start = i };
+		f[*n - 1].n++;
+		f[*n - 1].weight += c->wanted[i].weight;
+	}
+	if (f)
+		qsort(f, *n, sizeof(*f), by_weight);
+	return f;
+}
+
 void sym_cache_fetch(struct sym_cache *c)
 {
+	struct wanted_file *files;
 	uint64_t until;
-	size_t i = 0;
+	size_t n;
 
 	if (!c || !c->worker || !c->n_wanted)
 		return;
 	until = wait_until(c);
 	qsort(c->wanted, c->n_wanted, sizeof(*c->wanted), by_handle_then_vaddr);
-	while (i < c->n_wanted) {
-		size_t j = i;
-
-		while (j < c->n_wanted && c->wanted[j].handle == c->wanted[i].handle)
-			j++;
-		if (fetch_file(c, c->wanted + i, j - i, until) == -EAGAIN)
+	files = files_by_weight(c, &n);
+	for (size_t i = 0; files && i < n; i++)
+		if (fetch_file(c, c->wanted + files[i].start, files[i].n, until) == -EAGAIN)
 			break; /* the rest, one by one, as far as the deadline allows */
-		i = j;
-	}
+	free(files);
 	c->n_wanted = 0;
 }
 

@@ -480,6 +480,7 @@ int sym_worker_main(int argc, char **argv)
 {
 	struct worker w = { .sock = WORKER_SOCK };
 	bool test = argc > 3 && !strcmp(argv[3], "--self-test");
+	bool bounding_kept;
 	pthread_t watcher;
 	int err;
 
@@ -487,12 +488,15 @@ int sym_worker_main(int argc, char **argv)
 	memory_cap = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
 	if (!memory_cap)
 		memory_cap = SYM_WORKER_DEFAULT_MEMORY_CAP;
-	err = sym_worker_drop_privileges();
+	err = sym_worker_drop_privileges(&bounding_kept);
 	if (err) {
 		fprintf(stderr, "smolder parser worker: cannot drop its privileges: %s\n",
 			strerror(-err));
 		return 1;
 	}
+	if (bounding_kept)
+		fprintf(stderr, "smolder parser worker: its capability bounding set stays (no "
+			"CAP_SETPCAP, no user namespace); every other set is empty\n");
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (statm_fd < 0 || pthread_create(&watcher, NULL, watch_memory, NULL)) {
 		fprintf(stderr, "smolder parser worker: cannot watch its memory: %s\n",

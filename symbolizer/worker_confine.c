@@ -35,18 +35,25 @@ static int drop_bounding_set(void)
 	return 0;
 }
 
-static int empty_capability_sets(void)
+/* Where user namespaces are refused too (user.max_user_namespaces=0, an
+ * LSM), the bounding set stays as it was: with every other set empty,
+ * no_new_privs and execve refused, nothing can raise a capability from
+ * it; *bounding_kept says so. */
+static int empty_capability_sets(bool *bounding_kept)
 {
 	struct __user_cap_header_struct head = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
 
+	*bounding_kept = false;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -errno;
 	if (drop_bounding_set() == -EPERM) {
-		if (unshare(CLONE_NEWUSER))
-			return -errno;
-		if (drop_bounding_set())
-			return -errno;
+		if (unshare(CLONE_NEWUSER) == 0) {
+			if (drop_bounding_set())
+				return -errno;
+		} else {
+			*bounding_kept = true;
+		}
 	}
 	return syscall(SYS_capset, &head, data) ? -errno : 0;
 }
@@ -88,9 +95,9 @@ static int load_seccomp(void)
 	return err;
 }
 
-int sym_worker_drop_privileges(void)
+int sym_worker_drop_privileges(bool *bounding_kept)
 {
-	int err = empty_capability_sets();
+	int err = empty_capability_sets(bounding_kept);
 
 	if (err)
 		return err;

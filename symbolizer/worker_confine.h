@@ -3,10 +3,13 @@
 #ifndef SMOLDER_WORKER_CONFINE_H
 #define SMOLDER_WORKER_CONFINE_H
 
+#include <stdbool.h>
+
 /* Every capability set empty, and no_new_privs. While the process has one
  * thread: entering a user namespace (where the bounding set can only be
- * emptied so) is refused to a threaded process. */
-int sym_worker_drop_privileges(void);
+ * emptied so) is refused to a threaded process. *bounding_kept: the
+ * bounding set could not be emptied (no CAP_SETPCAP, no user namespace). */
+int sym_worker_drop_privileges(bool *bounding_kept);
 
 /* The seccomp allowlist, on every thread: open, socket, ptrace, kill,
  * capset and execve fail with EPERM from then on. After every descriptor

@@ -117,7 +117,7 @@ static void test_modes(void)
 	struct disc_labels labels = { 0 };
 	struct pprof_line_desc line = { .function_name = "main" };
 	struct output_result res;
-	struct pprof_builder *b;
+	struct pprof_builder *b = NULL;
 	struct profile_set *set;
 	mode_t old_umask = umask(022);
 	uint64_t loc;

@@ -135,7 +135,7 @@ static size_t check_same_names(struct sym_cache *remote, const char *path, const
 		      sym_elf_unwind_table(h)->n * sizeof(uint64_t)),
 	      "unwind tables differ");
 	for (size_t i = 0; i < n; i++)
-		sym_cache_want(remote, r, addrs[i]);
+		sym_cache_want(remote, r, addrs[i], 1);
 	sym_cache_fetch(remote);
 	for (size_t i = 0; i < n; i++) {
 		struct sym_location lr, lh;
