@@ -75,7 +75,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_MEMORY_RESIDENT] = { "memory_resident_bytes", "anonymous resident memory of the agent (its heap and stacks, not page cache), at the interval's end", 1 },
 	[CTR_WORKER_RESIDENT] = { "worker_resident_bytes", "anonymous resident memory of the parser worker, at the interval's end (0: none running)", 1 },
 	[CTR_MEMORY_LIMIT] = { "memory_limit_bytes", "--memory-limit: what memory_resident_bytes and worker_resident_bytes may take together", 1 },
-	[CTR_MEMORY_OVER_LIMIT] = { "memory_over_limit", "intervals that ended with the agent and its worker over --memory-limit together (logged; the agent trims its heap)", 0 },
+	[CTR_MEMORY_OVER_LIMIT] = { "memory_over_limit", "intervals that ended with the agent and its worker over --memory-limit together (logged; the symbol cache is halved, the heap trimmed)", 0 },
 	[CTR_BPF_MAP_BYTES] = { "bpf_map_bytes", "kernel memory of the agent's BPF maps (their memlock), beside --memory-limit", 1 },
 };
 

@@ -368,10 +368,15 @@ static void count_memory(struct interval_ctx *ctx)
 	if (agent + worker <= limit)
 		return;
 	counters_add(c, CTR_MEMORY_OVER_LIMIT, 1);
+	/* Half the symbol cache goes (the worker's share of those files goes
+	 * at its next request), and the heap's free memory back to the
+	 * kernel. */
+	sym_cache_shrink(ctx->sym, ctx->cfg->symbol_cache_size / 2);
 	malloc_trim(0);
 	memory_anon_resident(0, &agent);
 	log_warn("memory: the agent and its parser worker held %llu MiB together, over "
-		 "--memory-limit (%llu MiB): the agent's heap trimmed to %llu MiB",
+		 "--memory-limit (%llu MiB): the symbol cache halved, the agent's heap "
+		 "trimmed to %llu MiB",
 		 (unsigned long long)((c->interval[CTR_MEMORY_RESIDENT] + worker) >> 20),
 		 (unsigned long long)(limit >> 20), (unsigned long long)(agent >> 20));
 }

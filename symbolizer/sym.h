@@ -188,6 +188,12 @@ int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
  * sym_elf and name handed out before may be gone afterwards. */
 void sym_cache_trim(struct sym_cache *c);
 
+/* Once, between intervals as sym_cache_trim: evicts least recently used
+ * files until the cache holds at most max_bytes (the parser worker drops
+ * them at its next request), leaving the bound of sym_cache_opts as it
+ * is. For an agent over its memory limit. */
+void sym_cache_shrink(struct sym_cache *c, size_t max_bytes);
+
 /* Past deadline_ns (CLOCK_MONOTONIC; 0: none), nothing waits on the parser
  * worker: a file or address it has not answered for is left unnamed (its
  * address, file and build-id kept) and counted as late, and named in a

@@ -834,9 +834,10 @@ static void evict_orphans(struct sym_cache *c)
 		sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
 }
 
-static void evict_to_fit(struct sym_cache *c)
+/* Evicts least recently used files until the cache holds at most bound. */
+static void evict_to(struct sym_cache *c, size_t bound)
 {
-	if (!c->max_bytes || c->stats.bytes <= c->max_bytes)
+	if (c->stats.bytes <= bound)
 		return;
 	/* Oldest first; evict() moves the last element into the hole, so
 	 * walk from the end of a reversed order instead. */
@@ -847,10 +848,22 @@ static void evict_to_fit(struct sym_cache *c)
 		c->elfs[i] = c->elfs[c->nelfs - 1 - i];
 		c->elfs[c->nelfs - 1 - i] = t;
 	}
-	while (c->nelfs && c->stats.bytes > c->max_bytes)
+	while (c->nelfs && c->stats.bytes > bound)
 		evict(c, c->nelfs - 1);
 	/* Shortcuts may point at what is gone. */
 	sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
+}
+
+static void evict_to_fit(struct sym_cache *c)
+{
+	if (c->max_bytes)
+		evict_to(c, c->max_bytes);
+}
+
+void sym_cache_shrink(struct sym_cache *c, size_t max_bytes)
+{
+	if (c)
+		evict_to(c, max_bytes);
 }
 
 /* A debug file that debuginfod has brought replaces the DWARF state of
