@@ -60,3 +60,17 @@ bench_read_bpf_stats() {
 		sleep 1
 	done
 }
+
+# bench_sample_rss PID OUT: every 0.2 s until PID exits, the resident
+# memory (VmRSS) of PID and its children together (the agent and its
+# parser worker); the peak, in KiB, into OUT. /usr/bin/time's peak is one
+# process's.
+bench_sample_rss() {
+	local pid=$1 out=$2 peak=0 sum
+	while kill -0 "$pid" 2>/dev/null; do
+		sum=$(ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+		((sum > peak)) && peak=$sum
+		sleep 0.2
+	done
+	echo "$peak" >"$out"
+}

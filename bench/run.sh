@@ -41,12 +41,16 @@ sleep 3
 AGENT_CMD=("$AGENT" --duration "${SECONDS_EACH}s" --upload-interval 10s --sample-rate "$RATE"
 	--output-dir "$TMP/profiles" --log-level info)
 bench_agent_start "${AGENT_CMD[@]}"
+bench_sample_rss "$AGENT_PID" "$TMP/agent.rss" &
+RSS_PID=$!
 # Its perf_event programs' run_time_ns/run_cnt until it exits: the last
 # reading before the programs go away is the one reported.
 bench_read_bpf_stats
 wait "$TIME_PID" || { echo "bench: the agent failed:" >&2; tail -20 "$TMP/agent.log" >&2; exit 1; }
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS"
+wait "$RSS_PID"
 read -r A_USER A_SYS A_RSS <"$TMP/agent.time"
+read -r A_TREE_RSS <"$TMP/agent.rss"
 A_BYTES=$(find "$TMP/profiles" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 A_FILES=$(find "$TMP/profiles" -type f | wc -l)
 read -r BPF_NS BPF_CNT < <(/usr/bin/python3 - "$TMP/bpf.last" <<'EOF'
@@ -115,6 +119,7 @@ cat <<EOF
 | CPU time (user+sys) | $(cpu "$A_USER" "$A_SYS") | $(cpu "$P_USER" "$P_SYS") |
 | CPU share over ${SECONDS_EACH} s | $(pct "$A_USER" "$A_SYS") | $(pct "$P_USER" "$P_SYS") |
 | Peak RSS | $(mib "$A_RSS") | $(mib "$P_RSS") |
+| Peak RSS, agent + parser worker together (sampled every 0.2 s) | $(mib "$A_TREE_RSS") | |
 | Agent + parser worker, anonymous resident (peak interval) | $(mib $((A_ANON / 1024 + W_ANON / 1024))) ($(mib $((A_ANON / 1024))) + $(mib $((W_ANON / 1024)))) | |
 | Bytes written | $(bytes "$A_BYTES") in ${A_FILES} profiles | $(bytes "$P_BYTES") (perf.data) |
 | Samples | ${A_TAKEN} taken, ${A_PROFILED} profiled (lost: ${A_LOST}) | ${P_SAMPLES:-?} |
