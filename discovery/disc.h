@@ -188,10 +188,12 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
  * read this interval already (see disc_table_next_interval). */
 int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p);
 
-/* Reads the process (pid, start_ticks) again (after an exec, or once its
- * libraries are mapped), or adds it if unknown. Returns it as now known, or
- * NULL when it is neither known nor alive. A process whose maps were read
- * this interval is returned as it is, unless it exec'd. */
+/* Reads the process (pid, start_ticks) again (after an exec, once its
+ * libraries are mapped, or when it runs code outside its maps), or adds it
+ * if unknown. Returns it as now known, or NULL when it is neither known nor
+ * alive. A process whose maps were read this interval is returned as it
+ * is, unless it exec'd, or they were not cut and enough time has passed
+ * for what they cost (DISC_MAPS_BYTES_MAX of mappings a second). */
 const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 					      uint64_t start_ticks);
 

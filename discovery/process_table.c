@@ -16,7 +16,12 @@
  * sampled (a scan reads the rest of what is known of it), and at most once
  * an interval, however often its samples ask for them (an address in no
  * mapping known, a first sample, code outside the ranges BPF was given).
- * The exception is an exec: the old image's mappings are no use.
+ * The exceptions: an exec (the old image's mappings are no use), and a
+ * process BPF saw run code outside them (a dlopen: its unwind table is
+ * wanted now), read again as soon as the last read's cost allows: no more
+ * than DISC_MAPS_BYTES_MAX of its mappings a second (a few kilobytes, the
+ * usual, take a millisecond; BPF asks at most every 50 ms), unless they
+ * were cut (the code is then likely past the cut, and would be again).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -37,6 +43,7 @@ struct entry {
 	struct entry *next;    /* in the pid's bucket */
 	uint64_t seen;         /* last scan that found it alive */
 	uint64_t maps_interval; /* interval its maps were last read in; 0: never */
+	uint64_t maps_read_ns;  /* when (CLOCK_MONOTONIC) */
 	bool stale;            /* exec'd since it was read: not to be used as is */
 };
 
@@ -228,9 +235,18 @@ static int read_process(int dirfd, const struct disc_stat *st, bool with_maps,
 
 /* The maps of e were read (whether or not that worked): no more this
  * interval. */
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static void maps_read(struct disc_table *t, struct entry *e)
 {
 	e->maps_interval = t->interval;
+	e->maps_read_ns = monotonic_ns();
 	t->stats.maps_reads++;
 	if (e->p.maps.cut)
 		t->stats.maps_cut++;
@@ -244,6 +260,19 @@ static bool maps_read_already(struct disc_table *t, const struct entry *e)
 		return false;
 	t->stats.maps_deferred++;
 	return true;
+}
+
+/* As maps_read_already, for a process BPF saw run code outside its maps:
+ * read again once the last read's cost allows (see the top), unless they
+ * were cut. */
+static bool new_code_reread_refused(struct disc_table *t, const struct entry *e)
+{
+	uint64_t wait_ns = (uint64_t)e->p.maps.bytes * 1000000000ULL / DISC_MAPS_BYTES_MAX;
+
+	if (e->maps_interval == t->interval && !e->p.maps.cut &&
+	    monotonic_ns() - e->maps_read_ns >= wait_ns)
+		return false;
+	return maps_read_already(t, e);
 }
 
 /* Reads the process of dirfd, whose stat is st, and adds it, marking exited
@@ -551,7 +580,7 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 		return disc_table_get(t, pid, start_ticks);
 	if (e->p.exited && !e->stale)
 		return &e->p;
-	if (!e->stale && maps_read_already(t, e))
+	if (!e->stale && new_code_reread_refused(t, e))
 		return &e->p;
 	dirfd = disc_proc_dir_open(t->proc_root, pid);
 	if (dirfd < 0)
