@@ -456,6 +456,73 @@ void sym_perf_map_get_info(const struct sym_perf_map *m,
 	info->bytes = sizeof(*m) + m->n * sizeof(*m->ranges) + m->names_len;
 }
 
+size_t sym_perf_map_ranges(const struct sym_perf_map *m)
+{
+	return m ? m->n : 0;
+}
+
+void sym_perf_map_export(const struct sym_perf_map *m, uint64_t *starts, uint64_t *ends,
+			 uint32_t *offs, struct sym_perf_map_table *t)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		starts[i] = m->ranges[i].start;
+		ends[i] = m->ranges[i].end;
+		offs[i] = m->ranges[i].name;
+	}
+	*t = (struct sym_perf_map_table){
+		.starts = starts,
+		.ends = ends,
+		.name_offsets = offs,
+		.n = m->n,
+		.names = m->names,
+		.names_len = m->names_len,
+		.lines = m->lines,
+		.bad_lines = m->bad_lines,
+		.dropped = m->dropped,
+	};
+}
+
+static bool table_is_sound(const struct sym_perf_map_table *t)
+{
+	/* Overlapping lines may make up to two ranges each. */
+	if (t->n > 2 * (size_t)SYM_PERF_MAP_LINES_MAX || t->names_len > SYM_PERF_MAP_TEXT_MAX ||
+	    (t->names_len && t->names[t->names_len - 1] != '\0'))
+		return false;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->starts[i] >= t->ends[i] || (i && t->starts[i] < t->ends[i - 1]) ||
+		    t->name_offsets[i] >= t->names_len)
+			return false;
+	return true;
+}
+
+int sym_perf_map_import(const struct sym_perf_map_table *t, struct sym_perf_map **out)
+{
+	struct sym_perf_map *m;
+
+	*out = NULL;
+	if (!table_is_sound(t))
+		return -EPROTO;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->ranges = malloc((t->n ? t->n : 1) * sizeof(*m->ranges));
+	m->names = malloc(t->names_len ? t->names_len : 1);
+	if (!m->ranges || !m->names) {
+		sym_perf_map_free(m);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		m->ranges[i] = (struct pm_range){ t->starts[i], t->ends[i], t->name_offsets[i] };
+	memcpy(m->names, t->names, t->names_len);
+	m->n = t->n;
+	m->names_len = t->names_len;
+	m->lines = t->lines;
+	m->bad_lines = t->bad_lines;
+	m->dropped = t->dropped;
+	*out = m;
+	return 0;
+}
+
 void sym_perf_map_free(struct sym_perf_map *m)
 {
 	if (!m)
@@ -577,7 +644,15 @@ struct sym_perf_maps {
 	struct sym_perf_map **retired;
 	size_t nretired, retired_cap;
 	struct sym_perf_maps_stats stats;
+	sym_perf_map_reader read;
+	void *read_ctx;
 };
+
+static int read_here(void *ctx, int fd, const struct stat *st, struct sym_perf_map **out)
+{
+	(void)ctx;
+	return sym_perf_map_read_fd(fd, st, out);
+}
 
 static uint64_t now_ns(void)
 {
@@ -648,7 +723,14 @@ struct sym_perf_maps *sym_perf_maps_new(const char *proc_root)
 		errno = ENOMEM;
 		return NULL;
 	}
+	c->read = read_here;
 	return c;
+}
+
+void sym_perf_maps_set_reader(struct sym_perf_maps *c, sym_perf_map_reader read, void *ctx)
+{
+	c->read = read ? read : read_here;
+	c->read_ctx = ctx;
 }
 
 struct drop_ctx {
@@ -797,8 +879,20 @@ static void refresh(struct sym_perf_maps *c, struct pm_proc *p)
 		refuse(c, p, &id);
 		return;
 	}
-	err = sym_perf_map_read_fd(fd, &st, &m);
+	err = c->read(c->read_ctx, fd, &st, &m);
 	close(fd);
+	/* Not parsed in time: what is held stays, the file is read again. */
+	if (err == -EAGAIN)
+		return;
+	/* The parser died or hung on it: what is held stays, and this file
+	 * is not read again until it changes. */
+	if (err == -EIO) {
+		p->refused = true;
+		p->id = id;
+		if (!p->map)
+			p->err = -EIO;
+		return;
+	}
 	if (!err && !fits(c, map_bytes(m))) {
 		sym_perf_map_free(m);
 		refuse(c, p, &id);

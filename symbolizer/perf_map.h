@@ -53,6 +53,26 @@ void sym_perf_map_get_info(const struct sym_perf_map *m,
 			   struct sym_perf_map_info *info);
 void sym_perf_map_free(struct sym_perf_map *m);
 
+/* The table of m, to send: n ranges [starts[i], ends[i]) named at
+ * name_offsets[i] in names (names_len bytes). Pointers into m, or into
+ * the arrays given (n entries each). */
+struct sym_perf_map_table {
+	const uint64_t *starts, *ends;
+	const uint32_t *name_offsets;
+	size_t n;
+	const char *names;
+	size_t names_len;
+	size_t lines, bad_lines, dropped;
+};
+/* Fills the arrays starts, ends, offs (m's range count each) and t. */
+void sym_perf_map_export(const struct sym_perf_map *m, uint64_t *starts, uint64_t *ends,
+			 uint32_t *offs, struct sym_perf_map_table *t);
+size_t sym_perf_map_ranges(const struct sym_perf_map *m);
+/* A map from a table made elsewhere (the parser worker), checked as the
+ * untrusted bytes it is: ranges non-empty, sorted and apart, every name
+ * inside names and ended. -EPROTO when it is not so; -ENOMEM. */
+int sym_perf_map_import(const struct sym_perf_map_table *t, struct sym_perf_map **out);
+
 /* Reads the open perf map fd, whose fstat is st: its last
  * SYM_PERF_MAP_TEXT_MAX bytes, up to the last newline (a JIT may be in
  * the middle of a line). */
@@ -94,6 +114,13 @@ struct sym_perf_maps;
 /* proc_root: as sym_cache_opts has it (NULL: /proc); copied. NULL and
  * errno ENOMEM on failure. */
 struct sym_perf_maps *sym_perf_maps_new(const char *proc_root);
+
+/* Who parses a map file opened here: sym_perf_map_read_fd by default, the
+ * parser worker when the cache has one. -EAGAIN from it: not parsed in
+ * time; the map held stays, and the file is read again at the next look. */
+typedef int (*sym_perf_map_reader)(void *ctx, int fd, const struct stat *st,
+				   struct sym_perf_map **out);
+void sym_perf_maps_set_reader(struct sym_perf_maps *c, sym_perf_map_reader read, void *ctx);
 void sym_perf_maps_free(struct sym_perf_maps *c);
 
 /* The body of sym_cache_lookup_perf_map (see sym.h): names addr from the

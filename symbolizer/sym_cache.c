@@ -171,6 +171,8 @@ struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
 		return NULL;
 	}
 	c->failed_sweep_at = 256;
+	if (c->worker)
+		sym_perf_maps_set_reader(c->perf_maps, sym_cache_read_perf_map_remote, c);
 	return c;
 }
 
@@ -234,7 +236,7 @@ uint64_t sym_cache_now_ns(void)
 
 /* ---- files by identity ---- */
 
-static struct file_id file_id_of(const struct stat *st)
+struct file_id sym_cache_file_id(const struct stat *st)
 {
 	return (struct file_id){
 		.dev = st->st_dev,
@@ -476,7 +478,7 @@ static int identify(const struct stat *st, const struct sym_file_ref *check,
 		return -ENOENT;
 	if (!S_ISREG(st->st_mode))
 		return -ENOEXEC;
-	*id = file_id_of(st);
+	*id = sym_cache_file_id(st);
 	return 0;
 }
 

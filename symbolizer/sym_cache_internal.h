@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "debuginfo.h"
 #include "hashtab.h"
@@ -47,7 +48,11 @@ struct wanted {
 	uint64_t weight; /* samples that will show it */
 };
 
-enum pending_kind { PENDING_NONE, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH };
+enum pending_kind {
+	PENDING_NONE, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH, PENDING_PERF_MAP
+};
+
+struct sym_perf_map;
 
 /* The worker's request outstanding, and what its answer is for. */
 struct pending {
@@ -59,6 +64,8 @@ struct pending {
 	size_t n_vaddrs;
 	/* An open's answer, once applied. */
 	struct sym_elf *elf;
+	/* A perf map's, once applied (owned until taken). */
+	struct sym_perf_map *perf_map;
 	int err;
 };
 
@@ -98,6 +105,7 @@ struct sym_cache {
 };
 
 uint64_t sym_cache_now_ns(void);
+struct file_id sym_cache_file_id(const struct stat *st);
 struct sym_elf *sym_cache_find_file(const struct sym_cache *c, const struct file_id *id);
 /* Remembers that the file id holds elf; failing to costs a re-read. */
 void sym_cache_add_file(struct sym_cache *c, const struct file_id *id, struct sym_elf *elf);
@@ -119,6 +127,11 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 /* sym_elf_resolve for a file the worker read. */
 int sym_cache_resolve_remote(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 			     struct sym_location *loc);
+/* The perf maps' reader when there is a worker (sym_perf_map_reader):
+ * the map parsed there, its table checked here. -EAGAIN: not by the
+ * deadline; -EIO: the worker died or hung on it. */
+int sym_cache_read_perf_map_remote(void *cache, int fd, const struct stat *st,
+				   struct sym_perf_map **out);
 /* Debug files debuginfod brought for files the worker holds, sent to it. */
 void sym_cache_take_remote_arrivals(struct sym_cache *c);
 /* Waits for the outstanding request until until_ns: 0 answered (applied),

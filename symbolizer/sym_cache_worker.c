@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "elf_file.h"
+#include "perf_map.h"
 #include "remote_elf.h"
 #include "resolve.h"
 #include "sym_cache_internal.h"
@@ -247,6 +248,32 @@ static void apply_attach(struct sym_cache *c, const Smolder__Worker__AttachReply
 	c->stats.debug_files++;
 }
 
+/* A perf map's table, checked (the worker is not trusted). */
+static void apply_perf_map(struct sym_cache *c, const Smolder__Worker__PerfMapReply *r)
+{
+	struct sym_perf_map_table t = {
+		.starts = r->starts,
+		.ends = r->ends,
+		.name_offsets = r->name_offsets,
+		.n = r->n_starts,
+		.names = (const char *)r->names.data,
+		.names_len = r->names.len,
+		.lines = r->lines,
+		.bad_lines = r->bad_lines,
+		.dropped = r->dropped,
+	};
+
+	c->pending.err = r->error;
+	if (r->error)
+		return;
+	if (r->n_ends != r->n_starts || r->n_name_offsets != r->n_starts)
+		c->pending.err = -EPROTO;
+	else
+		c->pending.err = sym_perf_map_import(&t, &c->pending.perf_map);
+	if (c->pending.err == -EPROTO)
+		c->stats.corrupt++;
+}
+
 static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 {
 	switch (c->pending.kind) {
@@ -262,6 +289,10 @@ static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_ATTACH_REPLY)
 			apply_attach(c, m->attach_reply);
 		break;
+	case PENDING_PERF_MAP:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP_REPLY)
+			apply_perf_map(c, m->perf_map_reply);
+		break;
 	case PENDING_NONE:
 		break;
 	}
@@ -271,6 +302,7 @@ void sym_cache_clear_pending(struct sym_cache *c)
 {
 	free(c->pending.path);
 	free(c->pending.vaddrs);
+	sym_perf_map_free(c->pending.perf_map);
 	c->pending = (struct pending){ .kind = PENDING_NONE };
 }
 
@@ -533,6 +565,46 @@ void sym_cache_fetch(struct sym_cache *c)
 			break; /* the rest, one by one, as far as the deadline allows */
 	free(files);
 	c->n_wanted = 0;
+}
+
+int sym_cache_read_perf_map_remote(void *cache, int fd, const struct stat *st,
+				   struct sym_perf_map **out)
+{
+	Smolder__Worker__PerfMap pm = SMOLDER__WORKER__PERF_MAP__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct sym_cache *c = cache;
+	struct file_id id = sym_cache_file_id(st);
+	uint64_t until = wait_until(c);
+	int err;
+
+	*out = NULL;
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP;
+	m.perf_map = &pm;
+	err = set_pending(c, PENDING_PERF_MAP, &id, "a JIT's perf map", 0, NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, &fd, 1, NULL);
+	if (err) {
+		sym_cache_clear_pending(c);
+		return -EIO;
+	}
+	err = sym_cache_wait_pending(c, until);
+	if (err == -EAGAIN) {
+		/* Its answer, when it comes, is dropped: the map is read
+		 * again at the next look. */
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	if (!err) {
+		err = c->pending.err;
+		*out = c->pending.perf_map;
+		c->pending.perf_map = NULL;
+	}
+	sym_cache_clear_pending(c);
+	return err;
 }
 
 /* Debug files debuginfod brought for files the worker holds: sent to it,

@@ -2,6 +2,9 @@
  * say (ELF symbols, DWARF, .gopclntab, demangling, unwind tables), so that
  * the agent never does (see sym.h, sym_worker).
  *
+ * Perf maps (a JIT's /tmp/perf-PID.map) are parsed here too, their tables
+ * sent back whole.
+ *
  * The agent starts it by executing its own executable again
  * (SYM_WORKER_ARGV1), with its end of a socket as descriptor 3. It
  * confines itself before it reads a byte (worker_confine.c), and from then
@@ -29,6 +32,7 @@
 #include <linux/capability.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +42,7 @@
 #include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
+#include "perf_map.h"
 #include "refusals.h"
 #include "resolve.h"
 #include "sym.h"
@@ -406,6 +411,52 @@ static int attach_debug(struct worker *w, const Smolder__Worker__AttachDebug *re
 	return reply(w, &m);
 }
 
+/* A JIT's perf map: parsed here, its table sent. */
+static int perf_map(struct worker *w, int fd)
+{
+	Smolder__Worker__PerfMapReply r = SMOLDER__WORKER__PERF_MAP_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct sym_perf_map *map = NULL;
+	struct sym_perf_map_table t;
+	uint64_t *starts = NULL, *ends = NULL;
+	uint32_t *offs = NULL;
+	struct stat st;
+	size_t n;
+	int err;
+
+	r.error = fd < 0 ? -EBADF : fstat(fd, &st) ? -errno : sym_perf_map_read_fd(fd, &st, &map);
+	n = sym_perf_map_ranges(map);
+	if (!r.error) {
+		starts = malloc((n ? n : 1) * sizeof(*starts));
+		ends = malloc((n ? n : 1) * sizeof(*ends));
+		offs = malloc((n ? n : 1) * sizeof(*offs));
+		if (!starts || !ends || !offs)
+			r.error = -ENOMEM;
+	}
+	if (!r.error) {
+		sym_perf_map_export(map, starts, ends, offs, &t);
+		r.starts = starts;
+		r.n_starts = n;
+		r.ends = ends;
+		r.n_ends = n;
+		r.name_offsets = offs;
+		r.n_name_offsets = n;
+		r.names.data = (uint8_t *)t.names;
+		r.names.len = t.names_len;
+		r.lines = t.lines;
+		r.bad_lines = t.bad_lines;
+		r.dropped = t.dropped;
+	}
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP_REPLY;
+	m.perf_map_reply = &r;
+	err = reply(w, &m);
+	free(starts);
+	free(ends);
+	free(offs);
+	sym_perf_map_free(map);
+	return err;
+}
+
 /* One request; descriptors not taken are closed by the caller. */
 static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 {
@@ -417,6 +468,8 @@ static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 		return open_file(w, m->open, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE:
 		return resolve(w, m->resolve);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP:
+		return perf_map(w, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
 		forget(w, m->forget);
 		return 0;

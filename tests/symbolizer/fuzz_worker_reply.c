@@ -5,7 +5,8 @@
  * an open_reply goes through sym_remote_elf_new and is then used as the
  * agent uses a file (offsets to addresses, the unwind table's rows), a
  * resolve_reply's locations through sym_remote_frames and
- * sym_elf_keep_address, as sym_cache applies them. Nothing may crash, leak
+ * sym_elf_keep_address, as sym_cache applies them, a perf_map_reply's
+ * table through sym_perf_map_import and lookups. Nothing may crash, leak
  * or read out of bounds, and what was taken must keep the promises
  * remote_elf.h makes (hex build-id, sorted rows, a bounded cost). Built
  * with -Dfuzz=true (CC=clang); seeds in corpus/worker_reply/, made by
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "perf_map.h"
 #include "remote_elf.h"
 #include "resolve.h"
 #include "sym.h"
@@ -145,6 +147,32 @@ static struct sym_elf *resolve_reply(const Smolder__Worker__WorkerMessage *m)
 	return se;
 }
 
+/* A perf map's table, taken as the cache takes it (sym_perf_map_import)
+ * and looked up around its ranges. */
+static void perf_map_reply(const Smolder__Worker__WorkerMessage *m)
+{
+	const Smolder__Worker__PerfMapReply *r = m->perf_map_reply;
+	struct sym_perf_map_table t = {
+		.starts = r->starts,
+		.ends = r->ends,
+		.name_offsets = r->name_offsets,
+		.n = r->n_starts,
+		.names = (const char *)r->names.data,
+		.names_len = r->names.len,
+	};
+	struct sym_perf_map *map;
+	const char *name;
+
+	if (r->n_ends != r->n_starts || r->n_name_offsets != r->n_starts ||
+	    sym_perf_map_import(&t, &map))
+		return;
+	for (size_t i = 0; i < r->n_starts && i < 8; i++)
+		for (int d = -1; d <= 1; d++)
+			if (sym_perf_map_lookup(map, r->starts[i] + (uint64_t)d, &name) == 0)
+				sink += strlen(name);
+	sym_perf_map_free(map);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Smolder__Worker__WorkerMessage *m;
@@ -160,6 +188,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_RESOLVE_REPLY:
 		se = resolve_reply(m);
+		break;
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP_REPLY:
+		perf_map_reply(m);
 		break;
 	default:
 		break;

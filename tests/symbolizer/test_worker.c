@@ -412,6 +412,47 @@ static void check_truncated(void)
 	sym_worker_free(w);
 }
 
+/* A JIT's perf map is parsed by the worker, and names as it would here:
+ * the later of two overlapping lines wins (sizes are hex), a bad line is
+ * skipped. */
+static void check_perf_map(void)
+{
+	static const char text[] = "1000 100 js:alpha\n"
+				   "not a line\n"
+				   "1080 40 js:beta (later, over alpha's middle)\n"
+				   "2000 10 Lua:gamma\n";
+	static const struct {
+		uint64_t addr;
+		const char *name;
+	} want[] = { { 0x1000, "js:alpha" }, { 0x107f, "js:alpha" },
+		     { 0x1080, "js:beta (later, over alpha's middle)" },
+		     { 0x10bf, "js:beta (later, over alpha's middle)" }, { 0x10c0, "js:alpha" },
+		     { 0x10ff, "js:alpha" }, { 0x1100, NULL }, { 0x200f, "Lua:gamma" },
+		     { 0x2010, NULL } };
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_worker_stats st;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	CHECK(test_write_file(path, text, sizeof(text) - 1) == 0, "write %s", path);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *name = NULL;
+		int err = sym_cache_lookup_perf_map(c, getpid(), getpid(), want[i].addr, &name);
+
+		if (want[i].name)
+			CHECK_NAME(err, name, want[i].name);
+		else
+			CHECK(err == -ENOENT, "%#" PRIx64 " named %s", want[i].addr, name);
+	}
+	sym_worker_get_stats(w, &st);
+	CHECK(st.starts == 1, "the perf map was not parsed by the worker (starts %" PRIu64 ")",
+	      st.starts);
+	unlink(path);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
 /* A worker that keeps dying is restarted at most so often; past that,
  * requests fail at once and are counted. */
 static void check_restart_bound(void)
@@ -449,5 +490,6 @@ int main(void)
 	check_hung();
 	check_truncated();
 	check_restart_bound();
+	check_perf_map();
 	return check_report("test_worker");
 }

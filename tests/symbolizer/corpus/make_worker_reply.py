@@ -69,6 +69,12 @@ def seeds(pb):
     yield "open_request", pb.WorkerMessage(id=7, open=pb.OpenFile(handle=7, path="/x", pid=1))
     yield "debug_query", pb.WorkerMessage(id=8, debug_query=pb.DebugQuery(
         build_id="ab", debuglink="x.debug"))
+    yield "perf_map_reply", pb.WorkerMessage(id=9, perf_map_reply=pb.PerfMapReply(
+        starts=[0x1000, 0x1080, 0x2000], ends=[0x1080, 0x10c0, 0x2010],
+        name_offsets=[0, 9, 0], names=b"js:alpha\0js:beta\0", lines=3, bad_lines=1))
+    yield "perf_map_reply_hostile", pb.WorkerMessage(id=10, perf_map_reply=pb.PerfMapReply(
+        starts=[0x2000, 0x1000, 2**64 - 1], ends=[0x1000, 0x3000, 0],
+        name_offsets=[0, 2**32 - 1, 5], names=b"no end"))
 
 
 def main():
