@@ -164,11 +164,17 @@ def hostile_device(spin, mod, tmp):
     debug file would be, a FIFO and a character device (the null device's
     numbers), and one at its build-id path in a --debug-dir."""
     path = os.path.join(tmp, "smolder_it_attack_dev")
+    link = os.path.join(tmp, "smolder_it_attack_dev.debug")
     dbg_dir = os.path.join(tmp, "debug")
-    subprocess.run(["objcopy", "--strip-debug", "--add-gnu-debuglink=/dev/null", spin, path],
+    # A debuglink's CRC is of the file named: not an empty one, whose CRC 0
+    # libdwfl uses for a dwz file's link instead.
+    with open(link, "wb") as f:
+        f.write(b"to be replaced")
+    subprocess.run(["objcopy", "--strip-debug", "--add-gnu-debuglink=" + link, spin, path],
                    check=True)
+    os.unlink(link)
     build_id = et.build_id(path)
-    planted = [os.path.join(tmp, "null"), os.path.join(tmp, ".debug", "null"),
+    planted = [link, os.path.join(tmp, ".debug", os.path.basename(link)),
                os.path.join(dbg_dir, ".build-id", build_id[:2], build_id[2:] + ".debug")]
     for p in planted[1:]:
         os.makedirs(os.path.dirname(p), exist_ok=True)
