@@ -164,26 +164,70 @@ static int compare_entries(const void *a, const void *b)
 	return 0;
 }
 
-/* Has the symbolizer ask for the names of every user frame of the drain
- * at once, before they are asked for one by one as profiles are built:
- * the parser worker then answers in a few round trips. */
-static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d)
+/* One process of a drain: its entries [start, start + n) once they are
+ * sorted by process, and their samples. */
+struct drained_process {
+	size_t start, n;
+	uint64_t samples;
+};
+
+static int by_samples(const void *a, const void *b)
+{
+	const struct drained_process *x = a, *y = b;
+
+	return (x->samples < y->samples) - (x->samples > y->samples);
+}
+
+/* The drain's processes, the most sampled first (d's entries sorted by
+ * process); NULL when memory runs out. */
+static struct drained_process *processes_by_samples(struct sampler_drain *d, size_t *n)
+{
+	struct drained_process *p = malloc((d->n ? d->n : 1) * sizeof(*p));
+
+	*n = 0;
+	if (!p)
+		return NULL;
+	qsort(d->entries, d->n, sizeof(*d->entries), compare_entries);
+	for (size_t i = 0; i < d->n; i++) {
+		if (i == 0 || compare_entries(&d->entries[i], &d->entries[i - 1]))
+			p[(*n)++] = (struct drained_process){ .start = i };
+		p[*n - 1].n++;
+		p[*n - 1].samples += d->entries[i].count;
+	}
+	qsort(p, *n, sizeof(*p), by_samples);
+	return p;
+}
+
+static void want_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
+		       const struct sampler_entry *e, const struct disc_process *p)
 {
 	uint64_t ips[SMOLDER_MAX_STACK_DEPTH];
+	unsigned int end;
+	int n = sampler_read_user_stack(ctx->sampler, d, e->key.user_stack, ips,
+					SMOLDER_MAX_STACK_DEPTH, &end);
 
-	for (size_t i = 0; i < d->n; i++) {
-		const struct smolder_count_key *k = &d->entries[i].key;
+	if (n > 0)
+		frames_want_user(ctx->sym, p, ips, (size_t)n, e->count);
+}
+
+/* Has the symbolizer ask for the names of every user frame of the drain
+ * at once, before they are asked for one by one as profiles are built:
+ * the parser worker then answers in a few round trips. The most sampled
+ * processes come first, so that their files are the first read: what the
+ * deadline leaves unnamed is what the fewest samples show. */
+static void want_names(struct interval_ctx *ctx, struct sampler_drain *d)
+{
+	size_t n;
+	struct drained_process *procs = processes_by_samples(d, &n);
+
+	for (size_t i = 0; procs && i < n; i++) {
+		const struct smolder_count_key *k = &d->entries[procs[i].start].key;
 		const struct disc_process *p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
-		unsigned int end;
-		int n;
 
-		if (!p || p->kernel_thread)
-			continue;
-		n = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips,
-					    SMOLDER_MAX_STACK_DEPTH, &end);
-		if (n > 0)
-			frames_want_user(ctx->sym, p, ips, (size_t)n, d->entries[i].count);
+		for (size_t j = 0; p && !p->kernel_thread && j < procs[i].n; j++)
+			want_entry(ctx, d, &d->entries[procs[i].start + j], p);
 	}
+	free(procs);
 	sym_cache_fetch(ctx->sym);
 }
 
