@@ -6,6 +6,7 @@
  * other descriptor closed, and an environment holding only the
  * sanitizers' settings: no secret the agent was given reaches it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "debuginfo.h"
 #include "sym.h"
@@ -48,7 +48,6 @@ struct sym_worker {
 	uint64_t busy_deadline;
 	struct sym_debug_search search;
 	char *search_path;
-	char **search_dirs;
 
 	uint64_t forget[FORGET_MAX];
 	size_t nforget;
