@@ -28,7 +28,7 @@ import threading
 import time
 
 import smolder_harness as h
-from test_metrics import Agent, INTERVAL_S, free_port, get, scrape, value, with_workload
+from test_metrics import Agent, INTERVAL_S, get, scrape, value, with_workload
 
 # health.h: the loop may wait min(interval, 10 s) between passes, and gets
 # 30 s more for one pass's work; three intervals and 30 s to close one.
@@ -50,7 +50,7 @@ def probe(base):
 
 
 def run_stall(smolder, pid, tmp):
-    port = free_port()
+    port = h.free_port()
     base = "http://127.0.0.1:%d" % port
     env = dict(os.environ, SMOLDER_TEST_STALL_S=str(STALL_S))
     agent = Agent(smolder, ["--pid", str(pid), "--http-listen", "127.0.0.1:%d" % port],
@@ -126,7 +126,7 @@ class SlowClient(threading.Thread):
 
 
 def run_slow_clients(smolder, pid, tmp):
-    port = free_port()
+    port = h.free_port()
     base = "http://127.0.0.1:%d" % port
     agent = Agent(smolder, ["--pid", str(pid), "--http-listen", "127.0.0.1:%d" % port],
                   os.path.join(tmp, "out-slow"))
