@@ -104,11 +104,13 @@ static size_t anon_resident(void)
 	return (resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static void *watch_memory(void *arg)
+static void *watch_memory(void *started)
 {
 	struct timespec tick = { .tv_nsec = WATCH_INTERVAL_NS };
 
-	(void)arg;
+	/* Running: what starting a thread does (a sanitizer's setup reads
+	 * /proc/self/maps) is done before the filter comes. */
+	pthread_barrier_wait(started);
 	for (;;) {
 		if (anon_resident() > memory_cap) {
 			static const char msg[] = "smolder parser worker: over its memory cap\n";
@@ -533,6 +535,7 @@ int sym_worker_main(int argc, char **argv)
 {
 	struct worker w = { .sock = WORKER_SOCK };
 	bool test = argc > 3 && !strcmp(argv[3], "--self-test");
+	pthread_barrier_t started;
 	bool bounding_kept;
 	pthread_t watcher;
 	int err;
@@ -551,11 +554,13 @@ int sym_worker_main(int argc, char **argv)
 		fprintf(stderr, "smolder parser worker: its capability bounding set stays (no "
 			"CAP_SETPCAP, no user namespace); every other set is empty\n");
 	statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (statm_fd < 0 || pthread_create(&watcher, NULL, watch_memory, NULL)) {
+	if (statm_fd < 0 || pthread_barrier_init(&started, NULL, 2) ||
+	    pthread_create(&watcher, NULL, watch_memory, &started)) {
 		fprintf(stderr, "smolder parser worker: cannot watch its memory: %s\n",
 			strerror(errno));
 		return 1;
 	}
+	pthread_barrier_wait(&started);
 	/* libelf's version check, before anything could refuse it. */
 	elf_version(EV_CURRENT);
 	err = sym_worker_restrict_calls();
