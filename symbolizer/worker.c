@@ -270,7 +270,7 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 		.candidates = ask_agent,
 		.candidates_ctx = w,
 	};
-	size_t before = heap_in_use(), now;
+	size_t before = heap_in_use(), now, bytes, rows;
 	struct worker_file *f;
 	struct sym_elf *se;
 	bool corrupt;
@@ -302,8 +302,14 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 		sym_elf_free(se);
 		return send_open_reply(w, NULL, -ENOMEM, false, 0);
 	}
+	/* What the file costs here once its unwind table, which the agent
+	 * holds from now on, is let go. */
 	now = heap_in_use();
-	return send_open_reply(w, se, 0, corrupt, now > before ? now - before : 0);
+	bytes = now > before ? now - before : 0;
+	rows = se->unwind.n * sizeof(*se->unwind.rows);
+	err = send_open_reply(w, se, 0, corrupt, bytes > rows ? bytes - rows : 0);
+	sym_unwind_table_release(&se->unwind);
+	return err;
 }
 
 static void fill_location(const struct sym_location *loc, Smolder__Worker__Location *out,
