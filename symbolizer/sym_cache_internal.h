@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "debuginfo.h"
+#include "elf_file.h"
 #include "hashtab.h"
 #include "refusals.h"
 #include "sym.h"
@@ -49,7 +50,8 @@ struct wanted {
 };
 
 enum pending_kind {
-	PENDING_NONE, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH, PENDING_PERF_MAP
+	PENDING_NONE, PENDING_PEEK, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH,
+	PENDING_PERF_MAP
 };
 
 struct sym_perf_map;
@@ -66,6 +68,9 @@ struct pending {
 	struct sym_elf *elf;
 	/* A perf map's, once applied (owned until taken). */
 	struct sym_perf_map *perf_map;
+	/* The file's build-id, once known (a peek's answer): a quarantine
+	 * keeps it. */
+	char build_id[2 * SYM_BUILD_ID_MAX + 1];
 	int err;
 };
 

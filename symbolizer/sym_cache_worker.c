@@ -248,6 +248,16 @@ static void apply_attach(struct sym_cache *c, const Smolder__Worker__AttachReply
 	c->stats.debug_files++;
 }
 
+static void apply_peek(struct sym_cache *c, const Smolder__Worker__PeekReply *r)
+{
+	const char *id = r->build_id ? r->build_id : "";
+
+	c->pending.err = r->error;
+	if (!r->error && strlen(id) < sizeof(c->pending.build_id) &&
+	    strspn(id, "0123456789abcdef") == strlen(id))
+		strcpy(c->pending.build_id, id);
+}
+
 /* A perf map's table, checked (the worker is not trusted). */
 static void apply_perf_map(struct sym_cache *c, const Smolder__Worker__PerfMapReply *r)
 {
@@ -292,6 +302,10 @@ static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 	case PENDING_PERF_MAP:
 		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP_REPLY)
 			apply_perf_map(c, m->perf_map_reply);
+		break;
+	case PENDING_PEEK:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK_REPLY)
+			apply_peek(c, m->peek_reply);
 		break;
 	case PENDING_NONE:
 		break;
@@ -339,9 +353,13 @@ int sym_cache_wait_pending(struct sym_cache *c, uint64_t until_ns)
 	if (err == -EINPROGRESS)
 		return -EAGAIN;
 	if (err) {
-		re = c->pending.kind == PENDING_OPEN ? NULL : find_remote(c, c->pending.handle);
+		re = c->pending.kind == PENDING_RESOLVE || c->pending.kind == PENDING_ATTACH
+			     ? find_remote(c, c->pending.handle)
+			     : NULL;
 		quarantine(c, &c->pending.id, c->pending.path,
-			   re && re->elf->build_id[0] ? re->elf->build_id : NULL);
+			   c->pending.build_id[0] ? c->pending.build_id
+			   : re && re->elf->build_id[0] ? re->elf->build_id
+			   : NULL);
 		c->pending.elf = NULL;
 		c->pending.err = -EIO;
 		return -EIO;
@@ -364,6 +382,38 @@ static int worker_free(struct sym_cache *c, uint64_t until)
 /* Has the worker read the file at fd (identified as id): the cache's
  * read_new, in the worker. -EAGAIN: not by the deadline (asked again
  * later). */
+/* The file's build-id alone, first: if reading the whole file kills the
+ * worker, the file set aside still has it, so a server can name its
+ * frames. 0 and build_id ("" when it has none); -EAGAIN: not by the
+ * deadline; -EIO: the worker died on it (set aside) or none runs. */
+static int ask_build_id(struct sym_cache *c, int fd, const struct file_id *id, const char *path,
+			uint64_t until, char *build_id)
+{
+	Smolder__Worker__PeekBuildId p = SMOLDER__WORKER__PEEK_BUILD_ID__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	int err;
+
+	build_id[0] = '\0';
+	if (worker_free(c, until))
+		return -EAGAIN;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK;
+	m.peek = &p;
+	err = set_pending(c, PENDING_PEEK, id, path, 0, NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, &fd, 1, NULL);
+	if (err) {
+		sym_cache_clear_pending(c);
+		return -EIO;
+	}
+	err = sym_cache_wait_pending(c, until);
+	if (err == -EAGAIN)
+		return -EAGAIN; /* its answer is dropped when it comes */
+	if (!err)
+		strcpy(build_id, c->pending.build_id);
+	sym_cache_clear_pending(c);
+	return err ? -EIO : 0;
+}
+
 int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
 		       const struct file_id *id, struct sym_elf **elf)
 {
@@ -371,12 +421,29 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 	Smolder__Worker__OpenFile o = SMOLDER__WORKER__OPEN_FILE__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	const char *path = ref->path ? ref->path : "";
+	char build_id[2 * SYM_BUILD_ID_MAX + 1];
 	uint64_t until = wait_until(c);
 	int err;
 
 	*elf = quarantined(c, id);
 	if (*elf)
 		return 0;
+	err = ask_build_id(c, fd, id, path, until, build_id);
+	if (err == -EAGAIN) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	if (err) {
+		*elf = quarantined(c, id);
+		return *elf ? 0 : -EIO;
+	}
+	/* Another file with the same build-id (another container's copy)
+	 * is the same program: read once. */
+	*elf = build_id[0] ? sym_cache_find_build_id(c, build_id) : NULL;
+	if (*elf) {
+		sym_cache_add_file(c, id, *elf);
+		return 0;
+	}
 	if (worker_free(c, until)) {
 		c->stats.late++;
 		return -EAGAIN;
@@ -387,6 +454,7 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN;
 	m.open = &o;
 	err = set_pending(c, PENDING_OPEN, id, path, o.handle, NULL, 0);
+	strcpy(c->pending.build_id, build_id);
 	if (!err)
 		err = sym_worker_send(c->worker, &m, &fd, 1, &search);
 	if (err == -ECHILD) {

@@ -419,6 +419,19 @@ static int attach_debug(struct worker *w, const Smolder__Worker__AttachDebug *re
 	return reply(w, &m);
 }
 
+static int peek_build_id(struct worker *w, int fd)
+{
+	Smolder__Worker__PeekReply r = SMOLDER__WORKER__PEEK_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	char hex[2 * SYM_BUILD_ID_MAX + 1] = "";
+
+	r.error = fd < 0 ? -EBADF : sym_elf_peek_build_id(fd, hex);
+	r.build_id = hex;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK_REPLY;
+	m.peek_reply = &r;
+	return reply(w, &m);
+}
+
 /* A JIT's perf map: parsed here, its table sent. */
 static int perf_map(struct worker *w, int fd)
 {
@@ -478,6 +491,8 @@ static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 		return resolve(w, m->resolve);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP:
 		return perf_map(w, fd);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK:
+		return peek_build_id(w, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
 		forget(w, m->forget);
 		return 0;

@@ -350,12 +350,35 @@ static void check_killed(void)
 	sym_worker_free(w);
 }
 
+/* The file at path is set aside: what the cache answers for it is a stub
+ * with the build-id of original, and nothing else. */
+static void check_stub(struct sym_cache *c, const char *path, const char *original)
+{
+	struct sym_elf *stub, *orig = NULL;
+	uint64_t vaddr;
+	int err;
+
+	stub = open_host(c, path, &err);
+	CHECK(stub, "the file set aside: %d", err);
+	CHECK(sym_elf_open(original, &orig) == 0, "open %s", original);
+	CHECK(stub && orig && sym_elf_build_id(stub) && sym_elf_build_id(orig) &&
+	      !strcmp(sym_elf_build_id(stub), sym_elf_build_id(orig)),
+	      "the stub's build-id is %s", stub && sym_elf_build_id(stub) ? sym_elf_build_id(stub)
+								   : "none");
+	CHECK(stub && !sym_elf_unwind_table(stub) && sym_elf_offset_to_vaddr(stub, 0, &vaddr),
+	      "the stub has a table or segments");
+	sym_elf_free(orig);
+}
+
 /* A worker that stops answering is killed at the request's deadline, and
- * the file it was reading is set aside (its frames unnamed, no error). */
+ * the file it was reading is set aside (its frames unnamed, no error):
+ * one it hangs on before it has read its build-id, and one it has read
+ * and hangs on naming an address, which keeps its build-id. */
 static void check_hung(void)
 {
 	struct sym_worker *w = worker_new(300, 0);
 	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_location loc;
 	struct sym_worker_stats st;
 	struct sym_cache_stats cs;
 	struct sym_elf *elf;
@@ -371,10 +394,16 @@ static void check_hung(void)
 	CHECK(cs.quarantined == 1, "quarantined %" PRIu64, cs.quarantined);
 	CHECK(elf && !sym_elf_unwind_table(elf), "a quarantined file: %d", err);
 	CHECK(kill(pid, 0) < 0 && errno == ESRCH, "the hung worker still exists");
-	/* The next file goes to a new worker. */
-	CHECK(open_host(c, test_env("SYM_LIB"), &err), "open after a hang: %d", err);
+	/* The next file goes to a new worker, which hangs naming it. */
+	elf = open_host(c, test_env("SYM_NOPIE"), &err);
+	CHECK(elf, "open after a hang: %d", err);
 	sym_worker_get_stats(w, &st);
 	CHECK(st.starts == 2, "starts %" PRIu64, st.starts);
+	kill(worker_pid(w), SIGSTOP);
+	CHECK(elf && sym_elf_resolve(c, elf, 0x401000, &loc) == 0 && loc.n == 0,
+	      "named by a hung worker");
+	sym_cache_trim(c);
+	check_stub(c, test_env("SYM_NOPIE"), test_env("SYM_NOPIE"));
 	sym_cache_free(c);
 	sym_worker_free(w);
 }
