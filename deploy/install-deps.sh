@@ -14,6 +14,9 @@ packages=(
   golang-go protobuf-compiler python3 python3-protobuf elfutils debuginfod
   # tests/deploy: the manifests' YAML, read by Debian's python3
   python3-yaml
+  # tests/kernels: Debian 12's kernel booted under qemu from an initramfs
+  # of busybox and the agent
+  qemu-system-x86 busybox-static cpio
   # benchmarks: the peers we measure against, and the DWARF of python3.11
   # that bench/symbolize.sh resolves
   linux-perf python3.11-dbg
