@@ -3,6 +3,7 @@
  * --help text and a test checks the two agree.
  */
 #include "config.h"
+#include "kernel_features.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -135,6 +136,9 @@ static const struct flag_def flags[] = {
 	{ "test-kube-api-url", "SMOLDER_TEST_KUBE_API_URL", FLAG_STRING, "URL", NULL,
 	  "Test only: the Kubernetes API server to watch, without a service account.",
 	  AT(test_kube_api_url), 0, 0, true },
+	{ "test-pretend-missing", "SMOLDER_TEST_PRETEND_MISSING", FLAG_STRING, "LIST", NULL,
+	  "Test only: kernel features to take for missing (kernel_features.h), to test their fallbacks.",
+	  AT(test_pretend_missing), 0, 0, true },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
 	  "Test only: size of the BPF count map.", AT(count_map_entries), 1, 1u << 24, true },
 	{ "test-stack-map-entries", "SMOLDER_TEST_STACK_MAP_ENTRIES", FLAG_UINT, "N", "16384",
@@ -560,6 +564,7 @@ static int check_upload(struct config *cfg, char *err, size_t err_len)
 int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t err_len)
 {
 	bool from_argv[N_FLAGS] = { false };
+	char msg[256];
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -627,6 +632,11 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 	}
 	cfg->http_listen_given = flag_given(find_flag("http-listen", strlen("http-listen")),
 					    from_argv);
+	if (kernel_features_parse(cfg->test_pretend_missing, &cfg->pretend_missing, msg,
+				  sizeof(msg))) {
+		snprintf(err, err_len, "--test-pretend-missing: %s", msg);
+		return -EINVAL;
+	}
 	return check_upload(cfg, err, err_len);
 }
 
@@ -656,6 +666,7 @@ void config_release(struct config *cfg)
 	free(cfg->http_listen);
 	free(cfg->node_name);
 	free(cfg->test_kube_api_url);
+	free(cfg->test_pretend_missing);
 	free(cfg->pids);
 	memset(cfg, 0, sizeof(*cfg));
 }

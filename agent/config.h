@@ -55,6 +55,8 @@ struct config {
 	bool kubernetes;               /* --kubernetes, or $KUBERNETES_SERVICE_HOST */
 	char *node_name;               /* NULL: $NODE_NAME, else the host name */
 	char *test_kube_api_url;       /* test only: an API server without auth */
+	char *test_pretend_missing;    /* test only: kernel features taken for missing */
+	unsigned int pretend_missing;  /* ... as a bit per enum kernel_feature */
 	enum log_level log_level;
 	unsigned int count_map_entries; /* test only: BPF map sizes */
 	unsigned int stack_map_entries;

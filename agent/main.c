@@ -10,6 +10,7 @@
 #include "config.h"
 #include "disc.h"
 #include "log.h"
+#include "kernel_features.h"
 #include "probe.h"
 #include "run.h"
 #include "sym.h"
@@ -82,7 +83,15 @@ int main(int argc, char **argv)
 				"run as root\n", err, PROBE_MIN_KERNEL);
 		status = 1;
 	} else {
-		status = agent_run(&cfg, targets);
+		struct kernel_features kf;
+
+		kernel_features_probe(&kf, cfg.pretend_missing);
+		if (kernel_features_check(&kf, err, sizeof(err))) {
+			fprintf(stderr, "smolder: %s\n", err);
+			status = 1;
+		} else {
+			status = agent_run(&cfg, targets, &kf);
+		}
 	}
 	disc_targets_free(targets);
 	config_release(&cfg);

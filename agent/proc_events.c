@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 
 struct proc_events {
 	struct events_bpf *skel;
+	struct bpf_program *exec_prog, *exit_prog;
+	bool raw_tracepoints;
 	struct ring_buffer *rb;
 	struct disc_table *disc;
 	struct unwind_loader *unwind;
@@ -94,7 +97,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
 		/* The old image's mappings mislead the walk: frame pointers
 		 * until the new one is read. */
-		unwind_loader_forget(e->unwind, (int)ev->tgid);
+		if (e->unwind)
+			unwind_loader_forget(e->unwind, (int)ev->tgid);
 		break;
 	case SMOLDER_EVENT_SAMPLED:
 		/* Read now: a short-lived process may be gone by the drain. A
@@ -102,13 +106,15 @@ static int handle_event(void *ctx, void *data, size_t len)
 		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
-			unwind_loader_publish(e->unwind, p);
+			if (e->unwind)
+				unwind_loader_publish(e->unwind, p);
 		}
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
 		bpf_map_delete_elem(e->ranges_fd, &tgid);
-		unwind_loader_forget(e->unwind, (int)ev->tgid);
+		if (e->unwind)
+			unwind_loader_forget(e->unwind, (int)ev->tgid);
 		break;
 	}
 	return 0;
@@ -133,14 +139,19 @@ static int reuse_shared_maps(struct events_bpf *skel, const struct sampler *s)
 static int attach_programs(struct proc_events *e, const char **what)
 {
 	struct events_bpf *skel = e->skel;
+	/* in the skeleton's own slots, which it destroys */
+	struct bpf_link **exec_link = e->raw_tracepoints ? &skel->links.smolder_exec_rt
+							 : &skel->links.smolder_exec;
+	struct bpf_link **exit_link = e->raw_tracepoints ? &skel->links.smolder_exit_rt
+							 : &skel->links.smolder_exit;
 
-	skel->links.smolder_exec = bpf_program__attach(skel->progs.smolder_exec);
-	if (!skel->links.smolder_exec) {
+	*exec_link = bpf_program__attach(e->exec_prog);
+	if (!*exec_link) {
 		*what = "attaching to sched_process_exec";
 		return -errno;
 	}
-	skel->links.smolder_exit = bpf_program__attach(skel->progs.smolder_exit);
-	if (!skel->links.smolder_exit) {
+	*exit_link = bpf_program__attach(e->exit_prog);
+	if (!*exit_link) {
 		*what = "attaching to sched_process_exit";
 		return -errno;
 	}
@@ -153,10 +164,24 @@ static int attach_programs(struct proc_events *e, const char **what)
 	return 0;
 }
 
+/* Keeps the exec and exit programs of one kind, BTF or raw tracepoints:
+ * only those are loaded. */
+static void choose_tracepoints(struct proc_events *e)
+{
+	struct events_bpf *skel = e->skel;
+
+	e->exec_prog = e->raw_tracepoints ? skel->progs.smolder_exec_rt : skel->progs.smolder_exec;
+	e->exit_prog = e->raw_tracepoints ? skel->progs.smolder_exit_rt : skel->progs.smolder_exit;
+	bpf_program__set_autoload(skel->progs.smolder_exec, !e->raw_tracepoints);
+	bpf_program__set_autoload(skel->progs.smolder_exit, !e->raw_tracepoints);
+	bpf_program__set_autoload(skel->progs.smolder_exec_rt, e->raw_tracepoints);
+	bpf_program__set_autoload(skel->progs.smolder_exit_rt, e->raw_tracepoints);
+}
+
 /* Opens and loads the programs on the sampler's maps, with or without the
- * dlopen watch: it is an fentry program, which some kernels refuse (no
- * ftrace direct calls, or tracing programs not allowed), and the rest
- * works without it. */
+ * dlopen watch: it is an fentry program, which some kernels refuse even
+ * when the probe's took (no ftrace direct calls on that function), and the
+ * rest works without it. */
 static int load_programs(struct proc_events *e, const struct sampler *s, bool watch_mmap,
 			 const char **what)
 {
@@ -173,6 +198,7 @@ static int load_programs(struct proc_events *e, const struct sampler *s, bool wa
 		*what = "sharing the sampler's maps with the process-event programs";
 		return err;
 	}
+	choose_tracepoints(e);
 	if (!watch_mmap)
 		bpf_program__set_autoload(e->skel->progs.smolder_mmap_exec, false);
 	err = events_bpf__load(e->skel);
@@ -181,8 +207,16 @@ static int load_programs(struct proc_events *e, const struct sampler *s, bool wa
 	return err;
 }
 
+void proc_events_program_names(const struct proc_events *e, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s, %s%s", bpf_program__name(e->exec_prog),
+		 bpf_program__name(e->exit_prog),
+		 e->skel->links.smolder_mmap_exec ? ", smolder_mmap_exec" : "");
+}
+
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
-		    struct unwind_loader *unwind, struct proc_events **out, const char **what)
+		    struct unwind_loader *unwind, const struct proc_events_opts *opts,
+		    struct proc_events **out, const char **what)
 {
 	struct proc_events *e = calloc(1, sizeof(*e));
 	int err;
@@ -193,8 +227,9 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 	e->disc = disc;
 	e->unwind = unwind;
 	e->n_cpus = libbpf_num_possible_cpus();
-	err = load_programs(e, s, true, what);
-	if (err) {
+	e->raw_tracepoints = opts->raw_tracepoints;
+	err = load_programs(e, s, opts->watch_mmap, what);
+	if (err && opts->watch_mmap) {
 		log_warn("not watching for dlopen (fentry/vm_mmap_pgoff: %s): new libraries are "
 			 "found when their frames are named", strerror(-err));
 		err = load_programs(e, s, false, what);

@@ -7,6 +7,8 @@
 #ifndef SMOLDER_PROC_EVENTS_H
 #define SMOLDER_PROC_EVENTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "disc.h"
@@ -15,11 +17,20 @@
 
 struct proc_events;
 
-/* Loads and attaches the exec/exit programs on the sampler's shared maps.
- * *what names the step that failed. */
+/* Which programs the kernel's features allow (kernel_features.h). */
+struct proc_events_opts {
+	bool raw_tracepoints; /* no tp_btf: exec and exit through raw tracepoints */
+	bool watch_mmap;      /* fentry: the dlopen watch */
+};
+
+/* Loads and attaches the exec/exit programs on the sampler's shared maps;
+ * unwind is NULL when the walk follows frame pointers only. *what names
+ * the step that failed. */
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
-		    struct unwind_loader *unwind,
+		    struct unwind_loader *unwind, const struct proc_events_opts *opts,
 		    struct proc_events **out, const char **what);
+/* The names of the programs attached, comma-separated, into buf. */
+void proc_events_program_names(const struct proc_events *e, char *buf, size_t len);
 void proc_events_free(struct proc_events *e);
 
 /* A descriptor that polls readable when events wait. */

@@ -21,6 +21,7 @@
 #include "disc.h"
 #include "http_server.h"
 #include "interval.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
@@ -359,7 +360,8 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 	unwind_loader_publish(pl->loader, p);
 }
 
-int agent_run(const struct config *cfg, const struct disc_targets *targets)
+int agent_run(const struct config *cfg, const struct disc_targets *targets,
+	      const struct kernel_features *kf)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
 	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
@@ -373,7 +375,14 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		.stack_map_entries = cfg->stack_map_entries,
 		.unwind_rows = (uint32_t)(cfg->unwind_table_max_bytes /
 					  sizeof(struct smolder_unwind_row)),
+		.walk_frame_pointers = !kf->have[KF_BPF_LOOP],
+		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
 	};
+	struct proc_events_opts events_opts = {
+		.raw_tracepoints = !kf->have[KF_TP_BTF],
+		.watch_mmap = kf->have[KF_FENTRY],
+	};
+	char programs[128];
 	struct sym_debuginfod *debuginfod = NULL;
 	struct counters counters = {};
 	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
@@ -390,6 +399,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 	int status = 1, sigfd, err;
 
 	libbpf_set_print(libbpf_log);
+	kernel_features_warn(kf);
 	sigfd = signals_open();
 	if (sigfd < 0) {
 		log_error("setting up signal handling: %s", strerror(-sigfd));
@@ -436,8 +446,10 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
-	{
+	/* Without bpf_loop the walk follows frame pointers only: no tables. */
+	if (!sampler_opts.walk_frame_pointers) {
 		struct unwind_loader_opts uo = { .sz = sizeof(uo), .sym = ctx.sym };
+		struct preload pl = { NULL, ctx.disc, cfg };
 
 		sampler_unwind_maps(ctx.sampler, &uo.rows_fd, &uo.procs_fd, &uo.max_rows);
 		ctx.unwind = unwind_loader_new(&uo);
@@ -445,21 +457,20 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets)
 			log_error("out of memory");
 			goto out;
 		}
-	}
-	/* Tables for the targets already running, before their first
-	 * samples: else those are walked by frame pointers until then. */
-	{
-		struct preload pl = { ctx.unwind, ctx.disc, cfg };
-
+		/* Tables for the targets already running, before their first
+		 * samples: else those are walked by frame pointers until then. */
+		pl.loader = ctx.unwind;
 		disc_table_for_each(ctx.disc, publish_unwind, &pl);
 	}
-	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &ctx.events, &what);
+	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &events_opts, &ctx.events, &what);
 	if (!err)
 		err = sampler_start(ctx.sampler, &what);
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
+	proc_events_program_names(ctx.events, programs, sizeof(programs));
+	log_info("BPF programs: %s, %s", sampler_program_name(ctx.sampler), programs);
 	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, %s every %llums",
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
 		 ctx.uploader ? "uploading" : cfg->output_dir,

@@ -8,8 +8,10 @@
 
 #include "config.h"
 #include "disc.h"
+#include "kernel_features.h"
 
 /* Returns the process exit status. */
-int agent_run(const struct config *cfg, const struct disc_targets *targets);
+int agent_run(const struct config *cfg, const struct disc_targets *targets,
+	      const struct kernel_features *kf);
 
 #endif

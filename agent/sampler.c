@@ -17,6 +17,7 @@
 
 struct sampler {
 	struct sample_bpf *skel;
+	struct bpf_program *prog; /* the one of the four that is loaded */
 	struct bpf_link **links;
 	int *perf_fds;
 	size_t n_cpus;
@@ -139,7 +140,7 @@ static int attach_all_cpus(struct sampler *s, unsigned int rate, const char **wh
 			*what = "perf_event_open (software CPU clock)";
 			goto out;
 		}
-		link = bpf_program__attach_perf_event(s->skel->progs.smolder_sample, fd);
+		link = bpf_program__attach_perf_event(s->prog, fd);
 		if (!link) {
 			err = -errno;
 			close(fd);
@@ -156,6 +157,28 @@ static int attach_all_cpus(struct sampler *s, unsigned int rate, const char **wh
 out:
 	free(online);
 	return err;
+}
+
+/* Of the four sampling programs (CFI walk or frame pointers; user registers
+ * from bpf_task_pt_regs or the kernel stack), keeps the one the kernel's
+ * features call for: only it is loaded. */
+static struct bpf_program *choose_program(struct sample_bpf *skel, const struct sampler_opts *o)
+{
+	struct bpf_program *all[] = {
+		skel->progs.smolder_cfi, skel->progs.smolder_cfi_ks,
+		skel->progs.smolder_fp, skel->progs.smolder_fp_ks,
+	};
+	struct bpf_program *chosen =
+		all[(o->walk_frame_pointers ? 2 : 0) + (o->regs_from_kernel_stack ? 1 : 0)];
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		bpf_program__set_autoload(all[i], all[i] == chosen);
+	return chosen;
+}
+
+const char *sampler_program_name(const struct sampler *s)
+{
+	return bpf_program__name(s->prog);
 }
 
 int sampler_new(const struct sampler_opts *opts, struct sampler **out, const char **what)
@@ -185,6 +208,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		*what = "sizing the BPF maps";
 		goto fail;
 	}
+	s->prog = choose_program(s->skel, opts);
 	err = sample_bpf__load(s->skel);
 	if (err) {
 		*what = "loading the BPF program (run with --log-level debug for the verifier's log)";

@@ -27,6 +27,8 @@ struct sampler_opts {
 	unsigned int count_map_entries; /* 0: sample.h's default */
 	unsigned int stack_map_entries;
 	uint32_t unwind_rows;           /* 0: unwind.h's default */
+	bool walk_frame_pointers;       /* no bpf_loop: the frame-pointer walk */
+	bool regs_from_kernel_stack;    /* no bpf_task_pt_regs */
 };
 
 struct sampler_entry {
@@ -47,6 +49,8 @@ struct sampler_drain {
  * (for the one line the agent prints). */
 int sampler_new(const struct sampler_opts *opts, struct sampler **out,
 		const char **what);
+/* The name of the sampling program loaded (one of bpf/sample.bpf.c's). */
+const char *sampler_program_name(const struct sampler *s);
 /* Starts sampling: one perf event per online CPU. */
 int sampler_start(struct sampler *s, const char **what);
 void sampler_free(struct sampler *s);

@@ -3,38 +3,67 @@
  * agent through the ring buffer shared with the sampler (see events.h); and
  * executable mmaps (a dlopen), which make the sampler announce the process
  * again so the agent re-reads its mappings.
- * BTF-typed tracepoints: the task comes as a typed pointer, no probing. */
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "sample.h"
 #include "events_maps.bpf.h"
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(smolder_exec, struct task_struct *p)
+/* Each event has two programs: a BTF tracepoint (Linux 5.5), and a raw
+ * tracepoint for kernels without one (agent/kernel_features.c); both read
+ * the task with CO-RE reads, so one body serves both. */
+
+static __always_inline void on_exec(struct task_struct *p)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
 
 	/* A new image: the next sample announces the process again, by then
 	 * with its libraries mapped. */
 	bpf_map_delete_elem(&seen, &tgid);
 	event_send(SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
-	return 0;
 }
 
 /* Called for every thread; the process ends with its last one, which is not
  * necessarily the leader (main may call pthread_exit). do_exit has already
  * counted this thread out of signal->live (older kernels do not pass
  * group_dead to the tracepoint, so read it ourselves). */
+static __always_inline void on_exit(struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return;
+	bpf_map_delete_elem(&seen, &tgid);
+	event_send(SMOLDER_EVENT_EXIT, tgid, task_start_ticks(p));
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(smolder_exec, struct task_struct *p)
+{
+	on_exec(p);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(smolder_exit, struct task_struct *p)
 {
-	__u32 tgid = p->tgid;
+	on_exit(p);
+	return 0;
+}
 
-	if (p->signal->live.counter != 0)
-		return 0;
-	bpf_map_delete_elem(&seen, &tgid);
-	event_send(SMOLDER_EVENT_EXIT, tgid, task_start_ticks(p));
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(smolder_exec_rt, struct task_struct *p)
+{
+	on_exec(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(smolder_exit_rt, struct task_struct *p)
+{
+	on_exit(p);
 	return 0;
 }
 

@@ -62,10 +62,11 @@ static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
 }
 
 /* A process's start, as /proc/PID/stat gives it: the thread group leader's
- * boot-time start in USER_HZ ticks. */
+ * boot-time start in USER_HZ ticks. Read with CO-RE reads, which serve the
+ * raw tracepoints' untyped task pointer as well as a typed one. */
 static __always_inline __u64 task_start_ticks(struct task_struct *task)
 {
-	return task->group_leader->start_boottime / SMOLDER_NSEC_PER_TICK;
+	return BPF_CORE_READ(task, group_leader, start_boottime) / SMOLDER_NSEC_PER_TICK;
 }
 
 #endif

@@ -144,12 +144,42 @@ static __always_inline enum smolder_stat count_sample(__u32 gen,
 	return SMOLDER_STAT_LOST_COUNT_MAP_FULL;
 }
 
+/* How a sampling program is built: each kernel gets the one its features
+ * allow (agent/kernel_features.c), loaded under its own name. */
+enum sample_walk { WALK_CFI, WALK_FP };           /* bpf_loop (5.17), or not */
+enum sample_regs { REGS_HELPER, REGS_KERNEL_STACK }; /* bpf_task_pt_regs (5.15), or not */
+
+#define USER_CS 0x33 /* __USER_CS: the pt_regs of a 64-bit task in user mode */
+#define THREAD_SIZE 16384 /* x86-64's kernel stack; twice that with KASAN */
+
+/* Before bpf_task_pt_regs: x86-64 saves a task's user registers at the top
+ * of its kernel stack (no padding on 64-bit). The stack's size is not in
+ * BTF, so both sizes are tried and each kept only if its cs is the user
+ * code segment: registers read from the wrong place give no stack rather
+ * than a wrong one. */
+static __always_inline struct pt_regs *regs_on_kernel_stack(struct task_struct *task)
+{
+	char *stack = BPF_CORE_READ(task, stack);
+	struct pt_regs *regs;
+
+	if (!stack)
+		return NULL;
+	for (int order = 0; order < 2; order++) {
+		regs = (struct pt_regs *)(stack + (THREAD_SIZE << order)) - 1;
+		if ((BPF_CORE_READ(regs, cs) & 0xffff) == USER_CS)
+			return regs;
+	}
+	return NULL;
+}
+
 /* The user stack, walked from the registers the task had in user mode:
  * the sample's own when it landed there, else those the kernel saved on
  * entry. Stored under its hash; 0 when it cannot be stored. */
 static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_data *ctx,
 							 __u32 gen, struct task_struct *task,
-							 struct smolder_count_key *key)
+							 struct smolder_count_key *key,
+							 enum sample_walk walk,
+							 enum sample_regs saved)
 {
 	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
 	void *stacks = gen ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
@@ -157,7 +187,9 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 	long err;
 
 	if (ip >= SMOLDER_KERNEL_START) {
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		struct pt_regs *regs = saved == REGS_HELPER
+					       ? (struct pt_regs *)bpf_task_pt_regs(task)
+					       : regs_on_kernel_stack(task);
 
 		if (!regs)
 			return SMOLDER_STAT_LOST_STACK_READ;
@@ -167,7 +199,10 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 	}
 	if (ip == 0 || ip >= SMOLDER_KERNEL_START)
 		return SMOLDER_STAT_LOST_STACK_READ;
-	st = walk_user_stack(key->tgid, key->start_ticks, ip, sp, bp);
+	if (walk == WALK_CFI)
+		st = walk_user_stack(key->tgid, key->start_ticks, ip, sp, bp);
+	else
+		st = walk_user_stack_fp(key->tgid, key->start_ticks, ip, sp, bp);
 	if (!st)
 		return SMOLDER_STAT_LOST_STACK_READ;
 	err = bpf_map_update_elem(stacks, &st->hash, &st->stack, BPF_NOEXIST);
@@ -181,7 +216,8 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
  * thread's user stack, the kernel stack of a sample taken in user mode). */
 static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data *ctx,
 						     __u32 gen, struct task_struct *task,
-						     bool kthread, struct smolder_count_key *key)
+						     bool kthread, struct smolder_count_key *key,
+						     enum sample_walk walk, enum sample_regs saved)
 {
 	/* Kernel text lives in the upper half of the address space. (Testing
 	 * cs would do too, but it is a 16-bit field on kernels with FRED, and
@@ -193,7 +229,7 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	key->user_stack = 0;
 	key->kernel_stack_id = -1;
 	if (!kthread) {
-		user = read_user_stack(ctx, gen, task, key);
+		user = read_user_stack(ctx, gen, task, key, walk, saved);
 		if (user == SMOLDER_STAT_LOST_STACK_COLLISION)
 			return user;
 	}
@@ -249,8 +285,8 @@ static __always_inline void announce(__u32 tgid, __u64 start_ticks, __u64 user_i
 	event_send(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
 }
 
-SEC("perf_event")
-int smolder_sample(struct bpf_perf_event_data *ctx)
+static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_walk walk,
+				  enum sample_regs saved)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -274,11 +310,37 @@ int smolder_sample(struct bpf_perf_event_data *ctx)
 		announce(tgid, key.start_ticks,
 			 ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 
-	fate = read_stacks(ctx, gen, task, kthread, &key);
+	fate = read_stacks(ctx, gen, task, kthread, &key, walk, saved);
 	if (fate == SMOLDER_STAT_COUNTED)
 		fate = count_sample(gen, &key);
 	stat_add(gen, fate);
 	return 0;
+}
+
+/* One program per combination; the agent loads one. Names stay within the
+ * kernel's 15 characters, so bpftool tells them apart. */
+SEC("perf_event")
+int smolder_cfi(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, WALK_CFI, REGS_HELPER);
+}
+
+SEC("perf_event")
+int smolder_cfi_ks(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, WALK_CFI, REGS_KERNEL_STACK);
+}
+
+SEC("perf_event")
+int smolder_fp(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, WALK_FP, REGS_HELPER);
+}
+
+SEC("perf_event")
+int smolder_fp_ks(struct bpf_perf_event_data *ctx)
+{
+	return sample(ctx, WALK_FP, REGS_KERNEL_STACK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -226,6 +226,35 @@ struct walk_ctx {
 	const struct smolder_unwind_proc *proc; /* NULL: frame pointers only */
 };
 
+/* Records the frame at st->ip; false when the stack is full. */
+static __always_inline bool push_frame(struct walk_state *st)
+{
+	__u32 n = st->stack.len;
+
+	if (n >= SMOLDER_MAX_STACK_DEPTH) {
+		st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
+		return false;
+	}
+	st->stack.pcs[n] = st->ip;
+	st->stack.len = n + 1;
+	st->hash = (st->hash ^ st->ip) * FNV_PRIME;
+	return true;
+}
+
+/* How a step that went on (-1) may still end the walk: a return address
+ * of 0, or one in the kernel. True when the walk ends here. */
+static __always_inline bool step_ends(struct walk_state *st, int end)
+{
+	if (end < 0 && st->ip == 0)
+		end = SMOLDER_UNWIND_END_FP_ZERO;
+	if (end < 0 && st->ip >= SMOLDER_KERNEL_START)
+		end = SMOLDER_UNWIND_END_BAD_FRAME;
+	if (end < 0)
+		return false;
+	st->stack.end = (__u32)end;
+	return true;
+}
+
 static long walk_one(__u64 index, void *ctx)
 {
 	struct walk_ctx *wc = ctx;
@@ -233,46 +262,26 @@ static long walk_one(__u64 index, void *ctx)
 	const struct smolder_unwind_proc *proc = wc->proc;
 	const struct smolder_unwind_mapping *m = NULL;
 	const struct smolder_unwind_row *r = NULL;
-	__u32 n;
 	__u64 pc;
-	int end;
 
-	if (!st)
+	if (!st || !push_frame(st))
 		return 1;
-	n = st->stack.len;
-	if (n >= SMOLDER_MAX_STACK_DEPTH) {
-		st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
-		return 1;
-	}
-	st->stack.pcs[n] = st->ip;
-	st->stack.len = n + 1;
-	st->hash = (st->hash ^ st->ip) * FNV_PRIME;
 	/* A return address is after its call: its row is the call's. */
 	pc = index > 0 ? st->ip - 1 : st->ip;
 	if (proc)
 		m = find_mapping(proc, st->ip);
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
-	end = r ? step_row(st, r) : step_frame_pointer(st);
-	if (end < 0 && st->ip == 0)
-		end = SMOLDER_UNWIND_END_FP_ZERO;
-	if (end < 0 && st->ip >= SMOLDER_KERNEL_START)
-		end = SMOLDER_UNWIND_END_BAD_FRAME;
-	if (end >= 0) {
-		st->stack.end = (__u32)end;
-		return 1;
-	}
-	return 0;
+	return step_ends(st, r ? step_row(st, r) : step_frame_pointer(st));
 }
 
-/* Walks the user stack from (ip, sp, bp); the result is in the scratch
- * state, whose hash is never 0. NULL only if the scratch is missing. */
-static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 start_ticks,
-							  __u64 ip, __u64 sp, __u64 bp)
+/* The scratch state, set to start a walk at (ip, sp, bp); NULL only if
+ * the scratch is missing. */
+static __always_inline struct walk_state *walk_start(__u32 tgid, __u64 start_ticks,
+						     __u64 ip, __u64 sp, __u64 bp)
 {
 	__u32 zero = 0;
 	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
-	struct walk_ctx wc;
 
 	if (!st)
 		return NULL;
@@ -284,15 +293,52 @@ static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 star
 	st->hash = FNV_OFFSET;
 	st->stack.len = 0;
 	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
+	return st;
+}
+
+/* The hash a stack is stored under covers how its walk ended; never 0. */
+static __always_inline struct walk_state *walk_finish(struct walk_state *st)
+{
+	st->hash = (st->hash ^ st->stack.end) * FNV_PRIME;
+	if (st->hash == 0)
+		st->hash = 1;
+	return st;
+}
+
+/* Walks the user stack from (ip, sp, bp) by CFI rows, or frame pointers
+ * where no table is loaded: one frame per bpf_loop iteration (Linux 5.17).
+ * The result is in the scratch state; NULL only if the scratch is missing. */
+static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 start_ticks,
+							  __u64 ip, __u64 sp, __u64 bp)
+{
+	struct walk_state *st = walk_start(tgid, start_ticks, ip, sp, bp);
+	struct walk_ctx wc;
+
+	if (!st)
+		return NULL;
 	wc.st = st;
 	wc.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	if (wc.proc && wc.proc->start_ticks != start_ticks)
 		wc.proc = NULL; /* another process's, under a reused pid */
 	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, &wc, 0);
-	st->hash = (st->hash ^ st->stack.end) * FNV_PRIME;
-	if (st->hash == 0)
-		st->hash = 1;
-	return st;
+	return walk_finish(st);
+}
+
+/* The fallback for kernels without bpf_loop: frame pointers only, in a
+ * bounded loop the verifier walks through (Linux 5.3). Code built without
+ * frame pointers ends the stack there, with how it ended. */
+static __always_inline struct walk_state *walk_user_stack_fp(__u32 tgid, __u64 start_ticks,
+							     __u64 ip, __u64 sp, __u64 bp)
+{
+	struct walk_state *st = walk_start(tgid, start_ticks, ip, sp, bp);
+
+	if (!st)
+		return NULL;
+	for (int i = 0; i <= SMOLDER_MAX_STACK_DEPTH; i++) {
+		if (!push_frame(st) || step_ends(st, step_frame_pointer(st)))
+			break;
+	}
+	return walk_finish(st);
 }
 
 #endif
