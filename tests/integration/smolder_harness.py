@@ -507,6 +507,24 @@ def next_event(lines, event, timeout, check=None, label="workload", source="the 
     fail("no %r line from %s within %d s" % (event, source, timeout))
 
 
+def bpf_programs(pid):
+    """The names of the BPF programs process pid holds open: their ids from
+    the kernel's /proc/PID/fdinfo, their names from bpftool (not ours)."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        m = re.search(r"^prog_id:\s*(\d+)$", read_text(os.path.join(fdinfo, fd)) or "", re.M)
+        if m:
+            ids.add(m.group(1))
+    names = set()
+    for i in ids:
+        out = subprocess.run(["bpftool", "prog", "show", "id", i, "-j"], capture_output=True,
+                             text=True)
+        if out.returncode == 0:
+            names.add(json.loads(out.stdout)["name"])
+    return sorted(names)
+
+
 def agent_command(smolder, outdir, upload_interval, sample_rate):
     """The agent's command line, without --pid or test options."""
     return [smolder, "--duration", "10m", "--upload-interval", upload_interval,
@@ -545,12 +563,15 @@ def stop_agent(agent, pump, agent_log):
 
 
 def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5s",
-        by_pid=True, done_timeout=200, keep_output=False, on_ready=None, agent_preexec=None):
+        by_pid=True, done_timeout=200, keep_output=False, on_ready=None, agent_preexec=None,
+        on_sampling=None):
     """Profiles one run of workload_cmd; returns a Run. By default the agent
     profiles only the workload's pids (--pid for each pid it names).
     on_ready(ready), if given, runs between the workload's ready line and
     the agent's start; agent_preexec runs in the agent's process before its
-    exec (memcg.MemCgroup.enter, to run it under a memory limit)."""
+    exec (memcg.MemCgroup.enter, to run it under a memory limit);
+    on_sampling(agent_pid), once the agent samples and before the workload
+    goes."""
     r = Run()
     r.outdir = tempfile.mkdtemp(prefix="smolder-it-")
     workload = agent = None
@@ -587,6 +608,8 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
             return "\n".join(r.agent_log)
 
         wait_sampling_started(agent, started, pump, agent_log)
+        if on_sampling is not None:
+            on_sampling(agent.pid)
 
         def check_agent():
             if agent.poll() is not None:

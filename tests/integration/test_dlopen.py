@@ -28,13 +28,16 @@ BURN_S = 7
 HOT = "dlmod_spin"
 
 
-def test(smolder, host, module):
+def test(smolder, host, module, agent_args=(), on_start=None):
+    """agent_args and on_start(agent) serve test_kernel_fallbacks.py."""
     service = os.path.basename(host)
     w = sr.Workload([host, module, str(BURN_S)])
     try:
         w.event("ready", timeout=30)
-        with sr.SystemAgent(smolder, upload_interval=INTERVAL) as agent:
+        with sr.SystemAgent(smolder, upload_interval=INTERVAL, extra_args=agent_args) as agent:
             agent.start()
+            if on_start is not None:
+                on_start(agent)
             # Until the agent has written a profile of the program: it knows it.
             known_dir = os.path.join(agent.run.outdir, service)
             for _ in range(5):

@@ -32,10 +32,13 @@ HOT = "shorthot_spin"
 LIB = "libsmolder_it_shorthot.so"
 
 
-def test(smolder, prog):
+def test(smolder, prog, agent_args=(), on_start=None):
+    """agent_args and on_start(agent) serve test_kernel_fallbacks.py."""
     service = os.path.basename(prog)
-    with sr.SystemAgent(smolder, upload_interval=INTERVAL) as agent:
+    with sr.SystemAgent(smolder, upload_interval=INTERVAL, extra_args=agent_args) as agent:
         agent.start()
+        if on_start is not None:
+            on_start(agent)
         agent.next_interval()  # start the runs at the beginning of an interval
         cpu_ns, pids = 0, []
         for i in range(RUNS):
