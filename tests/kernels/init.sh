@@ -32,11 +32,12 @@ smolder --output-dir /tmp/out --upload-interval 10s --duration 10m \
   --log-level info 2>/tmp/agent.log &
 agent=$!
 
-# wait_log PATTERN SECONDS: until the agent's log holds PATTERN, it exits,
-# or SECONDS pass; false unless the pattern came.
+# wait_log PATTERN SECONDS: until the agent's log ($log) holds PATTERN, it
+# exits, or SECONDS pass; false unless the pattern came.
+log=/tmp/agent.log
 wait_log() {
   i=0
-  while ! grep -q "$1" /tmp/agent.log; do
+  while ! grep -q "$1" $log; do
     kill -0 $agent 2>/dev/null && [ $i -lt $2 ] || return 1
     sleep 1
     i=$((i + 1))
@@ -67,13 +68,37 @@ fi
 wait $agent
 say "agent_status=$?"
 say "agent_stop=$(now)"
+
+# Every fallback at once (issue 13): the programs that older kernels get
+# must pass this kernel's verifier too, and mean what they say.
+log=/tmp/agent_fallback.log
+smolder --output-dir /tmp/out_fallback --upload-interval 10s --duration 10m \
+  --log-level info --test-pretend-missing bpf_loop,task_pt_regs,tp_btf,fentry 2>$log &
+agent=$!
+if wait_log "sampling started" 300; then
+  say "fallback_sampling=$(now)"
+  smolder_kt_short 2
+  say "fallback_short_status=$?"
+  wait_log " counters " 120
+  kill -INT $agent
+  i=0
+  while kill -0 $agent 2>/dev/null && [ $i -lt 120 ]; do
+    sleep 1
+    i=$((i + 1))
+  done
+  kill -0 $agent 2>/dev/null && { say "fallback_hung_after_sigint=yes"; kill -KILL $agent; }
+else
+  say "fallback_sampling=never"
+fi
+wait $agent
+say "fallback_status=$?"
 kill $burner
 wait $burner 2>/dev/null
 
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 {
   echo "KT-RESULTS-BEGIN"
-  tar -c -C /tmp out agent.log guest.txt | gzip | base64
+  tar -c -C /tmp out agent.log out_fallback agent_fallback.log guest.txt | gzip | base64
   echo "KT-RESULTS-END"
 } >/dev/ttyS1
 say "results written"

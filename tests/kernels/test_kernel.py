@@ -20,6 +20,13 @@ Debian 12's 6.1 cloud kernel booted under qemu.
    has samples of its own that reach short_hot and main; the agent exited
    0 and logged no error. What the agent logged about its programs (which
    loaded, which optional ones it did without) is printed, not judged.
+5. Then every fallback at once (--test-pretend-missing bpf_loop,
+   task_pt_regs,tp_btf,fentry): the programs older kernels get
+   (smolder_fp_ks, smolder_exec_rt, smolder_exit_rt) pass this kernel's
+   verifier; the burner's stacks are frame-pointer stacks, which end in an
+   [unwind error] frame in its code without frame pointers (>= 50% of its
+   samples); smolder_kt_short, exec'd under the raw tracepoints, has samples
+   of its own; the agent exited 0 with no error.
 Any failure prints the tail of the guest's console and the agent's log.
 SMOLDER_KT_KEEP=1 keeps the work directory (console, initramfs, results).
 """
@@ -311,6 +318,50 @@ def check_profiles(outdir):
                % (SHORT, good, SHORT_WHOLE_MIN))
 
 
+FALLBACK_PROGRAMS = "BPF programs: smolder_fp_ks, smolder_exec_rt, smolder_exit_rt"
+
+
+def check_fallbacks(outdir):
+    guest = dict(l.split("=", 1) for l in h.read_text(os.path.join(outdir, "guest.txt")).splitlines()
+                 if "=" in l)
+    agent_log = h.read_text(os.path.join(outdir, "agent_fallback.log")).splitlines()
+    for line in agent_log:
+        if " counters " not in line:
+            h.log("agent (fallbacks): %s" % line)
+    if guest.get("fallback_sampling") == "never":
+        h.fail("with every fallback forced, the agent never logged `sampling started`")
+    if not any(FALLBACK_PROGRAMS in l for l in agent_log):
+        h.fail("with every fallback forced, the agent did not log %r" % FALLBACK_PROGRAMS)
+    errors = [l for l in agent_log if " error " in l]
+    if errors:
+        h.fail("with every fallback forced, the agent logged errors:\n  %s" % "\n  ".join(errors))
+    if guest.get("fallback_status") != "0":
+        h.fail("with every fallback forced, the agent exited with status %s"
+               % guest.get("fallback_status"))
+    d = os.path.join(outdir, "out_fallback")
+
+    def samples_of(service):
+        names = sorted(os.listdir(os.path.join(d, service))) if os.path.isdir(
+            os.path.join(d, service)) else []
+        return [s for n, m in ((n, FILE_RE.match(n)) for n in names) if m
+                for s in h.decode(os.path.join(d, service, n), service, int(m.group(1)),
+                                  int(m.group(2))).samples]
+    samples = samples_of(QSORT)
+    total = h.count(samples)
+    cut = h.count([s for s in samples if any(n.startswith("[unwind") for n in user_names(s))])
+    h.log("fallbacks: %s: %d samples, %d (%.1f%%) end in an [unwind error] frame\n    %s"
+          % (QSORT, total, cut, 100.0 * cut / max(total, 1), "\n    ".join(heaviest(samples))))
+    if total < 100:
+        h.fail("fallbacks: %s has only %d samples (want >= 100)" % (QSORT, total))
+    if cut < 0.5 * total:
+        h.fail("fallbacks: only %d of %d samples of %s (no frame pointers) end in an "
+               "[unwind error] frame: not frame-pointer stacks" % (cut, total, QSORT))
+    short = h.count(samples_of(SHORT))
+    h.log("fallbacks: %s: %d samples" % (SHORT, short))
+    if short == 0:
+        h.fail("fallbacks: %s, exec'd under the raw tracepoints, has no samples" % SHORT)
+
+
 def tail(path, n):
     try:
         lines = open(path, errors="replace").read().splitlines()
@@ -337,9 +388,12 @@ def test(smolder, qsort_work, short_work):
             read_results(results, outdir)
             check_agent(outdir)
             check_profiles(outdir)
+            check_fallbacks(outdir)
         except h.Failure:
             h.log("---- the guest's console (last 300 lines) ----\n%s" % tail(console, 300))
             h.log("---- the agent's log ----\n%s" % tail(os.path.join(outdir, "agent.log"), 300))
+            h.log("---- the agent's log, every fallback forced ----\n%s"
+                  % tail(os.path.join(outdir, "agent_fallback.log"), 300))
             raise
         h.log("console: %s" % "; ".join(l[4:] for l in h.read_text(console).splitlines()
                                          if l.startswith("kt: ")))
