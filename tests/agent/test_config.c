@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "kernel_features.h"
 
 static void test_durations(void)
 {
@@ -120,6 +121,8 @@ static void test_errors(void)
 		{ { "--duration" }, "--duration" },
 		{ { "--pid", "-3" }, "--pid" },
 		{ { "--log-level", "loud" }, "--log-level" },
+		{ { "--test-pretend-missing", "bpf_loop,warp" }, "--test-pretend-missing" },
+		{ { "--test-pretend-missing", "bpf_loop,," }, "--test-pretend-missing" },
 		{ { "stray" }, "stray" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -133,6 +136,22 @@ static void test_errors(void)
 		CHECK(strchr(err, '\n') == NULL, "error is more than one line: %s", err);
 		config_release(&cfg);
 	}
+}
+
+/* --test-pretend-missing: a bit per feature named, in any order. */
+static void test_pretend_missing(void)
+{
+	struct config cfg;
+	char err[256] = "";
+	int r = parse(&cfg, err, sizeof(err), "--test-pretend-missing", "fentry,bpf_loop", NULL);
+
+	CHECK(r == 0, "refused: %s", err);
+	CHECK(cfg.pretend_missing == ((1u << KF_FENTRY) | (1u << KF_BPF_LOOP)),
+	      "mask %#x", cfg.pretend_missing);
+	config_release(&cfg);
+	r = parse(&cfg, err, sizeof(err), NULL);
+	CHECK(r == 0 && cfg.pretend_missing == 0, "default mask %#x", cfg.pretend_missing);
+	config_release(&cfg);
 }
 
 /* --memory-limit is split into parts that add up to it: derived from it
@@ -207,6 +226,7 @@ int main(void)
 	test_http_listen_given();
 	test_flags_and_env();
 	test_errors();
+	test_pretend_missing();
 	test_memory_budget();
 	return check_report("config");
 }
