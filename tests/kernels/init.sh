@@ -44,6 +44,17 @@ wait_log() {
   done
 }
 
+# stop_agent NAME: SIGINT, then up to 120 s to write its last interval.
+stop_agent() {
+  kill -INT $agent
+  i=0
+  while kill -0 $agent 2>/dev/null && [ $i -lt 120 ]; do
+    sleep 1
+    i=$((i + 1))
+  done
+  kill -0 $agent 2>/dev/null && { say "$1_hung_after_sigint=yes"; kill -KILL $agent; }
+}
+
 if wait_log "sampling started" 300; then
   say "agent_sampling=$(now)"
   # Once the agent's first interval is out (it read every process on the
@@ -55,13 +66,7 @@ if wait_log "sampling started" 300; then
   say "short_end=$(now)"
   # Past the next interval's end, so its exit is seen with a profile to come.
   sleep 12
-  kill -INT $agent
-  i=0
-  while kill -0 $agent 2>/dev/null && [ $i -lt 120 ]; do
-    sleep 1
-    i=$((i + 1))
-  done
-  kill -0 $agent 2>/dev/null && { say "agent_hung_after_sigint=yes"; kill -KILL $agent; }
+  stop_agent agent
 else
   say "agent_sampling=never"
 fi
@@ -80,13 +85,7 @@ if wait_log "sampling started" 300; then
   smolder_kt_short 2
   say "fallback_short_status=$?"
   wait_log " counters " 120
-  kill -INT $agent
-  i=0
-  while kill -0 $agent 2>/dev/null && [ $i -lt 120 ]; do
-    sleep 1
-    i=$((i + 1))
-  done
-  kill -0 $agent 2>/dev/null && { say "fallback_hung_after_sigint=yes"; kill -KILL $agent; }
+  stop_agent fallback
 else
   say "fallback_sampling=never"
 fi
