@@ -21,6 +21,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_PROCESS_EVENTS] = { "process_events", "exec, exit and first-sample events from BPF", 0 },
 	[CTR_PROCESS_EVENTS_DROPPED] = { "process_events_dropped", "process events lost to a full ring buffer", 0 },
 	[CTR_PROCESSES_TRACKED] = { "processes_tracked", "processes in the process table", 1 },
+	[CTR_PROCESSES_FROM_KERNEL] = { "processes_from_kernel", "processes gone before their /proc files were read, labelled from what the kernel said at their first sample (their frames stay unnamed)", 0 },
 	[CTR_PROCESS_MAPS_READS] = { "process_maps_reads", "/proc/PID/maps files read (a process's when it is sampled, at most once an interval, or after an exec)", 0 },
 	[CTR_PROCESS_MAPS_DEFERRED] = { "process_maps_deferred", "re-reads of a process's /proc/PID/maps put off to the next interval: read once an interval at most", 0 },
 	[CTR_PROCESS_MAPS_CUT] = { "process_maps_cut", "/proc/PID/maps read only as far as 4 MiB of mappings kept: frames in the rest stay unnamed", 0 },

@@ -23,6 +23,7 @@ struct proc_events {
 	struct unwind_loader *unwind;
 	int stats_fd;
 	int ranges_fd;
+	int cgroup_paths_fd;
 	int n_cpus;
 	uint64_t reported[SMOLDER_EVENT_STAT_COUNT]; /* totals at the last take */
 };
@@ -80,6 +81,45 @@ static void publish_exec_ranges(struct proc_events *e, const struct disc_process
 	bpf_map_update_elem(e->ranges_fd, &tgid, &er, BPF_ANY);
 }
 
+/* The path of cgroup id as BPF wrote it (leaf first) into buf, root
+ * first; "/..." leads a path whose top did not fit. false: not there (an
+ * LRU eviction), or the root. */
+static bool cgroup_path_of(int fd, __u64 id, char *buf, size_t len)
+{
+	struct smolder_cgroup_path cp;
+	size_t at = 0;
+
+	if (!id || bpf_map_lookup_elem(fd, &id, &cp) || cp.n == 0 ||
+	    cp.n > SMOLDER_CGROUP_DEPTH_MAX)
+		return false;
+	buf[0] = 0;
+	if (cp.truncated)
+		at += (size_t)snprintf(buf, len, "/...");
+	for (__u32 i = cp.n; i-- > 0 && at < len;) {
+		cp.names[i][SMOLDER_CGROUP_NAME_MAX - 1] = 0;
+		at += (size_t)snprintf(buf + at, len - at, "/%s", cp.names[i]);
+	}
+	return at < len;
+}
+
+/* A process gone before its /proc files were read: known from what the
+ * kernel said at its first sample, so its samples keep their service,
+ * container and pod (frames unnamed: its mappings were never read). */
+static const struct disc_process *add_gone(struct proc_events *e, const struct smolder_event *ev)
+{
+	char comm[SMOLDER_COMM_LEN + 1], exe[SMOLDER_EXE_NAME_LEN + 1];
+	char cgroup[SMOLDER_CGROUP_DEPTH_MAX * (SMOLDER_CGROUP_NAME_MAX + 1) + 8];
+	struct disc_kernel_identity id = { .comm = comm, .exe_name = exe };
+
+	snprintf(comm, sizeof(comm), "%.*s", SMOLDER_COMM_LEN, ev->comm);
+	snprintf(exe, sizeof(exe), "%.*s", SMOLDER_EXE_NAME_LEN, ev->exe_name);
+	if (!comm[0] && !exe[0])
+		return NULL; /* not a first sample's event, or nothing read */
+	if (cgroup_path_of(e->cgroup_paths_fd, ev->cgroup_id, cgroup, sizeof(cgroup)))
+		id.cgroup_path = cgroup;
+	return disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	struct proc_events *e = ctx;
@@ -104,6 +144,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		/* Read now: a short-lived process may be gone by the drain. A
 		 * process that is already gone is simply not found. */
 		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
+		if (!p)
+			p = add_gone(e, ev);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)
@@ -241,6 +283,12 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 		goto fail;
 	e->stats_fd = bpf_map__fd(e->skel->maps.event_stats);
 	e->ranges_fd = bpf_map__fd(e->skel->maps.exec_ranges);
+	{
+		struct sampler_event_maps m;
+
+		sampler_event_maps(s, &m);
+		e->cgroup_paths_fd = m.cgroup_paths_fd;
+	}
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), handle_event, e, NULL);
 	if (!e->rb) {
 		err = -errno;

@@ -252,6 +252,7 @@ void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m)
 	m->seen_fd = bpf_map__fd(s->skel->maps.seen);
 	m->event_stats_fd = bpf_map__fd(s->skel->maps.event_stats);
 	m->exec_ranges_fd = bpf_map__fd(s->skel->maps.exec_ranges);
+	m->cgroup_paths_fd = bpf_map__fd(s->skel->maps.cgroup_paths);
 }
 
 size_t sampler_cpu_count(const struct sampler *s)

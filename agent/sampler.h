@@ -62,6 +62,7 @@ struct sampler_event_maps {
 	int seen_fd;
 	int event_stats_fd;
 	int exec_ranges_fd;
+	int cgroup_paths_fd; /* bpf/identity.bpf.h */
 };
 void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m);
 

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define SMOLDER_EVENTS_RINGBUF_BYTES (256 * 1024)
+#define SMOLDER_EVENTS_RINGBUF_BYTES (1024 * 1024)
 #define SMOLDER_SEEN_ENTRIES 16384
 
 enum smolder_event_kind {
@@ -25,10 +25,34 @@ enum smolder_event_kind {
 				     * or since it exec'd or mapped code (dlopen) */
 };
 
+/* A first sample (SMOLDER_EVENT_SAMPLED) also says what the kernel knows of
+ * the process (bpf/identity.bpf.h), for when it is gone before the agent
+ * reads /proc; in the other events these are empty. */
+#define SMOLDER_COMM_LEN 16
+#define SMOLDER_EXE_NAME_LEN 64
+
 struct smolder_event {
 	__u32 kind;
 	__u32 tgid;
 	__u64 start_ticks; /* as in smolder_count_key */
+	char comm[SMOLDER_COMM_LEN];         /* the thread group leader's */
+	char exe_name[SMOLDER_EXE_NAME_LEN]; /* base name of the executable's file */
+	__u64 cgroup_id;                     /* key into cgroup_paths; 0: the root */
+};
+
+/* The path of a cgroup, leaf first, one component a slot: enough for the
+ * container and pod components discovery/cgroup.c looks for (a runtime's
+ * "cri-containerd-<64 hex>.scope" is 85 bytes). truncated: more components
+ * above names[n - 1] than fit. */
+#define SMOLDER_CGROUP_DEPTH_MAX 8
+#define SMOLDER_CGROUP_NAME_MAX 128
+#define SMOLDER_CGROUP_PATHS_ENTRIES 1024
+#define SMOLDER_CGROUP_SUBSYS_MAX 16
+
+struct smolder_cgroup_path {
+	__u32 n;
+	__u32 truncated;
+	char names[SMOLDER_CGROUP_DEPTH_MAX][SMOLDER_CGROUP_NAME_MAX];
 };
 
 /* The executable mappings of a process, as the agent last read them, so the

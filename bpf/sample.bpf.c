@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include "sample.h"
 #include "events_maps.bpf.h"
+#include "identity.bpf.h"
 #include "unwind.bpf.h"
 
 #define PF_KTHREAD 0x00200000
@@ -274,7 +275,8 @@ static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __
 /* Tells the agent about a process the first time it is sampled, so that it
  * reads the process's /proc files while they are there to read; and again
  * when it runs code outside the mappings the agent has read. */
-static __always_inline void announce(__u32 tgid, __u64 start_ticks, __u64 user_ip)
+static __always_inline void announce(struct task_struct *task, __u32 tgid, __u64 start_ticks,
+				     __u64 user_ip)
 {
 	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
 
@@ -282,7 +284,7 @@ static __always_inline void announce(__u32 tgid, __u64 start_ticks, __u64 user_i
 	    !(user_ip && outside_known_code(tgid, start_ticks, user_ip)))
 		return;
 	bpf_map_update_elem(&seen, &tgid, &start_ticks, BPF_ANY);
-	event_send(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
+	event_send_sampled(tgid, start_ticks, task);
 }
 
 static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_walk walk,
@@ -307,7 +309,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	key.start_ticks = task_start_ticks(task);
 	if (!kthread)
-		announce(tgid, key.start_ticks,
+		announce(task, tgid, key.start_ticks,
 			 ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 
 	fate = read_stacks(ctx, gen, task, kthread, &key, walk, saved);

@@ -152,6 +152,10 @@ struct disc_process {
 	bool exited;
 	struct disc_mappings maps;
 	char *service_name;   /* executable's base name; "kernel"; else comm */
+	/* Gone before its /proc files could be read: known only from what the
+	 * kernel said at its first sample (disc_table_add_gone); no exe path,
+	 * command line or mappings. */
+	bool from_kernel;
 	/* From /proc/PID/cmdline (disc_cmdline_parse); NULL for a kernel
 	 * thread, when it is empty (a zombie), or cannot be read. */
 	char *cmdline;
@@ -202,6 +206,22 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
  * can still read it) it is not handed out. */
 void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks);
 
+/* What the kernel said of a process at its first sample
+ * (bpf/identity.bpf.h). */
+struct disc_kernel_identity {
+	const char *comm;
+	const char *exe_name;    /* the executable's base name; "" when none */
+	const char *cgroup_path; /* NULL when it is the root or unknown */
+};
+
+/* Adds (pid, start_ticks), gone before /proc could be read, from what the
+ * kernel said of it: labelled as its /proc files would have had it
+ * (service_name, container and pod), exited, with no mappings. A process
+ * known and read already is returned as it is. NULL: out of memory. */
+const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
+					       uint64_t start_ticks,
+					       const struct disc_kernel_identity *id);
+
 /* Marks (pid, start_ticks) exited, as the kernel says it did. */
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
 
@@ -221,6 +241,7 @@ struct disc_table_stats {
 	uint64_t maps_cut;      /* ... that went on past DISC_MAPS_BYTES_MAX */
 	uint64_t maps_deferred; /* reads asked for, put off: read this interval already */
 	uint64_t maps_bytes;    /* what the mappings known now hold */
+	uint64_t gone_added;    /* processes added by disc_table_add_gone */
 };
 void disc_table_get_stats(const struct disc_table *t, struct disc_table_stats *st);
 

@@ -605,6 +605,58 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 	return &e->p;
 }
 
+/* The service a process gone before it was read gets: its executable's
+ * base name as service_name() would give it, unless that is a memfd's (the
+ * comm says more, as the command line would). */
+static char *gone_service_name(const struct disc_kernel_identity *id)
+{
+	if (id->exe_name && id->exe_name[0] && strncmp(id->exe_name, "memfd:", 6))
+		return strdup(id->exe_name);
+	return strdup(id->comm);
+}
+
+const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
+					       uint64_t start_ticks,
+					       const struct disc_kernel_identity *id)
+{
+	struct entry *e = find(t, pid, start_ticks);
+	struct disc_process p = {
+		.pid = pid, .nspid = pid, .start_ticks = start_ticks,
+		.exited = true, .from_kernel = true,
+	};
+	struct disc_container c;
+
+	if (e && !e->stale)
+		return &e->p;
+	snprintf(p.comm, sizeof(p.comm), "%s", id->comm);
+	p.service_name = gone_service_name(id);
+	p.cgroup_path = id->cgroup_path ? strdup(id->cgroup_path) : NULL;
+	if (!p.service_name || (id->cgroup_path && !p.cgroup_path)) {
+		process_release(&p);
+		return NULL; /* half made is worse than unknown: counted lost */
+	}
+	if (p.cgroup_path && disc_container_from_cgroup(p.cgroup_path, &c) == 0) {
+		p.container_runtime = c.runtime;
+		memcpy(p.container_id, c.id, sizeof(p.container_id));
+		memcpy(p.pod_uid, c.pod_uid, sizeof(p.pod_uid));
+	}
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			process_release(&p);
+			return NULL;
+		}
+		e->p.pid = pid;
+		insert(t, e);
+	}
+	process_release(&e->p);
+	e->p = p;
+	e->stale = false;
+	e->maps_interval = t->interval; /* there are none to read */
+	t->stats.gone_added++;
+	return &e->p;
+}
+
 void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)
 {
 	struct entry *e = find(t, pid, start_ticks);
