@@ -173,6 +173,18 @@ static __always_inline struct pt_regs *regs_on_kernel_stack(struct task_struct *
 	return NULL;
 }
 
+/* The sampled user registers into st->saved, for the CFI walk: loads of
+ * the context must be at constant offsets, hence unrolled. */
+static __always_inline void regs_from_ctx(struct walk_state *st, struct bpf_perf_event_data *ctx)
+{
+	const __u64 *from = (const __u64 *)&ctx->regs;
+	__u64 *to = (__u64 *)&st->saved;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(st->saved) / sizeof(__u64)); i++)
+		to[i] = from[i];
+}
+
 /* The user stack, walked from the registers the task had in user mode:
  * the sample's own when it landed there, else those the kernel saved on
  * entry. Stored under its hash; 0 when it cannot be stored. */
@@ -184,28 +196,33 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 {
 	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
 	void *stacks = gen ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
-	struct walk_state *st;
+	struct walk_state *st = walk_scratch_get();
 	long err;
 
+	if (!st)
+		return SMOLDER_STAT_LOST_STACK_READ;
 	if (ip >= SMOLDER_KERNEL_START) {
 		struct pt_regs *regs = saved == REGS_HELPER
 					       ? (struct pt_regs *)bpf_task_pt_regs(task)
 					       : regs_on_kernel_stack(task);
 
-		if (!regs)
+		if (!regs || bpf_probe_read_kernel(&st->saved, sizeof(st->saved), regs))
 			return SMOLDER_STAT_LOST_STACK_READ;
-		ip = BPF_CORE_READ(regs, ip);
-		sp = BPF_CORE_READ(regs, sp);
-		bp = BPF_CORE_READ(regs, bp);
+		ip = st->saved.ip;
+		sp = st->saved.sp;
+		bp = st->saved.bp;
+	} else if (walk == WALK_CFI) {
+		regs_from_ctx(st, ctx);
 	}
 	if (ip == 0 || ip >= SMOLDER_KERNEL_START)
 		return SMOLDER_STAT_LOST_STACK_READ;
-	if (walk == WALK_CFI)
-		st = walk_user_stack(key->tgid, key->start_ticks, ip, sp, bp);
-	else
-		st = walk_user_stack_fp(key->tgid, key->start_ticks, ip, sp, bp);
-	if (!st)
-		return SMOLDER_STAT_LOST_STACK_READ;
+	walk_start(st, key->tgid, key->start_ticks, ip, sp, bp);
+	if (walk == WALK_CFI) {
+		walk_take_saved_regs(st);
+		walk_user_stack(st);
+	} else {
+		walk_user_stack_fp(st);
+	}
 	err = bpf_map_update_elem(stacks, &st->hash, &st->stack, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		return SMOLDER_STAT_LOST_STACK_COLLISION; /* the map is full */

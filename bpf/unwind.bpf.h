@@ -4,7 +4,9 @@
  *
  * The walk keeps its state in a per-CPU scratch value (a stack of 127
  * frames does not fit in BPF's 512 bytes) and takes one frame per bpf_loop
- * iteration. Each frame costs a lookup of the process's mappings, a binary
+ * iteration. Besides rip, rsp and rbp it holds the other general registers
+ * of the frame the sample interrupted (and of one a signal interrupted),
+ * for CFI that computes the CFA from them there; no frame above has them. Each frame costs a lookup of the process's mappings, a binary
  * search over its file's rows (at most SMOLDER_UNWIND_SEARCH_STEPS array
  * lookups) and one to three reads of the user stack: one where the saved
  * rbp sits just below the return address (a frame-pointer frame, or CFI's
@@ -35,8 +37,13 @@ struct walk_state {
 	__u64 ip, sp, bp;
 	__u64 hash;
 	__u32 tgid;
-	__u32 pad;
+	/* This frame was interrupted (the sampled one, or by a signal), not
+	 * making a call: its ip is exact and regs holds its registers. */
+	__u32 interrupted;
 	__u64 start_ticks;
+	__u64 regs[SMOLDER_DWARF_GPRS];          /* by DWARF number, if interrupted */
+	struct pt_regs saved;                    /* the sampled registers, as read */
+	__u64 sig[SMOLDER_SIGFRAME_NREGS];       /* a signal frame's, as read */
 	struct smolder_user_stack stack;
 };
 
@@ -152,47 +159,106 @@ static __always_inline int step_frame_pointer(struct walk_state *st)
 	return -1;
 }
 
+/* Register reg (a DWARF number) of the frame being stepped, into *v; false
+ * when the walk does not know it there: any but rsp and rbp above the frame
+ * the sample (or a signal) interrupted, whose callees may have changed it. */
+static __always_inline bool frame_reg(const struct walk_state *st, __u32 reg, __u64 *v)
+{
+	reg &= SMOLDER_DWARF_GPRS - 1;
+	if (reg == SMOLDER_DWARF_RSP)
+		*v = st->sp;
+	else if (reg == SMOLDER_DWARF_RBP)
+		*v = st->bp;
+	else if (st->interrupted)
+		*v = st->regs[reg];
+	else
+		return false;
+	return true;
+}
+
+/* A signal trampoline: the frame the signal interrupted has its registers,
+ * all of them, in the ucontext at rsp (one read). */
+static __always_inline int step_signal(struct walk_state *st)
+{
+	__u64 *g = st->sig;
+
+	if (bpf_probe_read_user(g, sizeof(st->sig), (const void *)(st->sp + SMOLDER_SIGFRAME_REGS)))
+		return SMOLDER_UNWIND_END_READ;
+	/* sigcontext's order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip */
+	for (int i = 0; i < 8; i++)
+		st->regs[8 + i] = g[i];
+	st->regs[5] = g[8];
+	st->regs[4] = g[9];
+	st->regs[SMOLDER_DWARF_RBP] = g[10];
+	st->regs[3] = g[11];
+	st->regs[1] = g[12];
+	st->regs[0] = g[13];
+	st->regs[2] = g[14];
+	st->regs[SMOLDER_DWARF_RSP] = g[15];
+	st->bp = g[10];
+	st->sp = g[15];
+	st->ip = g[16];
+	st->interrupted = 1;
+	return -1;
+}
+
+/* The CFA of a row, into *cfa; -1 when found, else how the walk ends. */
+static __always_inline int row_cfa(const struct walk_state *st,
+				   const struct smolder_unwind_row *r, __u64 *cfa)
+{
+	__u64 base, index;
+
+	switch (r->cfa_rule) {
+	case SMOLDER_CFA_REG:
+		if (!frame_reg(st, r->cfa_reg, &base))
+			return SMOLDER_UNWIND_END_UNSUPPORTED;
+		*cfa = base + r->cfa_offset;
+		return -1;
+	case SMOLDER_CFA_PLT:
+		*cfa = st->sp + r->cfa_offset + (((st->ip & 15) >= r->cfa_arg) ? 8 : 0);
+		return -1;
+	case SMOLDER_CFA_DEREF:
+		if (!frame_reg(st, r->cfa_reg, &base))
+			return SMOLDER_UNWIND_END_UNSUPPORTED;
+		if (read_user_u64(base + r->cfa_offset, cfa))
+			return SMOLDER_UNWIND_END_READ;
+		*cfa += 8 * (__u64)r->cfa_arg;
+		return -1;
+	case SMOLDER_CFA_DEREF_INDEXED:
+		if (!frame_reg(st, r->cfa_reg, &base) || !frame_reg(st, r->cfa_arg, &index))
+			return SMOLDER_UNWIND_END_UNSUPPORTED;
+		if (read_user_u64(base + r->cfa_offset + 8 * index, cfa))
+			return SMOLDER_UNWIND_END_READ;
+		*cfa += 8;
+		return -1;
+	}
+	return SMOLDER_UNWIND_END_UNSUPPORTED;
+}
+
 /* One frame by a CFI row; -1 to go on, else how the walk ends. */
 static __always_inline int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
 {
-	__u64 cfa, ra, bp = st->bp, v;
+	__u64 cfa = 0, ra, bp = st->bp, v;
+	int end;
 
 	switch (r->cfa_rule) {
 	case SMOLDER_CFA_NONE:
+		st->interrupted = 0;
 		return step_frame_pointer(st);
 	case SMOLDER_CFA_STOP:
 		return SMOLDER_UNWIND_END_STOP;
 	case SMOLDER_CFA_UNSUPPORTED:
 		return SMOLDER_UNWIND_END_UNSUPPORTED;
 	case SMOLDER_CFA_SIGNAL:
-		if (read_user_u64(st->sp + SMOLDER_SIGFRAME_RIP, &ra) ||
-		    read_user_u64(st->sp + SMOLDER_SIGFRAME_RBP, &bp) ||
-		    read_user_u64(st->sp + SMOLDER_SIGFRAME_RSP, &cfa))
-			return SMOLDER_UNWIND_END_READ;
-		st->ip = ra;
-		st->sp = cfa;
-		st->bp = bp;
-		return -1;
-	case SMOLDER_CFA_RSP:
-		cfa = st->sp + r->cfa_offset;
-		break;
-	case SMOLDER_CFA_RBP:
-		cfa = st->bp + r->cfa_offset;
-		break;
-	case SMOLDER_CFA_PLT:
-		cfa = st->sp + r->cfa_offset + (((st->ip & 15) >= r->rbp_rule) ? 8 : 0);
-		break;
-	case SMOLDER_CFA_DEREF_RBP:
-		if (read_user_u64(st->bp + r->cfa_offset, &cfa))
-			return SMOLDER_UNWIND_END_READ;
-		break;
-	default:
-		return SMOLDER_UNWIND_END_UNSUPPORTED;
+		return step_signal(st);
 	}
+	end = row_cfa(st, r, &cfa);
+	if (end >= 0)
+		return end;
 	if (cfa <= st->sp)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
-	if (r->cfa_rule != SMOLDER_CFA_PLT && r->rbp_rule == SMOLDER_RBP_AT_CFA &&
-	    r->rbp_offset == -16) {
+	st->interrupted = 0;
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16) {
 		if (read_user_pair(cfa - 16, &bp, &ra))
 			return SMOLDER_UNWIND_END_READ;
 		st->ip = ra;
@@ -202,16 +268,14 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	}
 	if (read_user_u64(cfa - 8, &ra))
 		return SMOLDER_UNWIND_END_READ;
-	if (r->cfa_rule != SMOLDER_CFA_PLT) {
-		if (r->rbp_rule == SMOLDER_RBP_AT_CFA) {
-			if (read_user_u64(cfa + r->rbp_offset, &v))
-				return SMOLDER_UNWIND_END_READ;
-			bp = v;
-		} else if (r->rbp_rule == SMOLDER_RBP_AT_RBP) {
-			if (read_user_u64(st->bp + r->rbp_offset, &v))
-				return SMOLDER_UNWIND_END_READ;
-			bp = v;
-		}
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA) {
+		if (read_user_u64(cfa + r->rbp_offset, &v))
+			return SMOLDER_UNWIND_END_READ;
+		bp = v;
+	} else if (r->rbp_rule == SMOLDER_RBP_AT_RBP) {
+		if (read_user_u64(st->bp + r->rbp_offset, &v))
+			return SMOLDER_UNWIND_END_READ;
+		bp = v;
 	}
 	st->ip = ra;
 	st->sp = cfa;
@@ -267,33 +331,63 @@ static long walk_one(__u64 index, void *ctx)
 	if (!st || !push_frame(st))
 		return 1;
 	/* A return address is after its call: its row is the call's. */
-	pc = index > 0 ? st->ip - 1 : st->ip;
+	pc = st->interrupted ? st->ip : st->ip - 1;
 	if (proc)
 		m = find_mapping(proc, st->ip);
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
-	return step_ends(st, r ? step_row(st, r) : step_frame_pointer(st));
+	if (r)
+		return step_ends(st, step_row(st, r));
+	st->interrupted = 0;
+	return step_ends(st, step_frame_pointer(st));
 }
 
-/* The scratch state, set to start a walk at (ip, sp, bp); NULL only if
- * the scratch is missing. */
-static __always_inline struct walk_state *walk_start(__u32 tgid, __u64 start_ticks,
-						     __u64 ip, __u64 sp, __u64 bp)
+/* The per-CPU scratch state; NULL only if it is missing. */
+static __always_inline struct walk_state *walk_scratch_get(void)
 {
 	__u32 zero = 0;
-	struct walk_state *st = bpf_map_lookup_elem(&walk_scratch, &zero);
 
-	if (!st)
-		return NULL;
+	return bpf_map_lookup_elem(&walk_scratch, &zero);
+}
+
+/* Sets st to start a walk at (ip, sp, bp), those registers alone known. */
+static __always_inline void walk_start(struct walk_state *st, __u32 tgid, __u64 start_ticks,
+				       __u64 ip, __u64 sp, __u64 bp)
+{
 	st->ip = ip;
 	st->sp = sp;
 	st->bp = bp;
+	st->interrupted = 0;
 	st->tgid = tgid;
 	st->start_ticks = start_ticks;
 	st->hash = FNV_OFFSET;
 	st->stack.len = 0;
 	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
-	return st;
+}
+
+/* The sampled frame's other registers, from st->saved (the pt_regs the
+ * caller read): for CFI whose CFA is in one of them there. */
+static __always_inline void walk_take_saved_regs(struct walk_state *st)
+{
+	const struct pt_regs *r = &st->saved;
+
+	st->regs[0] = r->ax;
+	st->regs[1] = r->dx;
+	st->regs[2] = r->cx;
+	st->regs[3] = r->bx;
+	st->regs[4] = r->si;
+	st->regs[5] = r->di;
+	st->regs[SMOLDER_DWARF_RBP] = st->bp;
+	st->regs[SMOLDER_DWARF_RSP] = st->sp;
+	st->regs[8] = r->r8;
+	st->regs[9] = r->r9;
+	st->regs[10] = r->r10;
+	st->regs[11] = r->r11;
+	st->regs[12] = r->r12;
+	st->regs[13] = r->r13;
+	st->regs[14] = r->r14;
+	st->regs[15] = r->r15;
+	st->interrupted = 1;
 }
 
 /* The hash a stack is stored under covers how its walk ended; never 0. */
@@ -305,20 +399,17 @@ static __always_inline struct walk_state *walk_finish(struct walk_state *st)
 	return st;
 }
 
-/* Walks the user stack from (ip, sp, bp) by CFI rows, or frame pointers
+/* Walks the user stack from st's start by CFI rows, or frame pointers
  * where no table is loaded: one frame per bpf_loop iteration (Linux 5.17).
- * The result is in the scratch state; NULL only if the scratch is missing. */
-static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 start_ticks,
-							  __u64 ip, __u64 sp, __u64 bp)
+ * The result is in st. */
+static __always_inline struct walk_state *walk_user_stack(struct walk_state *st)
 {
-	struct walk_state *st = walk_start(tgid, start_ticks, ip, sp, bp);
 	struct walk_ctx wc;
+	__u32 tgid = st->tgid;
 
-	if (!st)
-		return NULL;
 	wc.st = st;
 	wc.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	if (wc.proc && wc.proc->start_ticks != start_ticks)
+	if (wc.proc && wc.proc->start_ticks != st->start_ticks)
 		wc.proc = NULL; /* another process's, under a reused pid */
 	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, &wc, 0);
 	return walk_finish(st);
@@ -327,13 +418,8 @@ static __always_inline struct walk_state *walk_user_stack(__u32 tgid, __u64 star
 /* The fallback for kernels without bpf_loop: frame pointers only, in a
  * bounded loop the verifier walks through (Linux 5.3). Code built without
  * frame pointers ends the stack there, with how it ended. */
-static __always_inline struct walk_state *walk_user_stack_fp(__u32 tgid, __u64 start_ticks,
-							     __u64 ip, __u64 sp, __u64 bp)
+static __always_inline struct walk_state *walk_user_stack_fp(struct walk_state *st)
 {
-	struct walk_state *st = walk_start(tgid, start_ticks, ip, sp, bp);
-
-	if (!st)
-		return NULL;
 	for (int i = 0; i <= SMOLDER_MAX_STACK_DEPTH; i++) {
 		if (!push_frame(st) || step_ends(st, step_frame_pointer(st)))
 			break;

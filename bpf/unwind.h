@@ -7,27 +7,38 @@
  * (its ELF virtual addresses), so one table serves every process that maps
  * the file, whatever the load address.
  *
- * Every rule here is one the walk can follow with the registers it has
- * (rip, rsp, rbp) and reads of the user stack:
- *   CFA    = rsp + cfa_offset                  SMOLDER_CFA_RSP
- *          = rbp + cfa_offset                  SMOLDER_CFA_RBP
- *          = rsp + cfa_offset + (((rip & 15) >= plt_threshold) ? 8 : 0)
+ * Every rule here is one the walk can follow with the registers it has and
+ * reads of the user stack. It always has rip, rsp and rbp; the other
+ * general registers (rax, rsi, r9, ...) only for the sampled frame, and for
+ * the frame a signal interrupted (their values are in the signal frame),
+ * since no CFI says where a caller's copy of them is. REG below is the
+ * row's cfa_reg, INDEX its cfa_arg (x86_64 DWARF numbers):
+ *   CFA    = REG + cfa_offset                  SMOLDER_CFA_REG
+ *          = rsp + cfa_offset + (((rip & 15) >= cfa_arg) ? 8 : 0)
  *                                              SMOLDER_CFA_PLT (lazy-binding PLT entries)
- *          = *(rbp + cfa_offset)               SMOLDER_CFA_DEREF_RBP (stack realigned: main)
+ *          = *(REG + cfa_offset) + 8 * cfa_arg SMOLDER_CFA_DEREF (a realigned stack:
+ *                                              main's *(rbp - 8); OpenSSL's saved rsp,
+ *                                              `breg7 40; deref; plus_uconst 8`)
+ *          = *(REG + cfa_offset + 8 * INDEX) + 8
+ *                                              SMOLDER_CFA_DEREF_INDEXED (OpenSSL's
+ *                                              bn_mul_mont: rsp saved past a frame of
+ *                                              r9 words)
+ *   A row whose CFA needs a register other than rsp and rbp ends the walk
+ *   as unsupported in a frame that does not have it.
  *   return address = *(CFA - 8), always, on x86_64 (checked when the table
  *   is built: a row with another rule is SMOLDER_CFA_UNSUPPORTED);
  *   caller's rbp = unchanged                   SMOLDER_RBP_SAME
  *                = *(CFA + rbp_offset)         SMOLDER_RBP_AT_CFA
- *                = *(rbp + rbp_offset)         SMOLDER_RBP_AT_RBP (with DEREF_RBP)
+ *                = *(rbp + rbp_offset)         SMOLDER_RBP_AT_RBP (with DEREF on rbp)
  * and three that end or change the walk:
  *   SMOLDER_CFA_STOP    the return address is undefined: the outermost
  *                       frame (_start, a thread's start): the stack is whole;
  *   SMOLDER_CFA_SIGNAL  a signal trampoline (__restore_rt): the interrupted
- *                       rip, rsp and rbp are in the ucontext at rsp;
+ *                       registers are in the ucontext at rsp;
  *   SMOLDER_CFA_NONE    no CFI covers this address (hand-written code
  *                       without it, padding): walk by frame pointer;
- *   SMOLDER_CFA_UNSUPPORTED  CFI the walk cannot follow (a CFA in another
- *                       register, in a prologue that realigns the stack).
+ *   SMOLDER_CFA_UNSUPPORTED  CFI the walk cannot follow (see
+ *                       bench/cfi_coverage.sh for what is left, and where).
  */
 #ifndef SMOLDER_BPF_UNWIND_H
 #define SMOLDER_BPF_UNWIND_H
@@ -38,10 +49,10 @@
 
 enum smolder_cfa_rule {
 	SMOLDER_CFA_NONE = 0,
-	SMOLDER_CFA_RSP,
-	SMOLDER_CFA_RBP,
+	SMOLDER_CFA_REG,
 	SMOLDER_CFA_PLT,
-	SMOLDER_CFA_DEREF_RBP,
+	SMOLDER_CFA_DEREF,
+	SMOLDER_CFA_DEREF_INDEXED,
 	SMOLDER_CFA_SIGNAL,
 	SMOLDER_CFA_STOP,
 	SMOLDER_CFA_UNSUPPORTED,
@@ -54,26 +65,35 @@ enum smolder_rbp_rule {
 	SMOLDER_RBP_UNDEFINED,
 };
 
+/* 16 bytes: the rows of every loaded table share one BPF array. The bit
+ * fields are laid out alike by gcc and clang (x86_64 and BPF: little-endian,
+ * lowest bits first). */
 struct smolder_unwind_row {
 	__u64 pc;          /* the file's address at which the row starts */
 	__s32 cfa_offset;
 	__s16 rbp_offset;
-	__u8 cfa_rule;     /* enum smolder_cfa_rule */
-	__u8 rbp_rule;     /* enum smolder_rbp_rule; plt_threshold for SMOLDER_CFA_PLT */
+	__u8 cfa_rule : 4; /* enum smolder_cfa_rule */
+	__u8 cfa_reg : 4;  /* the register the CFA is computed from */
+	__u8 rbp_rule : 2; /* enum smolder_rbp_rule */
+	__u8 cfa_arg : 6;  /* DEREF: 8s added after the read; DEREF_INDEXED: the
+			    * index register; PLT: the threshold */
 };
+_Static_assert(sizeof(struct smolder_unwind_row) == 16, "rows are 16 bytes");
 
-/* x86_64's DWARF register numbers. */
+/* x86_64's DWARF register numbers: rax, rdx, rcx, rbx, rsi, rdi, rbp, rsp,
+ * r8..r15 are 0..15, the return address (rip) 16. */
 #define SMOLDER_DWARF_RBP 6
 #define SMOLDER_DWARF_RSP 7
+#define SMOLDER_DWARF_GPRS 16
 #define SMOLDER_DWARF_RA 16
 
 /* Where the kernel puts the interrupted registers for a signal handler:
  * struct rt_sigframe's ucontext at the handler's return (rsp, once
  * __restore_rt is reached), uc_mcontext at 40, then r8..r15, rdi, rsi,
- * rbp, rbx, rdx, rax, rcx, rsp, rip (arch/x86/include/uapi/asm/sigcontext.h). */
-#define SMOLDER_SIGFRAME_RBP 120
-#define SMOLDER_SIGFRAME_RSP 160
-#define SMOLDER_SIGFRAME_RIP 168
+ * rbp, rbx, rdx, rax, rcx, rsp, rip (arch/x86/include/uapi/asm/sigcontext.h).
+ */
+#define SMOLDER_SIGFRAME_REGS 40
+#define SMOLDER_SIGFRAME_NREGS 17
 
 /* A process's executable mappings, for the walk to find (load bias and
  * rows) the file of an address: sorted by start, at most
@@ -101,9 +121,10 @@ struct smolder_unwind_proc {
 	struct smolder_unwind_mapping m[SMOLDER_UNWIND_MAPPINGS_MAX];
 };
 
-/* How a walk of a user stack ended. The first two are whole stacks; the
- * agent ends the others with a frame that names the reason, and counts
- * them by reason. */
+/* How a walk of a user stack ended. STOP is a whole stack, and so is
+ * FP_ZERO when the agent names its last frame a thread's root (_start,
+ * clone, clone3, start_thread); the agent ends the others with a frame
+ * that names the reason, and counts them by reason. */
 enum smolder_unwind_end {
 	SMOLDER_UNWIND_END_STOP = 0,     /* CFI: the outermost frame */
 	SMOLDER_UNWIND_END_FP_ZERO,      /* frame pointers: rbp 0, or return address 0 */

@@ -3,8 +3,9 @@
  * libdw interprets the CFI: for an address, dwarf_cfi_addrframe gives the
  * frame state, with the range of addresses it holds for, the CFA rule
  * (dwarf_frame_cfa) and each register's (dwarf_frame_register), as DWARF
- * expressions. Here those expressions are matched against the few shapes
- * the BPF walk can follow; anything else becomes a row that says so.
+ * expressions. Here those expressions are matched against the shapes the
+ * BPF walk can follow (a register plus a constant, a read of one, the PLT's,
+ * OpenSSL's indexed read); anything else becomes a row that says so.
  *
  * libdw has no call that lists the FDEs by address, and addresses no FDE
  * covers must become rows too (the walk falls back to frame pointers
@@ -324,6 +325,66 @@ static bool fits_s16(int64_t v)
 	return v >= INT16_MIN && v <= INT16_MAX;
 }
 
+/* A general register the walk can keep: rax..r15 (DWARF 0..15). */
+static bool walk_reg(unsigned reg)
+{
+	return reg < SMOLDER_DWARF_GPRS;
+}
+
+/* The constant added by ops[0..n): none, DW_OP_plus_uconst k, or
+ * DW_OP_consts/constu k; DW_OP_plus. False for anything else. */
+static bool plus_const(const Dwarf_Op *ops, size_t n, int64_t *k)
+{
+	*k = 0;
+	if (n == 0)
+		return true;
+	if (n == 1 && ops[0].atom == DW_OP_plus_uconst)
+		*k = (int64_t)ops[0].number;
+	else if (n == 2 && (ops[0].atom == DW_OP_consts || ops[0].atom == DW_OP_constu) &&
+		 ops[1].atom == DW_OP_plus)
+		*k = (int64_t)ops[0].number;
+	else
+		return false;
+	return true;
+}
+
+/* CFA = *(reg + k) + add: `bregN k; deref` and an optional constant, the
+ * add a multiple of 8 the row holds (cfa_arg, in 8s). */
+static bool deref_expression(const Dwarf_Op *ops, size_t n, struct smolder_unwind_row *r)
+{
+	unsigned reg = 0;
+	int64_t k = 0, add = 0;
+
+	if (n < 2 || !reg_plus(&ops[0], &reg, &k) || !walk_reg(reg) || !fits_s32(k) ||
+	    ops[1].atom != DW_OP_deref || !plus_const(ops + 2, n - 2, &add) || add < 0 ||
+	    add % 8 || add / 8 >= 64)
+		return false;
+	r->cfa_rule = SMOLDER_CFA_DEREF;
+	r->cfa_reg = reg & 15;
+	r->cfa_offset = (int32_t)k;
+	r->cfa_arg = (uint8_t)(add / 8);
+	return true;
+}
+
+/* CFA = *(reg + k + index * 8) + 8, OpenSSL's bn_mul_mont:
+ * `bregN k; bregM 0; lit8; mul; plus; deref; plus_uconst 8`. */
+static bool deref_indexed_expression(const Dwarf_Op *ops, size_t n, struct smolder_unwind_row *r)
+{
+	unsigned reg = 0, index = 0;
+	int64_t k = 0, k2 = 0;
+
+	if (n != 7 || !reg_plus(&ops[0], &reg, &k) || !reg_plus(&ops[1], &index, &k2) ||
+	    !walk_reg(reg) || !walk_reg(index) || k2 != 0 || !fits_s32(k) ||
+	    ops[2].atom != DW_OP_lit8 || ops[3].atom != DW_OP_mul || ops[4].atom != DW_OP_plus ||
+	    ops[5].atom != DW_OP_deref || ops[6].atom != DW_OP_plus_uconst || ops[6].number != 8)
+		return false;
+	r->cfa_rule = SMOLDER_CFA_DEREF_INDEXED;
+	r->cfa_reg = reg & 15;
+	r->cfa_offset = (int32_t)k;
+	r->cfa_arg = index & 15;
+	return true;
+}
+
 static void cfa_rule(Dwarf_Frame *frame, struct smolder_unwind_row *r)
 {
 	Dwarf_Op *ops;
@@ -335,18 +396,17 @@ static void cfa_rule(Dwarf_Frame *frame, struct smolder_unwind_row *r)
 	r->cfa_rule = SMOLDER_CFA_UNSUPPORTED;
 	if (dwarf_frame_cfa(frame, &ops, &n) || n == 0)
 		return;
-	if (n == 1 && reg_plus(&ops[0], &reg, &k) && fits_s32(k) &&
-	    (reg == SMOLDER_DWARF_RSP || reg == SMOLDER_DWARF_RBP)) {
-		r->cfa_rule = reg == SMOLDER_DWARF_RSP ? SMOLDER_CFA_RSP : SMOLDER_CFA_RBP;
+	if (n == 1 && reg_plus(&ops[0], &reg, &k) && walk_reg(reg) && fits_s32(k)) {
+		r->cfa_rule = SMOLDER_CFA_REG;
+		r->cfa_reg = reg & 15;
 		r->cfa_offset = (int32_t)k;
-	} else if (n == 2 && reg_plus(&ops[0], &reg, &k) && reg == SMOLDER_DWARF_RBP &&
-		   ops[1].atom == DW_OP_deref && fits_s32(k)) {
-		r->cfa_rule = SMOLDER_CFA_DEREF_RBP;
-		r->cfa_offset = (int32_t)k;
-	} else if (plt_expression(ops, n, &k, &t) && fits_s32(k)) {
+	} else if (deref_expression(ops, n, r) || deref_indexed_expression(ops, n, r)) {
+		return;
+	} else if (plt_expression(ops, n, &k, &t) && fits_s32(k) && t < 64) {
 		r->cfa_rule = SMOLDER_CFA_PLT;
+		r->cfa_reg = SMOLDER_DWARF_RSP;
 		r->cfa_offset = (int32_t)k;
-		r->rbp_rule = t;
+		r->cfa_arg = t;
 	}
 }
 
@@ -405,12 +465,12 @@ static struct smolder_unwind_row translate(Dwarf_Frame *frame, bool signal, uint
 		r.cfa_rule = (uint8_t)ra;
 		return r;
 	}
-	rbp_rule(frame, &r);
-	cfa_rule(frame, &r); /* last: a PLT row keeps its threshold in rbp_rule */
+	cfa_rule(frame, &r);
 	if (r.cfa_rule == SMOLDER_CFA_UNSUPPORTED) {
 		r.rbp_rule = SMOLDER_RBP_UNDEFINED;
-		r.rbp_offset = 0;
+		return r;
 	}
+	rbp_rule(frame, &r);
 	return r;
 }
 
@@ -418,7 +478,8 @@ static struct smolder_unwind_row translate(Dwarf_Frame *frame, bool signal, uint
 
 static bool same_rule(const struct smolder_unwind_row *a, const struct smolder_unwind_row *b)
 {
-	return a->cfa_rule == b->cfa_rule && a->rbp_rule == b->rbp_rule &&
+	return a->cfa_rule == b->cfa_rule && a->cfa_reg == b->cfa_reg &&
+	       a->cfa_arg == b->cfa_arg && a->rbp_rule == b->rbp_rule &&
 	       a->cfa_offset == b->cfa_offset && a->rbp_offset == b->rbp_offset;
 }
 
