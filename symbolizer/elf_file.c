@@ -55,16 +55,18 @@ static int check_header_tables(Elf *e, uint64_t file_size)
 
 /* Sections read whole into memory here, by libelf on our behalf:
  * symbols and their strings, notes, Go's table, the CFI, the
- * MiniDebugInfo. */
+ * MiniDebugInfo, the relocations and PLT stubs (elf_plt.c). */
 static bool is_read_whole(Elf *e, size_t shstrndx, const GElf_Shdr *sh)
 {
 	static const char *const named[] = {
 		".gopclntab", ".gnu_debugdata", ".eh_frame", ".debug_frame",
+		".plt", ".plt.sec", ".plt.got",
 	};
 	const char *name;
 
 	if (sh->sh_type == SHT_SYMTAB || sh->sh_type == SHT_DYNSYM ||
-	    sh->sh_type == SHT_STRTAB || sh->sh_type == SHT_NOTE)
+	    sh->sh_type == SHT_STRTAB || sh->sh_type == SHT_NOTE ||
+	    sh->sh_type == SHT_RELA)
 		return true;
 	name = elf_strptr(e, shstrndx, sh->sh_name);
 	for (size_t i = 0; name && i < sizeof(named) / sizeof(named[0]); i++)
@@ -264,6 +266,10 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf)
 	 * for its own tracebacks. */
 	if (!err && !se->nfuncs)
 		err = sym_elf_read_gopclntab(e, se);
+	/* After gopclntab: stubs are no symbols of the file's own, and a
+	 * stripped cgo binary still has its Go functions named. */
+	if (!err)
+		err = sym_elf_read_plt(e, se);
 	if (!err)
 		sym_elf_read_build_id(e, se);
 	/* The walk in BPF knows x86_64's registers only. A file whose CFI

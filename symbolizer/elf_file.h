@@ -1,8 +1,8 @@
 /* What an opened ELF file keeps, shared by the files that fill it in
  * (elf_file.c: headers and segments; elf_symbols.c: functions;
- * elf_gopclntab.c: a stripped Go binary's functions; elf_build_id.c: the
- * build-id) and by sym_cache.c, which opens files by descriptor. Internal
- * to symbolizer/. */
+ * elf_gopclntab.c: a stripped Go binary's functions; elf_plt.c: PLT
+ * stubs; elf_build_id.c: the build-id) and by sym_cache.c, which opens
+ * files by descriptor. Internal to symbolizer/. */
 #ifndef SMOLDER_ELF_FILE_H
 #define SMOLDER_ELF_FILE_H
 
@@ -85,6 +85,10 @@ int sym_elf_read_functions(Elf *e, struct sym_elf *se);
  * yet (elf_gopclntab.c); 0 with none when there is no table we can read,
  * -ENOEXEC when it is corrupt. */
 int sym_elf_read_gopclntab(Elf *e, struct sym_elf *se);
+/* Adds e's PLT stubs to se's functions, named SYMBOL@plt (elf_plt.c);
+ * before any name is looked up (se->demangled is NULL). Only -ENOMEM
+ * fails: stubs that cannot be read stay unnamed. */
+int sym_elf_read_plt(Elf *e, struct sym_elf *se);
 void sym_elf_read_build_id(Elf *e, struct sym_elf *se);
 /* The build-id of the ELF file open at fd, into hex (2 * SYM_BUILD_ID_MAX
  * + 1 bytes; "" when it has none), without reading anything else. */

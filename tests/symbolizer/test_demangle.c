@@ -16,6 +16,10 @@ int main(void)
 		{ "_ZN7myspace6LoaderC2Ev", "myspace::Loader::Loader()" },
 		{ "_ZN4core3fmt5write17h0123456789abcdefE", "core::fmt::write" },
 		{ "_RNvCs1234_7mycrate4main", "mycrate::main" },
+		/* PLT stubs: the function's part, then @plt, as perf shows them. */
+		{ "_ZN3foo3barEi@plt", "foo::bar(int)@plt" },
+		{ "strlen@plt", NULL },
+		{ "_Zgarbage@plt", NULL },
 		{ "main", NULL },           /* C: not mangled */
 		{ "_start", NULL },
 		{ "_Zgarbage", NULL },      /* looks mangled, is not */
