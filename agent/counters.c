@@ -62,6 +62,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_UNWIND_ERROR_READ] = { "unwind_error_read", "samples whose user stack walk stopped: the stack could not be read", 0 },
 	[CTR_UNWIND_ERROR_UNSUPPORTED] = { "unwind_error_unsupported", "samples whose user stack walk stopped: CFI it cannot follow", 0 },
 	[CTR_UNWIND_ERROR_BAD_FRAME] = { "unwind_error_bad_frame", "samples whose user stack walk stopped: a frame that does not move up the stack", 0 },
+	[CTR_UNWIND_ERROR_NO_ROOT] = { "unwind_error_no_root", "samples whose user stack walk stopped: the frame-pointer chain ended (rbp or a return address 0) in a frame that is no thread's root", 0 },
 	[CTR_UNWIND_TABLES] = { "unwind_tables", "executables whose unwind tables are loaded into BPF", 1 },
 	[CTR_UNWIND_ROWS] = { "unwind_rows", "unwind rows loaded into BPF (16 bytes each)", 1 },
 	[CTR_UNWIND_EVICTIONS] = { "unwind_evictions", "unwind tables dropped to make room (least recently used first)", 0 },

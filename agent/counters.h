@@ -66,6 +66,7 @@ enum counter_id {
 	CTR_UNWIND_ERROR_READ,    /* ... whose walk stopped: stack not readable */
 	CTR_UNWIND_ERROR_UNSUPPORTED, /* ... CFI the walk cannot follow */
 	CTR_UNWIND_ERROR_BAD_FRAME,   /* ... a frame not moving up the stack */
+	CTR_UNWIND_ERROR_NO_ROOT,     /* ... frame pointers (or return addresses) ended before a root */
 	CTR_UNWIND_TABLES,        /* gauge: executables with tables loaded */
 	CTR_UNWIND_ROWS,          /* gauge: rows loaded */
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */

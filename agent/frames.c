@@ -214,3 +214,33 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 	}
 	return err;
 }
+
+/* The functions a thread's stack starts in: the process's entry (crt1's
+ * _start) and a new thread's (glibc's clone, clone3, start_thread). */
+static bool is_root_function(const char *name)
+{
+	static const char *const roots[] = { "_start", "clone", "clone3", "start_thread" };
+
+	for (size_t i = 0; name && i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (strcmp(name, roots[i]) == 0)
+			return true;
+	return false;
+}
+
+bool frames_user_root(struct sym_cache *sym, const struct disc_process *p,
+		      const uint64_t *ips, size_t n)
+{
+	const struct disc_mapping *m;
+	struct sym_location loc = { 0 };
+	struct sym_elf *elf;
+	uint64_t vaddr;
+
+	if (n == 0 || !(m = disc_mappings_find(&p->maps, ips[n - 1])))
+		return false;
+	elf = mapped_elf(sym, p, m);
+	if (!elf || !file_vaddr(elf, m, ips[n - 1], n - 1, &vaddr) ||
+	    sym_elf_resolve(sym, elf, vaddr, &loc) || loc.n == 0)
+		return false;
+	/* The frame's own function is the outermost of its inlined calls. */
+	return is_root_function(loc.frames[loc.n - 1].name);
+}

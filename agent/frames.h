@@ -40,4 +40,10 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 		    const struct disc_process *p, struct pprof_builder *b,
 		    const uint64_t *ips, size_t n, uint64_t *ids);
 
+/* True when the outermost of p's user frames ips[0..n) is a function a
+ * thread starts in (_start, clone, clone3, start_thread), as named: a walk
+ * whose frame-pointer chain ended there has the whole stack. */
+bool frames_user_root(struct sym_cache *sym, const struct disc_process *p,
+		      const uint64_t *ips, size_t n);
+
 #endif

@@ -77,25 +77,31 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 	v->fate = r > 0 ? CTR_SAMPLES_PROFILED : r == 0 ? CTR_SAMPLES_DROPPED : CTR_LOST_PROFILE_ERROR;
 }
 
-/* The frame that ends a user stack the walk did not finish, or NULL. */
-static const char *unwind_end_marker(unsigned int end)
+/* The frame that ends a user stack the walk did not finish, or NULL. A
+ * stack is whole only where CFI says the return address is undefined
+ * (STOP), or where frame pointers ended in a thread's root (root). */
+static const char *unwind_end_marker(unsigned int end, bool root)
 {
 	switch (end) {
+	case SMOLDER_UNWIND_END_STOP:
+		return NULL;
+	case SMOLDER_UNWIND_END_FP_ZERO:
+		return root ? NULL : "[unwind error: frame pointer chain ended]";
 	case SMOLDER_UNWIND_END_TRUNCATED:
 		return "[truncated]";
 	case SMOLDER_UNWIND_END_READ:
 		return "[unwind error: stack not readable]";
 	case SMOLDER_UNWIND_END_UNSUPPORTED:
 		return "[unwind error: unsupported CFI]";
-	case SMOLDER_UNWIND_END_BAD_FRAME:
-		return "[unwind error: bad frame]";
 	}
-	return NULL; /* the stack is whole */
+	return "[unwind error: bad frame]";
 }
 
 static enum counter_id unwind_end_counter(unsigned int end)
 {
 	switch (end) {
+	case SMOLDER_UNWIND_END_FP_ZERO:
+		return CTR_UNWIND_ERROR_NO_ROOT;
 	case SMOLDER_UNWIND_END_TRUNCATED:
 		return CTR_UNWIND_TRUNCATED;
 	case SMOLDER_UNWIND_END_READ:
@@ -136,7 +142,9 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	if (!err && nu)
 		err = frames_add_user(ctx->sym, ctx->disc, v->p, b, ips + nk, (size_t)nu, ids + nk);
 	/* A walk cut short ends in a frame that says why. */
-	marker = nu ? unwind_end_marker(end) : NULL;
+	marker = nu ? unwind_end_marker(end, end == SMOLDER_UNWIND_END_FP_ZERO &&
+					     frames_user_root(ctx->sym, v->p, ips + nk, (size_t)nu))
+		    : NULL;
 	if (!err && marker) {
 		err = frames_add_marker(b, marker, &ids[nk + nu]);
 		counters_add(ctx->counters, unwind_end_counter(end), e->count);
