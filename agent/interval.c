@@ -50,7 +50,7 @@ struct process_verdict {
 static void judge_process(struct interval_ctx *ctx, const struct smolder_count_key *k,
 			  struct process_verdict *v)
 {
-	struct disc_target_input in = { .default_service_name = "kernel" };
+	struct disc_target_input in = { .default_service_name = "kernel", .pid = (int)k->tgid };
 	struct disc_labels pod = { 0 };
 	bool opted_out = false; /* smolder.io/profile: "false" */
 	int r;

@@ -262,6 +262,7 @@ void disc_table_for_each(struct disc_table *t,
  *   __meta_process_comm          comm
  *   __meta_process_cgroup        cgroup v2 path
  *   __meta_process_container_id  container id
+ *   __meta_process_pid           process id (the host's), in decimal
  *   service_name                 the default service name
  *   the --tag labels             (so a tag may set service_name)
  *
@@ -331,6 +332,9 @@ struct disc_target_input {
 	 * pod, container, node and the __meta_kubernetes_* labels, set before
 	 * the rules run (so they may use or change them); NULL: none. */
 	const struct disc_labels *kube;
+	/* The process id in the host's pid namespace; 0: unknown. A rule
+	 * that copies it into a label makes one profile per process. */
+	int pid;
 };
 
 struct disc_targets;

@@ -43,6 +43,7 @@
 #define META_COMM "__meta_process_comm"
 #define META_CGROUP "__meta_process_cgroup"
 #define META_CONTAINER_ID "__meta_process_container_id"
+#define META_PID "__meta_process_pid"
 #define SERVICE_NAME "service_name"
 
 #define DEFAULT_SEPARATOR ";"
@@ -761,12 +762,16 @@ static int apply(const struct disc_targets *t, const struct disc_target_input *i
 {
 	struct disc_labels l = { 0 };
 	const char *svc = default_service(in);
+	char pid[16] = ""; /* "" (no label) when unknown */
 	int rc;
 
+	if (in->pid > 0)
+		snprintf(pid, sizeof(pid), "%d", in->pid);
 	if ((rc = disc_labels_set(&l, META_EXE, in->exe)) ||
 	    (rc = disc_labels_set(&l, META_COMM, in->comm)) ||
 	    (rc = disc_labels_set(&l, META_CGROUP, in->cgroup)) ||
 	    (rc = disc_labels_set(&l, META_CONTAINER_ID, in->container_id)) ||
+	    (rc = disc_labels_set(&l, META_PID, pid)) ||
 	    (rc = disc_labels_set(&l, SERVICE_NAME, svc)))
 		goto out;
 	for (size_t i = 0; in->kube && i < in->kube->n; i++)

@@ -31,7 +31,7 @@ static const char *run(const struct disc_targets *t, const char *exe, const char
 		       const char *cgroup, const char *container_id, const char *svc)
 {
 	static char s[1024];
-	struct disc_target_input in = { exe, comm, cgroup, container_id, svc, NULL };
+	struct disc_target_input in = { exe, comm, cgroup, container_id, svc, NULL, 0 };
 	struct disc_labels l;
 	size_t o = 0;
 	int rc = disc_targets_apply(t, &in, &l);

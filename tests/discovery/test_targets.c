@@ -14,16 +14,17 @@
 /* A process to apply rules to. */
 struct proc {
 	const char *exe, *comm, *cgroup, *container_id, *svc;
+	int pid;
 };
 
 static const struct proc python = {
-	"/usr/bin/python3.11", "python3", "/system.slice/shop.service", NULL, "python3.11",
+	"/usr/bin/python3.11", "python3", "/system.slice/shop.service", NULL, "python3.11", 4242,
 };
 static const struct proc container = {
 	"/app/server", "server", "/kubepods/pod1/abcdef0123456789",
-	"abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "server",
+	"abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", "server", 4243,
 };
-static const struct proc kworker = { NULL, "kworker/0:1", NULL, NULL, "kernel" };
+static const struct proc kworker = { NULL, "kworker/0:1", NULL, NULL, "kernel", 0 };
 
 static char err[512];
 
@@ -50,7 +51,8 @@ static struct disc_targets *load(const char *yaml)
 static const char *run(const struct disc_targets *t, const struct proc *p)
 {
 	static char s[4096];
-	struct disc_target_input in = { p->exe, p->comm, p->cgroup, p->container_id, p->svc, NULL };
+	struct disc_target_input in = { p->exe, p->comm, p->cgroup, p->container_id, p->svc, NULL,
+					p->pid };
 	struct disc_labels l = { .n = 99 }; /* overwritten whatever it holds */
 	size_t o = 0;
 	int rc;
@@ -109,7 +111,7 @@ static void test_no_rules(void)
 static void test_default_service(void)
 {
 	struct disc_targets *t = disc_targets_new(NULL);
-	struct proc p = { "/x", "comm1", NULL, NULL, NULL };
+	struct proc p = { "/x", "comm1", NULL, NULL, NULL, 1 };
 
 	CHECK_STR(run(t, &p), "service_name=comm1");
 	p.svc = "";
@@ -230,6 +232,34 @@ static void test_separator(void)
 	disc_targets_free(t);
 }
 
+/* __meta_process_pid, copied into a label, makes one label set (one
+ * profile) per process; a process whose pid is unknown has none. */
+static void test_pid(void)
+{
+	struct disc_targets *t;
+
+	t = load("relabel_configs:\n"
+		 "- {source_labels: [__meta_process_pid], target_label: pid}\n");
+	CHECK_STR(run(t, &python), "pid=4242,service_name=python3.11");
+	CHECK_STR(run(t, &kworker), "service_name=kernel");
+	disc_targets_free(t);
+
+	t = load("relabel_configs:\n"
+		 "- {source_labels: [__meta_process_pid], regex: '42.*', action: keep}\n");
+	CHECK_STR(run(t, &python), "service_name=python3.11");
+	CHECK_STR(run(t, &kworker), "DROP");
+	disc_targets_free(t);
+
+	/* The README's: the pid of one executable's processes only. */
+	t = load("relabel_configs:\n"
+		 "- source_labels: [__meta_process_exe, __meta_process_pid]\n"
+		 "  regex: .*/python3\\.11;(.*)\n"
+		 "  target_label: pid\n");
+	CHECK_STR(run(t, &python), "pid=4242,service_name=python3.11");
+	CHECK_STR(run(t, &container), "service_name=server");
+	disc_targets_free(t);
+}
+
 static void test_keep_drop_order(void)
 {
 	struct disc_targets *t;
@@ -293,9 +323,10 @@ static void test_label_actions(void)
 		 "- action: labelmap\n"
 		 "  regex: (z*)service_name\n");
 	CHECK_STR(run(t, &python), "proc_cgroup=/system.slice/shop.service,proc_comm=python3,"
-				   "proc_exe=/usr/bin/python3.11,service_name=python3.11,"
+				   "proc_exe=/usr/bin/python3.11,proc_pid=4242,"
+				   "service_name=python3.11,"
 				   "xproc_cgroup=/system.slice/shop.service,xproc_comm=python3,"
-				   "xproc_exe=/usr/bin/python3.11");
+				   "xproc_exe=/usr/bin/python3.11,xproc_pid=4242");
 	disc_targets_free(t);
 
 	t = load_tags("relabel_configs:\n- {action: labeldrop, regex: 'tmp_.*|host'}\n", tags, 3);
@@ -411,7 +442,7 @@ static void test_values_cleaned(void)
 	struct disc_targets *t = load("relabel_configs:\n"
 				      "- {source_labels: [__meta_process_exe], target_label: exe}\n");
 	char long_exe[3000];
-	struct proc p = { "/opt/caf\xe9/a\xff\xfe" "b", "x", NULL, NULL, "x" };
+	struct proc p = { "/opt/caf\xe9/a\xff\xfe" "b", "x", NULL, NULL, "x", 1 };
 
 	/* A path need not be UTF-8: each bad run becomes one U+FFFD. */
 	CHECK_STR(run(t, &p), "exe=/opt/caf\xef\xbf\xbd/a\xef\xbf\xbd" "b,service_name=x");
@@ -451,7 +482,7 @@ static int matches(const char *regex, const char *comm)
 {
 	char yaml[512];
 	struct disc_targets *t;
-	struct proc p = { NULL, comm, NULL, NULL, "x" };
+	struct proc p = { NULL, comm, NULL, NULL, "x", 1 };
 	int kept;
 
 	snprintf(yaml, sizeof(yaml),
@@ -595,6 +626,7 @@ int main(void)
 	test_replace();
 	test_anchoring();
 	test_separator();
+	test_pid();
 	test_keep_drop_order();
 	test_label_actions();
 	test_reserved_removed();
