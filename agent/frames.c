@@ -156,27 +156,32 @@ void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
 	}
 }
 
+/* The pprof mapping of m, whose file is elf (NULL: not read). */
+static struct pprof_mapping_desc mapping_desc(const struct disc_mapping *m,
+					      const struct sym_elf *elf)
+{
+	return (struct pprof_mapping_desc){
+		.start = m->start,
+		.limit = m->end,
+		.offset = m->offset,
+		.filename = m->path,
+		.build_id = elf ? sym_elf_build_id(elf) : NULL,
+	};
+}
+
 /* Adds the location of addr, which lies in mapping m of process p. */
 static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			    const struct disc_mapping *m, struct pprof_builder *b,
 			    uint64_t addr, size_t frame, uint64_t *id)
 {
-	struct pprof_mapping_desc desc = {
-		.start = m->start,
-		.limit = m->end,
-		.offset = m->offset,
-		.filename = m->path,
-	};
 	struct pprof_line_desc lines[FRAMES_LINES_MAX];
 	struct sym_location loc = { 0 };
 	struct sym_elf *elf = mapped_elf(sym, p, m);
+	struct pprof_mapping_desc desc = mapping_desc(m, elf);
 	uint64_t vaddr;
 
-	if (elf) {
-		desc.build_id = sym_elf_build_id(elf);
-		if (file_vaddr(elf, m, addr, frame, &vaddr) && sym_elf_resolve(sym, elf, vaddr, &loc))
-			loc.n = 0;
-	}
+	if (elf && file_vaddr(elf, m, addr, frame, &vaddr) && sym_elf_resolve(sym, elf, vaddr, &loc))
+		loc.n = 0;
 	if (loc.n == 0 && m->perms[2] == 'x')
 		return add_jit_frame(sym, p, &desc, b, addr, id);
 	if (loc.n > FRAMES_LINES_MAX)
@@ -190,6 +195,35 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			.start_line = loc.frames[i].start_line,
 		};
 	return add_location(b, &desc, addr, lines, loc.n, sym_elf_has_dwarf(elf), id);
+}
+
+/* p's executable mapping of its executable file: where its code is. */
+static const struct disc_mapping *exe_code_mapping(const struct disc_process *p)
+{
+	for (size_t i = 0; p->exe_path && i < p->maps.n; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
+
+		if (m->perms[2] == 'x' && m->path && !strcmp(m->path, p->exe_path))
+			return m;
+	}
+	return NULL;
+}
+
+int frames_add_main_mapping(struct sym_cache *sym, const struct disc_process *p,
+			    struct pprof_builder *b)
+{
+	const struct disc_mapping *m = exe_code_mapping(p);
+	struct pprof_mapping_desc desc;
+	uint64_t id;
+
+	if (!m)
+		return 0;
+	/* Its frames, if it has any, are the ones to say what the mapping
+	 * has: every has_* flag is kept only if all of them had it. */
+	desc = mapping_desc(m, mapped_elf(sym, p, m));
+	desc.has_functions = desc.has_filenames = true;
+	desc.has_line_numbers = desc.has_inline_frames = true;
+	return pprof_builder_add_mapping(b, &desc, &id);
 }
 
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,

@@ -34,6 +34,12 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
 		      const uint64_t *ips, size_t n, uint64_t samples);
 
+/* Adds the mapping of p's executable's code to b, as its next mapping:
+ * for its first, which names the profile in pprof. Nothing when p has no
+ * executable mapped (a kernel thread). */
+int frames_add_main_mapping(struct sym_cache *sym, const struct disc_process *p,
+			    struct pprof_builder *b);
+
 /* Adds the user frames of process p. May re-read p's maps once, when an
  * address lies outside every mapping we know (a library loaded since). */
 int frames_add_user(struct sym_cache *sym, struct disc_table *disc,

@@ -136,6 +136,12 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		return CTR_LOST_STACK_READ;
 
 	err = profile_set_builder(set, &v->labels, &b);
+	/* A profile's first mapping is the one pprof names it after ("File:"
+	 * in go tool pprof): the executable of its first process, which is
+	 * its most sampled (add_entries' order) when several processes share
+	 * it. */
+	if (!err && pprof_builder_sample_count(b) == 0 && v->p)
+		err = frames_add_main_mapping(ctx->sym, v->p, b);
 	if (!err)
 		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk,
 					ctx->cfg->kernel_addresses, ids);
@@ -179,11 +185,14 @@ struct drained_process {
 	uint64_t samples;
 };
 
+/* The most sampled first; ties by pid, so that a run orders alike. */
 static int by_samples(const void *a, const void *b)
 {
 	const struct drained_process *x = a, *y = b;
 
-	return (x->samples < y->samples) - (x->samples > y->samples);
+	if (x->samples != y->samples)
+		return (x->samples < y->samples) - (x->samples > y->samples);
+	return (x->start > y->start) - (x->start < y->start);
 }
 
 /* The drain's processes, the most sampled first (d's entries sorted by
@@ -223,36 +232,33 @@ static void want_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
  * the parser worker then answers in a few round trips. The most sampled
  * processes come first, so that their files are the first read: what the
  * deadline leaves unnamed is what the fewest samples show. */
-static void want_names(struct interval_ctx *ctx, struct sampler_drain *d)
+static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d,
+		       const struct drained_process *procs, size_t n)
 {
-	size_t n;
-	struct drained_process *procs = processes_by_samples(d, &n);
-
-	for (size_t i = 0; procs && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct smolder_count_key *k = &d->entries[procs[i].start].key;
 		const struct disc_process *p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
 
 		for (size_t j = 0; p && !p->kernel_thread && j < procs[i].n; j++)
 			want_entry(ctx, d, &d->entries[procs[i].start + j], p);
 	}
-	free(procs);
 	sym_cache_fetch(ctx->sym);
 }
 
-/* Every drained entry into its profile, grouped by process so that each
- * process is looked up and judged by the rules once. */
-static void add_entries(struct interval_ctx *ctx, struct sampler_drain *d,
-			struct profile_set *set)
+/* Every drained entry into its profile, process by process, the most
+ * sampled first, so that each is looked up and judged by the rules once,
+ * and so that the first process of each profile is its most sampled
+ * (add_entry gives the profile its executable first). */
+static void add_entries(struct interval_ctx *ctx, const struct sampler_drain *d,
+			const struct drained_process *procs, size_t n, struct profile_set *set)
 {
 	struct process_verdict v = { 0 };
 
-	qsort(d->entries, d->n, sizeof(*d->entries), compare_entries);
-	for (size_t i = 0; i < d->n; i++) {
-		const struct sampler_entry *e = &d->entries[i];
-
-		if (i == 0 || compare_entries(e, e - 1) != 0)
-			judge_process(ctx, &e->key, &v);
-		counters_add(ctx->counters, add_entry(ctx, d, e, &v, set), e->count);
+	for (size_t i = 0; i < n; i++) {
+		judge_process(ctx, &d->entries[procs[i].start].key, &v);
+		for (size_t j = procs[i].start; j < procs[i].start + procs[i].n; j++)
+			counters_add(ctx->counters, add_entry(ctx, d, &d->entries[j], &v, set),
+				     d->entries[j].count);
 	}
 	disc_labels_release(&v.labels);
 }
@@ -520,21 +526,26 @@ void interval_finish(struct interval_ctx *ctx)
 {
 	struct counters *c = ctx->counters;
 	struct sampler_drain *d = &ctx->drained;
+	struct drained_process *procs = NULL;
 	struct profile_set *set;
+	size_t n_procs = 0;
 
 	count_bpf_stats(c, d->stats);
 	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
 	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);
+	if (set)
+		procs = processes_by_samples(d, &n_procs);
 	/* Names the parser worker has not given by then are left out: the
 	 * interval closes on time whatever the worker is doing. */
 	sym_cache_set_deadline(ctx->sym, monotonic_ns() + SYMBOLIZE_BUDGET_NS);
-	if (set) {
-		want_names(ctx, d);
-		add_entries(ctx, d, set);
+	if (procs) {
+		want_names(ctx, d, procs, n_procs);
+		add_entries(ctx, d, procs, n_procs, set);
 	} else {
 		for (size_t i = 0; i < d->n; i++)
 			counters_add(c, CTR_LOST_PROFILE_ERROR, d->entries[i].count);
 	}
+	free(procs);
 	sampler_drain_release(ctx->sampler, d);
 	if (set)
 		write_profiles(ctx, set);

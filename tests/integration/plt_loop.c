@@ -8,15 +8,17 @@
  *
  * The process and CHILDREN forked copies of it (same executable, other
  * pids) run the loop for SECONDS of wall time. With LIGHT_EXE (a copy of
- * this executable under another name), one more process runs
- * `LIGHT_EXE --light SECONDS FD`: it burns a fifth of the time and sleeps
- * the rest, so it has fewer samples than each of the others. The ready
- * line names every pid; the light one also as "light". All wait for the
- * harness's go (the children and the light one on a pipe the parent
- * closes), and all stay alive until stdin closes. Protocol with the
- * harness: see workload.h.
+ * this executable under another name), a process forked before the
+ * children runs `LIGHT_EXE --light SECONDS FD`: it burns a fifth of the
+ * time and sleeps the rest, so it has fewer samples than each child, and
+ * a lower pid; the parent then only waits. The ready line names every pid
+ * that burns, the light one also as "light". All wait for the harness's
+ * go (the children and the light one on a pipe the parent closes), and
+ * all stay alive until stdin closes. Protocol with the harness: see
+ * workload.h.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
 	double seconds = seconds_from_args(argc, argv, 1, 10.0);
 	int children = argc > 2 ? atoi(argv[2]) : 0;
 	pid_t pids[MAX_CHILDREN + 1], light = 0;
+	bool burn = argc <= 3;
 	int go[2];
 
 	if (children < 0 || children > MAX_CHILDREN || pipe(go)) {
@@ -113,6 +116,8 @@ int main(int argc, char **argv)
 			MAX_CHILDREN);
 		return 2;
 	}
+	if (!burn)
+		light = start_light(argv[3], seconds, go);
 	for (int i = 0; i < children; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
@@ -123,22 +128,23 @@ int main(int argc, char **argv)
 			_exit(0);
 		}
 	}
-	if (argc > 3)
-		light = start_light(argv[3], seconds, go);
 	close(go[0]);
 
-	printf("{\"event\":\"ready\",\"pids\":[%d", (int)getpid());
+	if (burn)
+		printf("{\"event\":\"ready\",\"pids\":[%d", (int)getpid());
+	else
+		printf("{\"event\":\"ready\",\"light\":%d,\"pids\":[%d", (int)light, (int)light);
 	for (int i = 0; i < children; i++)
 		printf(",%d", (int)pids[i]);
-	if (light > 0)
-		printf(",%d],\"light\":%d}\n", (int)light, (int)light);
-	else
-		printf("]}\n");
+	printf("]}\n");
 	fflush(stdout);
 	wait_stdin_line();
 	close(go[1]);
 
-	burn_for(seconds, 1.0);
+	if (burn)
+		burn_for(seconds, 1.0);
+	else
+		usleep((useconds_t)(seconds * 1e6));
 	printf("{\"event\":\"done\",\"pid\":%d}\n", (int)getpid());
 	fflush(stdout);
 
