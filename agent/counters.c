@@ -68,6 +68,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_UNWIND_EVICTIONS] = { "unwind_evictions", "unwind tables dropped to make room (least recently used first)", 0 },
 	[CTR_BPF_COUNT_MAP_ENTRIES] = { "bpf_count_map_entries", "entries of the BPF count map at the last drain (of --test-count-map-entries, 16384 by default): past it, samples are lost_count_map_full", 1 },
 	[CTR_UNWIND_NO_ROOM] = { "unwind_no_room", "unwind tables not loaded for want of room: frame pointers there", 0 },
+	[CTR_UNWIND_RETRIES] = { "unwind_retries", "processes whose unwind tables were loaded again, a file of theirs not read by the parser worker's deadline the time before", 0 },
 	[CTR_KUBE_PODS] = { "kube_pods", "pods of this node known from the Kubernetes API server", 1 },
 	[CTR_KUBE_EVENTS] = { "kube_watch_events", "pod watch events applied", 0 },
 	[CTR_KUBE_RELISTS] = { "kube_relists", "pod lists made again after a watch was answered 410 Gone", 0 },

@@ -71,6 +71,7 @@ enum counter_id {
 	CTR_UNWIND_ROWS,          /* gauge: rows loaded */
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
 	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
+	CTR_UNWIND_RETRIES,       /* processes whose tables were loaded again: a file was late */
 	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
 	CTR_KUBE_EVENTS,          /* watch events applied */

@@ -402,6 +402,8 @@ static void count_unwind(struct interval_ctx *ctx)
 	counters_add(ctx->counters, CTR_UNWIND_NO_ROOM, st.no_room - ctx->unwind_no_room_seen);
 	ctx->unwind_evictions_seen = st.evictions;
 	ctx->unwind_no_room_seen = st.no_room;
+	counters_add(ctx->counters, CTR_UNWIND_RETRIES, st.retries - ctx->unwind_retries_seen);
+	ctx->unwind_retries_seen = st.retries;
 }
 
 /* The agent's and the worker's memory against --memory-limit, measured

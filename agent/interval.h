@@ -45,7 +45,7 @@ struct interval_ctx {
 	struct sym_worker_stats worker_seen;
 	struct sym_refusal_stats refusals_seen;
 	struct uploader_stats uploader_seen;
-	uint64_t unwind_evictions_seen, unwind_no_room_seen, output_removed_seen;
+	uint64_t unwind_evictions_seen, unwind_no_room_seen, unwind_retries_seen, output_removed_seen;
 	/* The interval drained and not yet finished. */
 	struct sampler_drain drained;
 	int64_t drained_start, drained_end;

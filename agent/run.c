@@ -153,6 +153,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				       : INT64_MAX;
 	int64_t finish_at = INT64_MAX; /* a drain waits to be finished until then */
 	unsigned int stall_s = test_stall_s(), closes = 0;
+	bool retry_tables = false;
 	int stop = 0, err;
 
 	while (!stop) {
@@ -165,6 +166,10 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		/* Tables loaded for new processes meanwhile wait for the parser
 		 * worker no longer than the interval has left. */
 		sym_cache_set_deadline(ctx->sym, close_at > 0 ? (uint64_t)close_at : 1);
+		/* Once an interval: tables that missed that deadline last time. */
+		if (retry_tables && ctx->unwind)
+			unwind_loader_retry(ctx->unwind, ctx->disc);
+		retry_tables = false;
 		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
@@ -196,6 +201,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				interval_finish(ctx);
 			interval_start = interval_end;
 			interval_end = interval_end_after(interval_start, interval);
+			retry_tables = true;
 		}
 	}
 	return 0;

@@ -26,6 +26,7 @@ struct table {
 
 struct proc_ref {
 	int pid;
+	bool incomplete;     /* a file was not read in time: to be published again */
 	uint32_t n;
 	uint32_t tables[SMOLDER_UNWIND_MAPPINGS_MAX]; /* indices into tables */
 };
@@ -44,6 +45,7 @@ struct unwind_loader {
 	uint64_t vdso_vaddr;
 	int vdso_rc;
 	bool vdso_read;
+	bool publishing_incomplete; /* set by map_one during one publish */
 	struct unwind_loader_stats st;
 };
 
@@ -259,7 +261,12 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 
 	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end };
 	frames_file_ref(p, m, &ref);
-	if (sym_cache_get_elf(l->sym, &ref, &elf) || !(t = sym_elf_unwind_table(elf)) ||
+	rc = sym_cache_get_elf(l->sym, &ref, &elf);
+	/* Not the file's failure, but time's (the deadline came before the
+	 * worker's answer) or the worker's: try again later. */
+	if (rc == -EAGAIN || rc == -EIO || rc == -ENOMEM)
+		l->publishing_incomplete = true;
+	if (rc || !(t = sym_elf_unwind_table(elf)) ||
 	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr))
 		return; /* frame pointers here */
 	file_key(elf, m, key, sizeof(key));
@@ -315,6 +322,7 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 
 	if (!up)
 		return;
+	l->publishing_incomplete = false;
 	up->start_ticks = p->start_ticks;
 	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
 		if (executable_file(&p->maps.v[i]))
@@ -322,6 +330,7 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 		else if (is_vdso(&p->maps.v[i]))
 			map_vdso(l, &p->maps.v[i], &up->m[up->n++], &refs);
 	}
+	refs.incomplete = l->publishing_incomplete;
 	/* The new references before the old ones go: a table both map is
 	 * not evicted in between. */
 	old = find_proc(l, p->pid, &at);
@@ -343,6 +352,31 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 	}
 	bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
 	free(up);
+}
+
+void unwind_loader_retry(struct unwind_loader *l, struct disc_table *disc)
+{
+	int *pids = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n_procs; i++)
+		if (l->procs[i].incomplete) {
+			int *v = realloc(pids, (n + 1) * sizeof(*v));
+
+			if (!v)
+				break;
+			pids = v;
+			pids[n++] = l->procs[i].pid;
+		}
+	/* By pid, not by reference: publishing moves the array. */
+	for (size_t i = 0; i < n; i++) {
+		const struct disc_process *p = disc_table_find_live(disc, pids[i]);
+
+		if (p)
+			unwind_loader_publish(l, p);
+		l->st.retries++;
+	}
+	free(pids);
 }
 
 void unwind_loader_forget(struct unwind_loader *l, int pid)

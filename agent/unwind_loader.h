@@ -36,6 +36,7 @@ struct unwind_loader_stats {
 	uint64_t rows;       /* loaded now */
 	uint64_t evictions;
 	uint64_t no_room;    /* a table not loaded for want of room */
+	uint64_t retries;    /* processes published again: a file missed its deadline */
 };
 
 struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *opts);
@@ -45,6 +46,11 @@ void unwind_loader_free(struct unwind_loader *l);
  * the symbol cache if they are not there yet) and publishes p's mappings
  * to the walk. Called whenever discovery has read p's maps anew. */
 void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p);
+
+/* Publishes again the processes a file of which was not read in time (the
+ * parser worker's deadline passed, or it died): until then those files are
+ * walked by frame pointers. The run loop calls it once an interval. */
+void unwind_loader_retry(struct unwind_loader *l, struct disc_table *disc);
 
 /* p has exited: its mappings are forgotten and its tables released. */
 void unwind_loader_forget(struct unwind_loader *l, int pid);

@@ -187,6 +187,10 @@ int disc_table_scan(struct disc_table *t);
 const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 					  uint64_t start_ticks);
 
+/* The live process known under pid (read, not exec'd since, not exited),
+ * or NULL; never reads /proc. */
+const struct disc_process *disc_table_find_live(struct disc_table *t, int pid);
+
 /* Re-reads a live process's maps (after a dlopen, say). -ESRCH if it is
  * gone or its pid now belongs to another process; -EAGAIN if they were
  * read this interval already (see disc_table_next_interval). */

@@ -496,6 +496,14 @@ const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 	return err ? NULL : &e->p;
 }
 
+const struct disc_process *disc_table_find_live(struct disc_table *t, int pid)
+{
+	for (struct entry *e = *bucket(t, pid); e; e = e->next)
+		if (e->p.pid == pid && !e->p.exited && !e->stale)
+			return &e->p;
+	return NULL;
+}
+
 int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p)
 {
 	struct disc_mappings maps;
