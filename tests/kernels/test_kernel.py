@@ -25,8 +25,11 @@ Debian 12's 6.1 cloud kernel booted under qemu.
    (smolder_fp_ks, smolder_exec_rt, smolder_exit_rt) pass this kernel's
    verifier; the burner's stacks are frame-pointer stacks, which end in an
    [unwind error] frame in its code without frame pointers (>= 50% of its
-   samples); smolder_kt_short, exec'd under the raw tracepoints, has samples
-   of its own; the agent exited 0 with no error.
+   samples); smolder_kt_short, exec'd under the raw tracepoints in a cgroup
+   named as containerd names a container's, runs and exits while the agent
+   is stopped: its samples are kept, labelled with that container's id
+   from what BPF read of the cgroup (kernfs_node->parent, the older side of
+   the 6.15 rename); the agent exited 0 with no error.
 Any failure prints the tail of the guest's console and the agent's log.
 SMOLDER_KT_KEEP=1 keeps the work directory (console, initramfs, results).
 """
@@ -36,6 +39,7 @@ import fcntl
 import io
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -44,6 +48,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import kube_fixture as kf  # noqa: E402
 import smolder_harness as h  # noqa: E402
 
 CACHE = "/var/cache/smolder/kernels"
@@ -144,7 +149,7 @@ def libraries(binary):
     return libs
 
 
-def build_initramfs(root, out, binaries):
+def build_initramfs(root, out, binaries, container_id):
     busybox = shutil.which("busybox") or "/bin/busybox"
     if not os.path.exists(busybox):
         h.fail("busybox not found (Debian package busybox-static)")
@@ -165,6 +170,8 @@ def build_initramfs(root, out, binaries):
             if not os.path.exists(dst):
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 shutil.copy(lib, dst)  # the file, not the link
+    with open(os.path.join(root, "kt_container_id"), "w") as f:
+        f.write(container_id)
     shutil.copy(INIT, os.path.join(root, "init"))
     os.chmod(os.path.join(root, "init"), 0o755)
     os.mknod(os.path.join(root, "dev/console"), 0o600 | 0o020000, os.makedev(5, 1))
@@ -321,7 +328,7 @@ def check_profiles(outdir):
 FALLBACK_PROGRAMS = "BPF programs: smolder_fp_ks, smolder_exec_rt, smolder_exit_rt"
 
 
-def check_fallbacks(outdir):
+def check_fallbacks(outdir, container_id):
     guest = dict(l.split("=", 1) for l in h.read_text(os.path.join(outdir, "guest.txt")).splitlines()
                  if "=" in l)
     agent_log = h.read_text(os.path.join(outdir, "agent_fallback.log")).splitlines()
@@ -356,10 +363,22 @@ def check_fallbacks(outdir):
     if cut < 0.5 * total:
         h.fail("fallbacks: only %d of %d samples of %s (no frame pointers) end in an "
                "[unwind error] frame: not frame-pointer stacks" % (cut, total, QSORT))
+    # smolder_kt_short ran and exited while the agent was stopped: known
+    # only from what BPF read, its container's id from the cgroup's kernfs
+    # nodes (kernfs_node->parent on 6.1).
     short = h.count(samples_of(SHORT))
-    h.log("fallbacks: %s: %d samples" % (SHORT, short))
+    short_dir = os.path.join(d, SHORT)
+    labels = [l for f in (sorted(os.listdir(short_dir)) if os.path.isdir(short_dir) else [])
+              for _, l in kf.labelled_samples(os.path.join(short_dir, f))]
+    ids = sorted({l.get("container_id", "") for l in labels})
+    h.log("fallbacks: %s (gone before the agent went on): %d samples, container ids %s"
+          % (SHORT, short, ids))
     if short == 0:
-        h.fail("fallbacks: %s, exec'd under the raw tracepoints, has no samples" % SHORT)
+        h.fail("fallbacks: %s, exec'd under the raw tracepoints and gone before the agent "
+               "read it, has no samples" % SHORT)
+    if ids != [container_id]:
+        h.fail("fallbacks: %s's samples carry container ids %s, want only %s"
+               % (SHORT, ids, container_id))
 
 
 def tail(path, n):
@@ -379,8 +398,10 @@ def test(smolder, qsort_work, short_work):
         package, vmlinuz = fetch_kernel()
         h.log("kernel: %s (%.0f s)" % (package, time.monotonic() - t0))
         initrd = os.path.join(work, "initramfs.gz")
+        container_id = secrets.token_hex(32)
         build_initramfs(os.path.join(work, "root"), initrd,
-                        [("smolder", smolder), (QSORT, qsort_work), (SHORT, short_work)])
+                        [("smolder", smolder), (QSORT, qsort_work), (SHORT, short_work)],
+                        container_id)
         h.log("initramfs: %.1f MB" % (os.path.getsize(initrd) / 1e6))
         results = os.path.join(work, "ttyS1")
         try:
@@ -388,7 +409,7 @@ def test(smolder, qsort_work, short_work):
             read_results(results, outdir)
             check_agent(outdir)
             check_profiles(outdir)
-            check_fallbacks(outdir)
+            check_fallbacks(outdir, container_id)
         except h.Failure:
             h.log("---- the guest's console (last 300 lines) ----\n%s" % tail(console, 300))
             h.log("---- the agent's log ----\n%s" % tail(os.path.join(outdir, "agent.log"), 300))
