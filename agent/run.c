@@ -405,7 +405,6 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	int status = 1, sigfd, err;
 
 	libbpf_set_print(libbpf_log);
-	kernel_features_warn(kf);
 	sigfd = signals_open();
 	if (sigfd < 0) {
 		log_error("setting up signal handling: %s", strerror(-sigfd));
@@ -447,6 +446,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	err = sym_cache_load_kernel(ctx.sym);
 	if (err)
 		log_warn("reading kallsyms: %s; kernel frames stay unnamed", strerror(-err));
+	/* Here, not at start: a mistake that stops the agent is its one line. */
+	kernel_features_warn(kf);
 	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
