@@ -26,6 +26,8 @@ enum counter_id {
 	CTR_PROCESS_EVENTS_DROPPED, /* lost to a full ring buffer */
 	CTR_PROCESSES_TRACKED,    /* gauge: size of the process table */
 	CTR_PROCESSES_FROM_KERNEL,  /* gone before /proc was read: labelled from BPF */
+	CTR_MMAP_LOG_BYTES,       /* the kernel's mmap records kept */
+	CTR_MMAP_RECORDS_DROPPED, /* mmap records lost or not kept */
 	CTR_PROCESS_MAPS_READS,   /* /proc/PID/maps files read */
 	CTR_PROCESS_MAPS_DEFERRED, /* re-reads put off: read once an interval at most */
 	CTR_PROCESS_MAPS_CUT,     /* maps cut at DISC_MAPS_BYTES_MAX: frames past it unnamed */

@@ -68,6 +68,7 @@ void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
 		.map_end = m->end,
 		.dev = makedev(m->dev_major, m->dev_minor),
 		.inode = m->inode,
+		.build_id = m->build_id,
 	};
 }
 

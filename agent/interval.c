@@ -568,6 +568,14 @@ void interval_finish(struct interval_ctx *ctx)
 		counters_add(c, CTR_PROCESS_EVENTS, sent);
 		counters_add(c, CTR_PROCESS_EVENTS_DROPPED, dropped);
 	}
+	if (ctx->events) {
+		struct proc_events_mmap_stats ms;
+
+		proc_events_mmap_stats(ctx->events, &ms);
+		counters_set(c, CTR_MMAP_LOG_BYTES, ms.bytes);
+		counters_add(c, CTR_MMAP_RECORDS_DROPPED, ms.dropped - ctx->mmap_dropped_seen);
+		ctx->mmap_dropped_seen = ms.dropped;
+	}
 	/* Processes that exited are needed until their last samples are drained,
 	 * which is now. */
 	disc_table_expire(ctx->disc);

@@ -5,8 +5,10 @@
 #include "kernel_features.h"
 
 #include <errno.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -34,6 +36,9 @@ static const struct feature_def features[KF_COUNT] = {
 	[KF_BPF_LOOP] = { "bpf_loop", "the bpf_loop helper (Linux 5.17)",
 		"user stacks are walked by frame pointers only: code built without them (most "
 		"distributions' libraries) ends a stack early, marked [unwind error: ...]" },
+	[KF_MMAP2_BUILD_ID] = { "mmap2_build_id", "build-ids in perf's mmap records (Linux 5.12)",
+		"a process gone before its /proc files are read keeps its samples and labels, but "
+		"its frames are unnamed" },
 	[KF_FENTRY] = { "fentry", "fentry programs on vm_mmap_pgoff (Linux 5.5, with "
 		"ftrace direct calls)",
 		"not watching for dlopen: a new library is found when its frames are named" },
@@ -58,7 +63,7 @@ int kernel_features_parse(const char *list, unsigned int *mask, char *err, size_
 				found = f;
 		if (found < 0) {
 			snprintf(err, len, "unknown kernel feature \"%.*s\" (known: ringbuf, tp_btf, "
-				 "raw_tp, task_pt_regs, bpf_loop, fentry)", (int)n, p);
+				 "raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id)", (int)n, p);
 			return -EINVAL;
 		}
 		*mask |= 1u << found;
@@ -95,6 +100,22 @@ static bool tracing_program_loads(const struct btf *vmlinux, const char *name, _
 	return true;
 }
 
+/* A dummy software event asking for build-ids in its mmap records, on one
+ * CPU: the kernel refuses the attribute it does not know (EINVAL). */
+static bool mmap2_build_ids(void)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr), .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_DUMMY,
+		.mmap = 1, .mmap2 = 1, .build_id = 1,
+	};
+	int fd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static bool helper_in_perf_event(enum bpf_func_id id)
 {
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, id, NULL) == 1;
@@ -112,6 +133,7 @@ void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_miss
 	kf->have[KF_RAW_TP] = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	kf->have[KF_TASK_PT_REGS] = helper_in_perf_event(BPF_FUNC_task_pt_regs);
 	kf->have[KF_BPF_LOOP] = helper_in_perf_event(BPF_FUNC_loop);
+	kf->have[KF_MMAP2_BUILD_ID] = mmap2_build_ids();
 	kf->have[KF_FENTRY] = tracing_program_loads(vmlinux, "vm_mmap_pgoff", BTF_KIND_FUNC,
 						    BPF_TRACE_FENTRY);
 	btf__free(vmlinux);
@@ -146,7 +168,7 @@ void kernel_features_warn(const struct kernel_features *kf)
 	for (int f = 0; f < KF_COUNT; f++) {
 		if (kf->have[f] || !features[f].fallback)
 			continue;
-		log_warn("kernel feature missing: %s%s; %s", features[f].what, how_missing(kf, f),
-			 features[f].fallback);
+		log_warn("kernel feature missing (%s): %s%s; %s", features[f].name, features[f].what,
+			 how_missing(kf, f), features[f].fallback);
 	}
 }

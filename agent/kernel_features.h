@@ -21,6 +21,7 @@ enum kernel_feature {
 	KF_TASK_PT_REGS, /* bpf_task_pt_regs: user registers of a sample in the kernel */
 	KF_BPF_LOOP,     /* bpf_loop: the CFI walk; else frame pointers only */
 	KF_FENTRY,       /* fentry on vm_mmap_pgoff: the dlopen watch */
+	KF_MMAP2_BUILD_ID, /* perf's mmap records with build-ids: gone processes' mappings */
 	KF_COUNT
 };
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,12 +15,21 @@
 #include "events.h"
 #include "events.skel.h"
 #include "log.h"
+#include "mmap_events.h"
+
+/* What the mmap log may hold: the executable mappings of processes not
+ * read yet (a process read from /proc, or gone, is forgotten), some 60k
+ * of them. */
+#define MMAP_LOG_BYTES (8u << 20)
 
 struct proc_events {
 	struct events_bpf *skel;
 	struct bpf_program *exec_prog, *exit_prog;
 	bool raw_tracepoints;
 	struct ring_buffer *rb;
+	struct disc_mmap_log *mmap_log; /* NULL: no mmap records (kernel_features.h) */
+	struct mmap_events *mmaps;
+	int epfd;                       /* the ring buffer's and the mmap records' */
 	struct disc_table *disc;
 	struct unwind_loader *unwind;
 	int stats_fd;
@@ -115,9 +126,16 @@ static const struct disc_process *add_gone(struct proc_events *e, const struct s
 	snprintf(exe, sizeof(exe), "%.*s", SMOLDER_EXE_NAME_LEN, ev->exe_name);
 	if (!comm[0] && !exe[0])
 		return NULL; /* not a first sample's event, or nothing read */
+	struct disc_mappings maps = { 0 };
+	const struct disc_process *p;
+
 	if (cgroup_path_of(e->cgroup_paths_fd, ev->cgroup_id, cgroup, sizeof(cgroup)))
 		id.cgroup_path = cgroup;
-	return disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
+	if (e->mmap_log && disc_mmap_log_mappings(e->mmap_log, (int)ev->tgid, &maps) == 0)
+		id.maps = &maps;
+	p = disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
+	disc_mappings_release(&maps); /* what add_gone did not take */
+	return p;
 }
 
 static int handle_event(void *ctx, void *data, size_t len)
@@ -146,6 +164,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
 		if (!p)
 			p = add_gone(e, ev);
+		else if (e->mmap_log && !p->from_kernel)
+			disc_mmap_log_forget(e->mmap_log, (int)ev->tgid); /* read from /proc */
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)
@@ -154,6 +174,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
+		if (e->mmap_log)
+			disc_mmap_log_forget(e->mmap_log, (int)ev->tgid);
 		bpf_map_delete_elem(e->ranges_fd, &tgid);
 		if (e->unwind)
 			unwind_loader_forget(e->unwind, (int)ev->tgid);
@@ -256,6 +278,33 @@ void proc_events_program_names(const struct proc_events *e, char *buf, size_t le
 		 e->skel->links.smolder_mmap_exec ? ", smolder_mmap_exec" : "");
 }
 
+/* The kernel's mmap records, where it gives build-ids with them; without,
+ * the agent works as before: a process gone before it was read has its
+ * frames unnamed. */
+static void open_mmap_records(struct proc_events *e)
+{
+	const char *what = "";
+	int err;
+
+	e->mmap_log = disc_mmap_log_new(MMAP_LOG_BYTES);
+	if (!e->mmap_log)
+		return;
+	err = mmap_events_new(e->mmap_log, &e->mmaps, &what);
+	if (err) {
+		log_warn("not reading the kernel's mmap records (%s: %s): a process gone before "
+			 "its /proc files are read has its frames unnamed", what, strerror(-err));
+		disc_mmap_log_free(e->mmap_log);
+		e->mmap_log = NULL;
+	}
+}
+
+static int watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
 int proc_events_new(const struct sampler *s, struct disc_table *disc,
 		    struct unwind_loader *unwind, const struct proc_events_opts *opts,
 		    struct proc_events **out, const char **what)
@@ -266,6 +315,7 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 	*what = "allocating";
 	if (!e)
 		return -ENOMEM;
+	e->epfd = -1;
 	e->disc = disc;
 	e->unwind = unwind;
 	e->n_cpus = libbpf_num_possible_cpus();
@@ -295,6 +345,16 @@ int proc_events_new(const struct sampler *s, struct disc_table *disc,
 		*what = "opening the event ring buffer";
 		goto fail;
 	}
+	if (opts->mmap_records)
+		open_mmap_records(e);
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	err = e->epfd < 0 ? -errno : watch(e->epfd, ring_buffer__epoll_fd(e->rb));
+	if (!err && e->mmaps)
+		err = watch(e->epfd, mmap_events_fd(e->mmaps));
+	if (err) {
+		*what = "polling the event buffers";
+		goto fail;
+	}
 	*out = e;
 	return 0;
 fail:
@@ -306,6 +366,10 @@ void proc_events_free(struct proc_events *e)
 {
 	if (!e)
 		return;
+	if (e->epfd >= 0)
+		close(e->epfd);
+	mmap_events_free(e->mmaps);
+	disc_mmap_log_free(e->mmap_log);
 	ring_buffer__free(e->rb);
 	events_bpf__destroy(e->skel);
 	free(e);
@@ -313,12 +377,29 @@ void proc_events_free(struct proc_events *e)
 
 int proc_events_fd(const struct proc_events *e)
 {
-	return ring_buffer__epoll_fd(e->rb);
+	return e->epfd;
 }
 
 int proc_events_consume(struct proc_events *e)
 {
+	/* The mappings first: a first sample's event, read next, may be of a
+	 * process gone already, which takes them. */
+	if (e->mmaps)
+		mmap_events_consume(e->mmaps);
 	return ring_buffer__consume(e->rb);
+}
+
+void proc_events_mmap_stats(const struct proc_events *e, struct proc_events_mmap_stats *st)
+{
+	struct disc_mmap_log_stats ls = { 0 };
+	struct mmap_events_stats ms = { 0 };
+
+	if (e->mmap_log)
+		disc_mmap_log_get_stats(e->mmap_log, &ls);
+	if (e->mmaps)
+		mmap_events_get_stats(e->mmaps, &ms);
+	st->dropped = ls.dropped + ms.lost;
+	st->bytes = ls.bytes;
 }
 
 int proc_events_take_stats(struct proc_events *e, uint64_t *sent, uint64_t *dropped)

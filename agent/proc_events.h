@@ -21,6 +21,7 @@ struct proc_events;
 struct proc_events_opts {
 	bool raw_tracepoints; /* no tp_btf: exec and exit through raw tracepoints */
 	bool watch_mmap;      /* fentry: the dlopen watch */
+	bool mmap_records;    /* the kernel's mmap records carry build-ids */
 };
 
 /* Loads and attaches the exec/exit programs on the sampler's shared maps;
@@ -38,6 +39,14 @@ int proc_events_fd(const struct proc_events *e);
 
 /* Hands every waiting event to discovery. Returns how many, or -errno. */
 int proc_events_consume(struct proc_events *e);
+
+/* The kernel's mmap records (mmap_events.h): what the log holds now, and
+ * the records lost or not kept so far. */
+struct proc_events_mmap_stats {
+	uint64_t dropped;
+	uint64_t bytes;
+};
+void proc_events_mmap_stats(const struct proc_events *e, struct proc_events_mmap_stats *st);
 
 /* Events sent and dropped (ring buffer full) since the last call. */
 int proc_events_take_stats(struct proc_events *e, uint64_t *sent, uint64_t *dropped);

@@ -387,6 +387,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
 		.watch_mmap = kf->have[KF_FENTRY],
+		.mmap_records = kf->have[KF_MMAP2_BUILD_ID],
 	};
 	char programs[128];
 	struct sym_debuginfod *debuginfod = NULL;

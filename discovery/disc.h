@@ -28,6 +28,9 @@ struct disc_mapping {
 	uint64_t inode;
 	char perms[5]; /* "r-xp" */
 	char *path;    /* NULL for an anonymous mapping; "[vdso]" etc. kept as is */
+	/* The build-id (lowercase hex) the kernel announced for the file
+	 * (disc_mmap_log); NULL when read from /proc/PID/maps. */
+	const char *build_id;
 };
 
 /* A process's mappings, sorted by start. */
@@ -216,7 +219,37 @@ struct disc_kernel_identity {
 	const char *comm;
 	const char *exe_name;    /* the executable's base name; "" when none */
 	const char *cgroup_path; /* NULL when it is the root or unknown */
+	/* The executable mappings the kernel announced (disc_mmap_log), taken
+	 * over by the process; NULL or empty: none. */
+	struct disc_mappings *maps;
 };
+
+/* The executable mappings the kernel announces as they are made (perf's
+ * MMAP2 records with build-ids), per process until it exits, within
+ * max_bytes; for processes gone before /proc could be read. */
+#define DISC_BUILD_ID_HEX_MAX 40
+#define DISC_MMAP_PATH_MAX 4096
+#define DISC_MMAP_PER_PROCESS_MAX 512
+struct disc_mmap_log;
+struct disc_mmap_log_stats {
+	uint64_t added;
+	uint64_t dropped; /* over max_bytes, or a process's DISC_MMAP_PER_PROCESS_MAX */
+	uint64_t bytes;   /* held now */
+};
+struct disc_mmap_log *disc_mmap_log_new(size_t max_bytes);
+void disc_mmap_log_free(struct disc_mmap_log *l);
+/* A mapping made at time (the kernel's CLOCK_MONOTONIC ns); build_id:
+ * lowercase hex. -ENOSPC: dropped (counted). */
+int disc_mmap_log_add(struct disc_mmap_log *l, int pid, uint64_t time, uint64_t start,
+		      uint64_t len, uint64_t offset, const char *build_id, const char *path);
+/* pid exec'd at time: its mappings made before are its old image's. */
+void disc_mmap_log_exec(struct disc_mmap_log *l, int pid, uint64_t time);
+/* pid exited, or was read from /proc: what is logged of it is of no use. */
+void disc_mmap_log_forget(struct disc_mmap_log *l, int pid);
+/* pid's logged mappings as a process's (sorted, the newest where two
+ * overlap), owned by the caller (disc_mappings_release). */
+int disc_mmap_log_mappings(const struct disc_mmap_log *l, int pid, struct disc_mappings *out);
+void disc_mmap_log_get_stats(const struct disc_mmap_log *l, struct disc_mmap_log_stats *st);
 
 /* Adds (pid, start_ticks), gone before /proc could be read, from what the
  * kernel said of it: labelled as its /proc files would have had it

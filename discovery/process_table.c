@@ -637,6 +637,10 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 	if (e && !e->stale)
 		return &e->p;
 	snprintf(p.comm, sizeof(p.comm), "%s", id->comm);
+	if (id->maps) {
+		p.maps = *id->maps;
+		*id->maps = (struct disc_mappings){ 0 };
+	}
 	p.service_name = gone_service_name(id);
 	p.cgroup_path = id->cgroup_path ? strdup(id->cgroup_path) : NULL;
 	if (!p.service_name || (id->cgroup_path && !p.cgroup_path)) {

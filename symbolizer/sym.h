@@ -53,6 +53,9 @@ struct sym_file_ref {
 	uint64_t map_end;
 	uint64_t dev;       /* makedev(major, minor) from maps; 0: don't check */
 	uint64_t inode;     /* from maps; 0: don't check */
+	/* The build-id (lowercase hex) the kernel said the mapped file has: a
+	 * file found by path is taken only if it has it. NULL: don't check. */
+	const char *build_id;
 };
 
 /* Finds the file in the cache or opens it, trying /proc/PID/map_files, then

@@ -613,6 +613,21 @@ static int try_in_root(struct sym_cache *c, int pid, const struct sym_file_ref *
 	return err;
 }
 
+/* A file found for ref that has not the build-id the kernel announced for
+ * it is another file of that name (a container's, an upgrade's): not it. */
+static int check_build_id(const struct sym_file_ref *ref, int r, struct sym_elf **elf)
+{
+	const char *id;
+
+	if (r || !ref->build_id)
+		return r;
+	id = sym_elf_build_id(*elf);
+	if (id && !strcmp(id, ref->build_id))
+		return 0;
+	*elf = NULL;
+	return -ENOENT;
+}
+
 static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		    struct sym_elf **elf)
 {
@@ -633,17 +648,18 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		err = worse(err, r);
 	}
 	if (named && ref->pid > 0) {
-		r = try_in_root(c, ref->pid, ref, elf);
+		r = check_build_id(ref, try_in_root(c, ref->pid, ref, elf), elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);
 	}
 	/* Its error is not the file's: pid 1 may be out of the agent's reach
 	 * (not the host's pid namespace, or not ptrace-readable). */
-	if (named && ref->pid != 1 && try_in_root(c, 1, ref, elf) == 0)
+	if (named && ref->pid != 1 &&
+	    check_build_id(ref, try_in_root(c, 1, ref, elf), elf) == 0)
 		return 0;
 	if (named) {
-		r = try_path(c, AT_FDCWD, ref->path, 0, ref, ref, elf);
+		r = check_build_id(ref, try_path(c, AT_FDCWD, ref->path, 0, ref, ref, elf), elf);
 		if (!r)
 			return 0;
 		err = worse(err, r);

@@ -15,6 +15,9 @@ it could be read. Checked, decoded with `go tool pprof -raw`:
     CPU time predicts at 97 Hz (before this, all were lost_unknown_process);
   - every one of those samples carries container_id = the cgroup's id (read
     in BPF from the cgroup's kernfs nodes);
+  - >= 90% of them name shorthot_spin (in the library) and reach main: the
+    frames are named from the files the kernel's mmap records announced
+    (perf's MMAP2 with build-ids), each checked by its build-id;
   - the agent counted them: processes_from_kernel >= 1, and
     lost_unknown_process is under 10% of the service's samples;
   - the output keeps the contract (taken = profiled + dropped + lost).
@@ -40,7 +43,10 @@ RULES = """relabel_configs:
 """
 
 
-def test(smolder, prog):
+def test(smolder, prog, agent_args=(), named_expected=True, on_start=None):
+    """named_expected: whether the frames must be named (the kernel gives build-ids in
+    its mmap records); agent_args and on_start serve
+    test_kernel_fallbacks.py, which forces the fallback."""
     service = os.path.basename(prog)
     cid = secrets.token_hex(32)
     cg = os.path.join(kf.CG_ROOT, "smolder-it-gone-%d" % os.getpid(),
@@ -51,8 +57,10 @@ def test(smolder, prog):
     os.makedirs(cg)
     try:
         with sr.SystemAgent(smolder, upload_interval="4s",
-                            extra_args=["--config", rules.name]) as agent:
+                            extra_args=["--config", rules.name] + list(agent_args)) as agent:
             agent.start()
+            if on_start is not None:
+                on_start(agent)
             agent.next_interval()
             os.kill(agent.proc.pid, signal.SIGSTOP)
             try:
@@ -101,6 +109,17 @@ def test(smolder, prog):
         h.fail("%d of %d samples carry container_id %s; labels seen: %s"
                % (labelled, total, cid, sorted({l.get("container_id") for _, l in samples},
                                               key=str)))
+    named = sum(s.count for s in r.samples(service)
+                if any(f.name == "shorthot_spin" for f in s.frames)
+                and any(f.name == "main" for f in s.frames))
+    h.log("%s: %d of %d samples name shorthot_spin and main" % (service, named, total))
+    if not named_expected:
+        if named:
+            h.fail("%d samples are named although the mmap records were off" % named)
+    elif named < 0.9 * total:
+        h.fail("only %d of %d samples of the gone processes name shorthot_spin and main: "
+               "their mappings from the kernel's mmap records were not used; heaviest: %s"
+               % (named, total, h.top_stacks(r.samples(service))))
     if gone < 1:
         h.fail("processes_from_kernel is 0: the processes were read from /proc after all "
                "(the agent was not stopped long enough?)")

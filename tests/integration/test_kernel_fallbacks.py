@@ -26,6 +26,11 @@ MODE is one of
   fentry DLOPEN_HOST DLOPEN_MOD: no dlopen watch (smolder_mmap_exec is not
       loaded); test_dlopen's checks hold: the library is found when its
       frames are named.
+  mmap2_build_id SHORTLIB: no mmap records from the kernel (perf's MMAP2
+      with build-ids): the agent opens one perf event per CPU (the CPU
+      clock), not two (no dummy event); test_gone_process's checks hold
+      but for the names: processes gone before they were read keep their
+      samples and container, and their frames are unnamed.
   refusals: no ring buffer, or neither tracepoint kind: the agent exits 1
       with one line naming the missing feature, before loading anything;
       an unknown feature name exits 2 naming the flag.
@@ -38,6 +43,7 @@ import sys
 import smolder_harness as h
 import system_run as sr
 import test_dlopen
+import test_gone_process
 import test_short_lived_lib
 
 RATE = 97
@@ -167,6 +173,37 @@ def test_fentry(smolder, host, module):
     test_dlopen.test(smolder, host, module, agent_args=pretend("fentry"), on_start=check)
 
 
+def perf_event_fds(pid):
+    fds = "/proc/%d/fd" % pid
+    n = 0
+    for fd in os.listdir(fds):
+        try:
+            n += os.readlink(os.path.join(fds, fd)) == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
+def online_cpus():
+    n = 0
+    for part in h.read_text("/sys/devices/system/cpu/online").strip().split(","):
+        a, _, b = part.partition("-")
+        n += int(b or a) - int(a) + 1
+    return n
+
+
+def test_mmap2_build_id(smolder, shortlib):
+    def check(agent):
+        on_start_expect("smolder_cfi", EVENTS_BTF, "mmap2_build_id")(agent)
+        n, cpus = perf_event_fds(agent.proc.pid), online_cpus()
+        h.log("perf events the agent holds: %d, CPUs: %d" % (n, cpus))
+        if n != cpus:
+            h.fail("the agent holds %d perf events; without mmap records it should hold one "
+                   "per CPU (%d): the CPU clock's" % (n, cpus))
+    test_gone_process.test(smolder, shortlib, agent_args=pretend("mmap2_build_id"),
+                           named_expected=False, on_start=check)
+
+
 def refused(smolder, features, status, needle):
     p = subprocess.run([smolder, "--http-listen", "off", "--duration", "2s"] + pretend(features),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -189,6 +226,7 @@ MODES = {
     "task_pt_regs": test_task_pt_regs,
     "tp_btf": test_tp_btf,
     "fentry": test_fentry,
+    "mmap2_build_id": test_mmap2_build_id,
     "refusals": test_refusals,
 }
 
