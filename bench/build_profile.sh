@@ -1,0 +1,77 @@
+#!/bin/bash
+# Stack truth on a build host (issue 14): the agent, whole-system, next to
+# `perf record -a -g` in the same run, while this project compiles itself
+# (`ninja -j2` in a fresh build directory: many short gcc, cc1, as, ld).
+#
+#   bench/build_profile.sh [AGENT]   (root; AGENT defaults to build/agent/smolder)
+#
+# Prints, for the run: the agent's samples taken, profiled and lost (by
+# reason, from its counters); each executable's share of samples by the
+# agent (services) and by perf (`perf report --sort comm`), and the
+# difference; and the share of cc1's samples whose stacks reach main or
+# _start (decoded with `go tool pprof -raw`). Not a test: numbers only.
+set -euo pipefail
+
+AGENT=$(realpath "${1:-build/agent/smolder}")
+SECONDS_RUN=${BENCH_SECONDS:-40}
+SRC=$(realpath "$(dirname "$0")/..")
+[[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
+TMP=$(mktemp -d /tmp/smolder-build-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+meson setup "$TMP/b" "$SRC" >/dev/null
+"$AGENT" --duration "$((SECONDS_RUN + 2))s" --upload-interval 10s --output-dir "$TMP/out" \
+	--http-listen off 2>"$TMP/agent.log" &
+AGENT_PID=$!
+until grep -q "sampling started" "$TMP/agent.log"; do sleep 0.2; done
+perf record -a -g -F 97 -o "$TMP/perf.data" -- sleep "$SECONDS_RUN" 2>"$TMP/perf.log" &
+PERF_PID=$!
+timeout "$SECONDS_RUN" ninja -C "$TMP/b" -j2 >/dev/null 2>&1 || true
+wait "$PERF_PID"
+wait "$AGENT_PID"
+perf report -i "$TMP/perf.data" --sort comm --stdio --no-children 2>/dev/null >"$TMP/perf.txt"
+
+/usr/bin/python3 - "$TMP" "$SRC" <<'EOF'
+import os, re, sys
+tmp, src = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.join(src, "tests", "integration"))
+import smolder_harness as h
+
+counters = [h.parse_counters(l) for l in open(os.path.join(tmp, "agent.log")) if " counters " in l]
+tot = lambda k: sum(c.get(k, 0) for c in counters)
+taken, profiled = tot("samples_taken"), tot("samples_profiled")
+print("agent: %d samples taken, %d profiled (%.1f%%), lost_unknown_process %d, "
+      "processes_from_kernel %d, mmap_records_dropped %d"
+      % (taken, profiled, 100.0 * profiled / max(taken, 1), tot("lost_unknown_process"),
+         tot("processes_from_kernel"), tot("mmap_records_dropped")))
+
+by_service, cc1_total, cc1_rooted = {}, 0, 0
+out = os.path.join(tmp, "out")
+for service in os.listdir(out):
+    for f in os.listdir(os.path.join(out, service)):
+        m = re.match(r"(\d+)-(\d+)\.pb\.gz$", f)
+        p = h.decode(os.path.join(out, service, f), service, int(m.group(1)), int(m.group(2)))
+        n = h.count(p.samples)
+        by_service[service] = by_service.get(service, 0) + n
+        if service == "cc1":
+            cc1_total += n
+            cc1_rooted += h.count([s for s in p.samples
+                                   if any(fr.name in ("main", "_start") for fr in s.frames)])
+agent_total = sum(by_service.values())
+
+perf = {}
+for line in open(os.path.join(tmp, "perf.txt")):
+    m = re.match(r"\s*([\d.]+)%\s+(\S.*?)\s*$", line)
+    if m:
+        perf[m.group(2)] = float(m.group(1))
+print("\n| executable | agent | perf | difference |\n| --- | ---: | ---: | ---: |")
+worst = 0.0
+for name in sorted(set(by_service) | set(perf), key=lambda n: -perf.get(n, 0))[:12]:
+    a = 100.0 * by_service.get(name, 0) / max(agent_total, 1)
+    b = perf.get(name, 0.0)
+    worst = max(worst, abs(a - b))
+    print("| %s | %.1f%% | %.1f%% | %+.1f pp |" % (name, a, b, a - b))
+print("\nlargest difference in the rows above: %.1f pp" % worst)
+print("cc1: %d samples, %d (%.1f%%) reach main or _start"
+      % (cc1_total, cc1_rooted, 100.0 * cc1_rooted / max(cc1_total, 1)))
+EOF
