@@ -113,6 +113,21 @@ static bool cgroup_path_of(int fd, __u64 id, char *buf, size_t len)
 	return at < len;
 }
 
+/* p is known from /proc: its mappings logged by the kernel are of no use,
+ * unless it was gone before its maps were read (a scan, which reads none,
+ * found it alive), in which case they are its mappings. */
+static void take_logged_maps(struct proc_events *e, const struct disc_process *p)
+{
+	struct disc_mappings maps;
+
+	if (!p->maps.n && !p->kernel_thread &&
+	    disc_mmap_log_mappings(e->mmap_log, p->pid, &maps) == 0) {
+		disc_table_adopt_maps(e->disc, p->pid, p->start_ticks, &maps);
+		disc_mappings_release(&maps); /* what was not adopted */
+	}
+	disc_mmap_log_forget(e->mmap_log, p->pid);
+}
+
 /* A process gone before its /proc files were read: known from what the
  * kernel said at its first sample, so its samples keep their service,
  * container and pod (frames unnamed: its mappings were never read). */
@@ -165,7 +180,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		if (!p)
 			p = add_gone(e, ev);
 		else if (e->mmap_log && !p->from_kernel)
-			disc_mmap_log_forget(e->mmap_log, (int)ev->tgid); /* read from /proc */
+			take_logged_maps(e, p);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)

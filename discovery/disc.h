@@ -259,6 +259,13 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 					       uint64_t start_ticks,
 					       const struct disc_kernel_identity *id);
 
+/* Gives (pid, start_ticks), known but without mappings (a scan found it,
+ * and it was gone before they could be read), the mappings the kernel
+ * announced (disc_mmap_log), which it takes over. Returns it, or NULL
+ * when it is not such a process (maps is left as it was). */
+const struct disc_process *disc_table_adopt_maps(struct disc_table *t, int pid,
+						 uint64_t start_ticks, struct disc_mappings *maps);
+
 /* Marks (pid, start_ticks) exited, as the kernel says it did. */
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
 

@@ -669,6 +669,20 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 	return &e->p;
 }
 
+const struct disc_process *disc_table_adopt_maps(struct disc_table *t, int pid,
+						 uint64_t start_ticks, struct disc_mappings *maps)
+{
+	struct entry *e = find(t, pid, start_ticks);
+
+	if (!e || e->stale || e->p.kernel_thread || e->p.maps.n || !maps->n)
+		return NULL;
+	disc_mappings_release(&e->p.maps);
+	e->p.maps = *maps;
+	*maps = (struct disc_mappings){ 0 };
+	e->maps_interval = t->interval;
+	return &e->p;
+}
+
 void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)
 {
 	struct entry *e = find(t, pid, start_ticks);
