@@ -17,9 +17,8 @@
 #include "log.h"
 #include "mmap_events.h"
 
-/* What the mmap log may hold: the executable mappings of processes not
- * read yet (a process read from /proc, or gone, is forgotten), some 60k
- * of them. */
+/* What the mmap log may hold: the executable mappings of the processes
+ * started since the agent, until they exit, some 60k of them. */
 #define MMAP_LOG_BYTES (8u << 20)
 
 struct proc_events {
@@ -113,19 +112,21 @@ static bool cgroup_path_of(int fd, __u64 id, char *buf, size_t len)
 	return at < len;
 }
 
-/* p is known from /proc: its mappings logged by the kernel are of no use,
- * unless it was gone before its maps were read (a scan, which reads none,
- * found it alive), in which case they are its mappings. */
+/* p is known from /proc, but without maps when it was gone before they
+ * could be read (a scan, which reads none, found it alive): the mappings
+ * the kernel announced are its. (The log is kept until the process exits,
+ * not dropped once it is read: an exec that the agent hears of after it
+ * read the new image makes it read the process again, and if it is gone
+ * by then, the log is all there is.) */
 static void take_logged_maps(struct proc_events *e, const struct disc_process *p)
 {
 	struct disc_mappings maps;
 
-	if (!p->maps.n && !p->kernel_thread &&
-	    disc_mmap_log_mappings(e->mmap_log, p->pid, &maps) == 0) {
-		disc_table_adopt_maps(e->disc, p->pid, p->start_ticks, &maps);
-		disc_mappings_release(&maps); /* what was not adopted */
-	}
-	disc_mmap_log_forget(e->mmap_log, p->pid);
+	if (p->maps.n || p->kernel_thread ||
+	    disc_mmap_log_mappings(e->mmap_log, p->pid, &maps))
+		return;
+	disc_table_adopt_maps(e->disc, p->pid, p->start_ticks, &maps);
+	disc_mappings_release(&maps); /* what was not adopted */
 }
 
 /* A process gone before its /proc files were read: known from what the
