@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -58,7 +59,7 @@ struct lost_record {
 };
 
 /* With sample_id_all and PERF_SAMPLE_TIME alone, every record ends in the
- * time it was written at (perf_clock: CLOCK_MONOTONIC). */
+ * time it was written at (CLOCK_MONOTONIC, use_clockid). */
 static uint64_t record_time(const struct perf_event_header *h)
 {
 	uint64_t t;
@@ -130,6 +131,11 @@ int mmap_events_new(struct disc_mmap_log *log, struct mmap_events **out, const c
 		.comm_exec = 1,
 		.sample_id_all = 1,
 		.sample_type = PERF_SAMPLE_TIME,
+		/* One clock for every CPU's records: the default (the
+		 * scheduler's) may differ between CPUs, and an exec's record
+		 * is ordered against mappings read from another CPU's buffer. */
+		.use_clockid = 1,
+		.clockid = CLOCK_MONOTONIC,
 		.watermark = 1,
 		.wakeup_watermark = PAGES_PER_CPU * 4096 / 2,
 	};

@@ -414,7 +414,7 @@ void proc_events_mmap_stats(const struct proc_events *e, struct proc_events_mmap
 		disc_mmap_log_get_stats(e->mmap_log, &ls);
 	if (e->mmaps)
 		mmap_events_get_stats(e->mmaps, &ms);
-	st->dropped = ls.dropped + ms.lost;
+	st->dropped = ls.dropped + ms.lost + ms.no_build_id;
 	st->bytes = ls.bytes;
 }
 
