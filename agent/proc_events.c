@@ -112,21 +112,33 @@ static bool cgroup_path_of(int fd, __u64 id, char *buf, size_t len)
 	return at < len;
 }
 
-/* p is known from /proc, but without maps when it was gone before they
- * could be read (a scan, which reads none, found it alive): the mappings
- * the kernel announced are its. (The log is kept until the process exits,
- * not dropped once it is read: an exec that the agent hears of after it
- * read the new image makes it read the process again, and if it is gone
- * by then, the log is all there is.) */
-static void take_logged_maps(struct proc_events *e, const struct disc_process *p)
+/* pid's mappings in the mmap log. The records are read before the ring
+ * buffer's events, but a read sometimes returns before records written
+ * long before it (seen: a process's every record read only at the next
+ * wake-up, after its first sample's event had found it gone): when there
+ * are none for pid, the buffers are read once more. */
+static int logged_mappings(struct proc_events *e, int pid, struct disc_mappings *out)
+{
+	if (e->mmaps && !disc_mmap_log_has(e->mmap_log, pid))
+		mmap_events_consume(e->mmaps);
+	return disc_mmap_log_mappings(e->mmap_log, pid, out);
+}
+
+/* A process known from /proc may lack mappings the kernel announced: read
+ * before ld.so had mapped its libraries, or not read at all (a scan, which
+ * reads no maps, found it) and gone since. Its exit, or a first sample
+ * that finds it gone, completes them from the log. (The log is kept until
+ * the process exits, not dropped once it is read: an exec the agent hears
+ * of after it read the new image makes it read the process again, and if
+ * it is gone by then, the log is all there is.) */
+static void take_logged_maps(struct proc_events *e, int pid, uint64_t start_ticks)
 {
 	struct disc_mappings maps;
 
-	if (p->maps.n || p->kernel_thread ||
-	    disc_mmap_log_mappings(e->mmap_log, p->pid, &maps))
+	if (logged_mappings(e, pid, &maps))
 		return;
-	disc_table_adopt_maps(e->disc, p->pid, p->start_ticks, &maps);
-	disc_mappings_release(&maps); /* what was not adopted */
+	disc_table_complete_maps(e->disc, pid, start_ticks, &maps);
+	disc_mappings_release(&maps);
 }
 
 /* A process gone before its /proc files were read: known from what the
@@ -147,7 +159,7 @@ static const struct disc_process *add_gone(struct proc_events *e, const struct s
 
 	if (cgroup_path_of(e->cgroup_paths_fd, ev->cgroup_id, cgroup, sizeof(cgroup)))
 		id.cgroup_path = cgroup;
-	if (e->mmap_log && disc_mmap_log_mappings(e->mmap_log, (int)ev->tgid, &maps) == 0)
+	if (e->mmap_log && logged_mappings(e, (int)ev->tgid, &maps) == 0)
 		id.maps = &maps;
 	p = disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
 	disc_mappings_release(&maps); /* what add_gone did not take */
@@ -180,8 +192,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
 		if (!p)
 			p = add_gone(e, ev);
-		else if (e->mmap_log && !p->from_kernel)
-			take_logged_maps(e, p);
+		else if (e->mmap_log && !p->from_kernel && !p->maps.n)
+			take_logged_maps(e, p->pid, p->start_ticks);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)
@@ -190,8 +202,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
-		if (e->mmap_log)
+		if (e->mmap_log) {
+			take_logged_maps(e, (int)ev->tgid, ev->start_ticks);
 			disc_mmap_log_forget(e->mmap_log, (int)ev->tgid);
+		}
 		bpf_map_delete_elem(e->ranges_fd, &tgid);
 		if (e->unwind)
 			unwind_loader_forget(e->unwind, (int)ev->tgid);

@@ -250,6 +250,12 @@ void disc_mmap_log_forget(struct disc_mmap_log *l, int pid);
  * overlap), owned by the caller (disc_mappings_release). */
 int disc_mmap_log_mappings(const struct disc_mmap_log *l, int pid, struct disc_mappings *out);
 void disc_mmap_log_get_stats(const struct disc_mmap_log *l, struct disc_mmap_log_stats *st);
+/* Whether mappings of pid are logged. */
+bool disc_mmap_log_has(const struct disc_mmap_log *l, int pid);
+/* have's mappings and those of more that overlap none of them, sorted, in
+ * one new allocation. Returns how many came from more, or -ENOMEM. */
+int disc_mappings_merge(const struct disc_mappings *have, const struct disc_mappings *more,
+			struct disc_mappings *out);
 
 /* Adds (pid, start_ticks), gone before /proc could be read, from what the
  * kernel said of it: labelled as its /proc files would have had it
@@ -259,12 +265,12 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 					       uint64_t start_ticks,
 					       const struct disc_kernel_identity *id);
 
-/* Gives (pid, start_ticks), known but without mappings (a scan found it,
- * and it was gone before they could be read), the mappings the kernel
- * announced (disc_mmap_log), which it takes over. Returns it, or NULL
- * when it is not such a process (maps is left as it was). */
-const struct disc_process *disc_table_adopt_maps(struct disc_table *t, int pid,
-						 uint64_t start_ticks, struct disc_mappings *maps);
+/* Adds to (pid, start_ticks)'s mappings those the kernel announced
+ * (disc_mmap_log) that its /proc maps lacked: it was read before they were
+ * made (ld.so still loading its libraries), or not at all (a scan found
+ * it), and it is gone now. Returns how many were added. */
+int disc_table_complete_maps(struct disc_table *t, int pid, uint64_t start_ticks,
+			     const struct disc_mappings *logged);
 
 /* Marks (pid, start_ticks) exited, as the kernel says it did. */
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);

@@ -217,6 +217,83 @@ int disc_mmap_log_mappings(const struct disc_mmap_log *l, int pid, struct disc_m
 	return 0;
 }
 
+static size_t strings_of(const struct disc_mapping *m)
+{
+	return (m->path ? strlen(m->path) + 1 : 0) + (m->build_id ? strlen(m->build_id) + 1 : 0);
+}
+
+static char *copy_string(char **s, const char *from)
+{
+	size_t n;
+	char *to = *s;
+
+	if (!from)
+		return NULL;
+	n = strlen(from) + 1;
+	memcpy(to, from, n);
+	*s += n;
+	return to;
+}
+
+int disc_mappings_merge(const struct disc_mappings *have, const struct disc_mappings *more,
+			struct disc_mappings *out)
+{
+	size_t n = have->n, strings = 0, added = 0;
+	bool *take = calloc(more->n + 1, sizeof(*take));
+	struct disc_mapping *v;
+	char *s;
+
+	*out = (struct disc_mappings){ 0 };
+	if (!take)
+		return -ENOMEM;
+	for (size_t i = 0; i < have->n; i++)
+		strings += strings_of(&have->v[i]);
+	for (size_t j = 0; j < more->n; j++) {
+		bool covered = false;
+
+		for (size_t i = 0; i < have->n && !covered; i++)
+			covered = more->v[j].start < have->v[i].end && have->v[i].start < more->v[j].end;
+		if (!covered) {
+			take[j] = true;
+			strings += strings_of(&more->v[j]);
+			added++;
+		}
+	}
+	v = malloc((n + added) * sizeof(*v) + strings + 1);
+	if (!v) {
+		free(take);
+		return -ENOMEM;
+	}
+	s = (char *)(v + n + added);
+	for (size_t i = 0; i < have->n; i++) {
+		v[i] = have->v[i];
+		v[i].path = copy_string(&s, have->v[i].path);
+		v[i].build_id = copy_string(&s, have->v[i].build_id);
+	}
+	for (size_t j = 0; j < more->n; j++) {
+		if (!take[j])
+			continue;
+		v[n] = more->v[j];
+		v[n].path = copy_string(&s, more->v[j].path);
+		v[n].build_id = copy_string(&s, more->v[j].build_id);
+		n++;
+	}
+	free(take);
+	qsort(v, n, sizeof(*v), by_start);
+	out->v = v;
+	out->n = n;
+	out->bytes = n * sizeof(*v) + strings;
+	out->cut = have->cut;
+	return (int)added;
+}
+
+bool disc_mmap_log_has(const struct disc_mmap_log *l, int pid)
+{
+	struct log_proc *const *p = slot((struct disc_mmap_log *)l, pid);
+
+	return *p && (*p)->n;
+}
+
 void disc_mmap_log_get_stats(const struct disc_mmap_log *l, struct disc_mmap_log_stats *st)
 {
 	*st = l->st;

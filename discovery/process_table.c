@@ -669,18 +669,24 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 	return &e->p;
 }
 
-const struct disc_process *disc_table_adopt_maps(struct disc_table *t, int pid,
-						 uint64_t start_ticks, struct disc_mappings *maps)
+int disc_table_complete_maps(struct disc_table *t, int pid, uint64_t start_ticks,
+			     const struct disc_mappings *logged)
 {
 	struct entry *e = find(t, pid, start_ticks);
+	struct disc_mappings merged;
+	int added;
 
-	if (!e || e->stale || e->p.kernel_thread || e->p.maps.n || !maps->n)
-		return NULL;
+	if (!e || e->stale || e->p.kernel_thread || !logged->n)
+		return 0;
+	added = disc_mappings_merge(&e->p.maps, logged, &merged);
+	if (added <= 0) {
+		disc_mappings_release(&merged);
+		return 0;
+	}
 	disc_mappings_release(&e->p.maps);
-	e->p.maps = *maps;
-	*maps = (struct disc_mappings){ 0 };
+	e->p.maps = merged;
 	e->maps_interval = t->interval;
-	return &e->p;
+	return added;
 }
 
 void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)

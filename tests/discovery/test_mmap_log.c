@@ -85,8 +85,39 @@ static void test_bounds(void)
 	disc_mmap_log_free(l);
 }
 
+/* /proc's maps, read before ld.so mapped libc, completed from the log: the
+ * log's mapping over a /proc one is left out; strings outlive the inputs. */
+static void test_merge(void)
+{
+	static const char maps[] =
+		"555555554000-555555556000 r-xp 00001000 08:01 42 /usr/bin/app\n"
+		"7ffff7fc5000-7ffff7fef000 r-xp 00001000 08:01 43 /usr/lib/ld.so\n";
+	struct disc_mmap_log *l = disc_mmap_log_new(1 << 20);
+	struct disc_mappings have, more, out;
+
+	CHECK_INT(disc_maps_parse(maps, sizeof(maps) - 1, &have), 0);
+	disc_mmap_log_add(l, 5, 1, 0x555555554000, 0x2000, 0x1000, ID, "/usr/bin/app");
+	disc_mmap_log_add(l, 5, 2, 0x7ffff7d80000, 0x100000, 0x28000, ID, "/usr/lib/libc.so.6");
+	CHECK_INT(disc_mmap_log_mappings(l, 5, &more), 0);
+	CHECK_INT(disc_mappings_merge(&have, &more, &out), 1);
+	disc_mappings_release(&have);
+	disc_mappings_release(&more);
+	CHECK_INT(out.n, 3);
+	if (out.n == 3) {
+		CHECK_STR(out.v[0].path, "/usr/bin/app");
+		CHECK(out.v[0].build_id == NULL, "the /proc mapping has no build-id");
+		CHECK_STR(out.v[1].path, "/usr/lib/libc.so.6");
+		CHECK_STR(out.v[1].build_id, ID);
+		CHECK_STR(out.v[2].path, "/usr/lib/ld.so");
+		CHECK_U64(out.v[2].inode, 43);
+	}
+	disc_mappings_release(&out);
+	disc_mmap_log_free(l);
+}
+
 int main(void)
 {
+	test_merge();
 	test_exec_order();
 	test_newest_wins_and_sorted();
 	test_bounds();
