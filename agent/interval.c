@@ -513,6 +513,8 @@ int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 	/* The drain names the interval's frames: a process's maps may be
 	 * read once more for them (a library mapped meanwhile). */
 	disc_table_next_interval(ctx->disc);
+	if (ctx->events)
+		proc_events_settle(ctx->events);
 	err = sampler_drain(ctx->sampler, d);
 	if (err) {
 		sampler_drain_release(ctx->sampler, d);

@@ -29,6 +29,14 @@ struct proc_events {
 	struct disc_mmap_log *mmap_log; /* NULL: no mmap records (kernel_features.h) */
 	struct mmap_events *mmaps;
 	int epfd;                       /* the ring buffer's and the mmap records' */
+	/* Processes exited since the last drain, whose logged mappings are
+	 * merged in then (proc_events_settle), when the records are surely
+	 * read; exec_time tells a pid reused meanwhile. */
+	struct exited_proc {
+		int pid;
+		uint64_t start_ticks, exec_time;
+	} *exited;
+	size_t n_exited, cap_exited;
 	struct disc_table *disc;
 	struct unwind_loader *unwind;
 	int stats_fd;
@@ -141,6 +149,47 @@ static void take_logged_maps(struct proc_events *e, int pid, uint64_t start_tick
 	disc_mappings_release(&maps);
 }
 
+#define EXITED_MAX 65536
+
+/* Its mappings are merged at the next drain; if it cannot wait (too many
+ * waiting, no memory), now. */
+static void note_exited(struct proc_events *e, int pid, uint64_t start_ticks)
+{
+	if (e->n_exited == e->cap_exited && e->cap_exited < EXITED_MAX) {
+		size_t cap = e->cap_exited ? 2 * e->cap_exited : 256;
+		struct exited_proc *v = realloc(e->exited, cap * sizeof(*v));
+
+		if (v) {
+			e->exited = v;
+			e->cap_exited = cap;
+		}
+	}
+	if (e->n_exited == e->cap_exited) {
+		take_logged_maps(e, pid, start_ticks);
+		disc_mmap_log_forget(e->mmap_log, pid);
+		return;
+	}
+	e->exited[e->n_exited++] = (struct exited_proc){
+		.pid = pid, .start_ticks = start_ticks,
+		.exec_time = disc_mmap_log_exec_time(e->mmap_log, pid),
+	};
+}
+
+void proc_events_settle(struct proc_events *e)
+{
+	proc_events_consume(e);
+	for (size_t i = 0; i < e->n_exited; i++) {
+		const struct exited_proc *x = &e->exited[i];
+
+		/* Exec'd since under the same pid: the log is another image's. */
+		if (disc_mmap_log_exec_time(e->mmap_log, x->pid) != x->exec_time)
+			continue;
+		take_logged_maps(e, x->pid, x->start_ticks);
+		disc_mmap_log_forget(e->mmap_log, x->pid);
+	}
+	e->n_exited = 0;
+}
+
 /* A process gone before its /proc files were read: known from what the
  * kernel said at its first sample, so its samples keep their service,
  * container and pod (frames unnamed: its mappings were never read). */
@@ -202,10 +251,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		break;
 	case SMOLDER_EVENT_EXIT:
 		disc_table_exit(e->disc, (int)ev->tgid, ev->start_ticks);
-		if (e->mmap_log) {
-			take_logged_maps(e, (int)ev->tgid, ev->start_ticks);
-			disc_mmap_log_forget(e->mmap_log, (int)ev->tgid);
-		}
+		if (e->mmap_log)
+			note_exited(e, (int)ev->tgid, ev->start_ticks);
 		bpf_map_delete_elem(e->ranges_fd, &tgid);
 		if (e->unwind)
 			unwind_loader_forget(e->unwind, (int)ev->tgid);
@@ -400,6 +447,7 @@ void proc_events_free(struct proc_events *e)
 		close(e->epfd);
 	mmap_events_free(e->mmaps);
 	disc_mmap_log_free(e->mmap_log);
+	free(e->exited);
 	ring_buffer__free(e->rb);
 	events_bpf__destroy(e->skel);
 	free(e);

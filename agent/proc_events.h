@@ -37,6 +37,11 @@ void proc_events_free(struct proc_events *e);
 /* A descriptor that polls readable when events wait. */
 int proc_events_fd(const struct proc_events *e);
 
+/* Before a drain: reads every waiting event, then gives the processes that
+ * exited since the last drain the mappings the kernel announced that their
+ * /proc maps lacked, for their frames to be named. */
+void proc_events_settle(struct proc_events *e);
+
 /* Hands every waiting event to discovery. Returns how many, or -errno. */
 int proc_events_consume(struct proc_events *e);
 

@@ -250,6 +250,9 @@ void disc_mmap_log_forget(struct disc_mmap_log *l, int pid);
  * overlap), owned by the caller (disc_mappings_release). */
 int disc_mmap_log_mappings(const struct disc_mmap_log *l, int pid, struct disc_mappings *out);
 void disc_mmap_log_get_stats(const struct disc_mmap_log *l, struct disc_mmap_log_stats *st);
+/* The time of pid's last exec logged (0: none): a pid whose exec time
+ * changed has a new image, or is another process under a reused pid. */
+uint64_t disc_mmap_log_exec_time(const struct disc_mmap_log *l, int pid);
 /* Whether mappings of pid are logged. */
 bool disc_mmap_log_has(const struct disc_mmap_log *l, int pid);
 /* have's mappings and those of more that overlap none of them, sorted, in

@@ -287,6 +287,13 @@ int disc_mappings_merge(const struct disc_mappings *have, const struct disc_mapp
 	return (int)added;
 }
 
+uint64_t disc_mmap_log_exec_time(const struct disc_mmap_log *l, int pid)
+{
+	struct log_proc *const *p = slot((struct disc_mmap_log *)l, pid);
+
+	return *p ? (*p)->exec_time : 0;
+}
+
 bool disc_mmap_log_has(const struct disc_mmap_log *l, int pid)
 {
 	struct log_proc *const *p = slot((struct disc_mmap_log *)l, pid);
