@@ -21,6 +21,9 @@
 /* What naming frames may take of an interval's close: the rest of the
  * second an interval may be late is for writing and handing over. */
 #define SYMBOLIZE_BUDGET_NS (800ULL * 1000000ULL)
+/* What the tables of the processes whose stacks BPF copied may take at a
+ * drain, if they are still being built (cc1's: 0.3 s). */
+#define COPIES_BUDGET_NS (500ULL * 1000000ULL)
 
 static uint64_t monotonic_ns(void)
 {
@@ -37,6 +40,8 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_LOST_STACK_COLLISION, stats[SMOLDER_STAT_LOST_STACK_COLLISION]);
 	counters_add(c, CTR_LOST_COUNT_MAP_FULL, stats[SMOLDER_STAT_LOST_COUNT_MAP_FULL]);
 	counters_add(c, CTR_LOST_STACK_READ, stats[SMOLDER_STAT_LOST_STACK_READ]);
+	counters_add(c, CTR_STACK_COPIES_SENT, stats[SMOLDER_STAT_COPIES_SENT]);
+	counters_add(c, CTR_STACK_COPIES_DROPPED, stats[SMOLDER_STAT_COPIES_DROPPED]);
 }
 
 /* The labels of one process (and whether the rules keep it), worked out
@@ -389,6 +394,20 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	ctx->debuginfod_seen = d;
 }
 
+static void count_copies(struct interval_ctx *ctx)
+{
+	struct stack_copies_stats st, *seen = &ctx->copies_seen;
+
+	if (!ctx->copies)
+		return;
+	stack_copies_get_stats(ctx->copies, &st);
+	counters_add(ctx->counters, CTR_STACK_COPIES_DROPPED, st.dropped - seen->dropped);
+	counters_add(ctx->counters, CTR_STACK_COPIES_USED, st.used - seen->used);
+	counters_add(ctx->counters, CTR_STACK_COPIES_UNUSED, st.unused - seen->unused);
+	counters_set(ctx->counters, CTR_STACK_COPIES_BYTES, st.pending_bytes);
+	*seen = st;
+}
+
 static void count_unwind(struct interval_ctx *ctx)
 {
 	struct unwind_loader_stats st;
@@ -520,6 +539,14 @@ int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 		sampler_drain_release(ctx->sampler, d);
 		return err;
 	}
+	if (ctx->copies) {
+		/* The exec and first-sample events of the copies' processes,
+		 * up to the flip; and a moment for tables still being built. */
+		if (ctx->events)
+			proc_events_consume(ctx->events);
+		sym_cache_set_deadline(ctx->sym, monotonic_ns() + COPIES_BUDGET_NS);
+		stack_copies_apply(ctx->copies, d);
+	}
 	ctx->drained_start = start_ns;
 	ctx->drained_end = end_ns;
 	ctx->drained_awaits_pod = awaits_pod(ctx, d);
@@ -561,6 +588,7 @@ void interval_finish(struct interval_ctx *ctx)
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);
+	count_copies(ctx);
 	count_memory(ctx);
 	kube_count(ctx->kube, c);
 	http_server_count(ctx->http, c);

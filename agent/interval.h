@@ -14,6 +14,7 @@
 #include "http_server.h"
 #include "proc_events.h"
 #include "sampler.h"
+#include "stack_copies.h"
 #include "refusals.h"
 #include "sym.h"
 #include "upload_set.h"
@@ -35,6 +36,7 @@ struct interval_ctx {
 	struct output_budget *output_budget; /* NULL: no --output-max-bytes, or uploading */
 	struct http_server *http;          /* NULL: --http-listen off */
 	struct unwind_loader *unwind;
+	struct stack_copies *copies;       /* NULL: BPF sends none */
 	struct kube *kube;                 /* NULL: not in a cluster */
 	struct upload_warned warned;
 	struct counters *counters;
@@ -47,6 +49,7 @@ struct interval_ctx {
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen, unwind_retries_seen, output_removed_seen;
 	uint64_t mmap_dropped_seen;
+	struct stack_copies_stats copies_seen;
 	/* The interval drained and not yet finished. */
 	struct sampler_drain drained;
 	int64_t drained_start, drained_end;

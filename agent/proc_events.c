@@ -243,6 +243,11 @@ static int handle_event(void *ctx, void *data, size_t len)
 			p = add_gone(e, ev);
 		else if (e->mmap_log && !p->from_kernel && !p->maps.n)
 			take_logged_maps(e, p->pid, p->start_ticks);
+		/* An exec's event comes before its image's first sample's:
+		 * the maps read now are those of the image ev names. (None:
+		 * a sample of its exit, its memory already let go.) */
+		if (p && ev->image)
+			disc_table_set_image(e->disc, p, ev->image);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)

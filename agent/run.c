@@ -25,6 +25,8 @@
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
+#include "stack_copy.h"
+#include "stack_copies.h"
 #include "sym.h"
 #include "kube.h"
 #include "unwind.h"
@@ -82,21 +84,27 @@ static int64_t min3(int64_t a, int64_t b, int64_t c)
 
 /* Waits until deadline (monotonic ns), handing process events to discovery
  * as they come; returns 1 if a signal came. */
-static int wait_until(int sigfd, struct proc_events *events, int64_t deadline)
+static int wait_until(int sigfd, struct proc_events *events, struct stack_copies *copies,
+		      int64_t deadline)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = sigfd, .events = POLLIN },
 		{ .fd = proc_events_fd(events), .events = POLLIN },
+		{ .fd = copies ? stack_copies_fd(copies) : -1, .events = POLLIN },
 	};
 
 	for (;;) {
 		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
 		int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 
-		if (poll(pfd, 2, timeout) <= 0)
+		if (poll(pfd, 3, timeout) <= 0)
 			return 0;
 		if (pfd[1].revents & POLLIN)
 			proc_events_consume(events);
+		/* After the events: a copy's process is read at its first
+		 * sample's event. */
+		if (pfd[2].revents & POLLIN)
+			stack_copies_consume(copies);
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
@@ -170,7 +178,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		if (retry_tables && ctx->unwind)
 			unwind_loader_retry(ctx->unwind, ctx->disc);
 		retry_tables = false;
-		stop = wait_until(sigfd, ctx->events, min3(next_scan, close_at, end));
+		stop = wait_until(sigfd, ctx->events, ctx->copies, min3(next_scan, close_at, end));
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			stop = 1;
@@ -383,6 +391,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 					  sizeof(struct smolder_unwind_row)),
 		.walk_frame_pointers = !kf->have[KF_BPF_LOOP],
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
+		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
@@ -469,6 +478,11 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		 * samples: else those are walked by frame pointers until then. */
 		pl.loader = ctx.unwind;
 		disc_table_for_each(ctx.disc, publish_unwind, &pl);
+		ctx.copies = stack_copies_new(ctx.sampler, ctx.unwind, ctx.disc);
+		if (!ctx.copies)
+			log_warn("stack copies: %s; samples taken before a process's unwind tables "
+				 "are loaded are walked by frame pointers",
+				 strerror(errno));
 	}
 	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &events_opts, &ctx.events, &what);
 	if (!err)
@@ -495,6 +509,7 @@ out:
 		uploader_stop(ctx.uploader);
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
+	stack_copies_free(ctx.copies);
 	unwind_loader_free(ctx.unwind);
 	kube_stop(ctx.kube);
 	output_budget_free(ctx.output_budget);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "memory_usage.h"
 #include "sample.skel.h"
+#include "stack_copy.h"
 
 struct sampler {
 	struct sample_bpf *skel;
@@ -24,6 +26,9 @@ struct sampler {
 	int n_possible_cpus;
 	unsigned int gen;
 	unsigned int sample_rate;
+	bool copies;
+	const struct smolder_unwind_row *rows; /* the rows map, mapped */
+	size_t rows_bytes;
 };
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
@@ -93,6 +98,9 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 	}
 	if (!err && o->unwind_rows)
 		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);
+	/* The smallest ring buffer there is, when nothing is sent to it. */
+	if (!err && (o->walk_frame_pointers || !o->stack_copies_per_sec))
+		err = bpf_map__set_max_entries(skel->maps.stack_copies, (__u32)sysconf(_SC_PAGESIZE));
 	return err;
 }
 
@@ -176,6 +184,22 @@ static struct bpf_program *choose_program(struct sample_bpf *skel, const struct 
 	return chosen;
 }
 
+/* Read-only: the agent writes rows through the map's fd, as before. */
+static void map_rows(struct sampler *s)
+{
+	const struct bpf_map *m = s->skel->maps.unwind_rows;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (!s->copies)
+		return;
+	s->rows_bytes = ((size_t)bpf_map__max_entries(m) * sizeof(struct smolder_unwind_row) +
+			 page - 1) / page * page;
+	p = mmap(NULL, s->rows_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p != MAP_FAILED)
+		s->rows = p;
+}
+
 const char *sampler_program_name(const struct sampler *s)
 {
 	return bpf_program__name(s->prog);
@@ -203,6 +227,13 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 	}
 	s->skel->rodata->filter_by_pid = opts->n_pids > 0;
 	s->skel->rodata->include_idle = opts->include_idle;
+	s->copies = !opts->walk_frame_pointers && opts->stack_copies_per_sec;
+	if (s->copies) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned int each = opts->stack_copies_per_sec / (unsigned int)(cpus > 0 ? cpus : 1);
+
+		s->skel->rodata->copies_per_sec = each ? each : 1;
+	}
 	err = resize_maps(s->skel, opts);
 	if (err) {
 		*what = "sizing the BPF maps";
@@ -220,6 +251,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		goto fail;
 	}
 	s->sample_rate = opts->sample_rate;
+	map_rows(s);
 	*out = s;
 	return 0;
 fail:
@@ -242,6 +274,8 @@ void sampler_free(struct sampler *s)
 	}
 	free(s->links);
 	free(s->perf_fds);
+	if (s->rows)
+		munmap((void *)s->rows, s->rows_bytes);
 	sample_bpf__destroy(s->skel);
 	free(s);
 }
@@ -421,6 +455,38 @@ void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 	clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
+}
+
+int sampler_stack_copies_fd(const struct sampler *s)
+{
+	return s->copies ? bpf_map__fd(s->skel->maps.stack_copies) : -1;
+}
+
+const struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s)
+{
+	return s->rows;
+}
+
+#define FNV_PRIME 0x100000001b3ULL
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+int sampler_add_user_stack(struct sampler *s, const struct sampler_drain *d,
+			   const struct smolder_user_stack *st, uint64_t *key)
+{
+	uint64_t h = FNV_OFFSET;
+
+	/* As bpf/unwind.bpf.h's push_frame and walk_finish hash a walk: the
+	 * same stack gets the same key, wherever it was walked. */
+	for (uint32_t i = 0; i < st->len && i < SMOLDER_MAX_STACK_DEPTH; i++)
+		h = (h ^ st->pcs[i]) * FNV_PRIME;
+	h = (h ^ st->end) * FNV_PRIME;
+	if (h == 0)
+		h = 1;
+	if (bpf_map_update_elem(user_stacks_fd(s, d->gen), &h, st, BPF_NOEXIST) &&
+	    errno != EEXIST)
+		return -errno;
+	*key = h;
+	return 0;
 }
 
 void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,

@@ -29,6 +29,9 @@ struct sampler_opts {
 	uint32_t unwind_rows;           /* 0: unwind.h's default */
 	bool walk_frame_pointers;       /* no bpf_loop: the frame-pointer walk */
 	bool regs_from_kernel_stack;    /* no bpf_task_pt_regs */
+	/* Stack copies all CPUs together may send per second (stack_copy.h);
+	 * 0: none. The frame-pointer walk sends none. */
+	unsigned int stack_copies_per_sec;
 };
 
 struct sampler_entry {
@@ -83,6 +86,19 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 /* The unwind tables' maps (bpf/unwind.h), for the unwind loader. */
 void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
 			 uint32_t *max_rows);
+
+/* The ring buffer of stack copies (bpf/stack_copy.h); -1 when the
+ * program sends none. */
+int sampler_stack_copies_fd(const struct sampler *s);
+
+/* The unwind rows as BPF reads them (the rows map, mapped read-only), for
+ * the agent's walk of stack copies; NULL if the map could not be mapped. */
+const struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s);
+
+/* Puts a stack walked in user space into the user stacks of d's
+ * generation, under the hash BPF would give it; *key is that hash. */
+int sampler_add_user_stack(struct sampler *s, const struct sampler_drain *d,
+			   const struct smolder_user_stack *st, uint64_t *key);
 
 /* The kernel memory of every map of the sampler's BPF object (counts,
  * stacks, unwind rows, events, ...; the process-event programs share

@@ -313,6 +313,35 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 	out->n_rows = l->tables[index].n;
 }
 
+/* p's mappings as the walk sees them, into up, loading the tables of
+ * its files; refs takes a reference on each table. */
+static void build_proc(struct unwind_loader *l, const struct disc_process *p,
+		       struct smolder_unwind_proc *up, struct proc_ref *refs)
+{
+	l->publishing_incomplete = false;
+	up->start_ticks = p->start_ticks;
+	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
+		if (executable_file(&p->maps.v[i]))
+			map_one(l, p, &p->maps.v[i], &up->m[up->n++], refs);
+		else if (is_vdso(&p->maps.v[i]))
+			map_vdso(l, &p->maps.v[i], &up->m[up->n++], refs);
+	}
+	refs->incomplete = l->publishing_incomplete;
+}
+
+int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
+		       struct smolder_unwind_proc *up)
+{
+	struct proc_ref refs = { .pid = p->pid };
+
+	memset(up, 0, sizeof(*up));
+	build_proc(l, p, up, &refs);
+	/* Nothing holds them: the caller walks at once, before any other
+	 * table is loaded in their place. */
+	release_refs(l, &refs);
+	return refs.incomplete ? -EAGAIN : 0;
+}
+
 void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p)
 {
 	struct smolder_unwind_proc *up = calloc(1, sizeof(*up));
@@ -322,15 +351,7 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 
 	if (!up)
 		return;
-	l->publishing_incomplete = false;
-	up->start_ticks = p->start_ticks;
-	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
-		if (executable_file(&p->maps.v[i]))
-			map_one(l, p, &p->maps.v[i], &up->m[up->n++], &refs);
-		else if (is_vdso(&p->maps.v[i]))
-			map_vdso(l, &p->maps.v[i], &up->m[up->n++], &refs);
-	}
-	refs.incomplete = l->publishing_incomplete;
+	build_proc(l, p, up, &refs);
 	/* The new references before the old ones go: a table both map is
 	 * not evicted in between. */
 	old = find_proc(l, p->pid, &at);
@@ -350,7 +371,13 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 			return;
 		}
 	}
-	bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
+	/* A file not read in time leaves the process unpublished, not walked
+	 * by frame pointers there: BPF copies its stacks meanwhile, for the
+	 * agent to walk once the retry has its tables (stack_copies.h). */
+	if (refs.incomplete)
+		bpf_map_delete_elem(l->procs_fd, &tgid);
+	else
+		bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
 	free(up);
 }
 

@@ -9,7 +9,9 @@
  * not fit makes room by evicting, least recently used first, whole tables
  * no live process maps; if that is not enough it is not loaded, and the
  * walk uses frame pointers in that file. A process whose tables are not
- * loaded yet is walked by frame pointers too: no sample is dropped for it.
+ * loaded yet (not read, or not read by the parser worker's deadline) is
+ * left unpublished: BPF walks it by frame pointers and copies its stacks
+ * for the agent to walk (stack_copies.h). No sample is dropped for it.
  * Run-loop thread only.
  */
 #ifndef SMOLDER_UNWIND_LOADER_H
@@ -20,6 +22,7 @@
 
 #include "disc.h"
 #include "sym.h"
+#include "unwind.h"
 
 struct unwind_loader;
 
@@ -46,6 +49,13 @@ void unwind_loader_free(struct unwind_loader *l);
  * the symbol cache if they are not there yet) and publishes p's mappings
  * to the walk. Called whenever discovery has read p's maps anew. */
 void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p);
+
+/* p's mappings as the walk sees them (loading their tables as publish
+ * does), into up, without publishing them: for the walk of a stack copy
+ * (stack_copies.h), at once. -EAGAIN: a file was not read in time, and
+ * is walked by frame pointers in up. */
+int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
+		       struct smolder_unwind_proc *up);
 
 /* Publishes again the processes a file of which was not read in time (the
  * parser worker's deadline passed, or it died): until then those files are

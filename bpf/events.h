@@ -38,6 +38,11 @@ struct smolder_event {
 	char comm[SMOLDER_COMM_LEN];         /* the thread group leader's */
 	char exe_name[SMOLDER_EXE_NAME_LEN]; /* base name of the executable's file */
 	__u64 cgroup_id;                     /* key into cgroup_paths; 0: the root */
+	/* Which image of the process was sampled (the address of its
+	 * mm_struct, which an exec replaces): a stack copy (stack_copy.h) is
+	 * walked only through mappings read for the image it was taken in.
+	 * A token for comparing, never shown. 0 in exec and exit events. */
+	__u64 image;
 };
 
 /* The path of a cgroup, leaf first, one component a slot: enough for the

@@ -60,6 +60,7 @@ static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
 	e->comm[0] = 0;
 	e->exe_name[0] = 0;
 	e->cgroup_id = 0;
+	e->image = 0;
 	bpf_ringbuf_submit(e, 0);
 	event_stat_add(SMOLDER_EVENT_STAT_SENT);
 }

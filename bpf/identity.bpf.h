@@ -127,6 +127,7 @@ static __always_inline void event_send_sampled(__u32 tgid, __u64 start_ticks,
 	e->tgid = tgid;
 	e->start_ticks = start_ticks;
 	fill_identity(e, task);
+	e->image = (__u64)BPF_CORE_READ(task, mm);
 	bpf_ringbuf_submit(e, 0);
 	event_stat_add(SMOLDER_EVENT_STAT_SENT);
 }

@@ -15,6 +15,7 @@
 #include "events_maps.bpf.h"
 #include "identity.bpf.h"
 #include "unwind.bpf.h"
+#include "stack_copy.h"
 
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
@@ -23,6 +24,8 @@
 /* Set by the agent before load: the verifier prunes what is off. */
 const volatile __u32 filter_by_pid = 0;
 const volatile __u32 include_idle = 0;
+/* Stack copies each CPU may send per second; 0: none (stack_copy.h). */
+const volatile __u32 copies_per_sec = 0;
 
 /* The generation samples go to. The agent flips it, then waits out the
  * programs that may have read the old value before draining that one. */
@@ -82,6 +85,25 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SMOLDER_STACK_COPY_RING_BYTES);
+} stack_copies SEC(".maps");
+
+/* Each CPU's token bucket for copies: nanoseconds of credit, one copy
+ * costing 1e9 / copies_per_sec, at most a second's worth saved up. */
+struct copy_budget {
+	__u64 last_ns;
+	__u64 credit_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct copy_budget);
+} copy_budget SEC(".maps");
 
 /* Never read here: the agent updates it after flipping the generation, and
  * the kernel makes an update of a map-in-map wait for an RCU grace period,
@@ -289,6 +311,69 @@ static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __
 	return true;
 }
 
+#define NSEC_PER_SEC 1000000000ULL
+
+static __always_inline bool copy_allowed(void)
+{
+	__u32 zero = 0;
+	struct copy_budget *b = bpf_map_lookup_elem(&copy_budget, &zero);
+	__u64 now = bpf_ktime_get_ns(), cost, credit;
+
+	if (!b || !copies_per_sec)
+		return false;
+	cost = NSEC_PER_SEC / copies_per_sec;
+	credit = b->credit_ns + (now - b->last_ns);
+	if (credit > NSEC_PER_SEC)
+		credit = NSEC_PER_SEC;
+	b->last_ns = now;
+	if (credit < cost) {
+		b->credit_ns = credit;
+		return false;
+	}
+	b->credit_ns = credit - cost;
+	return true;
+}
+
+/* The sampled registers and the top of the user stack of a sample whose
+ * process had no tables published, for the agent to walk once they are
+ * (stack_copy.h). Whole pages from the one holding rsp, as many as can be
+ * read: a page past the stack's end fails and ends the copy. */
+static __always_inline void send_stack_copy(__u32 gen, const struct smolder_count_key *key,
+					    const struct walk_state *st, struct task_struct *task)
+{
+	const struct pt_regs *r = &st->saved;
+	struct smolder_stack_copy *c;
+	__u64 base;
+	__u32 len = 0;
+
+	if (!copy_allowed()) {
+		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
+		return;
+	}
+	c = bpf_ringbuf_reserve(&stack_copies, sizeof(*c), 0);
+	if (!c) {
+		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
+		return;
+	}
+	base = r->sp & ~(__u64)(SMOLDER_STACK_COPY_PAGE - 1);
+	for (int i = 0; i < SMOLDER_STACK_COPY_PAGES; i++) {
+		if (bpf_probe_read_user(c->stack + i * SMOLDER_STACK_COPY_PAGE,
+					SMOLDER_STACK_COPY_PAGE,
+					(const void *)(base + i * SMOLDER_STACK_COPY_PAGE)))
+			break;
+		len += SMOLDER_STACK_COPY_PAGE;
+	}
+	c->key = *key;
+	c->gen = gen;
+	c->len = len;
+	c->base = base;
+	c->image = (__u64)task->mm;
+	c->ip = r->ip;
+	regs_by_dwarf_number(r, c->regs);
+	bpf_ringbuf_submit(c, 0);
+	stat_add(gen, SMOLDER_STAT_COPIES_SENT);
+}
+
 /* Tells the agent about a process the first time it is sampled, so that it
  * reads the process's /proc files while they are there to read; and again
  * when it runs code outside the mappings the agent has read. */
@@ -333,6 +418,13 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	if (fate == SMOLDER_STAT_COUNTED)
 		fate = count_sample(gen, &key);
 	stat_add(gen, fate);
+	/* Only the CFI walk has tables to wait for. */
+	if (walk == WALK_CFI && fate == SMOLDER_STAT_COUNTED && key.user_stack) {
+		struct walk_state *st = walk_scratch_get();
+
+		if (st && st->no_tables)
+			send_stack_copy(gen, &key, st, task);
+	}
 	return 0;
 }
 

@@ -60,6 +60,11 @@ enum smolder_stat {
 	SMOLDER_STAT_LOST_COUNT_MAP_FULL,  /* count map had no room for a new key */
 	SMOLDER_STAT_LOST_STACK_READ,      /* the stack could not be read */
 	SMOLDER_STAT_FILTERED,             /* idle task or not a --pid target */
+	/* Not fates: of the counted samples, those whose stack was also
+	 * copied for the agent to walk (stack_copy.h), and those that would
+	 * have been but for the rate limit or a full ring buffer. */
+	SMOLDER_STAT_COPIES_SENT,
+	SMOLDER_STAT_COPIES_DROPPED,
 	SMOLDER_STAT_COUNT,
 };
 

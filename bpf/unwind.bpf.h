@@ -21,6 +21,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SMOLDER_UNWIND_ROWS_DEFAULT);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the agent walks stack copies with the same rows */
 	__type(key, __u32);
 	__type(value, struct smolder_unwind_row);
 } unwind_rows SEC(".maps");
@@ -41,6 +42,10 @@ struct walk_state {
 	 * making a call: its ip is exact and regs holds its registers. */
 	__u32 interrupted;
 	__u64 start_ticks;
+	/* The agent had published no mappings of this process: every frame
+	 * was walked by frame pointers, for want of its tables. */
+	__u32 no_tables;
+	__u32 pad;
 	__u64 regs[SMOLDER_DWARF_GPRS];          /* by DWARF number, if interrupted */
 	struct pt_regs saved;                    /* the sampled registers, as read */
 	__u64 sig[SMOLDER_SIGFRAME_NREGS];       /* a signal frame's, as read */
@@ -358,6 +363,7 @@ static __always_inline void walk_start(struct walk_state *st, __u32 tgid, __u64 
 	st->sp = sp;
 	st->bp = bp;
 	st->interrupted = 0;
+	st->no_tables = 0;
 	st->tgid = tgid;
 	st->start_ticks = start_ticks;
 	st->hash = FNV_OFFSET;
@@ -365,28 +371,34 @@ static __always_inline void walk_start(struct walk_state *st, __u32 tgid, __u64 
 	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
 }
 
+/* The general registers of r by DWARF number, into regs. */
+static __always_inline void regs_by_dwarf_number(const struct pt_regs *r, __u64 *regs)
+{
+	regs[0] = r->ax;
+	regs[1] = r->dx;
+	regs[2] = r->cx;
+	regs[3] = r->bx;
+	regs[4] = r->si;
+	regs[5] = r->di;
+	regs[SMOLDER_DWARF_RBP] = r->bp;
+	regs[SMOLDER_DWARF_RSP] = r->sp;
+	regs[8] = r->r8;
+	regs[9] = r->r9;
+	regs[10] = r->r10;
+	regs[11] = r->r11;
+	regs[12] = r->r12;
+	regs[13] = r->r13;
+	regs[14] = r->r14;
+	regs[15] = r->r15;
+}
+
 /* The sampled frame's other registers, from st->saved (the pt_regs the
  * caller read): for CFI whose CFA is in one of them there. */
 static __always_inline void walk_take_saved_regs(struct walk_state *st)
 {
-	const struct pt_regs *r = &st->saved;
-
-	st->regs[0] = r->ax;
-	st->regs[1] = r->dx;
-	st->regs[2] = r->cx;
-	st->regs[3] = r->bx;
-	st->regs[4] = r->si;
-	st->regs[5] = r->di;
+	regs_by_dwarf_number(&st->saved, st->regs);
 	st->regs[SMOLDER_DWARF_RBP] = st->bp;
 	st->regs[SMOLDER_DWARF_RSP] = st->sp;
-	st->regs[8] = r->r8;
-	st->regs[9] = r->r9;
-	st->regs[10] = r->r10;
-	st->regs[11] = r->r11;
-	st->regs[12] = r->r12;
-	st->regs[13] = r->r13;
-	st->regs[14] = r->r14;
-	st->regs[15] = r->r15;
 	st->interrupted = 1;
 }
 
@@ -411,6 +423,7 @@ static __always_inline struct walk_state *walk_user_stack(struct walk_state *st)
 	wc.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
 	if (wc.proc && wc.proc->start_ticks != st->start_ticks)
 		wc.proc = NULL; /* another process's, under a reused pid */
+	st->no_tables = !wc.proc;
 	bpf_loop(SMOLDER_MAX_STACK_DEPTH + 1, walk_one, &wc, 0);
 	return walk_finish(st);
 }

@@ -168,6 +168,9 @@ struct disc_process {
 	enum disc_container_runtime container_runtime;
 	char container_id[DISC_CONTAINER_ID_LEN + 1]; /* "" when none */
 	char pod_uid[DISC_POD_UID_LEN + 1];           /* "" when none */
+	/* The image (BPF's token for it, bpf/events.h) maps was read for, as
+	 * the first-sample event that had it read said; 0: not known. */
+	uint64_t image;
 };
 
 struct disc_table;
@@ -276,6 +279,9 @@ int disc_table_complete_maps(struct disc_table *t, int pid, uint64_t start_ticks
 			     const struct disc_mappings *logged);
 
 /* Marks (pid, start_ticks) exited, as the kernel says it did. */
+/* The image of p the kernel's event named when p's maps were read. */
+void disc_table_set_image(struct disc_table *t, const struct disc_process *p, uint64_t image);
+
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
 
 /* Forgets processes marked exited: call after the drain that used them. */

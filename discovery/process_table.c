@@ -697,6 +697,14 @@ void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)
 		e->stale = true;
 }
 
+void disc_table_set_image(struct disc_table *t, const struct disc_process *p, uint64_t image)
+{
+	struct entry *e = find(t, p->pid, p->start_ticks);
+
+	if (e)
+		e->p.image = image;
+}
+
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks)
 {
 	struct entry *e = find(t, pid, start_ticks);

@@ -553,6 +553,55 @@ static int build_from(struct builder *b, Dwarf_CFI *cfi)
 	return 0;
 }
 
+/* Code at the ELF entry point is where the kernel starts the process:
+ * whatever calls it makes, it is the outermost frame. Most entry points
+ * say so in CFI (glibc's _start marks rip undefined); ld.so's has no CFI
+ * at all, and frame pointers there end the walk with rbp 0 in a frame that
+ * is no named root. Where no FDE covers the entry, its first
+ * ENTRY_ROOT_BYTES (ld.so's _start and _dl_start_user, with the calls to
+ * _dl_start and _dl_init) are marked as the root, up to the next row. */
+#define ENTRY_ROOT_BYTES 96
+
+static int insert_row(struct builder *b, size_t at, const struct smolder_unwind_row *r)
+{
+	struct sym_unwind_table *t = b->t;
+
+	if (grow((void **)&t->rows, &b->cap, t->n, sizeof(*t->rows)))
+		return -ENOMEM;
+	memmove(&t->rows[at + 1], &t->rows[at], (t->n - at) * sizeof(*t->rows));
+	t->rows[at] = *r;
+	t->n++;
+	return 0;
+}
+
+static int mark_entry_root(struct builder *b, Elf *elf)
+{
+	struct sym_unwind_table *t = b->t;
+	struct smolder_unwind_row stop = { .cfa_rule = SMOLDER_CFA_STOP };
+	struct smolder_unwind_row after = { .cfa_rule = SMOLDER_CFA_NONE };
+	const struct smolder_unwind_row *r;
+	GElf_Ehdr eh;
+	size_t at;
+	int rc;
+
+	if (!gelf_getehdr(elf, &eh) || !eh.e_entry || eh.e_entry > UINT64_MAX - ENTRY_ROOT_BYTES)
+		return 0;
+	r = sym_unwind_table_find(t, eh.e_entry);
+	if (r && r->cfa_rule != SMOLDER_CFA_NONE)
+		return 0; /* CFI speaks there */
+	at = r ? (size_t)(r - t->rows) + 1 : 0;
+	stop.pc = eh.e_entry;
+	after.pc = eh.e_entry + ENTRY_ROOT_BYTES;
+	if (r && r->pc == eh.e_entry) {
+		t->rows[at - 1] = stop; /* the gap starts at the entry */
+	} else if ((rc = insert_row(b, at++, &stop))) {
+		return rc;
+	}
+	if (at < t->n && t->rows[at].pc <= after.pc)
+		return 0; /* the next row starts within the root's bytes */
+	return insert_row(b, at, &after);
+}
+
 int sym_unwind_table_build(Elf *elf, struct sym_unwind_table *out)
 {
 	struct builder b = { .t = out };
@@ -575,6 +624,8 @@ int sym_unwind_table_build(Elf *elf, struct sym_unwind_table *out)
 	}
 	if (cfi)
 		rc = build_from(&b, cfi);
+	if (cfi && !rc)
+		rc = mark_entry_root(&b, elf);
 	if (cfi && !dw)
 		dwarf_cfi_end(cfi);
 	if (dw)

@@ -1,0 +1,374 @@
+/* Stack copies, from the ring buffer to the drain (see stack_copies.h). */
+#include "stack_copies.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "stack_copy.h"
+#include "unwind_walk.h"
+
+/* Copies whose process is known are walked at most this often between
+ * drains: a wake-up per copy need not look at every copy waiting. */
+#define RESOLVE_PERIOD_NS (250ULL * 1000000ULL)
+
+/* A copy, from rsp up (what lies below it is no frame's). */
+struct pending {
+	struct smolder_count_key key;
+	uint32_t gen;
+	uint64_t base;
+	uint64_t image;
+	size_t len;
+	struct unwind_walk_regs regs;
+	uint8_t bytes[];
+};
+
+struct walked {
+	struct smolder_count_key key;
+	uint32_t gen;
+	struct smolder_user_stack st;
+};
+
+struct stack_copies {
+	struct ring_buffer *ring;
+	struct sampler *sampler;
+	struct unwind_loader *unwind;
+	struct disc_table *disc;
+	const struct smolder_unwind_row *rows;
+	struct pending **pending;
+	size_t n_pending, cap_pending;
+	struct walked *walked;
+	size_t n_walked, cap_walked;
+	uint64_t last_resolve_ns;
+	struct stack_copies_stats st;
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int take_copy(void *ctx, void *data, size_t size)
+{
+	struct stack_copies *c = ctx;
+	const struct smolder_stack_copy *r = data;
+	struct pending *p;
+	uint64_t rsp, off = 0;
+	size_t len;
+
+	if (size < sizeof(*r))
+		return 0;
+	c->st.received++;
+	rsp = r->regs[SMOLDER_DWARF_RSP];
+	len = r->len <= sizeof(r->stack) ? r->len : sizeof(r->stack);
+	if (rsp >= r->base && rsp - r->base <= len)
+		off = rsp - r->base;
+	len -= off;
+	if (c->st.pending_bytes + len > STACK_COPIES_PENDING_MAX_BYTES ||
+	    (c->n_pending == c->cap_pending && c->cap_pending >= 1u << 20)) {
+		c->st.dropped++;
+		return 0;
+	}
+	if (c->n_pending == c->cap_pending) {
+		size_t ncap = c->cap_pending ? c->cap_pending * 2 : 64;
+		struct pending **v = realloc(c->pending, ncap * sizeof(*v));
+
+		if (!v) {
+			c->st.dropped++;
+			return 0;
+		}
+		c->pending = v;
+		c->cap_pending = ncap;
+	}
+	p = malloc(sizeof(*p) + len);
+	if (!p) {
+		c->st.dropped++;
+		return 0;
+	}
+	p->key = r->key;
+	p->gen = r->gen;
+	p->base = r->base + off;
+	p->image = r->image;
+	p->len = len;
+	p->regs.ip = r->ip;
+	memcpy(p->regs.regs, r->regs, sizeof(p->regs.regs));
+	memcpy(p->bytes, r->stack + off, len);
+	c->pending[c->n_pending++] = p;
+	c->st.pending_bytes += len;
+	return 0;
+}
+
+struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *unwind,
+				      struct disc_table *disc)
+{
+	int fd = sampler_stack_copies_fd(s);
+	struct stack_copies *c;
+
+	if (fd < 0 || !unwind || !sampler_unwind_rows(s)) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->sampler = s;
+	c->unwind = unwind;
+	c->disc = disc;
+	c->rows = sampler_unwind_rows(s);
+	c->ring = ring_buffer__new(fd, take_copy, c, NULL);
+	if (!c->ring) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void stack_copies_free(struct stack_copies *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->ring);
+	for (size_t i = 0; i < c->n_pending; i++)
+		free(c->pending[i]);
+	free(c->pending);
+	free(c->walked);
+	free(c);
+}
+
+int stack_copies_fd(const struct stack_copies *c)
+{
+	return ring_buffer__epoll_fd(c->ring);
+}
+
+void stack_copies_get_stats(const struct stack_copies *c, struct stack_copies_stats *st)
+{
+	*st = c->st;
+}
+
+/* ---- walking ---- */
+
+/* The mappings of one process, as the walk of its copies reads them. */
+struct view {
+	uint32_t tgid;
+	uint64_t start_ticks;
+	bool valid;
+	int rc; /* unwind_loader_view's */
+	struct smolder_unwind_proc proc;
+	struct unwind_walk_mapping maps[SMOLDER_UNWIND_MAPPINGS_MAX];
+	size_t n;
+};
+
+static void view_of(struct stack_copies *c, const struct disc_process *p, struct view *v)
+{
+	if (v->valid && v->tgid == (uint32_t)p->pid && v->start_ticks == p->start_ticks)
+		return;
+	v->valid = true;
+	v->tgid = (uint32_t)p->pid;
+	v->start_ticks = p->start_ticks;
+	v->rc = unwind_loader_view(c->unwind, p, &v->proc);
+	v->n = 0;
+	for (uint32_t i = 0; i < v->proc.n && i < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
+		const struct smolder_unwind_mapping *m = &v->proc.m[i];
+
+		v->maps[v->n++] = (struct unwind_walk_mapping){
+			.start = m->start,
+			.end = m->end,
+			.bias = m->bias,
+			.rows = m->n_rows ? c->rows + m->first_row : NULL,
+			.n_rows = m->n_rows,
+		};
+	}
+}
+
+static bool add_walked(struct stack_copies *c, const struct pending *p, const struct view *v)
+{
+	struct unwind_walk_memory mem = { .base = p->base, .bytes = p->bytes, .len = p->len };
+	uint64_t pcs[SMOLDER_MAX_STACK_DEPTH];
+	unsigned int end = SMOLDER_UNWIND_END_TRUNCATED;
+	struct walked *w;
+	size_t n;
+
+	if (c->n_walked == c->cap_walked) {
+		size_t ncap = c->cap_walked ? c->cap_walked * 2 : 64;
+		struct walked *nv = realloc(c->walked, ncap * sizeof(*nv));
+
+		if (!nv)
+			return false;
+		c->walked = nv;
+		c->cap_walked = ncap;
+	}
+	n = unwind_walk(v->maps, v->n, &p->regs, &mem, pcs, SMOLDER_MAX_STACK_DEPTH, &end);
+	w = &c->walked[c->n_walked++];
+	w->key = p->key;
+	w->gen = p->gen;
+	w->st.len = (uint32_t)n;
+	w->st.end = end;
+	memcpy(w->st.pcs, pcs, n * sizeof(pcs[0]));
+	return true;
+}
+
+/* Walks the copies whose process's mappings are known and whose tables
+ * were read in time; at a drain (drained_gen >= 0) the copies of that
+ * generation are walked whatever the state of their tables, or given up
+ * if their process is unknown. */
+static void resolve(struct stack_copies *c, int drained_gen)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->n_pending; i++) {
+		struct pending *p = c->pending[i];
+		bool final = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
+		const struct disc_process *proc =
+			v ? disc_table_get(c->disc, (int)p->key.tgid, p->key.start_ticks) : NULL;
+		bool done = false;
+
+		/* Mappings of another image (read before an exec, or after
+		 * one) would name a plausible wrong stack. */
+		if (proc && proc->maps.n && proc->image == p->image) {
+			view_of(c, proc, v);
+			if ((v->rc == 0 || final) && add_walked(c, p, v))
+				done = true;
+		}
+		if (!done && final) {
+			log_debug("stack copy of pid %u not walked: %s", p->key.tgid,
+				  !proc			      ? "process unknown"
+				  : !proc->maps.n	      ? "no mappings"
+				  : proc->image != p->image ? "its mappings are another image's"
+							      : "no memory");
+			c->st.unused++;
+			done = true;
+		}
+		if (done) {
+			c->st.pending_bytes -= p->len;
+			free(p);
+		} else {
+			c->pending[kept++] = p;
+		}
+	}
+	c->n_pending = kept;
+	free(v);
+}
+
+void stack_copies_consume(struct stack_copies *c)
+{
+	uint64_t now;
+
+	ring_buffer__consume(c->ring);
+	now = monotonic_ns();
+	if (c->n_pending && now - c->last_resolve_ns >= RESOLVE_PERIOD_NS) {
+		c->last_resolve_ns = now;
+		resolve(c, -1);
+	}
+}
+
+/* ---- moving samples ---- */
+
+static int key_cmp(const struct smolder_count_key *a, const struct smolder_count_key *b)
+{
+	return memcmp(a, b, sizeof(*a));
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return key_cmp(&((const struct sampler_entry *)a)->key,
+		       &((const struct sampler_entry *)b)->key);
+}
+
+/* True when w's stack is whole, or goes further than the one BPF counted. */
+static bool walked_better(struct stack_copies *c, const struct sampler_drain *d,
+			  const struct walked *w)
+{
+	uint64_t ips[SMOLDER_MAX_STACK_DEPTH];
+	unsigned int end;
+	int n = sampler_read_user_stack(c->sampler, d, w->key.user_stack, ips,
+					SMOLDER_MAX_STACK_DEPTH, &end);
+
+	if (n < 0)
+		return false;
+	if (end == SMOLDER_UNWIND_END_STOP)
+		return false;
+	return w->st.end == SMOLDER_UNWIND_END_STOP || w->st.len > (uint32_t)n;
+}
+
+/* Moves one sample of w's key to the stack walked: d's first n_orig
+ * entries are sorted by key; the new one goes after d->n (room for it is
+ * there), and the caller merges. */
+static bool move_sample(struct stack_copies *c, struct sampler_drain *d, size_t n_orig,
+			const struct walked *w)
+{
+	struct sampler_entry probe = { .key = w->key }, *e;
+	uint64_t key;
+
+	e = bsearch(&probe, d->entries, n_orig, sizeof(*d->entries), entry_cmp);
+	if (!e || !e->count)
+		return false;
+	if (sampler_add_user_stack(c->sampler, d, &w->st, &key))
+		return false;
+	e->count--;
+	d->entries[d->n].key = w->key;
+	d->entries[d->n].key.user_stack = key;
+	d->entries[d->n].count = 1;
+	d->n++;
+	return true;
+}
+
+/* One entry per key, none empty. */
+static void merge_entries(struct sampler_drain *d)
+{
+	size_t n = 0;
+
+	qsort(d->entries, d->n, sizeof(*d->entries), entry_cmp);
+	for (size_t i = 0; i < d->n; i++) {
+		if (!d->entries[i].count)
+			continue;
+		if (n && key_cmp(&d->entries[n - 1].key, &d->entries[i].key) == 0)
+			d->entries[n - 1].count += d->entries[i].count;
+		else
+			d->entries[n++] = d->entries[i];
+	}
+	d->n = n;
+}
+
+void stack_copies_apply(struct stack_copies *c, struct sampler_drain *d)
+{
+	size_t n_orig = d->n, want = 0, kept = 0;
+	struct sampler_entry *room;
+
+	ring_buffer__consume(c->ring);
+	resolve(c, (int)d->gen);
+	c->last_resolve_ns = monotonic_ns();
+	for (size_t i = 0; i < c->n_walked; i++)
+		want += c->walked[i].gen == d->gen;
+	/* Room for every move first: a sample is moved whole or not at all. */
+	room = want ? realloc(d->entries, (n_orig + want) * sizeof(*room)) : NULL;
+	if (room)
+		d->entries = room;
+	qsort(d->entries, n_orig, sizeof(*d->entries), entry_cmp);
+	for (size_t i = 0; i < c->n_walked; i++) {
+		const struct walked *w = &c->walked[i];
+
+		if (w->gen != d->gen) {
+			c->walked[kept++] = *w; /* the next drain's */
+			continue;
+		}
+		if (room && walked_better(c, d, w) && move_sample(c, d, n_orig, w)) {
+			c->st.used++;
+		} else {
+			log_debug("stack copy of pid %u unused: walked %u frames, end %u", w->key.tgid,
+				  w->st.len, w->st.end);
+			c->st.unused++;
+		}
+	}
+	c->n_walked = kept;
+	if (d->n != n_orig)
+		merge_entries(d);
+}

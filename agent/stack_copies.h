@@ -1,0 +1,51 @@
+/* Stack copies (bpf/stack_copy.h): the registers and top of the user stack
+ * BPF sends for the samples of processes whose unwind tables were not
+ * published yet. They are read from their ring buffer as they come, kept
+ * (bounded) until the process's mappings are known, walked with the rows
+ * BPF uses (agent/unwind_walk.c), and at the drain of their generation the
+ * sample moves from the stump BPF counted to the stack walked here, when
+ * that one is whole or longer. Run-loop thread only.
+ */
+#ifndef SMOLDER_STACK_COPIES_H
+#define SMOLDER_STACK_COPIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "disc.h"
+#include "sampler.h"
+#include "unwind_loader.h"
+
+/* What copies waiting for their process's mappings may hold. */
+#define STACK_COPIES_PENDING_MAX_BYTES (16u << 20)
+
+struct stack_copies;
+
+/* NULL (and errno) when the sampler sends no copies, or on failure. */
+struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *unwind,
+				      struct disc_table *disc);
+void stack_copies_free(struct stack_copies *c);
+
+/* Polls readable when copies wait in the ring buffer. */
+int stack_copies_fd(const struct stack_copies *c);
+
+/* Takes the copies waiting in the ring buffer, and walks those whose
+ * process's mappings are known. */
+void stack_copies_consume(struct stack_copies *c);
+
+/* At a drain, after sampler_drain: walks every copy of d's generation
+ * that can be, and moves each of their samples to the stack walked when
+ * it is whole or longer than BPF's. */
+void stack_copies_apply(struct stack_copies *c, struct sampler_drain *d);
+
+struct stack_copies_stats {
+	uint64_t received;   /* read from the ring buffer */
+	uint64_t dropped;    /* not kept: STACK_COPIES_PENDING_MAX_BYTES */
+	uint64_t used;       /* samples moved to the stack walked from a copy */
+	uint64_t unused;     /* BPF's stack was as long, or the copy's process
+			      * or tables were never known */
+	uint64_t pending_bytes;
+};
+void stack_copies_get_stats(const struct stack_copies *c, struct stack_copies_stats *st);
+
+#endif

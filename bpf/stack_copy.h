@@ -1,0 +1,44 @@
+/* Stack copies: for a sample of a process whose unwind tables the agent
+ * has not published yet (a process started a moment ago, or one running
+ * when the agent started), the sampling program counts the walk it could
+ * make (frame pointers) and also sends the sampled registers and the top
+ * of the user stack, as perf --call-graph dwarf does. Once the tables of
+ * the process's files are loaded, the agent walks the copy with the same
+ * rows (agent/unwind_walk.c) and, at the drain of the copy's generation,
+ * moves the sample from the stump BPF counted to the whole stack. A copy
+ * that is lost (rate limit, full ring buffer, no tables in the end) leaves
+ * the sample where BPF counted it: never lost, at worst cut short.
+ */
+#ifndef SMOLDER_BPF_STACK_COPY_H
+#define SMOLDER_BPF_STACK_COPY_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "sample.h"
+#include "unwind.h"
+
+/* Whole pages from the one holding rsp up: 16 KiB above rsp at least. */
+#define SMOLDER_STACK_COPY_PAGE 4096
+#define SMOLDER_STACK_COPY_PAGES 5
+#define SMOLDER_STACK_COPY_BYTES (SMOLDER_STACK_COPY_PAGES * SMOLDER_STACK_COPY_PAGE)
+
+/* The ring buffer's default size, and the copies per second all CPUs
+ * together may send by default (each CPU gets its share): 400 copies of
+ * 20 KiB is 8 MiB/s at most. */
+#define SMOLDER_STACK_COPY_RING_BYTES (8u << 20)
+#define SMOLDER_STACK_COPIES_PER_SEC 400
+
+struct smolder_stack_copy {
+	struct smolder_count_key key; /* the sample as BPF counted it */
+	__u32 gen;                    /* the generation it was counted in */
+	__u32 len;                    /* bytes copied, from base */
+	__u64 base;                   /* the user address of stack[0] */
+	__u64 image;                  /* as smolder_event's (events.h) */
+	__u64 ip;
+	__u64 regs[SMOLDER_DWARF_GPRS]; /* by DWARF number */
+	__u8 stack[SMOLDER_STACK_COPY_BYTES];
+};
+
+#endif

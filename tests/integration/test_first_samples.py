@@ -1,0 +1,169 @@
+"""Integration: the first samples of a process are whole stacks, before the
+agent has loaded its unwind tables (issue 14, item 2).
+
+    test_first_samples.py SMOLDER UNWIND_WORK
+
+Until the agent has published a process's mappings to the BPF walk, BPF
+walks it by frame pointers, which code built without them defeats; it
+also copies the sampled registers and the top of the stack, and the agent
+walks the copy once the tables are loaded (as perf --call-graph dwarf
+does). The agent profiles the whole system (no --pid):
+  - BEFORE: a copy of unwind_work (-O2, no frame pointers, qsort mode:
+    stacks through libc's qsort) already burning when the agent starts;
+  - AFTER: another copy started the moment the agent samples;
+  - gcc's cc1 and cc1plus, large binaries without frame pointers (33 and
+    37 MB) that no process ran since the agent started, each compiling a
+    generated file for well under a second (the agent has never read them:
+    their tables, 478k rows for cc1, are built while they run).
+Checked, decoded with `go tool pprof -raw -symbolize=none`:
+  - BEFORE and AFTER: >= 99% of their samples reach main, in the first
+    interval that holds samples of theirs and over the whole run;
+  - cc1 and cc1plus: >= 90% of their samples are whole (through main, or
+    down to the executable's entry point, named or not), out of at least
+    20 each;
+  - stack_copies_used > 0 (the copies did it), and the output keeps the
+    contract (taken = profiled + dropped + lost in every interval).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import elf_tools as et
+import smolder_harness as h
+import system_run as sr
+
+BURN_S = 12
+FUNCS = 30  # cc1 -O2 takes about 0.3 s on the file made of them, alone
+
+
+def c_source(n):
+    """Functions with loops and switches, each calling the one before: work
+    for the optimizer at -O2."""
+    out = []
+    for i in range(n):
+        out.append("int f%d(int *a, int n) { int s = 0; for (int i = 0; i < n; i++) {"
+                   " switch (a[i] %% 7) { case 0: s += a[i] * %d; break;"
+                   " case 1: s ^= a[i] << 3; break; case 2: s -= a[i] / 3; break;"
+                   " case 3: s += f%d(a + 1, n - 1); break; default: s += i; } }"
+                   " return s; }" % (i, 7 + i % 89, max(i - 1, 0)))
+    out.append("int main(void) { int a[10] = {0}; return f%d(a, 10); }" % (n - 1))
+    return "\n".join(out) + "\n"
+
+
+def compiler(name):
+    path = subprocess.run(["gcc", "-print-prog-name=" + name], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout.strip()
+    if not os.path.isabs(path) or not os.access(path, os.X_OK):
+        h.fail("gcc has no %s (%r): install gcc and g++" % (name, path))
+    return path
+
+
+def entry_point(path):
+    m = re.search(r"Entry point address:\s+(0x[0-9a-f]+)",
+                  subprocess.run(["readelf", "-hW", path], stdout=subprocess.PIPE, text=True,
+                                 check=True).stdout)
+    return int(m.group(1), 16)
+
+
+class Roots:
+    """Whether a stack is whole: it passes through main, or its outermost
+    frame is the entry point of its executable (_start, named or not:
+    cc1's symbols are only its dynamic ones, and a file read for the first
+    time may not be named by the interval's deadline)."""
+
+    def __init__(self, exe):
+        self.exe, self.entry = exe, entry_point(exe)
+
+    def whole(self, sample):
+        if any(f.name in ("main", "_start") for f in sample.frames):
+            return True
+        last = sample.frames[-1] if sample.frames else None
+        if last is None or last.mapping is None or \
+                os.path.basename(last.mapping.file) != os.path.basename(self.exe):
+            return False
+        v = et.file_vaddr(self.exe, last.mapping, last.address)
+        return v is not None and self.entry <= v < self.entry + 64
+
+
+def check_share(what, samples, want, least, roots):
+    n = h.count(samples)
+    good = h.count([s for s in samples if roots.whole(s)])
+    h.log("%s: %d samples, %d reach main (%.1f%%)" % (what, n, good, 100.0 * good / max(n, 1)))
+    if n < least:
+        h.fail("%s: %d samples, fewer than the %d the test needs" % (what, n, least))
+    if good < want * n:
+        h.fail("%s: %d of %d samples reach main, under %.0f%%; heaviest:\n%s"
+               % (what, good, n, 100 * want, h.top_stacks([s for s in samples
+                                                            if not roots.whole(s)])))
+
+
+def first_interval_samples(r, service):
+    for iv in sr.intervals(r):
+        s = [x for p in r.profiles_of_interval("%d-%d" % iv) if p.service == service
+             for x in p.samples]
+        if s:
+            return iv, s
+    h.fail("no interval holds samples of %s" % service)
+
+
+def test(smolder, unwind_work):
+    cc1, cc1plus = compiler("cc1"), compiler("cc1plus")
+    tmp = tempfile.mkdtemp(prefix="smolder-it-first-")
+    before_exe = os.path.join(tmp, "smolder_it_before")
+    after_exe = os.path.join(tmp, "smolder_it_after")
+    shutil.copy(unwind_work, before_exe)
+    shutil.copy(unwind_work, after_exe)
+    src = os.path.join(tmp, "gen.c")
+    with open(src, "w") as f:
+        f.write(c_source(FUNCS))
+    before = after = None
+    try:
+        before = sr.Workload([before_exe, "qsort", str(BURN_S)])
+        before.event("ready")
+        before.send()
+        time.sleep(1)  # burning when the agent starts
+        with sr.SystemAgent(smolder, upload_interval="4s") as agent:
+            agent.start()
+            after = sr.Workload([after_exe, "qsort", str(BURN_S - 2)])
+            after.event("ready", agent=agent)
+            after.send()
+            agent.next_interval()
+            for prog, lang in ((cc1, "c"), (cc1plus, "c++")):
+                t0 = time.time()
+                subprocess.run([prog, "-quiet", "-O2", "-x", lang, src, "-o", os.devnull],
+                               check=True, timeout=120)
+                h.log("%s ran %.2f s" % (os.path.basename(prog), time.time() - t0))
+            before.event("done", agent=agent)
+            after.event("done", agent=agent)
+            r = agent.stop()
+    finally:
+        for w in (before, after):
+            if w is not None:
+                w.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    for service, exe in (("smolder_it_before", unwind_work), ("smolder_it_after", unwind_work)):
+        iv, first = first_interval_samples(r, service)
+        check_share("%s, first interval %d-%d" % (service, iv[0], iv[1]), first, 0.99, 20,
+                    Roots(exe))
+        check_share("%s, whole run" % service, r.samples(service), 0.99, 100, Roots(exe))
+    for exe in (cc1, cc1plus):
+        service = os.path.basename(exe)
+        check_share(service, r.samples(service), 0.90, 20, Roots(exe))
+    used = r.total("stack_copies_used")
+    h.log("stack copies: %d sent, %d used, %d unused, %d dropped"
+          % (r.total("stack_copies_sent"), used, r.total("stack_copies_unused"),
+             r.total("stack_copies_dropped")))
+    if used == 0:
+        h.fail("stack_copies_used is 0: no sample was walked from a copy")
+    problems = r.contract_problems(sr.RATE)
+    if problems:
+        h.fail("output contract: " + "; ".join(problems))
+
+
+if __name__ == "__main__":
+    sr.main(test)
