@@ -27,7 +27,7 @@ struct sampler {
 	unsigned int gen;
 	unsigned int sample_rate;
 	bool copies;
-	const struct smolder_unwind_row *rows; /* the rows map, mapped */
+	struct smolder_unwind_row *rows; /* the rows map, mapped */
 	size_t rows_bytes;
 };
 
@@ -184,18 +184,19 @@ static struct bpf_program *choose_program(struct sample_bpf *skel, const struct 
 	return chosen;
 }
 
-/* Read-only: the agent writes rows through the map's fd, as before. */
-static void map_rows(struct sampler *s)
+/* The rows map in the agent's memory: the loader writes tables there (a
+ * copy, not a system call per row), the walk of stack copies reads them. */
+static void map_rows(struct sampler *s, const struct sampler_opts *o)
 {
 	const struct bpf_map *m = s->skel->maps.unwind_rows;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	void *p;
 
-	if (!s->copies)
+	if (o->walk_frame_pointers)
 		return;
 	s->rows_bytes = ((size_t)bpf_map__max_entries(m) * sizeof(struct smolder_unwind_row) +
 			 page - 1) / page * page;
-	p = mmap(NULL, s->rows_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+	p = mmap(NULL, s->rows_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
 	if (p != MAP_FAILED)
 		s->rows = p;
 }
@@ -251,7 +252,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		goto fail;
 	}
 	s->sample_rate = opts->sample_rate;
-	map_rows(s);
+	map_rows(s, opts);
 	*out = s;
 	return 0;
 fail:
@@ -462,7 +463,7 @@ int sampler_stack_copies_fd(const struct sampler *s)
 	return s->copies ? bpf_map__fd(s->skel->maps.stack_copies) : -1;
 }
 
-const struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s)
+struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s)
 {
 	return s->rows;
 }

@@ -235,6 +235,9 @@ static void resolve(struct stack_copies *c, int drained_gen)
 		 * one) would name a plausible wrong stack. */
 		if (proc && proc->maps.n && proc->image == p->image) {
 			view_of(c, proc, v);
+			if (v->rc && final)
+				log_debug("stack copy of pid %u (%s) walked without all its tables: %s",
+					  p->key.tgid, proc->comm, strerror(-v->rc));
 			if ((v->rc == 0 || final) && add_walked(c, p, v))
 				done = true;
 		}

@@ -34,6 +34,7 @@ struct proc_ref {
 struct unwind_loader {
 	int rows_fd, procs_fd;
 	uint32_t max_rows;
+	struct smolder_unwind_row *rows;
 	struct sym_cache *sym;
 	struct table *tables;
 	size_t n_tables;
@@ -58,6 +59,7 @@ struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *o)
 	l->rows_fd = o->rows_fd;
 	l->procs_fd = o->procs_fd;
 	l->max_rows = o->max_rows;
+	l->rows = o->rows;
 	l->sym = o->sym;
 	return l;
 }
@@ -139,10 +141,16 @@ static bool evict_one(struct unwind_loader *l)
 static int write_rows(struct unwind_loader *l, uint32_t first,
 		      const struct sym_unwind_table *t)
 {
-	uint32_t *keys = malloc(t->n * sizeof(*keys));
+	uint32_t *keys;
 	__u32 count = (__u32)t->n;
 	int rc = 0;
 
+	/* No walk reads the gap the table goes to until it is published. */
+	if (l->rows) {
+		memcpy(l->rows + first, t->rows, t->n * sizeof(*t->rows));
+		return 0;
+	}
+	keys = malloc(t->n * sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++)

@@ -19,15 +19,16 @@
 #include "sample.h"
 #include "unwind.h"
 
-/* Whole pages from the one holding rsp up: 16 KiB above rsp at least. */
+/* Whole pages from the one holding rsp up: 28 KiB above rsp at least
+ * (the deepest of cc1's stacks in a build need more than 16). */
 #define SMOLDER_STACK_COPY_PAGE 4096
-#define SMOLDER_STACK_COPY_PAGES 5
+#define SMOLDER_STACK_COPY_PAGES 8
 #define SMOLDER_STACK_COPY_BYTES (SMOLDER_STACK_COPY_PAGES * SMOLDER_STACK_COPY_PAGE)
 
 /* The ring buffer's default size, and the copies per second all CPUs
  * together may send by default (each CPU gets its share): 400 copies of
- * 20 KiB is 8 MiB/s at most. */
-#define SMOLDER_STACK_COPY_RING_BYTES (8u << 20)
+ * 32 KiB is 12.5 MiB/s at most, a second of it in the ring. */
+#define SMOLDER_STACK_COPY_RING_BYTES (16u << 20)
 #define SMOLDER_STACK_COPIES_PER_SEC 400
 
 struct smolder_stack_copy {
