@@ -9,6 +9,7 @@ packages=(
   meson ninja-build pkg-config gcc clang llvm binutils
   bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev libiberty-dev libjson-c-dev libmicrohttpd-dev libseccomp-dev
+  libssl-dev
   # tests: decoders that are not ours (go tool pprof, protoc, python3-protobuf
   # for the fake Pyroscope), Debian's python3, a debuginfod server
   golang-go protobuf-compiler python3 python3-protobuf elfutils debuginfod

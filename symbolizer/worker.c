@@ -39,6 +39,7 @@
 
 #include <linux/types.h>
 
+#include "content_id.h"
 #include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
@@ -212,6 +213,7 @@ static void describe(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
 		     Smolder__Worker__Load *loads, Smolder__Worker__Load **load_ptrs)
 {
 	r->build_id = (char *)se->build_id;
+	r->content_id = (char *)se->content_id;
 	for (size_t i = 0; i < se->nloads; i++) {
 		smolder__worker__load__init(&loads[i]);
 		loads[i].offset = se->loads[i].offset;
@@ -286,6 +288,10 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 	err = sym_elf_read_fd(fd, &se);
 	if (err)
 		return send_open_reply(w, NULL, err, err == -ENOEXEC, 0);
+	/* Of the bytes as read now, not as the peek saw them: the file may
+	 * have been rewritten in between. "" when it cannot be had: the
+	 * file then shares with no other. */
+	sym_content_id_fd(fd, se->content_id);
 	/* Without DWARF state the symbol tables still name the file. */
 	err = sym_dwarf_open(fd, se->build_id[0] ? se->build_id : NULL, &search, &se->dwarf);
 	corrupt = err == -ENOEXEC;
@@ -423,10 +429,14 @@ static int peek_build_id(struct worker *w, int fd)
 {
 	Smolder__Worker__PeekReply r = SMOLDER__WORKER__PEEK_REPLY__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
-	char hex[2 * SYM_BUILD_ID_MAX + 1] = "";
+	char hex[2 * SYM_BUILD_ID_MAX + 1] = "", content[SYM_CONTENT_ID_LEN + 1] = "";
 
 	r.error = fd < 0 ? -EBADF : sym_elf_peek_build_id(fd, hex);
+	/* Only for a file with a build-id: the agent shares no other. */
+	if (!r.error && hex[0])
+		sym_content_id_fd(fd, content);
 	r.build_id = hex;
+	r.content_id = content;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK_REPLY;
 	m.peek_reply = &r;
 	return reply(w, &m);
@@ -582,8 +592,14 @@ int sym_worker_main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_wait(&started);
-	/* libelf's version check, before anything could refuse it. */
+	/* libelf's version check and OpenSSL's digest (its configuration
+	 * is a file), before anything could refuse them. */
 	elf_version(EV_CURRENT);
+	err = sym_content_id_init();
+	if (err) {
+		fprintf(stderr, "smolder parser worker: no SHA-256 from libcrypto\n");
+		return 1;
+	}
 	err = sym_worker_restrict_calls();
 	if (err) {
 		fprintf(stderr, "smolder parser worker: cannot confine itself: %s\n",
