@@ -241,14 +241,17 @@ static void release_refs(struct unwind_loader *l, const struct proc_ref *r)
 			l->tables[r->tables[i]].refs--;
 }
 
-/* The table key of a file: its build-id, else its identity on the host. */
+/* The table key of a file: its content id (the SHA-256 of its bytes),
+ * else its identity on the host. Never its build-id: a file that copied
+ * another's build-id note would get the other's rows, or give it its
+ * own, to every file loaded under it after. */
 static void file_key(const struct sym_elf *elf, const struct disc_mapping *m, char *out,
 		     size_t len)
 {
-	const char *id = sym_elf_build_id(elf);
+	const char *id = sym_elf_content_id(elf);
 
 	if (id)
-		snprintf(out, len, "b:%s", id);
+		snprintf(out, len, "c:%s", id);
 	else
 		snprintf(out, len, "f:%u:%u:%llu", m->dev_major, m->dev_minor,
 			 (unsigned long long)m->inode);

@@ -4,7 +4,8 @@
  *
  * Tables come from the symbol cache (the same files, opened the same way,
  * one table per file however many processes map it) and are loaded once
- * per file, keyed by build-id (else device and inode), into one array of
+ * per file, keyed by content id (the SHA-256 of its bytes, sym.h; else
+ * device and inode, never by build-id alone), into one array of
  * rows. The array is bounded (--unwind-table-max-bytes): a table that does
  * not fit makes room by evicting, least recently used first, whole tables
  * no live process maps; if that is not enough it is not loaded, and the

@@ -9,9 +9,13 @@ packages=(
   meson ninja-build pkg-config gcc clang llvm binutils
   bpftool libbpf-dev libelf-dev libdw-dev libdebuginfod-dev libcurl4-openssl-dev
   libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev libyaml-dev libiberty-dev libjson-c-dev libmicrohttpd-dev libseccomp-dev
+  libssl-dev
   # tests: decoders that are not ours (go tool pprof, protoc, python3-protobuf
   # for the fake Pyroscope), Debian's python3, a debuginfod server
   golang-go protobuf-compiler python3 python3-protobuf elfutils debuginfod
+  # tests/integration/test_forged_build_id.py: libc's internal names
+  # (__libc_start_call_main, msort_with_tmp) from its debug file
+  libc6-dbg
   # tests/deploy: the manifests' YAML, read by Debian's python3
   python3-yaml
   # tests/kernels: Debian 12's kernel booted under qemu from an initramfs

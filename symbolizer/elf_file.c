@@ -299,6 +299,8 @@ int sym_elf_open(const char *path, struct sym_elf **elf)
 	if (fd < 0)
 		return -errno;
 	err = sym_elf_read_fd(fd, elf);
+	if (!err)
+		sym_content_id_fd(fd, (*elf)->content_id); /* "" when it fails */
 	close(fd);
 	return err;
 }
@@ -339,6 +341,11 @@ const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf)
 const char *sym_elf_build_id(const struct sym_elf *elf)
 {
 	return elf && elf->build_id[0] ? elf->build_id : NULL;
+}
+
+const char *sym_elf_content_id(const struct sym_elf *elf)
+{
+	return elf && elf->content_id[0] ? elf->content_id : NULL;
 }
 
 int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "content_id.h"
 #include "hashtab.h"
 #include "sym.h"
 
@@ -44,6 +45,10 @@ struct sym_elf {
 	struct sym_elf_load *loads;
 	size_t nloads;
 	char build_id[2 * SYM_BUILD_ID_MAX + 1]; /* "" when there is none */
+	/* The SHA-256 of the file's bytes (content_id.h), set by whoever
+	 * read it; "" when it could not be had. With the build-id, what
+	 * another file must match to share this one. */
+	char content_id[SYM_CONTENT_ID_LEN + 1];
 	/* Filled in by sym_cache.c and resolve.c: */
 	struct sym_dwarf *dwarf;  /* NULL: libdwfl could not take the file */
 	struct sym_unwind_table unwind; /* n == 0: no CFI read */

@@ -24,6 +24,9 @@
 #define SYM_DECOMPRESS_RATIO_FLOOR ((uint64_t)1 << 20)
 /* The largest debug-file candidate read whole for its .gnu_debuglink CRC. */
 #define SYM_DEBUGLINK_CRC_MAX ((uint64_t)2 << 30)
+/* The largest file read whole for its content id (content_id.h): a larger
+ * one has none, and so shares its tables with no other file. */
+#define SYM_CONTENT_HASH_MAX ((uint64_t)2 << 30)
 
 enum sym_refusal {
 	SYM_REFUSED_SECTION,    /* a file: a section to read lies past its end, has holes or is over SYM_SECTION_MAX */

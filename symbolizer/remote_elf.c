@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "content_id.h"
 #include "unwind.h"
 #include "unwind_table.h"
 
@@ -83,6 +84,10 @@ int sym_remote_elf_new(const Smolder__Worker__OpenReply *r, uint64_t handle,
 	if (r->build_id && strlen(r->build_id) < sizeof(se->build_id) && is_hex(r->build_id))
 		strcpy(se->build_id, r->build_id);
 	else if (r->build_id && r->build_id[0])
+		*malformed = true;
+	if (r->content_id && sym_content_id_valid(r->content_id))
+		strcpy(se->content_id, r->content_id);
+	else if (r->content_id && r->content_id[0])
 		*malformed = true;
 	err = take_loads(se, r, malformed);
 	if (!err)

@@ -1,5 +1,5 @@
 /* What the agent takes from the parser worker's answers: a file's copy
- * (build-id, segments, unwind table) and an address's frames. The worker
+ * (build-id, content id, segments, unwind table) and an address's frames. The worker
  * parses what any process controls and may itself be subverted, so its
  * answers are checked as untrusted bytes are: sizes bounded, strings
  * copied, an unwind table taken only whole and sorted. Internal to
@@ -18,7 +18,8 @@
 #define SYM_REMOTE_FRAMES_MAX 32
 
 /* A new sym_elf (remote_handle = handle) from an open's answer. A part
- * that is malformed (a build-id that is no hex, an unwind table not whole
+ * that is malformed (a build-id that is no hex, a content id
+ * that is not 64 of them, an unwind table not whole
  * or not sorted) is left out and *malformed set; -ENOMEM only. */
 int sym_remote_elf_new(const Smolder__Worker__OpenReply *r, uint64_t handle,
 		       uint64_t generation, struct sym_elf **out, bool *malformed);

@@ -77,6 +77,13 @@ void sym_elf_free(struct sym_elf *elf);
 /* GNU build-id as lowercase hex, or NULL when the file has none. */
 const char *sym_elf_build_id(const struct sym_elf *elf);
 
+/* The SHA-256 of the file's bytes as 64 lowercase hex digits, or NULL when
+ * it could not be had (a file over 2 GiB, one that changed while it was
+ * read). Unlike the build-id, which a file says of itself and any file
+ * can copy, it names what the file is: two files share tables only when
+ * both agree. */
+const char *sym_elf_content_id(const struct sym_elf *elf);
+
 /* Translates an offset in the file (address - map start + map offset) to
  * the ELF virtual address, through the PT_LOAD segment that holds it; this
  * one rule serves PIE, non-PIE executables and shared libraries. */

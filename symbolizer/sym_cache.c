@@ -5,7 +5,12 @@
  * sym_elf. A known file costs a stat() of the candidate path, never a
  * second open or parse; and a mapping whose device and inode led to a file
  * less than REVERIFY_NS ago costs nothing at all, which matters because
- * the agent asks once per frame. The candidate paths, in order: the mapping itself
+ * the agent asks once per frame. Two files (two containers' copies of
+ * one library) share one sym_elf when they have the same build-id and the
+ * same content id (the SHA-256 of their bytes), never by build-id alone:
+ * a build-id is a note any file can copy, and a file that copied libc's
+ * must not name, or unwind, host libc with its own tables, nor take
+ * libc's. The candidate paths, in order: the mapping itself
  * (/proc/PID/map_files/START-END), the path in the process's mount
  * namespace (/proc/PID/root/PATH), the path on the host (/proc/1/root/PATH:
  * the agent in a container with the host's pids sees the host's files
@@ -65,8 +70,8 @@ struct file_entry {
 	struct sym_elf *elf;
 };
 
-/* A build-id and the sym_elf that has it. */
-struct build_id_entry {
+/* A sym_elf other files of its build-id and content may stand in for. */
+struct shared_entry {
 	struct sym_hnode node;
 	struct sym_elf *elf;
 };
@@ -197,8 +202,8 @@ void sym_cache_free(struct sym_cache *c)
 	sym_htab_release(&c->quarantine);
 	sym_htab_drop_if(&c->files, free_fail_entry, NULL);
 	sym_htab_release(&c->files);
-	sym_htab_drop_if(&c->build_ids, free_fail_entry, NULL);
-	sym_htab_release(&c->build_ids);
+	sym_htab_drop_if(&c->shared, free_fail_entry, NULL);
+	sym_htab_release(&c->shared);
 	for (size_t i = 0; i < c->nelfs; i++)
 		sym_elf_free(c->elfs[i]);
 	free(c->elfs);
@@ -274,32 +279,50 @@ void sym_cache_add_file(struct sym_cache *c, const struct file_id *id, struct sy
 		free(fe);
 }
 
-/* ---- files by build-id ---- */
+/* ---- files by build-id and content ---- */
 
-static uint64_t build_id_hash(const char *build_id)
+struct shared_key {
+	const char *build_id;
+	const char *content_id;
+};
+
+static uint64_t shared_hash(const char *build_id, const char *content_id)
 {
-	return sym_hash_bytes(build_id, strlen(build_id), SYM_HASH_INIT);
+	return sym_hash_bytes(content_id, strlen(content_id),
+			      sym_hash_bytes(build_id, strlen(build_id), SYM_HASH_INIT));
 }
 
-static bool build_id_eq(const struct sym_hnode *n, const void *key)
+static bool shared_eq(const struct sym_hnode *n, const void *key)
 {
-	return !strcmp(((const struct build_id_entry *)n)->elf->build_id, key);
+	const struct sym_elf *elf = ((const struct shared_entry *)n)->elf;
+	const struct shared_key *k = key;
+
+	return !strcmp(elf->build_id, k->build_id) && !strcmp(elf->content_id, k->content_id);
 }
 
-struct sym_elf *sym_cache_find_build_id(const struct sym_cache *c, const char *build_id)
+/* Only a file that has both is shared: one whose bytes could not be
+ * hashed is itself alone. */
+static bool shareable(const char *build_id, const char *content_id)
 {
+	return build_id && build_id[0] && sym_content_id_valid(content_id);
+}
+
+struct sym_elf *sym_cache_find_shared(const struct sym_cache *c, const char *build_id,
+				      const char *content_id)
+{
+	const struct shared_key k = { build_id, content_id };
 	struct sym_hnode *n;
 
-	if (!build_id[0])
+	if (!shareable(build_id, content_id))
 		return NULL;
-	n = sym_htab_find(&c->build_ids, build_id_hash(build_id), build_id_eq, build_id);
-	return n ? ((struct build_id_entry *)n)->elf : NULL;
+	n = sym_htab_find(&c->shared, shared_hash(build_id, content_id), shared_eq, &k);
+	return n ? ((struct shared_entry *)n)->elf : NULL;
 }
 
 /* Takes ownership of elf. */
 int sym_cache_add_elf(struct sym_cache *c, struct sym_elf *elf)
 {
-	struct build_id_entry *be;
+	struct shared_entry *be;
 
 	if (c->nelfs == c->elfs_cap) {
 		size_t cap = c->elfs_cap ? 2 * c->elfs_cap : 64;
@@ -310,13 +333,13 @@ int sym_cache_add_elf(struct sym_cache *c, struct sym_elf *elf)
 		c->elfs = elfs;
 		c->elfs_cap = cap;
 	}
-	if (elf->build_id[0]) {
+	if (shareable(elf->build_id, elf->content_id)) {
 		be = calloc(1, sizeof(*be));
 		if (!be)
 			return -ENOMEM;
 		be->elf = elf;
-		be->node.hash = build_id_hash(elf->build_id);
-		if (sym_htab_add(&c->build_ids, &be->node)) {
+		be->node.hash = shared_hash(elf->build_id, elf->content_id);
+		if (sym_htab_add(&c->shared, &be->node)) {
 			free(be);
 			return -ENOMEM;
 		}
@@ -496,9 +519,10 @@ struct sym_debug_search sym_cache_debug_search(const struct sym_cache *c,
 }
 
 /* Reads the file at fd into a new sym_elf, DWARF state and all, and
- * adds it to the cache. ref: the mapping it was found through. */
+ * adds it to the cache. ref: the mapping it was found through;
+ * content_id: the file's, as try_path hashed it. */
 static int read_new(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
-		    struct sym_elf **elf)
+		    const char *content_id, struct sym_elf **elf)
 {
 	struct sym_debug_search search = sym_cache_debug_search(c, ref);
 	size_t before = heap_in_use();
@@ -511,6 +535,7 @@ static int read_new(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
 			c->stats.corrupt++;
 		return err;
 	}
+	strcpy(se->content_id, content_id);
 	/* Without DWARF state the symbol tables still name the file. */
 	err = sym_dwarf_open(fd, se->build_id[0] ? se->build_id : NULL, &search, &se->dwarf);
 	if (err == -ENOEXEC)
@@ -535,7 +560,7 @@ static int try_path(struct sym_cache *c, int dirfd, const char *path, uint64_t r
 		    const struct sym_file_ref *check, const struct sym_file_ref *ref,
 		    struct sym_elf **elf)
 {
-	char build_id[2 * SYM_BUILD_ID_MAX + 1];
+	char build_id[2 * SYM_BUILD_ID_MAX + 1], content_id[SYM_CONTENT_ID_LEN + 1];
 	struct file_id id;
 	struct stat st;
 	int fd, err;
@@ -553,12 +578,15 @@ static int try_path(struct sym_cache *c, int dirfd, const char *path, uint64_t r
 		/* Even its build-id is the worker's to read. */
 		err = sym_cache_read_remote(c, fd, ref, &id, elf);
 	} else if (!err) {
-		/* Another file with the same build-id (another container's
-		 * copy) is the same program: read once. */
+		/* Another file with the same build-id and the same bytes
+		 * (another container's copy) is the same program: read once.
+		 * The same build-id alone is not (see above). The id is
+		 * hashed before the file is read, as the worker does. */
 		sym_elf_peek_build_id(fd, build_id);
-		*elf = sym_cache_find_build_id(c, build_id);
+		sym_content_id_fd(fd, content_id); /* "": shared with none */
+		*elf = sym_cache_find_shared(c, build_id, content_id);
 		if (!*elf)
-			err = read_new(c, fd, ref, elf);
+			err = read_new(c, fd, ref, content_id, elf);
 		if (!err)
 			sym_cache_add_file(c, &id, *elf);
 	}
@@ -802,9 +830,9 @@ static bool file_of_victim(struct sym_hnode *n, void *ctx)
 	return true;
 }
 
-static bool build_id_of_victim(struct sym_hnode *n, void *ctx)
+static bool shared_of_victim(struct sym_hnode *n, void *ctx)
 {
-	if (((struct build_id_entry *)n)->elf != ctx)
+	if (((struct shared_entry *)n)->elf != ctx)
 		return false;
 	free(n);
 	return true;
@@ -815,7 +843,7 @@ static void evict(struct sym_cache *c, size_t i)
 	struct sym_elf *victim = c->elfs[i];
 
 	sym_htab_drop_if(&c->files, file_of_victim, victim);
-	sym_htab_drop_if(&c->build_ids, build_id_of_victim, victim);
+	sym_htab_drop_if(&c->shared, shared_of_victim, victim);
 	if (victim->remote_handle) {
 		sym_htab_drop_if(&c->remotes, sym_cache_drop_remote_of, victim);
 		if (victim->remote_generation == sym_worker_generation(c->worker))

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "content_id.h"
 #include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
@@ -71,6 +72,8 @@ struct pending {
 	/* The file's build-id, once known (a peek's answer): a quarantine
 	 * keeps it. */
 	char build_id[2 * SYM_BUILD_ID_MAX + 1];
+	/* Its content id, from the same answer ("" when not had). */
+	char content_id[SYM_CONTENT_ID_LEN + 1];
 	int err;
 };
 
@@ -80,12 +83,13 @@ struct sym_cache {
 	char **debug_dirs; /* NULL-terminated */
 	size_t max_bytes;
 	struct sym_debuginfod *debuginfod;
-	/* Every sym_elf, owned here: files and build_ids point into it. */
+	/* Every sym_elf, owned here: files and shared point into it. */
 	struct sym_elf **elfs;
 	size_t nelfs;
 	size_t elfs_cap;
 	uint64_t clock; /* ticks once per lookup: the LRU order */
-	struct sym_htab build_ids;
+	/* Files by build-id and content id together (sym_cache_find_shared). */
+	struct sym_htab shared;
 	struct sym_perf_maps *perf_maps;
 	struct sym_htab files;
 	struct sym_htab mapped;
@@ -114,7 +118,12 @@ struct file_id sym_cache_file_id(const struct stat *st);
 struct sym_elf *sym_cache_find_file(const struct sym_cache *c, const struct file_id *id);
 /* Remembers that the file id holds elf; failing to costs a re-read. */
 void sym_cache_add_file(struct sym_cache *c, const struct file_id *id, struct sym_elf *elf);
-struct sym_elf *sym_cache_find_build_id(const struct sym_cache *c, const char *build_id);
+/* The file already read that another file may stand in for: the same
+ * build-id and the same content id, both present. A build-id alone is
+ * what a file says of itself (a container's file can copy libc's note):
+ * it never makes two files one. NULL when none. */
+struct sym_elf *sym_cache_find_shared(const struct sym_cache *c, const char *build_id,
+				      const char *content_id);
 /* Takes ownership of elf. */
 int sym_cache_add_elf(struct sym_cache *c, struct sym_elf *elf);
 /* Where the debug file of ref's file may be. */

@@ -1,7 +1,9 @@
 /* The symbol cache's files read by the parser worker (sym.h, sym_worker):
  * the agent opens each file and the worker reads it; what it answers (a
  * file's build-id, segments and unwind table; an address's frames) is
- * kept here as a sym_elf with no tables of its own. One request is
+ * kept here as a sym_elf with no tables of its own. Its build-id and
+ * content id come first (a peek), so that a file the cache holds already,
+ * the same build-id and the same bytes, is not read twice. One request is
  * outstanding at a time; one not answered by the caller's deadline stays
  * outstanding and is taken at the next call. A file the worker died or
  * hung on is set aside (quarantined). */
@@ -172,7 +174,8 @@ static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply 
 }
 
 /* An open answered: the file joins the cache (or, when a file with its
- * build-id is there already, that one stands for it). */
+ * build-id and its content id is there already, that one stands for it:
+ * the same build-id with other bytes is another file). */
 static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 {
 	struct pending *p = &c->pending;
@@ -188,7 +191,7 @@ static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 	p->err = remote_elf_new(c, p->handle, r, &se);
 	if (p->err)
 		return;
-	same = sym_cache_find_build_id(c, se->build_id);
+	same = sym_cache_find_shared(c, se->build_id, se->content_id);
 	if (same) {
 		sym_elf_free(se);
 		sym_worker_forget(c->worker, p->handle);
@@ -256,6 +259,8 @@ static void apply_peek(struct sym_cache *c, const Smolder__Worker__PeekReply *r)
 	if (!r->error && strlen(id) < sizeof(c->pending.build_id) &&
 	    strspn(id, "0123456789abcdef") == strlen(id))
 		strcpy(c->pending.build_id, id);
+	if (!r->error && sym_content_id_valid(r->content_id))
+		strcpy(c->pending.content_id, r->content_id);
 }
 
 /* A perf map's table, checked (the worker is not trusted). */
@@ -382,18 +387,20 @@ static int worker_free(struct sym_cache *c, uint64_t until)
 /* Has the worker read the file at fd (identified as id): the cache's
  * read_new, in the worker. -EAGAIN: not by the deadline (asked again
  * later). */
-/* The file's build-id alone, first: if reading the whole file kills the
- * worker, the file set aside still has it, so a server can name its
- * frames. 0 and build_id ("" when it has none); -EAGAIN: not by the
- * deadline; -EIO: the worker died on it (set aside) or none runs. */
+/* The file's build-id and content id alone, first: if reading the whole
+ * file kills the worker, the file set aside still has its build-id, so a
+ * server can name its frames. 0, build_id ("" when it has none) and
+ * content_id ("" when not had); -EAGAIN: not by the deadline; -EIO: the
+ * worker died on it (set aside) or none runs. */
 static int ask_build_id(struct sym_cache *c, int fd, const struct file_id *id, const char *path,
-			uint64_t until, char *build_id)
+			uint64_t until, char *build_id, char *content_id)
 {
 	Smolder__Worker__PeekBuildId p = SMOLDER__WORKER__PEEK_BUILD_ID__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	int err;
 
 	build_id[0] = '\0';
+	content_id[0] = '\0';
 	if (worker_free(c, until))
 		return -EAGAIN;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK;
@@ -408,8 +415,10 @@ static int ask_build_id(struct sym_cache *c, int fd, const struct file_id *id, c
 	err = sym_cache_wait_pending(c, until);
 	if (err == -EAGAIN)
 		return -EAGAIN; /* its answer is dropped when it comes */
-	if (!err)
+	if (!err) {
 		strcpy(build_id, c->pending.build_id);
+		strcpy(content_id, c->pending.content_id);
+	}
 	sym_cache_clear_pending(c);
 	return err ? -EIO : 0;
 }
@@ -421,14 +430,14 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 	Smolder__Worker__OpenFile o = SMOLDER__WORKER__OPEN_FILE__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	const char *path = ref->path ? ref->path : "";
-	char build_id[2 * SYM_BUILD_ID_MAX + 1];
+	char build_id[2 * SYM_BUILD_ID_MAX + 1], content_id[SYM_CONTENT_ID_LEN + 1];
 	uint64_t until = wait_until(c);
 	int err;
 
 	*elf = quarantined(c, id);
 	if (*elf)
 		return 0;
-	err = ask_build_id(c, fd, id, path, until, build_id);
+	err = ask_build_id(c, fd, id, path, until, build_id, content_id);
 	if (err == -EAGAIN) {
 		c->stats.late++;
 		return -EAGAIN;
@@ -437,9 +446,10 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 		*elf = quarantined(c, id);
 		return *elf ? 0 : -EIO;
 	}
-	/* Another file with the same build-id (another container's copy)
-	 * is the same program: read once. */
-	*elf = build_id[0] ? sym_cache_find_build_id(c, build_id) : NULL;
+	/* Another file with the same build-id and the same bytes (another
+	 * container's copy) is the same program: read once. With other
+	 * bytes it is another file, whatever its note says. */
+	*elf = sym_cache_find_shared(c, build_id, content_id);
 	if (*elf) {
 		sym_cache_add_file(c, id, *elf);
 		return 0;

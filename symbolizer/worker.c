@@ -39,6 +39,7 @@
 
 #include <linux/types.h>
 
+#include "content_id.h"
 #include "debuginfo.h"
 #include "elf_file.h"
 #include "hashtab.h"
@@ -63,10 +64,21 @@ struct worker_file {
 	struct sym_elf *elf;
 };
 
+/* What fstat said of a file, for the content id hashed at a peek. */
+struct stat_key {
+	uint64_t dev, ino, size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+};
+
 struct worker {
 	int sock;
 	uint64_t request_id; /* of the request being answered */
 	struct sym_htab files;
+	/* The content id of the last file peeked at, and what fstat said of
+	 * it before it was hashed: the open that follows takes it instead of
+	 * hashing the file again, unless the file has changed since (a write
+	 * moves its mtime and ctime). */
+	struct stat_key peeked;
+	char peeked_id[SYM_CONTENT_ID_LEN + 1];
 };
 
 /* ---- memory ---- */
@@ -161,6 +173,44 @@ static bool drop_handle(struct sym_hnode *n, void *ctx)
 	return true;
 }
 
+/* ---- content ids ---- */
+
+static bool stat_key_of(int fd, struct stat_key *k)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return false;
+	*k = (struct stat_key){
+		.dev = st.st_dev, .ino = st.st_ino, .size = (uint64_t)st.st_size,
+		.mtime_sec = (uint64_t)st.st_mtim.tv_sec, .mtime_nsec = (uint64_t)st.st_mtim.tv_nsec,
+		.ctime_sec = (uint64_t)st.st_ctim.tv_sec, .ctime_nsec = (uint64_t)st.st_ctim.tv_nsec,
+	};
+	return true;
+}
+
+/* The content id of the file at fd, hashed at the peek or now. */
+static void content_id_of(struct worker *w, int fd, char *out)
+{
+	struct stat_key k;
+
+	if (w->peeked_id[0] && stat_key_of(fd, &k) && !memcmp(&k, &w->peeked, sizeof(k)))
+		strcpy(out, w->peeked_id);
+	else
+		sym_content_id_fd(fd, out); /* "" when it cannot be had */
+	w->peeked_id[0] = '\0';
+}
+
+/* Hashes the file at fd for a peek, and keeps the id for the open. */
+static void peek_content_id(struct worker *w, int fd, char *out)
+{
+	w->peeked_id[0] = '\0';
+	if (!stat_key_of(fd, &w->peeked))
+		return;
+	sym_content_id_fd(fd, out);
+	strcpy(w->peeked_id, out);
+}
+
 /* ---- replies ---- */
 
 static int reply(struct worker *w, sym_wire_msg *m)
@@ -212,6 +262,7 @@ static void describe(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
 		     Smolder__Worker__Load *loads, Smolder__Worker__Load **load_ptrs)
 {
 	r->build_id = (char *)se->build_id;
+	r->content_id = (char *)se->content_id;
 	for (size_t i = 0; i < se->nloads; i++) {
 		smolder__worker__load__init(&loads[i]);
 		loads[i].offset = se->loads[i].offset;
@@ -286,6 +337,8 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 	err = sym_elf_read_fd(fd, &se);
 	if (err)
 		return send_open_reply(w, NULL, err, err == -ENOEXEC, 0);
+	/* "" when it cannot be had: the file then shares with no other. */
+	content_id_of(w, fd, se->content_id);
 	/* Without DWARF state the symbol tables still name the file. */
 	err = sym_dwarf_open(fd, se->build_id[0] ? se->build_id : NULL, &search, &se->dwarf);
 	corrupt = err == -ENOEXEC;
@@ -423,10 +476,15 @@ static int peek_build_id(struct worker *w, int fd)
 {
 	Smolder__Worker__PeekReply r = SMOLDER__WORKER__PEEK_REPLY__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
-	char hex[2 * SYM_BUILD_ID_MAX + 1] = "";
+	char hex[2 * SYM_BUILD_ID_MAX + 1] = "", content[SYM_CONTENT_ID_LEN + 1] = "";
 
+	w->peeked_id[0] = '\0';
 	r.error = fd < 0 ? -EBADF : sym_elf_peek_build_id(fd, hex);
+	/* Only for a file with a build-id: the agent shares no other. */
+	if (!r.error && hex[0])
+		peek_content_id(w, fd, content);
 	r.build_id = hex;
+	r.content_id = content;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK_REPLY;
 	m.peek_reply = &r;
 	return reply(w, &m);
@@ -582,8 +640,14 @@ int sym_worker_main(int argc, char **argv)
 		return 1;
 	}
 	pthread_barrier_wait(&started);
-	/* libelf's version check, before anything could refuse it. */
+	/* libelf's version check and OpenSSL's digest (its configuration
+	 * is a file), before anything could refuse them. */
 	elf_version(EV_CURRENT);
+	err = sym_content_id_init();
+	if (err) {
+		fprintf(stderr, "smolder parser worker: no SHA-256 from libcrypto\n");
+		return 1;
+	}
 	err = sym_worker_restrict_calls();
 	if (err) {
 		fprintf(stderr, "smolder parser worker: cannot confine itself: %s\n",

@@ -107,6 +107,18 @@ class SystemAgent:
                    % (self.proc.poll(), self._log_tail()))
         return c
 
+    def wait_profile_of(self, service, intervals=5):
+        """Waits until the agent has written a profile of service (so it
+        knows the process and has read its files), at most intervals
+        intervals."""
+        known = os.path.join(self.run.outdir, service)
+        for _ in range(intervals):
+            self.next_interval()
+            if os.path.isdir(known) and os.listdir(known):
+                return
+        h.fail("no profile of %s in %d intervals while it burnt CPU; services: %s"
+               % (service, intervals, os.listdir(self.run.outdir)))
+
     def wait_written(self, t=None):
         """Waits until the agent has closed the interval holding the wall
         clock time t (default: now), so what ran before t is written."""

@@ -39,14 +39,7 @@ def test(smolder, host, module, agent_args=(), on_start=None):
             if on_start is not None:
                 on_start(agent)
             # Until the agent has written a profile of the program: it knows it.
-            known_dir = os.path.join(agent.run.outdir, service)
-            for _ in range(5):
-                agent.next_interval()
-                if os.path.isdir(known_dir) and os.listdir(known_dir):
-                    break
-            else:
-                h.fail("no profile of %s in 5 intervals while it burnt CPU; services: %s"
-                       % (service, os.listdir(agent.run.outdir)))
+            agent.wait_profile_of(service)
             w.send("dlopen\n")
             dlopened = w.event("dlopened", timeout=30, agent=agent)["realtime_ns"] / 1e9
             done = w.event("done", timeout=BURN_S + 60, agent=agent)["realtime_ns"] / 1e9

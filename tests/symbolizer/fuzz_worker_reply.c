@@ -8,7 +8,8 @@
  * sym_elf_keep_address, as sym_cache applies them, a perf_map_reply's
  * table through sym_perf_map_import and lookups. Nothing may crash, leak
  * or read out of bounds, and what was taken must keep the promises
- * remote_elf.h makes (hex build-id, sorted rows, a bounded cost). Built
+ * remote_elf.h makes (hex build-id, a content id of 64 hex digits or
+ * none, sorted rows, a bounded cost). Built
  * with -Dfuzz=true (CC=clang); seeds in corpus/worker_reply/, made by
  * corpus/make_worker_reply.py. */
 #include <stddef.h>
@@ -70,6 +71,9 @@ static void open_reply(const Smolder__Worker__WorkerMessage *m)
 		return;
 	id = sym_elf_build_id(se);
 	if (id && strspn(id, "0123456789abcdef") != strlen(id))
+		abort();
+	id = sym_elf_content_id(se);
+	if (id && (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64))
 		abort();
 	t = sym_elf_unwind_table(se);
 	for (size_t i = 1; t && i < t->n; i++)

@@ -29,8 +29,9 @@ def frame(pb, name, line=0, system_name="", file=""):
 
 def seeds(pb):
     build_id = "4e0d1b7c9a6f3e2d1c0b9a8f7e6d5c4b3a291807"
+    content_id = "18a3506428fe238a6c14c9a39251a11c7203245d632df40ddb8e9d3bf2d387d8"
     yield "open_reply", pb.WorkerMessage(id=1, open_reply=pb.OpenReply(
-        build_id=build_id, has_dwarf=True, debug_source=1, bytes=24576,
+        build_id=build_id, content_id=content_id, has_dwarf=True, debug_source=1, bytes=24576,
         loads=[pb.Load(offset=0, filesz=0x1000, vaddr=0),
                pb.Load(offset=0x1000, filesz=0x2345, vaddr=0x1000)],
         unwind_rows=rows(0x1000, 0x1004, 0x1010, 0x1100, 0x2000),
@@ -39,10 +40,12 @@ def seeds(pb):
         error=-8, corrupt=True, refusals=[1]))
     # What a subverted worker might say.
     yield "open_reply_unsorted", pb.WorkerMessage(id=3, open_reply=pb.OpenReply(
-        build_id=build_id, loads=[pb.Load(offset=0, filesz=0x10000, vaddr=0x400000)],
+        build_id=build_id, content_id=content_id[:63],
+        loads=[pb.Load(offset=0, filesz=0x10000, vaddr=0x400000)],
         unwind_rows=rows(0x401000, 0x400000, 0x402000, 0x402000)))
     yield "open_reply_hostile", pb.WorkerMessage(id=4, open_reply=pb.OpenReply(
-        build_id="../../etc/passwd" + "A" * 200, has_dwarf=True, debug_source=0xFFFFFFFF,
+        build_id="../../etc/passwd" + "A" * 200, content_id=content_id.upper() + "0",
+        has_dwarf=True, debug_source=0xFFFFFFFF,
         loads=[pb.Load(offset=2**64 - 1 - i, filesz=2**64 - 1, vaddr=2**64 - 0x1000)
                for i in range(80)],
         unwind_rows=rows(0x1000, 0x2000) + b"\x01\x02\x03",
