@@ -251,10 +251,15 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 }
 
 /* The functions a thread's stack starts in: the process's entry (crt1's
- * _start) and a new thread's (glibc's clone, clone3, start_thread). */
+ * _start) and a new thread's (glibc's clone, clone3, start_thread); in a
+ * Go program, a goroutine's (runtime.goexit, below its first function)
+ * and a system thread's (runtime.rt0_go, runtime.mstart). */
 static bool is_root_function(const char *name)
 {
-	static const char *const roots[] = { "_start", "clone", "clone3", "start_thread" };
+	static const char *const roots[] = {
+		"_start", "clone", "clone3", "start_thread",
+		"runtime.goexit", "runtime.rt0_go", "runtime.mstart",
+	};
 
 	for (size_t i = 0; name && i < sizeof(roots) / sizeof(roots[0]); i++)
 		if (strcmp(name, roots[i]) == 0)
