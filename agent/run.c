@@ -469,7 +469,6 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		struct preload pl = { NULL, ctx.disc, cfg };
 
 		sampler_unwind_maps(ctx.sampler, &uo.rows_fd, &uo.procs_fd, &uo.max_rows);
-		uo.rows = sampler_unwind_rows(ctx.sampler);
 		ctx.unwind = unwind_loader_new(&uo);
 		if (!ctx.unwind) {
 			log_error("out of memory");

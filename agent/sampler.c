@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,8 +26,6 @@ struct sampler {
 	unsigned int gen;
 	unsigned int sample_rate;
 	bool copies;
-	struct smolder_unwind_row *rows; /* the rows map, mapped */
-	size_t rows_bytes;
 };
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
@@ -101,6 +98,9 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 	/* The smallest ring buffer there is, when nothing is sent to it. */
 	if (!err && (o->walk_frame_pointers || !o->stack_copies_per_sec))
 		err = bpf_map__set_max_entries(skel->maps.stack_copies, (__u32)sysconf(_SC_PAGESIZE));
+	else if (!err)
+		err = bpf_map__set_max_entries(skel->maps.copy_scratch,
+					       (__u32)libbpf_num_possible_cpus());
 	return err;
 }
 
@@ -184,23 +184,6 @@ static struct bpf_program *choose_program(struct sample_bpf *skel, const struct 
 	return chosen;
 }
 
-/* The rows map in the agent's memory: the loader writes tables there (a
- * copy, not a system call per row), the walk of stack copies reads them. */
-static void map_rows(struct sampler *s, const struct sampler_opts *o)
-{
-	const struct bpf_map *m = s->skel->maps.unwind_rows;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	void *p;
-
-	if (o->walk_frame_pointers)
-		return;
-	s->rows_bytes = ((size_t)bpf_map__max_entries(m) * sizeof(struct smolder_unwind_row) +
-			 page - 1) / page * page;
-	p = mmap(NULL, s->rows_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
-	if (p != MAP_FAILED)
-		s->rows = p;
-}
-
 const char *sampler_program_name(const struct sampler *s)
 {
 	return bpf_program__name(s->prog);
@@ -252,7 +235,6 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		goto fail;
 	}
 	s->sample_rate = opts->sample_rate;
-	map_rows(s, opts);
 	*out = s;
 	return 0;
 fail:
@@ -275,8 +257,6 @@ void sampler_free(struct sampler *s)
 	}
 	free(s->links);
 	free(s->perf_fds);
-	if (s->rows)
-		munmap((void *)s->rows, s->rows_bytes);
 	sample_bpf__destroy(s->skel);
 	free(s);
 }
@@ -461,11 +441,6 @@ void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 int sampler_stack_copies_fd(const struct sampler *s)
 {
 	return s->copies ? bpf_map__fd(s->skel->maps.stack_copies) : -1;
-}
-
-struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s)
-{
-	return s->rows;
 }
 
 #define FNV_PRIME 0x100000001b3ULL

@@ -91,11 +91,6 @@ void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,
  * program sends none. */
 int sampler_stack_copies_fd(const struct sampler *s);
 
-/* The unwind rows as BPF reads them (the rows map, mapped), for the
- * unwind loader to write and the walk of stack copies to read; NULL if
- * the map could not be mapped (the loader then writes through its fd). */
-struct smolder_unwind_row *sampler_unwind_rows(const struct sampler *s);
-
 /* Puts a stack walked in user space into the user stacks of d's
  * generation, under the hash BPF would give it; *key is that hash. */
 int sampler_add_user_stack(struct sampler *s, const struct sampler_drain *d,

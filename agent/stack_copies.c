@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "rows_window.h"
 #include "stack_copy.h"
 #include "unwind_walk.h"
 
@@ -39,7 +40,8 @@ struct stack_copies {
 	struct sampler *sampler;
 	struct unwind_loader *unwind;
 	struct disc_table *disc;
-	const struct smolder_unwind_row *rows;
+	int rows_fd;
+	uint32_t max_rows;
 	struct pending **pending;
 	size_t n_pending, cap_pending;
 	struct walked *walked;
@@ -64,11 +66,13 @@ static int take_copy(void *ctx, void *data, size_t size)
 	uint64_t rsp, off = 0;
 	size_t len;
 
-	if (size < sizeof(*r))
+	if (size < SMOLDER_STACK_COPY_HEADER)
 		return 0;
 	c->st.received++;
 	rsp = r->regs[SMOLDER_DWARF_RSP];
 	len = r->len <= sizeof(r->stack) ? r->len : sizeof(r->stack);
+	if (len > size - SMOLDER_STACK_COPY_HEADER)
+		len = size - SMOLDER_STACK_COPY_HEADER;
 	if (rsp >= r->base && rsp - r->base <= len)
 		off = rsp - r->base;
 	len -= off;
@@ -109,10 +113,10 @@ static int take_copy(void *ctx, void *data, size_t size)
 struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *unwind,
 				      struct disc_table *disc)
 {
-	int fd = sampler_stack_copies_fd(s);
+	int fd = sampler_stack_copies_fd(s), procs_fd;
 	struct stack_copies *c;
 
-	if (fd < 0 || !unwind || !sampler_unwind_rows(s)) {
+	if (fd < 0 || !unwind) {
 		errno = ENOTSUP;
 		return NULL;
 	}
@@ -122,7 +126,7 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 	c->sampler = s;
 	c->unwind = unwind;
 	c->disc = disc;
-	c->rows = sampler_unwind_rows(s);
+	sampler_unwind_maps(s, &c->rows_fd, &procs_fd, &c->max_rows);
 	c->ring = ring_buffer__new(fd, take_copy, c, NULL);
 	if (!c->ring) {
 		free(c);
@@ -166,7 +170,8 @@ struct view {
 	size_t n;
 };
 
-static void view_of(struct stack_copies *c, const struct disc_process *p, struct view *v)
+static void view_of(const struct smolder_unwind_row *rows, struct stack_copies *c,
+		    const struct disc_process *p, struct view *v)
 {
 	if (v->valid && v->tgid == (uint32_t)p->pid && v->start_ticks == p->start_ticks)
 		return;
@@ -182,7 +187,7 @@ static void view_of(struct stack_copies *c, const struct disc_process *p, struct
 			.start = m->start,
 			.end = m->end,
 			.bias = m->bias,
-			.rows = m->n_rows ? c->rows + m->first_row : NULL,
+			.rows = m->n_rows ? rows + m->first_row : NULL,
 			.n_rows = m->n_rows,
 		};
 	}
@@ -222,8 +227,14 @@ static bool add_walked(struct stack_copies *c, const struct pending *p, const st
 static void resolve(struct stack_copies *c, int drained_gen)
 {
 	struct view *v = calloc(1, sizeof(*v));
+	struct rows_window w = { 0 };
 	size_t kept = 0;
 
+	/* The rows as BPF reads them, for this pass only. */
+	if (v && rows_window_map(c->rows_fd, 0, c->max_rows, false, &w)) {
+		free(v);
+		v = NULL;
+	}
 	for (size_t i = 0; i < c->n_pending; i++) {
 		struct pending *p = c->pending[i];
 		bool final = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
@@ -234,7 +245,7 @@ static void resolve(struct stack_copies *c, int drained_gen)
 		/* Mappings of another image (read before an exec, or after
 		 * one) would name a plausible wrong stack. */
 		if (proc && proc->maps.n && proc->image == p->image) {
-			view_of(c, proc, v);
+			view_of(w.rows, c, proc, v);
 			if (v->rc && final)
 				log_debug("stack copy of pid %u (%s) walked without all its tables: %s",
 					  p->key.tgid, proc->comm, strerror(-v->rc));
@@ -258,6 +269,7 @@ static void resolve(struct stack_copies *c, int drained_gen)
 		}
 	}
 	c->n_pending = kept;
+	rows_window_unmap(&w);
 	free(v);
 }
 

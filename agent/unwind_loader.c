@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "frames.h"
+#include "rows_window.h"
 #include "unwind.h"
 
 #define KEY_MAX 160
@@ -34,7 +35,6 @@ struct proc_ref {
 struct unwind_loader {
 	int rows_fd, procs_fd;
 	uint32_t max_rows;
-	struct smolder_unwind_row *rows;
 	struct sym_cache *sym;
 	struct table *tables;
 	size_t n_tables;
@@ -59,7 +59,6 @@ struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *o)
 	l->rows_fd = o->rows_fd;
 	l->procs_fd = o->procs_fd;
 	l->max_rows = o->max_rows;
-	l->rows = o->rows;
 	l->sym = o->sym;
 	return l;
 }
@@ -141,13 +140,17 @@ static bool evict_one(struct unwind_loader *l)
 static int write_rows(struct unwind_loader *l, uint32_t first,
 		      const struct sym_unwind_table *t)
 {
+	struct rows_window w;
 	uint32_t *keys;
 	__u32 count = (__u32)t->n;
 	int rc = 0;
 
-	/* No walk reads the gap the table goes to until it is published. */
-	if (l->rows) {
-		memcpy(l->rows + first, t->rows, t->n * sizeof(*t->rows));
+	/* A copy into the map, not a system call's copy per row (which was
+	 * most of the agent's CPU on a build host). No walk reads the gap the
+	 * table goes to until it is published. */
+	if (rows_window_map(l->rows_fd, first, (uint32_t)t->n, true, &w) == 0) {
+		memcpy(w.rows, t->rows, t->n * sizeof(*t->rows));
+		rows_window_unmap(&w);
 		return 0;
 	}
 	keys = malloc(t->n * sizeof(*keys));

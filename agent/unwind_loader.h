@@ -32,7 +32,6 @@ struct unwind_loader_opts {
 	int rows_fd;        /* unwind_rows */
 	int procs_fd;       /* unwind_procs */
 	uint32_t max_rows;  /* the rows map's size */
-	struct smolder_unwind_row *rows; /* the rows map, mapped; NULL: written through rows_fd */
 	struct sym_cache *sym;
 };
 

@@ -91,6 +91,16 @@ struct {
 	__uint(max_entries, SMOLDER_STACK_COPY_RING_BYTES);
 } stack_copies SEC(".maps");
 
+/* Where a copy is made before it goes to the ring, sized by what was read:
+ * one per CPU (the agent sets max_entries; perf_event programs do not
+ * nest), an array since a per-CPU value cannot hold 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct smolder_stack_copy);
+} copy_scratch SEC(".maps");
+
 /* Each CPU's token bucket for copies: nanoseconds of credit, one copy
  * costing 1e9 / copies_per_sec, at most a second's worth saved up. */
 struct copy_budget {
@@ -342,6 +352,7 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 					    const struct walk_state *st, struct task_struct *task)
 {
 	const struct pt_regs *r = &st->saved;
+	__u32 cpu = bpf_get_smp_processor_id();
 	struct smolder_stack_copy *c;
 	__u64 base;
 	__u32 len = 0;
@@ -350,7 +361,7 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
 		return;
 	}
-	c = bpf_ringbuf_reserve(&stack_copies, sizeof(*c), 0);
+	c = bpf_map_lookup_elem(&copy_scratch, &cpu);
 	if (!c) {
 		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
 		return;
@@ -370,7 +381,11 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 	c->image = (__u64)task->mm;
 	c->ip = r->ip;
 	regs_by_dwarf_number(r, c->regs);
-	bpf_ringbuf_submit(c, 0);
+	/* Only the pages read: a shallow stack's copy is a page or two. */
+	if (bpf_ringbuf_output(&stack_copies, c, SMOLDER_STACK_COPY_HEADER + (len & SMOLDER_STACK_COPY_LEN_MASK), 0)) {
+		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
+		return;
+	}
 	stat_add(gen, SMOLDER_STAT_COPIES_SENT);
 }
 

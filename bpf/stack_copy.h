@@ -25,10 +25,10 @@
 #define SMOLDER_STACK_COPY_PAGES 8
 #define SMOLDER_STACK_COPY_BYTES (SMOLDER_STACK_COPY_PAGES * SMOLDER_STACK_COPY_PAGE)
 
-/* The ring buffer's default size, and the copies per second all CPUs
- * together may send by default (each CPU gets its share): 400 copies of
- * 32 KiB is 12.5 MiB/s at most, a second of it in the ring. */
-#define SMOLDER_STACK_COPY_RING_BYTES (16u << 20)
+/* The ring buffer's size, and the copies per second all CPUs together may
+ * send (each CPU gets its share): 400 copies of 32 KiB at most is 12.5
+ * MiB/s. A copy holds only the pages that could be read, usually fewer. */
+#define SMOLDER_STACK_COPY_RING_BYTES (8u << 20)
 #define SMOLDER_STACK_COPIES_PER_SEC 400
 
 struct smolder_stack_copy {
@@ -41,5 +41,13 @@ struct smolder_stack_copy {
 	__u64 regs[SMOLDER_DWARF_GPRS]; /* by DWARF number */
 	__u8 stack[SMOLDER_STACK_COPY_BYTES];
 };
+
+/* A copy is sent up to the end of what was read: the header, then len
+ * bytes of stack (a multiple of the page, at most SMOLDER_STACK_COPY_BYTES;
+ * the mask keeps the size's bound plain to the verifier). */
+#define SMOLDER_STACK_COPY_HEADER __builtin_offsetof(struct smolder_stack_copy, stack)
+#define SMOLDER_STACK_COPY_LEN_MASK (2 * SMOLDER_STACK_COPY_BYTES - 1)
+_Static_assert((SMOLDER_STACK_COPY_BYTES & (SMOLDER_STACK_COPY_BYTES - 1)) == 0,
+	       "the copy's length is masked");
 
 #endif
