@@ -118,8 +118,12 @@ static int open_own_dir(int at, const char *path)
 	if (mkdirat(at, path, 0700) && errno != EEXIST)
 		return -errno;
 	fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* A symlink fails as no directory: said as what it is. */
+	if (fd < 0 && errno == ENOTDIR && fstatat(at, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return -ELOOP;
 	if (fd < 0)
-		return errno == ELOOP ? -ELOOP : -errno;
+		return -errno;
 	if (fstat(fd, &st)) {
 		close(fd);
 		return -EIO;
