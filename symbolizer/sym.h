@@ -228,7 +228,9 @@ struct sym_cache_stats {
 	uint64_t quarantined;    /* files set aside: the worker died or hung on them */
 	uint64_t perf_map_bytes;   /* what the JITs' perf maps hold (not in bytes) */
 	uint64_t perf_map_refused; /* perf maps not read or kept: SYM_PERF_MAPS_TOTAL_MAX */
-	/* The unwind table cache on disk (sym_table_cache_stats). */
+	/* The unwind table cache on disk (opts.table_cache): tables read
+	 * from it; tables the worker built that it did not hold (written to
+	 * it); files refused and removed; what its files hold. */
 	uint64_t unwind_cache_hits;
 	uint64_t unwind_cache_misses;
 	uint64_t unwind_cache_bad;
@@ -259,7 +261,7 @@ void sym_table_cache_free(struct sym_table_cache *tc);
 
 struct sym_table_cache_stats {
 	uint64_t hits;      /* tables read from disk */
-	uint64_t written;   /* tables built by the worker and written: misses */
+	uint64_t written;   /* tables written (the cache counts its misses itself) */
 	uint64_t bad;       /* files refused (corrupt, another file's, too big), removed */
 	uint64_t evictions; /* files removed to stay within max_bytes */
 	uint64_t bytes;     /* what the files hold now */
