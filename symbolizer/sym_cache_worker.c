@@ -5,9 +5,8 @@
  * content id come first (a peek), so that a file the cache holds already,
  * the same build-id and the same bytes, is not read twice; and so that a
  * table the table cache on disk holds for those bytes is not built again
- * (table_cache.h). One request is
- * outstanding at a time; one not answered by the caller's deadline stays
- * outstanding and is taken at the next call. A file the worker died or
+ * (table_cache.h). One request is outstanding at a time; one not answered
+ * by the caller's deadline stays outstanding and is taken at the next call. A file the worker died or
  * hung on is set aside (quarantined). */
 #include <errno.h>
 #include <fcntl.h>
