@@ -20,6 +20,8 @@ report: the agent's CPU seconds from its launch to "sampling started"
 """
 
 import os
+import shutil
+import tempfile
 import threading
 
 import elf_tools as et
@@ -43,8 +45,13 @@ def cpu_s(pid):
 
 
 def children(pid):
+    """The pids of pid's children (its parser worker), [] when it is gone."""
     kids = []
-    for tid in os.listdir("/proc/%d/task" % pid) if os.path.isdir("/proc/%d/task" % pid) else ():
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for tid in tids:
         kids += [int(k) for k in h.read_text("/proc/%d/task/%s/children" % (pid, tid)).split()]
     return kids
 
@@ -64,13 +71,10 @@ class CpuWatch:
 
     def poll(self, pid):
         while not self.stop.is_set():
-            try:
-                for k in children(pid):
-                    s = cpu_s(k)
-                    if s is not None:
-                        self.workers[k] = s
-            except OSError:
-                pass
+            for k in children(pid):
+                s = cpu_s(k)
+                if s is not None:
+                    self.workers[k] = s
             self.stop.wait(0.1)
 
     def worker_s(self):
@@ -111,7 +115,8 @@ def one_run(smolder, workload, cache, label):
 
 def test(smolder, workload):
     et.no_debuginfod_env()
-    cache = os.path.join(os.environ.get("TMPDIR", "/tmp"), "smolder-table-cache-%d" % os.getpid())
+    # Made by the agent (0700): a name nothing holds yet.
+    cache = os.path.join(tempfile.mkdtemp(prefix="smolder-table-cache-"), "cache")
     failures = []
     try:
         first = one_run(smolder, workload, cache, "first start, empty cache")
@@ -145,9 +150,10 @@ def test(smolder, workload):
                 if f.read(len(MAGIC)) != MAGIC:
                     failures.append("%s was not written again as a table" % biggest)
     finally:
-        if not os.environ.get("SMOLDER_IT_KEEP"):
-            import shutil
-            shutil.rmtree(cache, ignore_errors=True)
+        if os.environ.get("SMOLDER_IT_KEEP"):
+            h.log("cache kept in %s" % cache)
+        else:
+            shutil.rmtree(os.path.dirname(cache), ignore_errors=True)
     if failures:
         h.fail("\n  ".join(failures))
 
