@@ -110,6 +110,12 @@ static const struct flag_def flags[] = {
 	{ "debuginfod-cache-dir", "SMOLDER_DEBUGINFOD_CACHE_DIR", FLAG_STRING, "DIR", "/var/cache/smolder/debuginfod",
 	  "Where debug files fetched from debuginfod are kept.",
 	  AT(debuginfod_cache_dir), 0, 0, false },
+	{ "cache-dir", "SMOLDER_CACHE_DIR", FLAG_STRING, "DIR", NULL,
+	  "Where the unwind tables built are kept (DIR/unwind, by the SHA-256 of their file), so that a restarted agent does not build them again. Created 0700; a symlink, or a directory not root's or writable by others, is refused (the cache is then off). Default: none (off).",
+	  AT(cache_dir), 0, 0, false },
+	{ "cache-max-bytes", "SMOLDER_CACHE_MAX_BYTES", FLAG_SIZE, "SIZE", "256M",
+	  "Most --cache-dir holds; beyond it the least recently used tables are removed (0: no bound).",
+	  AT(cache_max_bytes), 0, 0, false },
 	{ "memory-limit", "SMOLDER_MEMORY_LIMIT", FLAG_SIZE, "SIZE", "320M",
 	  "Memory of the agent's processes together: the agent and its parser worker, resident, not page cache. The parts below are shares of it: the symbol cache a quarter, the worker's cap that plus a quarter to parse in, the unwind tables a tenth, the rest the agent's own. Past it the agent trims and counts memory_over_limit. BPF maps are beside it (bpf_map_bytes). At least 64M.",
 	  AT(memory_limit), 0, 0, false },
@@ -646,6 +652,7 @@ void config_release(struct config *cfg)
 	free_list(&cfg->debug_dirs);
 	free(cfg->debuginfod_url);
 	free(cfg->debuginfod_cache_dir);
+	free(cfg->cache_dir);
 	free(cfg->config_path);
 	free(cfg->output_dir);
 	free(cfg->server_address);

@@ -45,6 +45,8 @@ struct config {
 	struct config_list debug_dirs; /* --debug-dir */
 	char *debuginfod_url;          /* NULL: $DEBUGINFOD_URLS, if set */
 	char *debuginfod_cache_dir;
+	char *cache_dir;               /* --cache-dir: unwind tables kept; NULL or "": none */
+	uint64_t cache_max_bytes;
 	uint64_t memory_limit;         /* the agent and its parser worker together */
 	uint64_t symbol_cache_size;    /* parts of memory_limit (memory_budget.h): */
 	uint64_t unwind_table_max_bytes; /* given, or derived from it */

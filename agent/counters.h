@@ -74,6 +74,10 @@ enum counter_id {
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
 	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
 	CTR_UNWIND_RETRIES,       /* processes whose tables were loaded again: a file was late */
+	CTR_UNWIND_CACHE_HITS,    /* tables read from --cache-dir, not built */
+	CTR_UNWIND_CACHE_MISSES,  /* tables built by the worker (and written there) */
+	CTR_UNWIND_CACHE_BAD,     /* files there refused and removed */
+	CTR_UNWIND_CACHE_BYTES,   /* gauge: what --cache-dir's tables hold */
 	CTR_STACK_COPIES_SENT,    /* samples whose stack BPF copied: no tables published yet */
 	CTR_STACK_COPIES_DROPPED, /* ... that it could not (rate, ring full) or the agent did not keep */
 	CTR_STACK_COPIES_USED,    /* samples moved to the stack walked from their copy */

@@ -380,6 +380,11 @@ static void count_symbolizer(struct interval_ctx *ctx)
 	counters_add(c, CTR_PERF_MAP_REFUSED, st.perf_map_refused - ctx->sym_seen.perf_map_refused);
 	counters_add(c, CTR_SYMBOL_LATE, st.late - ctx->sym_seen.late);
 	counters_add(c, CTR_SYMBOL_QUARANTINED, st.quarantined - ctx->sym_seen.quarantined);
+	counters_add(c, CTR_UNWIND_CACHE_HITS, st.unwind_cache_hits - ctx->sym_seen.unwind_cache_hits);
+	counters_add(c, CTR_UNWIND_CACHE_MISSES,
+		     st.unwind_cache_misses - ctx->sym_seen.unwind_cache_misses);
+	counters_add(c, CTR_UNWIND_CACHE_BAD, st.unwind_cache_bad - ctx->sym_seen.unwind_cache_bad);
+	counters_set(c, CTR_UNWIND_CACHE_BYTES, st.unwind_cache_bytes);
 	if (st.quarantined != ctx->sym_seen.quarantined)
 		log_warn("symbolizer: set aside for 10 minutes: %s", st.last_quarantine);
 	ctx->sym_seen = st;

@@ -239,6 +239,32 @@ static struct sym_debuginfod *debuginfod_start(const struct config *cfg)
 	return d;
 }
 
+/* The unwind tables kept across restarts, when --cache-dir names a
+ * directory we may trust; otherwise one warning, and none kept. */
+static struct sym_table_cache *table_cache_start(const struct config *cfg)
+{
+	struct sym_table_cache_opts opts = {
+		.sz = sizeof(opts),
+		.dir = cfg->cache_dir,
+		.max_bytes = cfg->cache_max_bytes,
+	};
+	struct sym_table_cache *tc;
+	int err;
+
+	if (!cfg->cache_dir || !*cfg->cache_dir)
+		return NULL;
+	err = sym_table_cache_new(&opts, &tc);
+	if (err == -ELOOP || err == -EPERM)
+		log_warn("--cache-dir %s: refused (a symlink, or not root's, or writable by others); unwind tables are not kept",
+			 cfg->cache_dir);
+	else if (err)
+		log_warn("--cache-dir %s: %s; unwind tables are not kept", cfg->cache_dir,
+			 strerror(-err));
+	else
+		log_info("unwind tables kept in %s/unwind", cfg->cache_dir);
+	return err ? NULL : tc;
+}
+
 /* A secret from its file (the first line, without its line end), or else
  * from its variable's value (env, which config_parse took and scrubbed
  * from the environment); NULL with *err set if the file cannot be read.
@@ -400,6 +426,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	};
 	char programs[128];
 	struct sym_debuginfod *debuginfod = NULL;
+	struct sym_table_cache *table_cache = NULL;
 	struct counters counters = {};
 	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
 	struct http_server_opts http_opts = {
@@ -445,6 +472,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	worker_opts.memory_cap = cfg->worker_memory_cap;
 	ctx.worker = sym_worker_new(&worker_opts);
 	sym_opts.worker = ctx.worker;
+	table_cache = table_cache_start(cfg);
+	sym_opts.table_cache = table_cache;
 	ctx.sym = sym_cache_new(&sym_opts);
 	if (!ctx.disc || !ctx.worker || !ctx.sym) {
 		log_error("out of memory");
@@ -516,6 +545,7 @@ out:
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
 	sym_worker_free(ctx.worker);
+	sym_table_cache_free(table_cache);
 	sym_debuginfod_free(debuginfod);
 	disc_table_free(ctx.disc);
 	close(sigfd);

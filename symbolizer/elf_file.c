@@ -219,7 +219,7 @@ static bool is_x86_64(Elf *e)
 	return gelf_getehdr(e, &eh) && eh.e_machine == EM_X86_64;
 }
 
-int sym_elf_read_fd(int fd, struct sym_elf **elf)
+static int read_fd(int fd, bool with_unwind, struct sym_elf **elf)
 {
 	struct sym_elf *se;
 	struct stat st;
@@ -274,7 +274,7 @@ int sym_elf_read_fd(int fd, struct sym_elf **elf)
 		sym_elf_read_build_id(e, se);
 	/* The walk in BPF knows x86_64's registers only. A file whose CFI
 	 * cannot be read is still named: it is walked by frame pointers. */
-	if (!err && is_x86_64(e))
+	if (!err && with_unwind && is_x86_64(e))
 		sym_unwind_table_build(e, &se->unwind);
 out:
 	elf_end(e);
@@ -284,6 +284,16 @@ out:
 	}
 	*elf = se;
 	return 0;
+}
+
+int sym_elf_read_fd(int fd, struct sym_elf **elf)
+{
+	return read_fd(fd, true, elf);
+}
+
+int sym_elf_read_fd_no_unwind(int fd, struct sym_elf **elf)
+{
+	return read_fd(fd, false, elf);
 }
 
 int sym_elf_open(const char *path, struct sym_elf **elf)

@@ -76,6 +76,9 @@ int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *inde
 /* Reads the open regular file fd (not closed here) into a new sym_elf.
  * -ENOEXEC when it is not an ELF file we can trust. */
 int sym_elf_read_fd(int fd, struct sym_elf **elf);
+/* The same without the unwind table: the agent has it already (its table
+ * cache on disk). */
+int sym_elf_read_fd_no_unwind(int fd, struct sym_elf **elf);
 
 /* -EFBIG when a compressed section of e (SHF_COMPRESSED or .zdebug_*)
  * says it expands to more than cap bytes, or by more than

@@ -40,6 +40,10 @@ struct sym_cache_opts {
 	/* The parser worker that reads every file's contents; NULL: read
 	 * here (tests, tools). Not owned: it must outlive the cache. */
 	struct sym_worker *worker;
+	/* Unwind tables kept on disk across restarts: a file's table found
+	 * there is not built by the worker, one built is written there.
+	 * NULL: none. Not owned: it must outlive the cache. */
+	struct sym_table_cache *table_cache;
 };
 
 struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts);
@@ -224,10 +228,45 @@ struct sym_cache_stats {
 	uint64_t quarantined;    /* files set aside: the worker died or hung on them */
 	uint64_t perf_map_bytes;   /* what the JITs' perf maps hold (not in bytes) */
 	uint64_t perf_map_refused; /* perf maps not read or kept: SYM_PERF_MAPS_TOTAL_MAX */
+	/* The unwind table cache on disk (opts.table_cache): tables read
+	 * from it; tables the worker built that it did not hold (written to
+	 * it); files refused and removed; what its files hold. */
+	uint64_t unwind_cache_hits;
+	uint64_t unwind_cache_misses;
+	uint64_t unwind_cache_bad;
+	uint64_t unwind_cache_bytes;
 	/* What the last quarantine was, for the log: "PATH: REASON". */
 	char last_quarantine[256];
 };
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st);
+
+/* ---- unwind tables on disk ---- */
+
+/* The tables the parser worker built, kept under DIR/unwind/ by the
+ * content id of their file (table_cache.h says the format), so that a
+ * restarted agent finds them instead of having them built again. */
+struct sym_table_cache;
+
+struct sym_table_cache_opts {
+	size_t sz;          /* sizeof(struct sym_table_cache_opts) */
+	const char *dir;    /* created 0700 when missing, DIR/unwind too */
+	uint64_t max_bytes; /* least recently used files removed beyond it; 0: no bound */
+};
+
+/* -ELOOP: DIR (or DIR/unwind) is a symlink; -EPERM: it is not owned by
+ * this user, or others may write it; -ENOTDIR, -EACCES and the like from
+ * opening it. */
+int sym_table_cache_new(const struct sym_table_cache_opts *opts, struct sym_table_cache **out);
+void sym_table_cache_free(struct sym_table_cache *tc);
+
+struct sym_table_cache_stats {
+	uint64_t hits;      /* tables read from disk */
+	uint64_t written;   /* tables written (the cache counts its misses itself) */
+	uint64_t bad;       /* files refused (corrupt, another file's, too big), removed */
+	uint64_t evictions; /* files removed to stay within max_bytes */
+	uint64_t bytes;     /* what the files hold now */
+};
+void sym_table_cache_get_stats(const struct sym_table_cache *tc, struct sym_table_cache_stats *st);
 
 /* ---- the parser worker ---- */
 

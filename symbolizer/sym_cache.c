@@ -166,6 +166,8 @@ struct sym_cache *sym_cache_new(const struct sym_cache_opts *opts)
 		c->debuginfod = opts->debuginfod;
 	if (OPT_HAS(opts, worker))
 		c->worker = opts->worker;
+	if (OPT_HAS(opts, table_cache))
+		c->table_cache = opts->table_cache;
 	c->kallsyms_path = strdup(ksyms ? ksyms : "/proc/kallsyms");
 	c->proc_root = strdup(proc ? proc : "/proc");
 	c->debug_dirs = copy_dirs(OPT_HAS(opts, debug_dirs) ? opts->debug_dirs : NULL);
@@ -222,6 +224,7 @@ void sym_cache_free(struct sym_cache *c)
 void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st)
 {
 	struct sym_perf_maps_stats pm;
+	struct sym_table_cache_stats tc;
 
 	if (!st)
 		return;
@@ -229,6 +232,10 @@ void sym_cache_get_stats(const struct sym_cache *c, struct sym_cache_stats *st)
 	sym_perf_maps_get_stats(c ? c->perf_maps : NULL, &pm);
 	st->perf_map_bytes = pm.bytes;
 	st->perf_map_refused = pm.refused;
+	sym_table_cache_get_stats(c ? c->table_cache : NULL, &tc);
+	st->unwind_cache_hits = tc.hits;
+	st->unwind_cache_bad = tc.bad;
+	st->unwind_cache_bytes = tc.bytes;
 }
 
 uint64_t sym_cache_now_ns(void)

@@ -74,6 +74,9 @@ struct pending {
 	char build_id[2 * SYM_BUILD_ID_MAX + 1];
 	/* Its content id, from the same answer ("" when not had). */
 	char content_id[SYM_CONTENT_ID_LEN + 1];
+	/* An open's unwind table, read from the table cache: the worker
+	 * was asked not to build it (owned until the answer takes it). */
+	struct sym_unwind_table cached;
 	int err;
 };
 
@@ -100,6 +103,7 @@ struct sym_cache {
 	bool ksyms_tried;
 	struct sym_cache_stats stats;
 	struct sym_worker *worker;
+	struct sym_table_cache *table_cache; /* NULL: none */
 	uint64_t deadline_ns;
 	uint64_t next_handle;
 	struct pending pending;

@@ -3,9 +3,10 @@
  * file's build-id, segments and unwind table; an address's frames) is
  * kept here as a sym_elf with no tables of its own. Its build-id and
  * content id come first (a peek), so that a file the cache holds already,
- * the same build-id and the same bytes, is not read twice. One request is
- * outstanding at a time; one not answered by the caller's deadline stays
- * outstanding and is taken at the next call. A file the worker died or
+ * the same build-id and the same bytes, is not read twice; and so that a
+ * table the table cache on disk holds for those bytes is not built again
+ * (table_cache.h). One request is outstanding at a time; one not answered
+ * by the caller's deadline stays outstanding and is taken at the next call. A file the worker died or
  * hung on is set aside (quarantined). */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "remote_elf.h"
 #include "resolve.h"
 #include "sym_cache_internal.h"
+#include "table_cache.h"
 #include "unwind.h"
 #include "worker_client.h"
 
@@ -173,6 +175,29 @@ static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply 
 		}
 }
 
+/* The unwind table of a file the worker read: the one read from disk,
+ * when the worker was asked not to build it (and the file it read is the
+ * one the peek hashed); else the one it built, written to disk for the
+ * next start. */
+static void take_table(struct sym_cache *c, struct pending *p, struct sym_elf *se)
+{
+	if (p->cached.n) {
+		if (!se->unwind.n && !strcmp(se->content_id, p->content_id)) {
+			se->unwind = p->cached;
+			p->cached = (struct sym_unwind_table){ 0 };
+			se->bytes += se->unwind.n * sizeof(*se->unwind.rows);
+		}
+		/* Otherwise the file changed between the peek and the open:
+		 * no table for it now (frame pointers), built when it is
+		 * read again. */
+		return;
+	}
+	if (!c->table_cache || !se->unwind.n || !sym_content_id_valid(se->content_id))
+		return;
+	c->stats.unwind_cache_misses++;
+	sym_table_cache_write(c->table_cache, se->content_id, &se->unwind);
+}
+
 /* An open answered: the file joins the cache (or, when a file with its
  * build-id and its content id is there already, that one stands for it:
  * the same build-id with other bytes is another file). */
@@ -191,6 +216,7 @@ static void apply_open(struct sym_cache *c, const Smolder__Worker__OpenReply *r)
 	p->err = remote_elf_new(c, p->handle, r, &se);
 	if (p->err)
 		return;
+	take_table(c, p, se);
 	same = sym_cache_find_shared(c, se->build_id, se->content_id);
 	if (same) {
 		sym_elf_free(se);
@@ -322,6 +348,7 @@ void sym_cache_clear_pending(struct sym_cache *c)
 	free(c->pending.path);
 	free(c->pending.vaddrs);
 	sym_perf_map_free(c->pending.perf_map);
+	sym_unwind_table_release(&c->pending.cached);
 	c->pending = (struct pending){ .kind = PENDING_NONE };
 }
 
@@ -465,6 +492,11 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 	m.open = &o;
 	err = set_pending(c, PENDING_OPEN, id, path, o.handle, NULL, 0);
 	strcpy(c->pending.build_id, build_id);
+	strcpy(c->pending.content_id, content_id);
+	/* A table kept on disk by an earlier start is not built again. */
+	if (!err && c->table_cache &&
+	    sym_table_cache_read(c->table_cache, content_id, &c->pending.cached) == 0)
+		o.skip_unwind = true;
 	if (!err)
 		err = sym_worker_send(c->worker, &m, &fd, 1, &search);
 	if (err == -ECHILD) {

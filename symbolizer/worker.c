@@ -334,7 +334,7 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 
 		sym_htab_drop_if(&w->files, drop_handle, &handle);
 	}
-	err = sym_elf_read_fd(fd, &se);
+	err = req->skip_unwind ? sym_elf_read_fd_no_unwind(fd, &se) : sym_elf_read_fd(fd, &se);
 	if (err)
 		return send_open_reply(w, NULL, err, err == -ENOEXEC, 0);
 	/* "" when it cannot be had: the file then shares with no other. */

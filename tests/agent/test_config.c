@@ -55,6 +55,13 @@ static void test_defaults(void)
 	CHECK(cfg.n_pids == 0, "no pids by default");
 	CHECK(cfg.log_level == LOG_INFO, "default level");
 	CHECK(!cfg.http_listen_given, "--http-listen defaulted, not given");
+	CHECK(cfg.cache_dir == NULL, "no --cache-dir by default");
+	CHECK_U64(cfg.cache_max_bytes, 256ull << 20);
+	config_release(&cfg);
+	CHECK(parse(&cfg, err, sizeof(err), "--cache-dir", "/var/cache/smolder", "--cache-max-bytes",
+		    "1G", NULL) == CONFIG_RUN, "%s", err);
+	CHECK_STR(cfg.cache_dir, "/var/cache/smolder");
+	CHECK_U64(cfg.cache_max_bytes, 1ull << 30);
 	config_release(&cfg);
 }
 
@@ -121,6 +128,8 @@ static void test_errors(void)
 		{ { "--duration" }, "--duration" },
 		{ { "--pid", "-3" }, "--pid" },
 		{ { "--log-level", "loud" }, "--log-level" },
+		{ { "--cache-max-bytes", "lots" }, "--cache-max-bytes" },
+		{ { "--cache-dir" }, "--cache-dir" },
 		{ { "--test-pretend-missing", "bpf_loop,warp" }, "--test-pretend-missing" },
 		{ { "--test-pretend-missing", "bpf_loop,," }, "--test-pretend-missing" },
 		{ { "stray" }, "stray" },

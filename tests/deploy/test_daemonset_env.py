@@ -11,8 +11,8 @@ expands them; its env, from the downward API (NODE_NAME, POD_IP=127.0.0.1)
 and from the Secret (a secretKeyRef whose key is missing is left out if
 optional; if not optional the pod would not start, and the test fails).
 The agent runs in a mount namespace where it is the image's
-/usr/local/bin/smolder, the node's /var/lib/smolder (the hostPath) is a
-test directory and /tmp an empty tmpfs (the emptyDir).
+/usr/local/bin/smolder, the node's /var/lib/smolder and /var/cache/smolder
+(the hostPaths) are test directories and /tmp an empty tmpfs (the emptyDir).
 SMOLDER_UPLOAD_INTERVAL=2s is the one variable the test adds, to be quick.
 Checked: the kubelet's probes answer on $(POD_IP):4100 (/healthz 200,
 /ready 200 once an interval is written), SIGTERM makes it exit 0, and the
@@ -110,6 +110,8 @@ def run_pod(smolder, container, secret, tmp, name):
     /var/lib/smolder as seen from outside)."""
     state = os.path.join(tmp, name, "var-lib-smolder")
     os.makedirs(state)
+    cache = os.path.join(tmp, name, "var-cache-smolder")
+    os.makedirs(cache, mode=0o700)
     env = container_env(container, secret)
     args = [expand(a, env) for a in container.get("args", [])]
     env = dict(env, PATH="/usr/sbin:/usr/bin:/sbin:/bin", SMOLDER_UPLOAD_INTERVAL="2s")
@@ -117,15 +119,17 @@ def run_pod(smolder, container, secret, tmp, name):
     # checkout may be) is covered by the emptyDir.
     script = ("set -e; mount -t tmpfs -o mode=0755 tmpfs /var/lib; mkdir /var/lib/smolder; "
               "mount --bind \"$STATE\" /var/lib/smolder; "
+              "mount -t tmpfs -o mode=0755 tmpfs /var/cache; mkdir /var/cache/smolder; "
+              "mount --bind \"$CACHE\" /var/cache/smolder; "
               "mount -t tmpfs -o mode=0755 tmpfs /usr/local/bin; touch /usr/local/bin/smolder; "
               "mount --bind \"$AGENT\" /usr/local/bin/smolder; mount -t tmpfs tmpfs /tmp; "
-              "unset STATE AGENT; exec /usr/local/bin/smolder \"$@\"")
+              "unset STATE CACHE AGENT; exec /usr/local/bin/smolder \"$@\"")
     cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + args
     log_path = os.path.join(tmp, name, "agent.log")
     check_port_free()
     # Something to sample on an idle machine: the DaemonSet profiles all.
     burner = subprocess.Popen(["sh", "-c", "while :; do :; done"])
-    agent = subprocess.Popen(cmd, env=dict(env, STATE=state, AGENT=smolder),
+    agent = subprocess.Popen(cmd, env=dict(env, STATE=state, CACHE=cache, AGENT=smolder),
                              stdin=subprocess.DEVNULL,
                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     try:

@@ -97,7 +97,7 @@ def check_daemonset(ds):
     for want in ("--http-listen=$(POD_IP):4100", "--kubernetes", "--node-name=$(NODE_NAME)",
                  "--spool-dir=/var/lib/smolder/spool",
                  "--debuginfod-cache-dir=/var/lib/smolder/debuginfod",
-                 "--output-dir=/var/lib/smolder/profiles"):
+                 "--output-dir=/var/lib/smolder/profiles", "--cache-dir=/var/cache/smolder"):
         if want not in args:
             problems.append("args lack %s" % want)
     # An optional variable that is absent stays "$(NAME)" in an arg.
@@ -125,6 +125,13 @@ def check_daemonset(ds):
             problems.append("/var/lib/smolder is not hostPath /var/lib/smolder DirectoryOrCreate: %r" % v)
         if m.get("readOnly"):
             problems.append("/var/lib/smolder is mounted read-only: the spool is written there")
+    m, v = volume_at("/var/cache/smolder")
+    if v is not None:
+        hp = v.get("hostPath", {})
+        if hp.get("path") != "/var/cache/smolder" or hp.get("type") != "DirectoryOrCreate":
+            problems.append("/var/cache/smolder is not hostPath /var/cache/smolder DirectoryOrCreate: %r" % v)
+        if m.get("readOnly"):
+            problems.append("/var/cache/smolder is mounted read-only: --cache-dir is written there")
     m, v = volume_at("/sys/kernel/btf")
     if v is not None:
         if v.get("hostPath", {}).get("path") != "/sys/kernel/btf" or not m.get("readOnly"):
@@ -139,7 +146,7 @@ def check_daemonset(ds):
         problems.append("/sys/kernel/debug is mounted: the agent does not need it")
     for name, vol in volumes.items():
         hp = vol.get("hostPath", {}).get("path")
-        if hp and hp not in ("/var/lib/smolder", "/sys/kernel/btf"):
+        if hp and hp not in ("/var/lib/smolder", "/var/cache/smolder", "/sys/kernel/btf"):
             problems.append("volume %s mounts the node's %s, which the agent does not need" % (name, hp))
 
     # Resources.

@@ -17,6 +17,7 @@ from deploy_common import fail, log
 WANT = {
     "Type": "simple",
     "StateDirectory": "smolder",
+    "CacheDirectory": "smolder",
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
     "ProtectHome": "read-only",

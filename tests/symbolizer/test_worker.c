@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "sym.h"
+#include "table_cache.h"
 #include "test_util.h"
+#include "unwind.h"
 
 #define MAX_ADDRS 400
 
@@ -509,6 +511,80 @@ static void check_restart_bound(void)
 	sym_worker_free(w);
 }
 
+/* A cache and a worker of their own, on the table cache at dir: path's
+ * unwind table (copied into *out) and the cache's counts. */
+static void open_with_tables(const char *dir, const char *path, struct sym_unwind_table *out,
+			     char *content_id, struct sym_cache_stats *st)
+{
+	struct sym_table_cache_opts to = { .sz = sizeof(to), .dir = dir };
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_table_cache *tc = NULL;
+	const struct sym_unwind_table *t;
+	struct sym_cache *c;
+	struct sym_elf *elf;
+	int err;
+
+	*out = (struct sym_unwind_table){ 0 };
+	CHECK_INT(sym_table_cache_new(&to, &tc), 0);
+	c = sym_cache_new(&(struct sym_cache_opts){
+		.sz = sizeof(struct sym_cache_opts), .worker = w, .table_cache = tc });
+	elf = open_host(c, path, &err);
+	CHECK(elf, "open %s: %d", path, err);
+	t = elf ? sym_elf_unwind_table(elf) : NULL;
+	if (t && (out->rows = malloc(t->n * sizeof(*t->rows)))) {
+		memcpy(out->rows, t->rows, t->n * sizeof(*t->rows));
+		out->n = t->n;
+	}
+	snprintf(content_id, SYM_CONTENT_ID_LEN + 1, "%s",
+		 elf && sym_elf_content_id(elf) ? sym_elf_content_id(elf) : "");
+	sym_cache_get_stats(c, st);
+	sym_cache_free(c);
+	sym_table_cache_free(tc);
+	sym_worker_free(w);
+}
+
+/* The table cache: the first open builds the table and writes it; the
+ * next cache (a restart) asks the worker not to build it and takes it
+ * from disk: a table changed on disk (half its rows, still sorted) is
+ * the one it gets. */
+static void check_table_cache(void)
+{
+	char dir[] = "/tmp/smolder_worker_tables.XXXXXX", id[SYM_CONTENT_ID_LEN + 1], cmd[64];
+	struct sym_table_cache_opts to = { .sz = sizeof(to), .dir = dir };
+	struct sym_unwind_table built, again, half;
+	struct sym_table_cache *tc = NULL;
+	struct sym_cache_stats st;
+
+	if (!mkdtemp(dir))
+		return;
+	open_with_tables(dir, test_env("SYM_PIE"), &built, id, &st);
+	CHECK(built.n > 10, "a table built: %zu rows", built.n);
+	CHECK_U64(st.unwind_cache_misses, 1);
+	CHECK_U64(st.unwind_cache_hits, 0);
+	CHECK(st.unwind_cache_bytes > 0, "bytes written");
+
+	open_with_tables(dir, test_env("SYM_PIE"), &again, id, &st);
+	CHECK_U64(st.unwind_cache_misses, 0);
+	CHECK_U64(st.unwind_cache_hits, 1);
+	CHECK(again.n == built.n && !memcmp(again.rows, built.rows, built.n * sizeof(*built.rows)),
+	      "the table from disk is the one built");
+	sym_unwind_table_release(&again);
+
+	half = built;
+	half.n = built.n / 2;
+	CHECK_INT(sym_table_cache_new(&to, &tc), 0);
+	CHECK_INT(sym_table_cache_write(tc, id, &half), 0);
+	sym_table_cache_free(tc);
+	open_with_tables(dir, test_env("SYM_PIE"), &again, id, &st);
+	CHECK_U64(st.unwind_cache_hits, 1);
+	CHECK_U64(again.n, half.n);
+	sym_unwind_table_release(&again);
+	sym_unwind_table_release(&built);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		check_failures++;
+}
+
 int main(void)
 {
 	check_refusals();
@@ -520,5 +596,6 @@ int main(void)
 	check_truncated();
 	check_restart_bound();
 	check_perf_map();
+	check_table_cache();
 	return check_report("test_worker");
 }
