@@ -41,7 +41,6 @@ struct stack_copies {
 	struct unwind_loader *unwind;
 	struct disc_table *disc;
 	int rows_fd;
-	uint32_t max_rows;
 	struct pending **pending;
 	size_t n_pending, cap_pending;
 	struct walked *walked;
@@ -114,6 +113,7 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 				      struct disc_table *disc)
 {
 	int fd = sampler_stack_copies_fd(s), procs_fd;
+	uint32_t max_rows;
 	struct stack_copies *c;
 
 	if (fd < 0 || !unwind) {
@@ -126,7 +126,7 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 	c->sampler = s;
 	c->unwind = unwind;
 	c->disc = disc;
-	sampler_unwind_maps(s, &c->rows_fd, &procs_fd, &c->max_rows);
+	sampler_unwind_maps(s, &c->rows_fd, &procs_fd, &max_rows);
 	c->ring = ring_buffer__new(fd, take_copy, c, NULL);
 	if (!c->ring) {
 		free(c);
@@ -167,14 +167,24 @@ struct view {
 	int rc; /* unwind_loader_view's */
 	struct smolder_unwind_proc proc;
 	struct unwind_walk_mapping maps[SMOLDER_UNWIND_MAPPINGS_MAX];
+	/* Each table's rows, mapped while the view is the current one. */
+	struct rows_window windows[SMOLDER_UNWIND_MAPPINGS_MAX];
 	size_t n;
 };
 
-static void view_of(const struct smolder_unwind_row *rows, struct stack_copies *c,
-		    const struct disc_process *p, struct view *v)
+static void view_release(struct view *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		rows_window_unmap(&v->windows[i]);
+	v->n = 0;
+	v->valid = false;
+}
+
+static void view_of(struct stack_copies *c, const struct disc_process *p, struct view *v)
 {
 	if (v->valid && v->tgid == (uint32_t)p->pid && v->start_ticks == p->start_ticks)
 		return;
+	view_release(v);
 	v->valid = true;
 	v->tgid = (uint32_t)p->pid;
 	v->start_ticks = p->start_ticks;
@@ -182,13 +192,18 @@ static void view_of(const struct smolder_unwind_row *rows, struct stack_copies *
 	v->n = 0;
 	for (uint32_t i = 0; i < v->proc.n && i < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
 		const struct smolder_unwind_mapping *m = &v->proc.m[i];
+		struct rows_window *w = &v->windows[v->n];
+		bool rows = m->n_rows && rows_window_map(c->rows_fd, m->first_row, m->n_rows,
+							 false, w) == 0;
 
+		if (!rows)
+			w->addr = NULL;
 		v->maps[v->n++] = (struct unwind_walk_mapping){
 			.start = m->start,
 			.end = m->end,
 			.bias = m->bias,
-			.rows = m->n_rows ? rows + m->first_row : NULL,
-			.n_rows = m->n_rows,
+			.rows = rows ? w->rows : NULL, /* else frame pointers there */
+			.n_rows = rows ? m->n_rows : 0,
 		};
 	}
 }
@@ -227,14 +242,8 @@ static bool add_walked(struct stack_copies *c, const struct pending *p, const st
 static void resolve(struct stack_copies *c, int drained_gen)
 {
 	struct view *v = calloc(1, sizeof(*v));
-	struct rows_window w = { 0 };
 	size_t kept = 0;
 
-	/* The rows as BPF reads them, for this pass only. */
-	if (v && rows_window_map(c->rows_fd, 0, c->max_rows, false, &w)) {
-		free(v);
-		v = NULL;
-	}
 	for (size_t i = 0; i < c->n_pending; i++) {
 		struct pending *p = c->pending[i];
 		bool final = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
@@ -245,7 +254,7 @@ static void resolve(struct stack_copies *c, int drained_gen)
 		/* Mappings of another image (read before an exec, or after
 		 * one) would name a plausible wrong stack. */
 		if (proc && proc->maps.n && proc->image == p->image) {
-			view_of(w.rows, c, proc, v);
+			view_of(c, proc, v);
 			if (v->rc && final)
 				log_debug("stack copy of pid %u (%s) walked without all its tables: %s",
 					  p->key.tgid, proc->comm, strerror(-v->rc));
@@ -269,7 +278,8 @@ static void resolve(struct stack_copies *c, int drained_gen)
 		}
 	}
 	c->n_pending = kept;
-	rows_window_unmap(&w);
+	if (v)
+		view_release(v);
 	free(v);
 }
 

@@ -4,6 +4,7 @@
 # (`ninja -j2` in a fresh build directory: many short gcc, cc1, as, ld).
 #
 #   bench/build_profile.sh [AGENT]   (root; AGENT defaults to build/agent/smolder)
+#   BENCH_SECONDS=40 BENCH_AGENT_ARGS="--memory-limit 768M" bench/build_profile.sh
 #
 # Prints, for the run: the agent's samples taken, profiled and lost (by
 # reason, from its counters); each executable's share of samples by the
@@ -21,7 +22,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 meson setup "$TMP/b" "$SRC" >/dev/null
 "$AGENT" --duration "$((SECONDS_RUN + 2))s" --upload-interval 10s --output-dir "$TMP/out" \
-	--http-listen off 2>"$TMP/agent.log" &
+	--http-listen off ${BENCH_AGENT_ARGS:-} 2>"$TMP/agent.log" &
 AGENT_PID=$!
 until grep -q "sampling started" "$TMP/agent.log"; do sleep 0.2; done
 perf record -a -g -F 97 -o "$TMP/perf.data" -- sleep "$SECONDS_RUN" 2>"$TMP/perf.log" &
@@ -35,7 +36,9 @@ perf report -i "$TMP/perf.data" --sort comm --stdio --no-children 2>/dev/null >"
 import os, re, sys
 tmp, src = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(src, "tests", "integration"))
+import elf_tools as et
 import smolder_harness as h
+import subprocess
 
 counters = [h.parse_counters(l) for l in open(os.path.join(tmp, "agent.log")) if " counters " in l]
 tot = lambda k: sum(c.get(k, 0) for c in counters)
@@ -45,7 +48,23 @@ print("agent: %d samples taken, %d profiled (%.1f%%), lost_unknown_process %d, "
       % (taken, profiled, 100.0 * profiled / max(taken, 1), tot("lost_unknown_process"),
          tot("processes_from_kernel"), tot("mmap_records_dropped")))
 
-by_service, cc1_total, cc1_rooted = {}, 0, 0
+cc1_path = subprocess.run(["gcc", "-print-prog-name=cc1"], stdout=subprocess.PIPE,
+                          text=True).stdout.strip()
+cc1_entry = int(re.search(r"Entry point address:\s+(0x[0-9a-f]+)", subprocess.run(
+    ["readelf", "-hW", cc1_path], stdout=subprocess.PIPE, text=True).stdout).group(1), 16)
+
+
+def at_cc1_entry(s):
+    """A whole stack whose frames were not named by the interval's deadline:
+    its outermost frame is cc1's _start, named or not."""
+    f = s.frames[-1] if s.frames else None
+    if f is None or f.mapping is None or os.path.basename(f.mapping.file) != "cc1":
+        return False
+    v = et.file_vaddr(cc1_path, f.mapping, f.address)
+    return v is not None and cc1_entry <= v < cc1_entry + 64
+
+
+by_service, cc1_total, cc1_rooted, cc1_whole = {}, 0, 0, 0
 out = os.path.join(tmp, "out")
 for service in os.listdir(out):
     for f in os.listdir(os.path.join(out, service)):
@@ -55,8 +74,10 @@ for service in os.listdir(out):
         by_service[service] = by_service.get(service, 0) + n
         if service == "cc1":
             cc1_total += n
-            cc1_rooted += h.count([s for s in p.samples
-                                   if any(fr.name in ("main", "_start") for fr in s.frames)])
+            named = [s for s in p.samples if any(fr.name in ("main", "_start") for fr in s.frames)]
+            cc1_rooted += h.count(named)
+            cc1_whole += h.count(named) + h.count([s for s in p.samples
+                                                   if s not in named and at_cc1_entry(s)])
 agent_total = sum(by_service.values())
 
 # perf sorts by comm, the agent by executable: the same program where the
@@ -83,6 +104,12 @@ for name in sorted(set(by_service) | set(perf), key=lambda n: -perf.get(n, 0))[:
     worst = max(worst, abs(a - b))
     print("| %s | %.1f%% | %.1f%% | %+.1f pp |" % (name, a, b, a - b))
 print("\nlargest difference in the rows above: %.1f pp" % worst)
-print("cc1: %d samples, %d (%.1f%%) reach main or _start"
-      % (cc1_total, cc1_rooted, 100.0 * cc1_rooted / max(cc1_total, 1)))
+print("cc1: %d samples, %d (%.1f%%) reach main or _start named; %d (%.1f%%) whole, named or not"
+      % (cc1_total, cc1_rooted, 100.0 * cc1_rooted / max(cc1_total, 1),
+         cc1_whole, 100.0 * cc1_whole / max(cc1_total, 1)))
+print("agent counters: stack_copies sent %d, used %d, unused %d, dropped %d; symbol_late %d; "
+      "unwind_evictions %d, symbol_cache_evictions %d"
+      % (tot("stack_copies_sent"), tot("stack_copies_used"), tot("stack_copies_unused"),
+         tot("stack_copies_dropped"), tot("symbol_late"), tot("unwind_evictions"),
+         tot("symbol_cache_evictions")))
 EOF
