@@ -1,4 +1,6 @@
-/* A file's content id: the SHA-256 of its bytes, as lowercase hex. What
+/* A file's content id: the SHA-256 of its bytes (its holes, where the
+ * file system says it has some, as their place and length), as lowercase
+ * hex: the sha256sum of any file without holes. What
  * the symbol cache and the unwind loader share between two files, with
  * the build-id: a build-id is only what a file says of itself (any
  * process can write any note), its digest is what it is. Computed by the
@@ -19,8 +21,8 @@
  * which OpenSSL could not read its configuration. Cheap to call again. */
 int sym_content_id_init(void);
 
-/* The content id of the regular file open at fd (not moved: read with
- * pread) into hex ("" on failure). -EFBIG for a file over
+/* The content id of the regular file open at fd (its offset is restored
+ * after the seeks for holes) into hex ("" on failure). -EFBIG for a file over
  * SYM_CONTENT_HASH_MAX (refusals.h), not read; -EIO when the file changed
  * size while it was read; -ENOMEM, or the read's -errno. */
 int sym_content_id_fd(int fd, char hex[SYM_CONTENT_ID_LEN + 1]);
