@@ -50,18 +50,13 @@ print("agent: %d samples taken, %d profiled (%.1f%%), lost_unknown_process %d, "
 
 cc1_path = subprocess.run(["gcc", "-print-prog-name=cc1"], stdout=subprocess.PIPE,
                           text=True).stdout.strip()
-cc1_entry = int(re.search(r"Entry point address:\s+(0x[0-9a-f]+)", subprocess.run(
-    ["readelf", "-hW", cc1_path], stdout=subprocess.PIPE, text=True).stdout).group(1), 16)
+cc1_entry = et.entry_point(cc1_path)
 
 
 def at_cc1_entry(s):
     """A whole stack whose frames were not named by the interval's deadline:
     its outermost frame is cc1's _start, named or not."""
-    f = s.frames[-1] if s.frames else None
-    if f is None or f.mapping is None or os.path.basename(f.mapping.file) != "cc1":
-        return False
-    v = et.file_vaddr(cc1_path, f.mapping, f.address)
-    return v is not None and cc1_entry <= v < cc1_entry + 64
+    return et.at_entry(cc1_path, s.frames[-1] if s.frames else None, entry=cc1_entry)
 
 
 by_service, cc1_total, cc1_rooted, cc1_whole = {}, 0, 0, 0

@@ -56,6 +56,25 @@ def file_vaddr(path, mapping, address):
     return None
 
 
+def entry_point(path):
+    """The ELF entry point (e_entry) of path, by `readelf -hW`."""
+    return int(re.search(r"Entry point address:\s+(0x[0-9a-f]+)",
+                         _run(["readelf", "-hW", path])).group(1), 16)
+
+
+def at_entry(path, frame, name=None, entry=None):
+    """Whether a pprof frame is the entry function of executable path (its
+    _start, named or not): within 64 bytes of e_entry, in a mapping of the
+    file called name (default: path's base name; a copy may run under
+    another)."""
+    if frame is None or frame.mapping is None or \
+            os.path.basename(frame.mapping.file) != (name or os.path.basename(path)):
+        return False
+    entry = entry_point(path) if entry is None else entry
+    v = file_vaddr(path, frame.mapping, frame.address)
+    return v is not None and entry <= v < entry + 64
+
+
 _LOC_RE = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
 
 

@@ -26,7 +26,6 @@ Checked, decoded with `go tool pprof -raw -symbolize=none`:
 """
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -62,13 +61,6 @@ def compiler(name):
     return path
 
 
-def entry_point(path):
-    m = re.search(r"Entry point address:\s+(0x[0-9a-f]+)",
-                  subprocess.run(["readelf", "-hW", path], stdout=subprocess.PIPE, text=True,
-                                 check=True).stdout)
-    return int(m.group(1), 16)
-
-
 class Roots:
     """Whether a stack is whole: it passes through main, or its outermost
     frame is the entry point of its executable (_start, named or not:
@@ -78,18 +70,14 @@ class Roots:
     def __init__(self, exe, name=None):
         """exe: the executable (read for its entry point); name: the base
         name it ran under, when that was a copy of exe."""
-        self.exe, self.entry = exe, entry_point(exe)
+        self.exe, self.entry = exe, et.entry_point(exe)
         self.name = name or os.path.basename(exe)
 
     def whole(self, sample):
         if any(f.name in ("main", "_start") for f in sample.frames):
             return True
-        last = sample.frames[-1] if sample.frames else None
-        if last is None or last.mapping is None or \
-                os.path.basename(last.mapping.file) != self.name:
-            return False
-        v = et.file_vaddr(self.exe, last.mapping, last.address)
-        return v is not None and self.entry <= v < self.entry + 64
+        return et.at_entry(self.exe, sample.frames[-1] if sample.frames else None, self.name,
+                           self.entry)
 
 
 def check_share(what, samples, want, least, roots):
@@ -136,9 +124,9 @@ def test(smolder, unwind_work):
             after.event("ready", agent=agent)
             after.send()
             agent.next_interval()
-            for prog, lang in ((cc1, "c"), (cc1plus, "c++")):
+            for prog in (cc1, cc1plus):
                 t0 = time.time()
-                subprocess.run([prog, "-quiet", "-O2", "-x", lang, src, "-o", os.devnull],
+                subprocess.run([prog, "-quiet", "-O2", src, "-o", os.devnull],
                                check=True, timeout=120)
                 h.log("%s ran %.2f s" % (os.path.basename(prog), time.time() - t0))
             before.event("done", agent=agent)
