@@ -31,8 +31,12 @@ def test(r):
     if any(c.get("samples_profiled", 0) == 0 for c in during):
         h.fail("intervals without samples while the request hung: %s"
                % [c["interval"] for c in during])
+    # The spool empty, and in memory at most the profile of the interval
+    # just closed: the queue's gauge is read right after that one is
+    # handed over, before or after the uploader takes it (in one CI run it
+    # was always before). check_every_interval below sees each delivered.
     r.wait_for("everything delivered", lambda: r.counters()[-1].get("spool_files", 1) == 0 and
-               r.counters()[-1].get("upload_queue", 1) == 0, 60)
+               r.counters()[-1].get("upload_queue", 2) <= 1, 60)
     r.wait_intervals(1)
     counters = r.stop_agent()
     got = r.delivered()
