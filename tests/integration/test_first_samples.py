@@ -63,7 +63,7 @@ def compiler(name):
 
 class Roots:
     """Whether a stack is whole: it passes through main, or its outermost
-    frame is the entry point of its executable (_start, named or not:
+    frame is the entry point of its executable or of ld.so (_start, named or not:
     cc1's symbols are only its dynamic ones, and a file read for the first
     time may not be named by the interval's deadline)."""
 
@@ -76,8 +76,13 @@ class Roots:
     def whole(self, sample):
         if any(f.name in ("main", "_start") for f in sample.frames):
             return True
-        return et.at_entry(self.exe, sample.frames[-1] if sample.frames else None, self.name,
-                           self.entry)
+        last = sample.frames[-1] if sample.frames else None
+        if et.at_entry(self.exe, last, self.name, self.entry):
+            return True
+        # a sample taken while ld.so loads the program ends in ld.so's entry
+        return last is not None and last.mapping is not None and \
+            os.path.basename(last.mapping.file).startswith("ld-linux") and \
+            os.path.exists(last.mapping.file) and et.at_entry(last.mapping.file, last)
 
 
 def check_share(what, samples, want, least, roots):
