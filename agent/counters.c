@@ -79,6 +79,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_STACK_COPIES_DROPPED] = { "stack_copies_dropped", "stack copies not made (rate limit, full ring buffer) or not kept (pending bytes over the cap): those samples keep the frame-pointer walk BPF made", 0 },
 	[CTR_STACK_COPIES_USED] = { "stack_copies_used", "samples moved from the stack BPF walked to the longer or whole one walked from their copy", 0 },
 	[CTR_STACK_COPIES_UNUSED] = { "stack_copies_unused", "stack copies walked no further than BPF did, or whose process or tables were never known", 0 },
+	[CTR_STACK_COPIES_LATE] = { "stack_copies_late", "stack copies walked without all their process's unwind tables: a file still being read when the interval was finished, after waiting for it up to 2 s", 0 },
 	[CTR_STACK_COPIES_BYTES] = { "stack_copies_bytes", "bytes of stack copies waiting for their process's mappings", 1 },
 	[CTR_KUBE_PODS] = { "kube_pods", "pods of this node known from the Kubernetes API server", 1 },
 	[CTR_KUBE_EVENTS] = { "kube_watch_events", "pod watch events applied", 0 },

@@ -82,6 +82,7 @@ enum counter_id {
 	CTR_STACK_COPIES_DROPPED, /* ... that it could not (rate, ring full) or the agent did not keep */
 	CTR_STACK_COPIES_USED,    /* samples moved to the stack walked from their copy */
 	CTR_STACK_COPIES_UNUSED,  /* copies walked no further than BPF, or never walked */
+	CTR_STACK_COPIES_LATE,    /* copies walked without all their tables, too late */
 	CTR_STACK_COPIES_BYTES,   /* gauge: copies waiting for their process's tables */
 	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */

@@ -409,6 +409,7 @@ static void count_copies(struct interval_ctx *ctx)
 	counters_add(ctx->counters, CTR_STACK_COPIES_DROPPED, st.dropped - seen->dropped);
 	counters_add(ctx->counters, CTR_STACK_COPIES_USED, st.used - seen->used);
 	counters_add(ctx->counters, CTR_STACK_COPIES_UNUSED, st.unused - seen->unused);
+	counters_add(ctx->counters, CTR_STACK_COPIES_LATE, st.late - seen->late);
 	counters_set(ctx->counters, CTR_STACK_COPIES_BYTES, st.pending_bytes);
 	*seen = st;
 }
@@ -550,12 +551,18 @@ int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 		if (ctx->events)
 			proc_events_consume(ctx->events);
 		sym_cache_set_deadline(ctx->sym, monotonic_ns() + COPIES_BUDGET_NS);
-		stack_copies_apply(ctx->copies, d);
+		ctx->drained_awaits_tables = stack_copies_apply(ctx->copies, d, false) > 0;
 	}
 	ctx->drained_start = start_ns;
 	ctx->drained_end = end_ns;
 	ctx->drained_awaits_pod = awaits_pod(ctx, d);
 	return 0;
+}
+
+bool interval_drain_settled(const struct interval_ctx *ctx)
+{
+	return !ctx->drained_awaits_pod &&
+	       (!ctx->drained_awaits_tables || !stack_copies_waiting(ctx->copies, ctx->drained.gen));
 }
 
 void interval_finish(struct interval_ctx *ctx)
@@ -566,6 +573,12 @@ void interval_finish(struct interval_ctx *ctx)
 	struct profile_set *set;
 	size_t n_procs = 0;
 
+	if (ctx->drained_awaits_tables) {
+		/* What has not come by now is walked with what tables there are. */
+		sym_cache_set_deadline(ctx->sym, monotonic_ns() + 1);
+		stack_copies_apply(ctx->copies, d, true);
+		ctx->drained_awaits_tables = false;
+	}
 	count_bpf_stats(c, d->stats);
 	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
 	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);

@@ -54,6 +54,7 @@ struct interval_ctx {
 	struct sampler_drain drained;
 	int64_t drained_start, drained_end;
 	bool drained_awaits_pod;
+	bool drained_awaits_tables; /* stack copies wait for tables being read */
 };
 
 /* An interval closes in two steps. interval_drain takes the interval
@@ -62,9 +63,12 @@ struct interval_ctx {
  * interval_finish, before the next drain, attributes, names, builds and
  * writes; lost samples and failed profiles are counted and logged. In
  * between, ctx->drained_awaits_pod says the drain holds samples of a
- * container whose pod the watch has not brought yet: the caller may let a
- * moment pass first (see run.c). */
+ * container whose pod the watch has not brought yet, and
+ * ctx->drained_awaits_tables that stack copies of it wait for the unwind
+ * tables of a file still being read: the caller may let a moment pass
+ * first (see run.c), and finish as soon as interval_drain_settled. */
 int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
+bool interval_drain_settled(const struct interval_ctx *ctx);
 void interval_finish(struct interval_ctx *ctx);
 
 #endif

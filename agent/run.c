@@ -127,11 +127,14 @@ static int64_t interval_end_after(int64_t start_rt, int64_t interval)
 	return (end + 999999999) / 1000000000 * 1000000000;
 }
 
+/* How often a drain whose stack copies wait for tables looks for them. */
+#define TABLES_POLL_NS (100LL * 1000000LL)
+
 /* How long a drain that holds samples of a container whose pod is not
  * known yet waits for the watch to bring it, before it is built: what the
  * kubelet and the watch take (a second or two), within half an interval,
  * so that it is built before the next drain. */
-static int64_t pod_grace_ns(int64_t interval)
+static int64_t drain_grace_ns(int64_t interval)
 {
 	int64_t grace = 2000000000LL;
 
@@ -167,7 +170,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	while (!stop) {
 		/* the interval's end, on the clock poll waits by */
 		int64_t close_at = now_ns(CLOCK_MONOTONIC) + (interval_end - now_ns(CLOCK_REALTIME));
-		int64_t now;
+		int64_t now, wake;
 
 		http_server_loop_turned(ctx->http);
 		close_at = close_at < finish_at ? close_at : finish_at;
@@ -178,7 +181,18 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		if (retry_tables && ctx->unwind)
 			unwind_loader_retry(ctx->unwind, ctx->disc);
 		retry_tables = false;
-		stop = wait_until(sigfd, ctx->events, ctx->copies, min3(next_scan, close_at, end));
+		wake = min3(next_scan, close_at, end);
+		/* A drain whose stack copies wait for a table being read: looked
+		 * at every moment, without waiting on the parser worker (the
+		 * loop goes on taking events meanwhile), until the table comes
+		 * or the drain's grace ends. */
+		if (finish_at != INT64_MAX && ctx->drained_awaits_tables) {
+			sym_cache_set_deadline(ctx->sym, 1);
+			stack_copies_walk_waiting(ctx->copies);
+			sym_cache_set_deadline(ctx->sym, close_at > 0 ? (uint64_t)close_at : 1);
+			wake = min3(wake, now_ns(CLOCK_MONOTONIC) + TABLES_POLL_NS, INT64_MAX);
+		}
+		stop = wait_until(sigfd, ctx->events, ctx->copies, wake);
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			stop = 1;
@@ -188,7 +202,8 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				log_warn("scanning /proc: %s", strerror(-err));
 			next_scan = now + SCAN_PERIOD_MS * 1000000LL;
 		}
-		if (finish_at != INT64_MAX && (stop || now >= finish_at)) {
+		if (finish_at != INT64_MAX &&
+		    (stop || now >= finish_at || interval_drain_settled(ctx))) {
 			interval_finish(ctx);
 			finish_at = INT64_MAX;
 		}
@@ -203,8 +218,8 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 				log_error("draining the BPF maps: %s", strerror(-err));
 				return 1;
 			}
-			if (!stop && ctx->drained_awaits_pod)
-				finish_at = now_ns(CLOCK_MONOTONIC) + pod_grace_ns(interval);
+			if (!stop && !interval_drain_settled(ctx))
+				finish_at = now_ns(CLOCK_MONOTONIC) + drain_grace_ns(interval);
 			else
 				interval_finish(ctx);
 			interval_start = interval_end;

@@ -236,32 +236,37 @@ static bool add_walked(struct stack_copies *c, const struct pending *p, const st
 }
 
 /* Walks the copies whose process's mappings are known and whose tables
- * were read in time; at a drain (drained_gen >= 0) the copies of that
- * generation are walked whatever the state of their tables, or given up
- * if their process is unknown. */
-static void resolve(struct stack_copies *c, int drained_gen)
+ * were read in time. The copies of the drained generation (drained_gen >=
+ * 0) whose process is unknown, or whose mappings are another image's, are
+ * given up; those whose tables are still being read wait for them until
+ * the final call (final), which walks them with what tables there are.
+ * Returns how many copies of drained_gen still wait. */
+static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 {
 	struct view *v = calloc(1, sizeof(*v));
-	size_t kept = 0;
+	size_t kept = 0, waiting = 0;
 
 	for (size_t i = 0; i < c->n_pending; i++) {
 		struct pending *p = c->pending[i];
-		bool final = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
+		bool due = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
 		const struct disc_process *proc =
 			v ? disc_table_get(c->disc, (int)p->key.tgid, p->key.start_ticks) : NULL;
-		bool done = false;
+		bool done = false, walkable = proc && proc->maps.n && proc->image == p->image;
 
 		/* Mappings of another image (read before an exec, or after
 		 * one) would name a plausible wrong stack. */
-		if (proc && proc->maps.n && proc->image == p->image) {
+		if (walkable) {
 			view_of(c, proc, v);
-			if (v->rc && final)
-				log_debug("stack copy of pid %u (%s) walked without all its tables: %s",
-					  p->key.tgid, proc->comm, strerror(-v->rc));
-			if ((v->rc == 0 || final) && add_walked(c, p, v))
+			if ((v->rc == 0 || (due && final)) && add_walked(c, p, v)) {
 				done = true;
+				if (v->rc) {
+					log_debug("stack copy of pid %u (%s) walked without all its "
+						  "tables: %s", p->key.tgid, proc->comm, strerror(-v->rc));
+					c->st.late++;
+				}
+			}
 		}
-		if (!done && final) {
+		if (!done && due && (!walkable || final)) {
 			log_debug("stack copy of pid %u not walked: %s", p->key.tgid,
 				  !proc			      ? "process unknown"
 				  : !proc->maps.n	      ? "no mappings"
@@ -274,6 +279,7 @@ static void resolve(struct stack_copies *c, int drained_gen)
 			c->st.pending_bytes -= p->len;
 			free(p);
 		} else {
+			waiting += due;
 			c->pending[kept++] = p;
 		}
 	}
@@ -281,6 +287,7 @@ static void resolve(struct stack_copies *c, int drained_gen)
 	if (v)
 		view_release(v);
 	free(v);
+	return waiting;
 }
 
 void stack_copies_consume(struct stack_copies *c)
@@ -291,8 +298,14 @@ void stack_copies_consume(struct stack_copies *c)
 	now = monotonic_ns();
 	if (c->n_pending && now - c->last_resolve_ns >= RESOLVE_PERIOD_NS) {
 		c->last_resolve_ns = now;
-		resolve(c, -1);
+		resolve(c, -1, false);
 	}
+}
+
+void stack_copies_walk_waiting(struct stack_copies *c)
+{
+	resolve(c, -1, false);
+	c->last_resolve_ns = monotonic_ns();
 }
 
 /* ---- moving samples ---- */
@@ -363,13 +376,13 @@ static void merge_entries(struct sampler_drain *d)
 	d->n = n;
 }
 
-void stack_copies_apply(struct stack_copies *c, struct sampler_drain *d)
+size_t stack_copies_apply(struct stack_copies *c, struct sampler_drain *d, bool final)
 {
-	size_t n_orig = d->n, want = 0, kept = 0;
+	size_t n_orig = d->n, want = 0, kept = 0, waiting;
 	struct sampler_entry *room;
 
 	ring_buffer__consume(c->ring);
-	resolve(c, (int)d->gen);
+	waiting = resolve(c, (int)d->gen, final);
 	c->last_resolve_ns = monotonic_ns();
 	for (size_t i = 0; i < c->n_walked; i++)
 		want += c->walked[i].gen == d->gen;
@@ -396,4 +409,14 @@ void stack_copies_apply(struct stack_copies *c, struct sampler_drain *d)
 	c->n_walked = kept;
 	if (d->n != n_orig)
 		merge_entries(d);
+	return waiting;
+}
+
+size_t stack_copies_waiting(const struct stack_copies *c, uint32_t gen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_pending; i++)
+		n += c->pending[i]->gen == gen;
+	return n;
 }

@@ -9,6 +9,7 @@
 #ifndef SMOLDER_STACK_COPIES_H
 #define SMOLDER_STACK_COPIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +36,19 @@ void stack_copies_consume(struct stack_copies *c);
 
 /* At a drain, after sampler_drain: walks every copy of d's generation
  * that can be, and moves each of their samples to the stack walked when
- * it is whole or longer than BPF's. */
-void stack_copies_apply(struct stack_copies *c, struct sampler_drain *d);
+ * it is whole or longer than BPF's. Copies whose tables are still being
+ * read wait for them (stack_copies_consume walks them once they are
+ * there) unless final: returns how many wait. The caller calls again,
+ * final, before it lets d go: a cold large file's table takes longer than
+ * a drain may wait, and its copies would be walked without it. */
+size_t stack_copies_apply(struct stack_copies *c, struct sampler_drain *d, bool final);
+
+/* Walks the copies whose tables are there now, waiting for a table being
+ * read until the symbol cache's deadline. */
+void stack_copies_walk_waiting(struct stack_copies *c);
+
+/* How many copies of generation gen wait for their tables. */
+size_t stack_copies_waiting(const struct stack_copies *c, uint32_t gen);
 
 struct stack_copies_stats {
 	uint64_t received;   /* read from the ring buffer */
@@ -44,6 +56,7 @@ struct stack_copies_stats {
 	uint64_t used;       /* samples moved to the stack walked from a copy */
 	uint64_t unused;     /* BPF's stack was as long, or the copy's process
 			      * or tables were never known */
+	uint64_t late;       /* walked without all their tables, at last */
 	uint64_t pending_bytes;
 };
 void stack_copies_get_stats(const struct stack_copies *c, struct stack_copies_stats *st);

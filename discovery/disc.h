@@ -284,7 +284,9 @@ void disc_table_set_image(struct disc_table *t, const struct disc_process *p, ui
 
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
 
-/* Forgets processes marked exited: call after the drain that used them. */
+/* Forgets processes marked exited before the last disc_table_next_interval:
+ * call once the drain that used them is finished. Those gone since stay
+ * for the next: their samples are in it. */
 void disc_table_expire(struct disc_table *t);
 
 size_t disc_table_size(const struct disc_table *t);

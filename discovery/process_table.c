@@ -45,6 +45,7 @@ struct entry {
 	uint64_t maps_interval; /* interval its maps were last read in; 0: never */
 	uint64_t maps_read_ns;  /* when (CLOCK_MONOTONIC) */
 	bool stale;            /* exec'd since it was read: not to be used as is */
+	uint64_t exit_interval; /* interval it was marked exited in */
 };
 
 struct disc_table {
@@ -95,6 +96,15 @@ static void entry_free(struct entry *e)
 
 /* Sequential pids spread evenly over the buckets, so the table grows only
  * to keep chains short, and a failure to grow just leaves them longer. */
+/* Marked once: it stays until the drain after the one it exited in. */
+static void mark_exited(struct disc_table *t, struct entry *e)
+{
+	if (e->p.exited)
+		return;
+	e->p.exited = true;
+	e->exit_interval = t->interval;
+}
+
 static void insert(struct disc_table *t, struct entry *e)
 {
 	if (t->n >= t->nbuckets) {
@@ -298,7 +308,7 @@ static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat 
 		maps_read(t, e);
 	for (struct entry *x = *bucket(t, pid); x; x = x->next)
 		if (x->p.pid == pid)
-			x->p.exited = true;
+			mark_exited(t, x);
 	insert(t, e);
 	*out = e;
 	return 0;
@@ -465,7 +475,7 @@ int disc_table_scan(struct disc_table *t)
 	for (size_t i = 0; i < t->nbuckets; i++)
 		for (struct entry *e = t->buckets[i]; e; e = e->next)
 			if (e->seen != t->scan)
-				e->p.exited = true;
+				mark_exited(t, e);
 	return 0;
 }
 
@@ -548,7 +558,9 @@ void disc_table_expire(struct disc_table *t)
 		while (*link) {
 			struct entry *e = *link;
 
-			if (e->p.exited) {
+			/* One gone since the drain may have samples in the
+			 * next (the drain is finished a moment after it). */
+			if (e->p.exited && e->exit_interval < t->interval) {
 				*link = e->next;
 				entry_free(e);
 				t->n--;
@@ -664,6 +676,7 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 	process_release(&e->p);
 	e->p = p;
 	e->stale = false;
+	e->exit_interval = t->interval;
 	e->maps_interval = t->interval; /* there are none to read */
 	t->stats.gone_added++;
 	return &e->p;
@@ -710,7 +723,7 @@ void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks)
 	struct entry *e = find(t, pid, start_ticks);
 
 	if (e)
-		e->p.exited = true;
+		mark_exited(t, e);
 }
 
 void disc_table_next_interval(struct disc_table *t)

@@ -198,6 +198,7 @@ static void test_child_exits(struct disc_table *t)
 	if (p)
 		CHECK(p->exited);
 	CHECK_INT(disc_table_refresh_maps(t, p), -ESRCH);
+	disc_table_next_interval(t);
 	disc_table_expire(t);
 	CHECK(disc_table_get(t, child, start) == NULL);
 }

@@ -75,6 +75,30 @@ def at_entry(path, frame, name=None, entry=None):
     return v is not None and entry <= v < entry + 64
 
 
+class Roots:
+    """Whether a stack is whole: it passes through main, or its outermost
+    frame is the entry point of its executable or of ld.so (_start, named or
+    not: cc1's symbols are only its dynamic ones, and a file read for the
+    first time may not be named by the interval's deadline; a sample taken
+    while ld.so loads the program ends in ld.so's entry)."""
+
+    def __init__(self, exe, name=None):
+        """exe: the executable (read for its entry point); name: the base
+        name it ran under, when that was a copy of exe."""
+        self.exe, self.entry = exe, entry_point(exe)
+        self.name = name or os.path.basename(exe)
+
+    def whole(self, sample):
+        if any(f.name in ("main", "_start") for f in sample.frames):
+            return True
+        last = sample.frames[-1] if sample.frames else None
+        if at_entry(self.exe, last, self.name, self.entry):
+            return True
+        return last is not None and last.mapping is not None and \
+            os.path.basename(last.mapping.file).startswith("ld-linux") and \
+            os.path.exists(last.mapping.file) and at_entry(last.mapping.file, last)
+
+
 _LOC_RE = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
 
 

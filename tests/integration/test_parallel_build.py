@@ -39,12 +39,6 @@ ALIAS = {"exe": "smolder", "as": "x86_64-linux-gnu-as", "ld": "x86_64-linux-gnu-
          "meson": "python3.11", "cc": "x86_64-linux-gnu-gcc-12", "gcc": "x86_64-linux-gnu-gcc-12"}
 
 
-def whole(sample, exe, entry):
-    if any(f.name in ("main", "_start") for f in sample.frames):
-        return True
-    return et.at_entry(exe, sample.frames[-1] if sample.frames else None, entry=entry)
-
-
 def perf_shares(data):
     out = subprocess.run(["perf", "report", "-i", data, "--sort", "comm", "--stdio",
                           "--no-children"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -142,19 +136,20 @@ def test(smolder, source_root):
             h.fail("executables more than 3 pp from perf: " + "; ".join(worst))
 
         samples = r.samples("cc1")
-        entry = et.entry_point(cc1)
+        roots = et.Roots(cc1)
         n = h.count(samples)
-        good = h.count([s for s in samples if whole(s, cc1, entry)])
-        h.log("cc1: %d samples, %d whole (%.1f%%); stack copies: %d sent, %d used, %d dropped"
+        good = h.count([s for s in samples if roots.whole(s)])
+        h.log("cc1: %d samples, %d whole (%.1f%%); stack copies: %d sent, %d used, %d dropped, %d late"
               % (n, good, 100.0 * good / max(n, 1), r.total("stack_copies_sent"),
-                 r.total("stack_copies_used"), r.total("stack_copies_dropped")))
+                 r.total("stack_copies_used"), r.total("stack_copies_dropped"),
+                 r.total("stack_copies_late")))
         if n < 200:
             h.fail("only %d samples of cc1: the build did not compile" % n)
         if good < 0.90 * n:
             h.fail("%d of %d of cc1's samples are whole, under 90%%; the outermost frames of "
                    "some that are not:\n%s" % (good, n, "\n".join(
                        ";".join(h._frame_text(f) for f in s.frames[-4:])
-                       for s in samples if not whole(s, cc1, entry))[:3000]))
+                       for s in samples if not roots.whole(s))[:3000]))
         ok = True
     finally:
         if ok and not os.environ.get("SMOLDER_IT_KEEP"):
