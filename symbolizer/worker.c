@@ -350,10 +350,12 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 	}
 	/* What the file costs here once its unwind table, which the agent
 	 * holds from now on, is let go: measured, libelf and libdw allocate
-	 * behind our back (an open is rare and dear, the measure is not). */
+	 * behind our back (an open is rare and dear, the measure is not). The
+	 * table's rows are let go whole: their allocation, which grew by
+	 * doubling, and its chunk header. */
 	now = sym_heap_in_use();
 	bytes = now > before ? now - before : 0;
-	rows = se->unwind.n * sizeof(*se->unwind.rows);
+	rows = se->unwind.rows ? malloc_usable_size(se->unwind.rows) + sizeof(size_t) : 0;
 	err = send_open_reply(w, se, 0, corrupt, bytes > rows ? bytes - rows : 0);
 	sym_unwind_table_release(&se->unwind);
 	return err;
