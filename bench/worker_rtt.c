@@ -72,6 +72,35 @@ static double name_pass(struct sym_cache *c, struct sym_elf *elf, const uint64_t
 /* Seconds to name addrs[0..n) of path, the open excluded (into *open_s):
  * cold (the first address of each function: DWARF read as it is needed)
  * into *cold, then warm (the next byte of each: DWARF read already). */
+/* The worker's anonymous resident bytes (statm: resident - shared), 0
+ * in-process. */
+static uint64_t worker_anon(struct sym_worker *w, enum mode mode)
+{
+	struct sym_worker_stats st;
+	unsigned long size, resident, shared;
+	char path[64];
+	FILE *f;
+	int got;
+
+	sym_worker_get_stats(w, &st);
+	if (mode == IN_PROCESS || !st.pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/statm", st.pid);
+	f = fopen(path, "r");
+	got = f ? fscanf(f, "%lu %lu %lu", &size, &resident, &shared) : 0;
+	if (f)
+		fclose(f);
+	return got == 3 ? (resident - shared) * 4096ull : 0;
+}
+
+static uint64_t cache_bytes(struct sym_cache *c)
+{
+	struct sym_cache_stats st;
+
+	sym_cache_get_stats(c, &st);
+	return st.bytes;
+}
+
 static void name_all(struct sym_worker *w, const char *path, const uint64_t *addrs, size_t n,
 		     enum mode mode, double *open_s, double *cold, double *warm, size_t *named)
 {
@@ -86,8 +115,12 @@ static void name_all(struct sym_worker *w, const char *path, const uint64_t *add
 		exit(1);
 	}
 	*open_s = now_s() - t0;
+	printf("  cache bytes: open %.1f MiB", cache_bytes(c) / 1048576.0);
 	*cold = name_pass(c, elf, addrs, n, 0, mode, named);
+	printf(", cold %.1f MiB", cache_bytes(c) / 1048576.0);
 	*warm = name_pass(c, elf, addrs, n, 1, mode, &warm_named);
+	printf(", warm %.1f MiB; worker anon resident %.1f MiB\n", cache_bytes(c) / 1048576.0,
+	       worker_anon(w, mode) / 1048576.0);
 	sym_cache_free(c);
 }
 

@@ -92,6 +92,20 @@ int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, int64
  * the debug file's, MiniDebugInfo's). -ENOENT when none. */
 int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name);
 
+/* What the heap holds (mallinfo2: in use, mapped chunks included). It
+ * walks every free chunk: for rare moments only (see dwarf.c). */
+size_t sym_heap_in_use(void);
+
+/* A batch of lookups through d (NULL: none): what libdw reads during it
+ * and keeps is measured from the first lookup that reads something new,
+ * and sym_dwarf_growing is true from then on. sym_dwarf_end returns the
+ * growth of the heap since then, less transient (what the caller
+ * allocated since and frees after; 0 when nothing new was read). See
+ * dwarf.c. */
+void sym_dwarf_begin(struct sym_dwarf *d);
+bool sym_dwarf_growing(const struct sym_dwarf *d);
+size_t sym_dwarf_end(struct sym_dwarf *d, size_t transient);
+
 /* ---- the debug file search (debug_find.c) ---- */
 
 /* What sym_debug_find needs, set as the module's userdata. */

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,120 @@ struct sym_dwarf {
 	Dwfl_Callbacks callbacks;
 	enum sym_debug_source source;
 	struct sym_htab paths; /* source paths made absolute, one copy each */
+	struct sym_htab units; /* offsets of the units named from so far */
+	bool looked_up;        /* an address was looked up: the ranges are read */
+	bool symtab_read;      /* libdwfl's symbol table is read */
+	bool batch;            /* between sym_dwarf_begin and sym_dwarf_end */
+	size_t before;         /* the heap in use when the batch began to grow */
 };
 
 struct path_entry {
 	struct sym_hnode node;
 	char path[];
 };
+
+struct unit_entry {
+	struct sym_hnode node;
+	Dwarf_Off offset;
+};
+
+/* ---- what libdw keeps ----
+ *
+ * libdw reads lazily and keeps what it read, on its own heap allocations:
+ * the address ranges of every unit at the first lookup, a unit's line
+ * table and abbreviations the first time an address in it is named,
+ * libdwfl's symbol table at its first symbol lookup. What a file costs
+ * must count them, so the heap is measured, but only over a batch of
+ * lookups that read something new: from the first such read in it
+ * (sym_dwarf_growing says there was one) to sym_dwarf_end. mallinfo2
+ * walks every free chunk of every arena under the arena lock (60-300 us a
+ * call in the worker on a build host): around every batch, or every new
+ * unit, it is dearer than what it measures. A batch that reads nothing new
+ * keeps nothing here (a unit's header, read to find it, and abbreviations
+ * found later in a unit already read, a few hundred bytes, are not
+ * counted). */
+
+size_t sym_heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+#define NOT_MEASURED SIZE_MAX
+
+/* Something new is about to be read: measure from here on. */
+static void growing(struct sym_dwarf *d)
+{
+	if (d->batch && d->before == NOT_MEASURED)
+		d->before = sym_heap_in_use();
+}
+
+void sym_dwarf_begin(struct sym_dwarf *d)
+{
+	if (d) {
+		d->batch = true;
+		d->before = NOT_MEASURED;
+	}
+}
+
+bool sym_dwarf_growing(const struct sym_dwarf *d)
+{
+	return d && d->batch && d->before != NOT_MEASURED;
+}
+
+size_t sym_dwarf_end(struct sym_dwarf *d, size_t transient)
+{
+	size_t now, before;
+
+	if (!d)
+		return 0;
+	before = d->before;
+	d->batch = false;
+	d->before = NOT_MEASURED;
+	if (before == NOT_MEASURED)
+		return 0;
+	now = sym_heap_in_use();
+	return now > before + transient ? now - before - transient : 0;
+}
+
+static bool unit_eq(const struct sym_hnode *n, const void *key)
+{
+	return ((const struct unit_entry *)n)->offset == *(const Dwarf_Off *)key;
+}
+
+/* True the first time cu is seen (it is then remembered). */
+static bool first_sight(struct sym_dwarf *d, Dwarf_Die *cu)
+{
+	Dwarf_Off off = dwarf_dieoffset(cu);
+	uint64_t h = sym_hash_bytes(&off, sizeof(off), SYM_HASH_INIT);
+	struct unit_entry *e;
+
+	if (sym_htab_find(&d->units, h, unit_eq, &off))
+		return false;
+	e = malloc(sizeof(*e));
+	if (!e)
+		return true;
+	e->node.hash = h;
+	e->offset = off;
+	if (sym_htab_add(&d->units, &e->node))
+		free(e);
+	return true;
+}
+
+/* The unit holding vaddr, or NULL. */
+static Dwarf_Die *unit_at(struct sym_dwarf *d, uint64_t vaddr, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu;
+
+	if (!d->looked_up)
+		growing(d);
+	d->looked_up = true;
+	cu = dwfl_module_addrdie(d->mod, vaddr, bias);
+	if (cu && first_sight(d, cu))
+		growing(d);
+	return cu;
+}
 
 static int no_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 		  Dwarf_Addr base, char **file_name, Elf **elfp)
@@ -78,7 +187,7 @@ static struct sym_dwarf *dwarf_new(const char *const *debug_dirs, bool search)
 	return d;
 }
 
-static bool free_path(struct sym_hnode *n, void *ctx)
+static bool free_node(struct sym_hnode *n, void *ctx)
 {
 	(void)ctx;
 	free(n);
@@ -89,8 +198,10 @@ void sym_dwarf_free(struct sym_dwarf *d)
 {
 	if (!d)
 		return;
-	sym_htab_drop_if(&d->paths, free_path, NULL);
+	sym_htab_drop_if(&d->paths, free_node, NULL);
 	sym_htab_release(&d->paths);
+	sym_htab_drop_if(&d->units, free_node, NULL);
+	sym_htab_release(&d->units);
 	dwfl_end(d->dwfl);
 	free(d->debuginfo_path);
 	free(d);
@@ -367,7 +478,7 @@ int sym_dwarf_frames(struct sym_dwarf *d, uint64_t vaddr, struct sym_frame *fram
 	*n = *n_owned = 0;
 	if (!has_dwarf(d) || !max)
 		return -ENOENT;
-	cu = dwfl_module_addrdie(d->mod, vaddr, &bias);
+	cu = unit_at(d, vaddr, &bias);
 	if (!cu)
 		return -ENOENT;
 	line_of(d, cu, vaddr - bias, &file, &lineno);
@@ -408,7 +519,7 @@ int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, int64
 
 	if (!has_dwarf(d))
 		return -ENOENT;
-	cu = dwfl_module_addrdie(d->mod, vaddr, &bias);
+	cu = unit_at(d, vaddr, &bias);
 	if (!cu)
 		return -ENOENT;
 	line_of(d, cu, vaddr - bias, file, &lineno);
@@ -426,6 +537,9 @@ int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name)
 
 	if (!d)
 		return -ENOENT;
+	if (!d->symtab_read)
+		growing(d);
+	d->symtab_read = true;
 	s = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 	if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 		return -ENOENT;

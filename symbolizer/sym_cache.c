@@ -35,7 +35,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -358,18 +357,11 @@ int sym_cache_add_elf(struct sym_cache *c, struct sym_elf *elf)
 
 /* ---- memory ---- */
 
-/* What the heap holds: libdw allocates behind our back, so what reading a
- * file and resolving an address cost is measured around them. */
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
+/* What reading a file cost: libelf and libdw allocate behind our back, so
+ * it is measured around the read (rare, and dear anyway). */
 static size_t heap_growth(size_t before)
 {
-	size_t now = heap_in_use();
+	size_t now = sym_heap_in_use();
 
 	return now > before ? now - before : 0;
 }
@@ -532,7 +524,7 @@ static int read_new(struct sym_cache *c, int fd, const struct sym_file_ref *ref,
 		    const char *content_id, struct sym_elf **elf)
 {
 	struct sym_debug_search search = sym_cache_debug_search(c, ref);
-	size_t before = heap_in_use();
+	size_t before = sym_heap_in_use();
 	struct sym_elf *se;
 	int err;
 
@@ -805,7 +797,7 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 		    struct sym_location *loc)
 {
-	size_t before, added;
+	size_t added;
 	int err;
 
 	if (!c || !elf || !loc)
@@ -814,15 +806,12 @@ int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,
 		touch(c, elf);
 		return sym_cache_resolve_remote(c, elf, vaddr, loc);
 	}
-	before = heap_in_use();
+	/* The answer kept, and what libdw read to find it (dwarf.c). */
+	sym_dwarf_begin(elf->dwarf);
 	err = sym_elf_resolve_address(elf, vaddr, loc, &added);
-	if (added) {
-		size_t grown = heap_growth(before);
-
-		added = grown > added ? grown : added;
-		elf->bytes += added;
-		c->stats.bytes += added;
-	}
+	added += sym_dwarf_end(elf->dwarf, sym_dwarf_growing(elf->dwarf) ? added : 0);
+	elf->bytes += added;
+	c->stats.bytes += added;
 	touch(c, elf);
 	return err;
 }

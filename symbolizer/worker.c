@@ -137,13 +137,6 @@ static void *watch_memory(void *started)
 	return NULL;
 }
 
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
 /* ---- files ---- */
 
 static bool handle_eq(const struct sym_hnode *n, const void *key)
@@ -321,7 +314,7 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 		.candidates = ask_agent,
 		.candidates_ctx = w,
 	};
-	size_t before = heap_in_use(), now, bytes, rows;
+	size_t before = sym_heap_in_use(), now, bytes, rows;
 	struct worker_file *f;
 	struct sym_elf *se;
 	bool corrupt;
@@ -356,10 +349,13 @@ static int open_file(struct worker *w, const Smolder__Worker__OpenFile *req, int
 		return send_open_reply(w, NULL, -ENOMEM, false, 0);
 	}
 	/* What the file costs here once its unwind table, which the agent
-	 * holds from now on, is let go. */
-	now = heap_in_use();
+	 * holds from now on, is let go: measured, libelf and libdw allocate
+	 * behind our back (an open is rare and dear, the measure is not). The
+	 * table's rows are let go whole: their allocation, which grew by
+	 * doubling, and its chunk header. */
+	now = sym_heap_in_use();
 	bytes = now > before ? now - before : 0;
-	rows = se->unwind.n * sizeof(*se->unwind.rows);
+	rows = se->unwind.rows ? malloc_usable_size(se->unwind.rows) + sizeof(size_t) : 0;
 	err = send_open_reply(w, se, 0, corrupt, bytes > rows ? bytes - rows : 0);
 	sym_unwind_table_release(&se->unwind);
 	return err;
@@ -403,11 +399,12 @@ static int send_resolve_reply(struct worker *w, int error, Smolder__Worker__Loca
 }
 
 /* The answers point into the file's cache of resolved addresses, which
- * is dropped once they are sent: the agent keeps them. */
+ * is dropped once they are sent: the agent keeps them (and counts them).
+ * What stays here is what libdw read to find them (dwarf.c). */
 static int resolve(struct worker *w, const Smolder__Worker__Resolve *req)
 {
 	struct worker_file *f = find_file(w, req->handle);
-	size_t n = req->n_vaddrs, before = heap_in_use(), grown = 0;
+	size_t n = req->n_vaddrs, grown, answers = 0;
 	Smolder__Worker__Location *locs = NULL, **loc_ptrs = NULL;
 	Smolder__Worker__Frame *frames = NULL, **frame_ptrs = NULL;
 	int err = 0;
@@ -422,21 +419,22 @@ static int resolve(struct worker *w, const Smolder__Worker__Resolve *req)
 	frame_ptrs = calloc(n * LOCATION_FRAMES_MAX + 1, sizeof(*frame_ptrs));
 	if (!locs || !loc_ptrs || !frames || !frame_ptrs)
 		err = -ENOMEM;
+	/* What libdw reads and keeps for them is measured (dwarf.c); the
+	 * answers are not kept here. */
+	sym_dwarf_begin(f->elf->dwarf);
 	for (size_t i = 0; !err && i < n; i++) {
 		struct sym_location loc = { 0 };
 		size_t added;
 
 		if (sym_elf_resolve_address(f->elf, req->vaddrs[i], &loc, &added))
 			loc.n = 0;
+		if (sym_dwarf_growing(f->elf->dwarf))
+			answers += added;
 		fill_location(&loc, &locs[i], frames + i * LOCATION_FRAMES_MAX,
 			      frame_ptrs + i * LOCATION_FRAMES_MAX);
 		loc_ptrs[i] = &locs[i];
 	}
-	if (!err) {
-		size_t now = heap_in_use();
-
-		grown = now > before ? now - before : 0;
-	}
+	grown = sym_dwarf_end(f->elf->dwarf, answers);
 	err = send_resolve_reply(w, err, err ? NULL : loc_ptrs, err ? 0 : n, grown);
 	sym_elf_forget_addresses(f->elf);
 	free(locs);
