@@ -10,7 +10,6 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
-#include "rows_window.h"
 #include "stack_copy.h"
 #include "unwind_walk.h"
 
@@ -40,7 +39,6 @@ struct stack_copies {
 	struct sampler *sampler;
 	struct unwind_loader *unwind;
 	struct disc_table *disc;
-	int rows_fd;
 	struct pending **pending;
 	size_t n_pending, cap_pending;
 	struct walked *walked;
@@ -112,8 +110,7 @@ static int take_copy(void *ctx, void *data, size_t size)
 struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *unwind,
 				      struct disc_table *disc)
 {
-	int fd = sampler_stack_copies_fd(s), procs_fd;
-	uint32_t max_rows;
+	int fd = sampler_stack_copies_fd(s);
 	struct stack_copies *c;
 
 	if (fd < 0 || !unwind) {
@@ -126,7 +123,6 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 	c->sampler = s;
 	c->unwind = unwind;
 	c->disc = disc;
-	sampler_unwind_maps(s, &c->rows_fd, &procs_fd, &max_rows);
 	c->ring = ring_buffer__new(fd, take_copy, c, NULL);
 	if (!c->ring) {
 		free(c);
@@ -167,15 +163,16 @@ struct view {
 	int rc; /* unwind_loader_view's */
 	struct smolder_unwind_proc proc;
 	struct unwind_walk_mapping maps[SMOLDER_UNWIND_MAPPINGS_MAX];
-	/* Each table's rows, mapped while the view is the current one. */
-	struct rows_window windows[SMOLDER_UNWIND_MAPPINGS_MAX];
+	/* Each table's rows, as the symbol cache holds them: the same rows
+	 * BPF reads, without mapping the BPF array (a mapping of a large
+	 * table costs a page-table entry a page, made and unmade each time:
+	 * a third of the agent's CPU on a build host). */
+	const struct smolder_unwind_row *rows[SMOLDER_UNWIND_MAPPINGS_MAX];
 	size_t n;
 };
 
 static void view_release(struct view *v)
 {
-	for (size_t i = 0; i < v->n; i++)
-		rows_window_unmap(&v->windows[i]);
 	v->n = 0;
 	v->valid = false;
 }
@@ -188,21 +185,17 @@ static void view_of(struct stack_copies *c, const struct disc_process *p, struct
 	v->valid = true;
 	v->tgid = (uint32_t)p->pid;
 	v->start_ticks = p->start_ticks;
-	v->rc = unwind_loader_view(c->unwind, p, &v->proc);
+	v->rc = unwind_loader_view(c->unwind, p, &v->proc, v->rows);
 	v->n = 0;
 	for (uint32_t i = 0; i < v->proc.n && i < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
 		const struct smolder_unwind_mapping *m = &v->proc.m[i];
-		struct rows_window *w = &v->windows[v->n];
-		bool rows = m->n_rows && rows_window_map(c->rows_fd, m->first_row, m->n_rows,
-							 false, w) == 0;
+		bool rows = m->n_rows && v->rows[i];
 
-		if (!rows)
-			w->addr = NULL;
 		v->maps[v->n++] = (struct unwind_walk_mapping){
 			.start = m->start,
 			.end = m->end,
 			.bias = m->bias,
-			.rows = rows ? w->rows : NULL, /* else frame pointers there */
+			.rows = rows ? v->rows[i] : NULL, /* else frame pointers there */
 			.n_rows = rows ? m->n_rows : 0,
 		};
 	}
@@ -235,6 +228,15 @@ static bool add_walked(struct stack_copies *c, const struct pending *p, const st
 	return true;
 }
 
+static int by_process(const void *a, const void *b)
+{
+	const struct pending *x = *(struct pending *const *)a, *y = *(struct pending *const *)b;
+
+	if (x->key.tgid != y->key.tgid)
+		return x->key.tgid < y->key.tgid ? -1 : 1;
+	return (x->key.start_ticks > y->key.start_ticks) - (x->key.start_ticks < y->key.start_ticks);
+}
+
 /* Walks the copies whose process's mappings are known and whose tables
  * were read in time. The copies of the drained generation (drained_gen >=
  * 0) whose process is unknown, or whose mappings are another image's, are
@@ -245,6 +247,9 @@ static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 {
 	struct view *v = calloc(1, sizeof(*v));
 	size_t kept = 0, waiting = 0;
+
+	/* A process's copies together: its view is made once a pass. */
+	qsort(c->pending, c->n_pending, sizeof(*c->pending), by_process);
 
 	for (size_t i = 0; i < c->n_pending; i++) {
 		struct pending *p = c->pending[i];

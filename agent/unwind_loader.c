@@ -263,7 +263,7 @@ static void file_key(const struct sym_elf *elf, const struct disc_mapping *m, ch
 /* One executable mapping of p: where its rows are, if they can be. */
 static void map_one(struct unwind_loader *l, const struct disc_process *p,
 		    const struct disc_mapping *m, struct smolder_unwind_mapping *out,
-		    struct proc_ref *refs)
+		    struct proc_ref *refs, const struct smolder_unwind_row **rows)
 {
 	struct sym_file_ref ref;
 	const struct sym_unwind_table *t;
@@ -295,6 +295,9 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 	out->bias = m->start - vaddr;
 	out->first_row = l->tables[index].first;
 	out->n_rows = l->tables[index].n;
+	/* The rows loaded under this content key are these very rows. */
+	if (rows && t->n == out->n_rows)
+		*rows = t->rows;
 }
 
 static bool executable_file(const struct disc_mapping *m)
@@ -309,7 +312,8 @@ static bool is_vdso(const struct disc_mapping *m)
 
 /* The vDSO: the kernel's, the same in every process. */
 static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
-		     struct smolder_unwind_mapping *out, struct proc_ref *refs)
+		     struct smolder_unwind_mapping *out, struct proc_ref *refs,
+		     const struct smolder_unwind_row **rows)
 {
 	uint32_t index;
 
@@ -325,31 +329,38 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 	out->bias = m->start - l->vdso_vaddr;
 	out->first_row = l->tables[index].first;
 	out->n_rows = l->tables[index].n;
+	if (rows)
+		*rows = l->vdso.rows;
 }
 
 /* p's mappings as the walk sees them, into up, loading the tables of
- * its files; refs takes a reference on each table. */
+ * its files; refs takes a reference on each table. rows (NULL: not
+ * wanted): each mapping's rows in the agent's memory. */
 static void build_proc(struct unwind_loader *l, const struct disc_process *p,
-		       struct smolder_unwind_proc *up, struct proc_ref *refs)
+		       struct smolder_unwind_proc *up, struct proc_ref *refs,
+		       const struct smolder_unwind_row **rows)
 {
 	l->publishing_incomplete = false;
 	up->start_ticks = p->start_ticks;
 	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
+		const struct smolder_unwind_row **r = rows ? &rows[up->n] : NULL;
+
 		if (executable_file(&p->maps.v[i]))
-			map_one(l, p, &p->maps.v[i], &up->m[up->n++], refs);
+			map_one(l, p, &p->maps.v[i], &up->m[up->n++], refs, r);
 		else if (is_vdso(&p->maps.v[i]))
-			map_vdso(l, &p->maps.v[i], &up->m[up->n++], refs);
+			map_vdso(l, &p->maps.v[i], &up->m[up->n++], refs, r);
 	}
 	refs->incomplete = l->publishing_incomplete;
 }
 
 int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
-		       struct smolder_unwind_proc *up)
+		       struct smolder_unwind_proc *up, const struct smolder_unwind_row **rows)
 {
 	struct proc_ref refs = { .pid = p->pid };
 
 	memset(up, 0, sizeof(*up));
-	build_proc(l, p, up, &refs);
+	memset(rows, 0, SMOLDER_UNWIND_MAPPINGS_MAX * sizeof(*rows));
+	build_proc(l, p, up, &refs, rows);
 	/* Nothing holds them: the caller walks at once, before any other
 	 * table is loaded in their place. */
 	release_refs(l, &refs);
@@ -365,7 +376,7 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 
 	if (!up)
 		return;
-	build_proc(l, p, up, &refs);
+	build_proc(l, p, up, &refs, NULL);
 	/* The new references before the old ones go: a table both map is
 	 * not evicted in between. */
 	old = find_proc(l, p->pid, &at);

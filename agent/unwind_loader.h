@@ -53,10 +53,13 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 
 /* p's mappings as the walk sees them (loading their tables as publish
  * does), into up, without publishing them: for the walk of a stack copy
- * (stack_copies.h), at once. -EAGAIN: a file was not read in time, and
- * is walked by frame pointers in up. */
+ * (stack_copies.h), at once. rows[i] (SMOLDER_UNWIND_MAPPINGS_MAX of
+ * them): the rows of up->m[i] as the symbol cache holds them, the same
+ * BPF has (NULL: none, frame pointers there); valid until the symbol
+ * cache is next trimmed. -EAGAIN: a file was not read in time, and is
+ * walked by frame pointers in up. */
 int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
-		       struct smolder_unwind_proc *up);
+		       struct smolder_unwind_proc *up, const struct smolder_unwind_row **rows);
 
 /* Publishes again the processes a file of which was not read in time (the
  * parser worker's deadline passed, or it died): until then those files are

@@ -5,7 +5,10 @@
  * sym_elf. A known file costs a stat() of the candidate path, never a
  * second open or parse; and a mapping whose device and inode led to a file
  * less than REVERIFY_NS ago costs nothing at all, which matters because
- * the agent asks once per frame. Two files (two containers' copies of
+ * the agent asks once per frame. So does a mapping known only from the
+ * kernel's word (no device and inode: a process gone before its maps were
+ * read), by its process, place and build-id: its paths cost five system
+ * calls a frame otherwise. Two files (two containers' copies of
  * one library) share one sym_elf when they have the same build-id and the
  * same content id (the SHA-256 of their bytes), never by build-id alone:
  * a build-id is a note any file can copy, and a file that copied libc's
@@ -80,6 +83,11 @@ struct mapped_entry {
 	struct sym_hnode node;
 	uint64_t dev;
 	uint64_t ino;
+	/* Without dev/ino: the process, the mapping's start and a hash of
+	 * the build-id the kernel gave (0 with dev/ino). */
+	uint64_t pid;
+	uint64_t start;
+	uint64_t build_id_hash;
 	uint64_t verified_ns;
 	struct sym_elf *elf; /* owned by the files table */
 };
@@ -368,9 +376,27 @@ static size_t heap_growth(size_t before)
 
 /* ---- files by mapping ---- */
 
-static uint64_t mapped_hash(uint64_t dev, uint64_t ino)
+/* What a mapping is found by: dev/ino, else (process, start, build-id);
+ * false when neither can be had. */
+static bool mapped_key_of(const struct sym_file_ref *ref, uint64_t key[5])
 {
-	return sym_hash_bytes(&ino, sizeof(ino), sym_hash_bytes(&dev, sizeof(dev), SYM_HASH_INIT));
+	key[0] = ref->dev;
+	key[1] = ref->inode;
+	key[2] = key[3] = key[4] = 0;
+	if (ref->dev && ref->inode)
+		return true;
+	if (ref->pid <= 0 || !ref->build_id || !ref->build_id[0] || ref->map_end <= ref->map_start)
+		return false;
+	key[0] = key[1] = 0;
+	key[2] = (uint64_t)ref->pid;
+	key[3] = ref->map_start;
+	key[4] = sym_hash_bytes(ref->build_id, strlen(ref->build_id), SYM_HASH_INIT);
+	return true;
+}
+
+static uint64_t mapped_hash(const uint64_t key[5])
+{
+	return sym_hash_bytes(key, 5 * sizeof(key[0]), SYM_HASH_INIT);
 }
 
 static bool mapped_eq(const struct sym_hnode *n, const void *key)
@@ -378,32 +404,37 @@ static bool mapped_eq(const struct sym_hnode *n, const void *key)
 	const struct mapped_entry *me = (const struct mapped_entry *)n;
 	const uint64_t *k = key;
 
-	return me->dev == k[0] && me->ino == k[1];
+	return me->dev == k[0] && me->ino == k[1] && me->pid == k[2] && me->start == k[3] &&
+	       me->build_id_hash == k[4];
 }
 
 static struct mapped_entry *find_mapped(const struct sym_cache *c, const struct sym_file_ref *ref)
 {
-	const uint64_t key[2] = { ref->dev, ref->inode };
+	uint64_t key[5];
 
-	if (!ref->dev || !ref->inode)
+	if (!mapped_key_of(ref, key))
 		return NULL;
-	return (struct mapped_entry *)sym_htab_find(&c->mapped, mapped_hash(key[0], key[1]),
-						    mapped_eq, key);
+	return (struct mapped_entry *)sym_htab_find(&c->mapped, mapped_hash(key), mapped_eq, key);
 }
 
-/* Remembers what ref's dev/ino led to; failing to is only a lost shortcut. */
+/* Remembers what ref led to; failing to is only a lost shortcut. */
 static void remember_mapped(struct sym_cache *c, struct mapped_entry *me,
 			    const struct sym_file_ref *ref, struct sym_elf *elf, uint64_t now)
 {
-	if (!ref->dev || !ref->inode)
+	uint64_t key[5];
+
+	if (!mapped_key_of(ref, key))
 		return;
 	if (!me) {
 		me = calloc(1, sizeof(*me));
 		if (!me)
 			return;
-		me->dev = ref->dev;
-		me->ino = ref->inode;
-		me->node.hash = mapped_hash(me->dev, me->ino);
+		me->dev = key[0];
+		me->ino = key[1];
+		me->pid = key[2];
+		me->start = key[3];
+		me->build_id_hash = key[4];
+		me->node.hash = mapped_hash(key);
 		if (sym_htab_add(&c->mapped, &me->node)) {
 			free(me);
 			return;
@@ -932,9 +963,22 @@ static void take_arrivals(struct sym_cache *c)
 	}
 }
 
+/* A process's own shortcut past its time: one a process exits leaves,
+ * and each process leaves its own, so they are let go, not kept. */
+static bool stale_process_mapping(struct sym_hnode *n, void *ctx)
+{
+	const struct mapped_entry *me = (const struct mapped_entry *)n;
+	uint64_t now = *(const uint64_t *)ctx;
+
+	if (!me->pid || now - me->verified_ns < REVERIFY_NS)
+		return false;
+	free(n);
+	return true;
+}
+
 void sym_cache_trim(struct sym_cache *c)
 {
-	uint64_t now;
+	uint64_t now = sym_cache_now_ns();
 
 	if (!c)
 		return;
@@ -952,6 +996,7 @@ void sym_cache_trim(struct sym_cache *c)
 		take_arrivals(c);
 	}
 	evict_to_fit(c);
+	sym_htab_drop_if(&c->mapped, stale_process_mapping, &now);
 	sym_perf_maps_trim(c->perf_maps);
 }
 
