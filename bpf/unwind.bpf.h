@@ -338,11 +338,14 @@ static __always_inline bool step_ends(struct walk_state *st, int end)
 	return true;
 }
 
-static long walk_one(__u64 index, void *ctx)
+/* One frame of the walk: records st->ip and steps to its caller; nonzero
+ * when the walk ends. A global function: the verifier checks it once, on
+ * its own, with st and proc any values of their types (NULL too, hence the
+ * test), instead of again for each state bpf_loop's callback is verified
+ * in. Its arguments are pointers to sized types, which the verifier allows
+ * a global function since Linux 5.12. */
+__noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_unwind_proc *proc)
 {
-	struct walk_ctx *wc = ctx;
-	struct walk_state *st = wc->st;
-	const struct smolder_unwind_proc *proc = wc->proc;
 	const struct smolder_unwind_mapping *m = NULL;
 	const struct smolder_unwind_row *r = NULL;
 	__u64 pc;
@@ -359,6 +362,13 @@ static long walk_one(__u64 index, void *ctx)
 		return step_ends(st, step_row(st, r));
 	st->interrupted = 0;
 	return step_ends(st, step_frame_pointer(st));
+}
+
+static long walk_one(__u64 index, void *ctx)
+{
+	struct walk_ctx *wc = ctx;
+
+	return smolder_walk_frame(wc->st, wc->proc) ? 1 : 0;
 }
 
 /* The per-CPU scratch state; NULL only if it is missing. */
