@@ -88,14 +88,14 @@ _Static_assert((SMOLDER_UNWIND_MAPPINGS_MAX & (SMOLDER_UNWIND_MAPPINGS_MAX - 1))
 static __always_inline const struct smolder_unwind_mapping *
 find_mapping(struct walk_state *st, const struct smolder_unwind_proc *proc, __u64 ip)
 {
-	__u32 lo = 0, hi = proc->n;
+	__u64 lo = 0, hi = proc->n; /* 64-bit, as in find_row */
 	const struct smolder_unwind_mapping *m;
 
 	if (hi > SMOLDER_UNWIND_MAPPINGS_MAX)
 		hi = SMOLDER_UNWIND_MAPPINGS_MAX;
 	hi = opaque_u32(st, hi);
 	for (int i = 0; i < 7; i++) { /* 2^7 > SMOLDER_UNWIND_MAPPINGS_MAX */
-		__u32 mid;
+		__u64 mid;
 
 		if (lo >= hi)
 			break;
@@ -116,17 +116,20 @@ find_mapping(struct walk_state *st, const struct smolder_unwind_proc *proc, __u6
 /* The row holding file address pc among [first, first + n), or NULL. */
 static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __u32 n, __u64 pc)
 {
-	__u32 lo = 0, hi = n;
+	/* 64-bit, though they hold 32-bit numbers (lo = mid + 1 <= hi, no
+	 * wrap): no zero-extension of each at each step for the verifier to
+	 * walk through. */
+	__u64 lo = 0, hi = n;
 	const struct smolder_unwind_row *r;
 	__u32 idx;
 
 	for (int i = 0; i < SMOLDER_UNWIND_SEARCH_STEPS; i++) {
-		__u32 mid;
+		__u64 mid;
 
 		if (lo >= hi)
 			break;
 		mid = lo + (hi - lo) / 2;
-		idx = first + mid;
+		idx = first + (__u32)mid;
 		r = bpf_map_lookup_elem(&unwind_rows, &idx);
 		if (!r)
 			return NULL;
@@ -137,7 +140,7 @@ static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __
 	}
 	if (lo == 0)
 		return NULL;
-	idx = first + lo - 1;
+	idx = first + (__u32)lo - 1;
 	return bpf_map_lookup_elem(&unwind_rows, &idx);
 }
 
