@@ -367,6 +367,15 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 		return;
 	}
 	base = r->sp & ~(__u64)(SMOLDER_STACK_COPY_PAGE - 1);
+	/* The header before the pages: the verifier walks what follows the
+	 * loop once for each page count it may end with, and a load of a
+	 * pointer from task (mm) costs it a search of the kernel's BTF. */
+	c->key = *key;
+	c->gen = gen;
+	c->base = base;
+	c->image = (__u64)task->mm;
+	c->ip = r->ip;
+	regs_by_dwarf_number(r, c->regs);
 	for (int i = 0; i < SMOLDER_STACK_COPY_PAGES; i++) {
 		if (bpf_probe_read_user(c->stack + i * SMOLDER_STACK_COPY_PAGE,
 					SMOLDER_STACK_COPY_PAGE,
@@ -374,13 +383,7 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 			break;
 		len += SMOLDER_STACK_COPY_PAGE;
 	}
-	c->key = *key;
-	c->gen = gen;
 	c->len = len;
-	c->base = base;
-	c->image = (__u64)task->mm;
-	c->ip = r->ip;
-	regs_by_dwarf_number(r, c->regs);
 	/* Only the pages read: a shallow stack's copy is a page or two. */
 	if (bpf_ringbuf_output(&stack_copies, c, SMOLDER_STACK_COPY_HEADER + (len & SMOLDER_STACK_COPY_LEN_MASK), 0)) {
 		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);

@@ -45,7 +45,7 @@ struct walk_state {
 	/* The agent had published no mappings of this process: every frame
 	 * was walked by frame pointers, for want of its tables. */
 	__u32 no_tables;
-	__u32 pad;
+	__u32 opaque; /* see opaque_u32 */
 	__u64 regs[SMOLDER_DWARF_GPRS];          /* by DWARF number, if interrupted */
 	struct pt_regs saved;                    /* the sampled registers, as read */
 	__u64 sig[SMOLDER_SIGFRAME_NREGS];       /* a signal frame's, as read */
@@ -62,38 +62,52 @@ struct {
 #define FNV_PRIME 0x100000001b3ULL
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 
-/* The mapping of proc holding ip, or NULL. Indices are masked as well as
- * compared: the verifier loses the comparison across the 32-bit moves. */
-static __always_inline __u32 mapping_index(__u32 i)
+/* v, as the verifier sees it after a trip through memory (st->opaque):
+ * any 32-bit number, neither a constant nor traced back to what it was
+ * made of. For find_mapping's binary search: where proc->n is above the
+ * maximum, the clamp makes hi a constant, and so every lo and hi after it;
+ * the verifier then decides each "lo >= hi" itself and walks each of the
+ * search's 2^7 paths apart, as it does when an index into proc->m is traced
+ * back to lo and hi and marks them precise (100,000 of the 135,000
+ * instructions it processed for the CFI program). */
+static __always_inline __u32 opaque_u32(struct walk_state *st, __u32 v)
 {
-	barrier_var(i); /* keeps clang from dropping the mask it thinks idle */
-	return i & (SMOLDER_UNWIND_MAPPINGS_MAX - 1);
+	*(volatile __u32 *)&st->opaque = v;
+	return *(volatile __u32 *)&st->opaque;
+}
+
+/* An index into proc->m: masked, so the access is in bounds. */
+static __always_inline __u32 mapping_index(struct walk_state *st, __u32 i)
+{
+	return opaque_u32(st, i) & (SMOLDER_UNWIND_MAPPINGS_MAX - 1);
 }
 _Static_assert((SMOLDER_UNWIND_MAPPINGS_MAX & (SMOLDER_UNWIND_MAPPINGS_MAX - 1)) == 0,
 	       "the mapping index is masked");
 
+/* The mapping of proc holding ip, or NULL. */
 static __always_inline const struct smolder_unwind_mapping *
-find_mapping(const struct smolder_unwind_proc *proc, __u64 ip)
+find_mapping(struct walk_state *st, const struct smolder_unwind_proc *proc, __u64 ip)
 {
-	__u32 lo = 0, hi = proc->n;
+	__u64 lo = 0, hi = proc->n; /* 64-bit, as in find_row */
 	const struct smolder_unwind_mapping *m;
 
 	if (hi > SMOLDER_UNWIND_MAPPINGS_MAX)
 		hi = SMOLDER_UNWIND_MAPPINGS_MAX;
+	hi = opaque_u32(st, hi);
 	for (int i = 0; i < 7; i++) { /* 2^7 > SMOLDER_UNWIND_MAPPINGS_MAX */
-		__u32 mid;
+		__u64 mid;
 
 		if (lo >= hi)
 			break;
 		mid = lo + (hi - lo) / 2;
-		if (proc->m[mapping_index(mid)].end <= ip)
+		if (proc->m[mapping_index(st, mid)].end <= ip)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo >= SMOLDER_UNWIND_MAPPINGS_MAX || lo >= proc->n)
 		return NULL;
-	m = &proc->m[mapping_index(lo)];
+	m = &proc->m[mapping_index(st, lo)];
 	if (ip < m->start || ip >= m->end)
 		return NULL;
 	return m;
@@ -102,17 +116,20 @@ find_mapping(const struct smolder_unwind_proc *proc, __u64 ip)
 /* The row holding file address pc among [first, first + n), or NULL. */
 static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __u32 n, __u64 pc)
 {
-	__u32 lo = 0, hi = n;
+	/* 64-bit, though they hold 32-bit numbers (lo = mid + 1 <= hi, no
+	 * wrap): no zero-extension of each at each step for the verifier to
+	 * walk through. */
+	__u64 lo = 0, hi = n;
 	const struct smolder_unwind_row *r;
 	__u32 idx;
 
 	for (int i = 0; i < SMOLDER_UNWIND_SEARCH_STEPS; i++) {
-		__u32 mid;
+		__u64 mid;
 
 		if (lo >= hi)
 			break;
 		mid = lo + (hi - lo) / 2;
-		idx = first + mid;
+		idx = first + (__u32)mid;
 		r = bpf_map_lookup_elem(&unwind_rows, &idx);
 		if (!r)
 			return NULL;
@@ -123,7 +140,7 @@ static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __
 	}
 	if (lo == 0)
 		return NULL;
-	idx = first + lo - 1;
+	idx = first + (__u32)lo - 1;
 	return bpf_map_lookup_elem(&unwind_rows, &idx);
 }
 
@@ -324,11 +341,14 @@ static __always_inline bool step_ends(struct walk_state *st, int end)
 	return true;
 }
 
-static long walk_one(__u64 index, void *ctx)
+/* One frame of the walk: records st->ip and steps to its caller; nonzero
+ * when the walk ends. A global function: the verifier checks it once, on
+ * its own, with st and proc any values of their types (NULL too, hence the
+ * test), instead of again for each state bpf_loop's callback is verified
+ * in. Its arguments are pointers to sized types, which the verifier allows
+ * a global function since Linux 5.12. */
+__noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_unwind_proc *proc)
 {
-	struct walk_ctx *wc = ctx;
-	struct walk_state *st = wc->st;
-	const struct smolder_unwind_proc *proc = wc->proc;
 	const struct smolder_unwind_mapping *m = NULL;
 	const struct smolder_unwind_row *r = NULL;
 	__u64 pc;
@@ -338,13 +358,20 @@ static long walk_one(__u64 index, void *ctx)
 	/* A return address is after its call: its row is the call's. */
 	pc = st->interrupted ? st->ip : st->ip - 1;
 	if (proc)
-		m = find_mapping(proc, st->ip);
+		m = find_mapping(st, proc, st->ip);
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
 	if (r)
 		return step_ends(st, step_row(st, r));
 	st->interrupted = 0;
 	return step_ends(st, step_frame_pointer(st));
+}
+
+static long walk_one(__u64 index, void *ctx)
+{
+	struct walk_ctx *wc = ctx;
+
+	return smolder_walk_frame(wc->st, wc->proc) ? 1 : 0;
 }
 
 /* The per-CPU scratch state; NULL only if it is missing. */
