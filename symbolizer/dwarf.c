@@ -33,6 +33,7 @@ struct sym_dwarf {
 	struct sym_htab units; /* offsets of the units named from so far */
 	bool looked_up;        /* an address was looked up: the ranges are read */
 	bool symtab_read;      /* libdwfl's symbol table is read */
+	bool symtab_beyond;    /* ... and is a debug file's, beyond the file's own */
 	bool batch;            /* between sym_dwarf_begin and sym_dwarf_end */
 	size_t before;         /* the heap in use when the batch began to grow */
 };
@@ -529,6 +530,30 @@ int sym_dwarf_line(struct sym_dwarf *d, uint64_t vaddr, const char **file, int64
 	return 0;
 }
 
+/* Whether the module's file has a .gnu_debugdata section, whose symbols
+ * libdwfl reads and the file's own tables do not. */
+static bool has_minidebuginfo(Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	Elf *e = dwfl_module_getelf(mod, &bias);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!e || elf_getshdrstrndx(e, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(e, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".gnu_debugdata"))
+			return true;
+	}
+	return false;
+}
+
 int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name)
 {
 	GElf_Off off;
@@ -537,9 +562,22 @@ int sym_dwarf_symbol(struct sym_dwarf *d, uint64_t vaddr, const char **name)
 
 	if (!d)
 		return -ENOENT;
-	if (!d->symtab_read)
+	if (!d->symtab_read) {
+		const char *debugfile = NULL;
+
 		growing(d);
-	d->symtab_read = true;
+		d->symtab_read = true;
+		/* Without a debug file or MiniDebugInfo, libdwfl's table is
+		 * the file's own .symtab or .dynsym, which the file's tables
+		 * hold already: asking it again only searches them (linearly,
+		 * an address at a time: a sixth of the parser worker's CPU on
+		 * a build host, for cc1's unnamed frames). */
+		dwfl_module_getsymtab(d->mod);
+		dwfl_module_info(d->mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+		d->symtab_beyond = debugfile != NULL || has_minidebuginfo(d->mod);
+	}
+	if (!d->symtab_beyond)
+		return -ENOENT;
 	s = dwfl_module_addrinfo(d->mod, vaddr, &off, &sym, NULL, NULL, NULL);
 	if (!s || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 		return -ENOENT;
