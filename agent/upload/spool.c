@@ -32,6 +32,11 @@
 /* A record larger than this is not one of ours: Pyroscope's own limit on
  * a profile is far below it. */
 #define RECORD_MAX (256u << 20)
+/* The most a record's frame may claim to expand by: a profile's protobuf
+ * compresses some tenfold, and the size a corrupt header claims is
+ * allocated before a byte is decoded (the fuzzer found a 100-byte file
+ * claiming 256 MB). */
+#define RECORD_RATIO_MAX 1024u
 #define ZSTD_LEVEL 3
 
 struct spool_entry {
@@ -201,7 +206,8 @@ int spool_record_decode(const uint8_t *data, size_t len, struct upload_profile *
 		return -EBADMSG;
 	size = ZSTD_getFrameContentSize(data, len);
 	if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
-	    size > RECORD_MAX || ZSTD_findFrameCompressedSize(data, len) != len)
+	    size > RECORD_MAX || size / RECORD_RATIO_MAX > len ||
+	    ZSTD_findFrameCompressedSize(data, len) != len)
 		return -EBADMSG;
 	plain = malloc(size ? size : 1);
 	if (!plain)
