@@ -266,6 +266,24 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+const struct disc_process *proc_events_reread(void *ctx, int pid, uint64_t start_ticks,
+					      uint64_t image)
+{
+	struct proc_events *e = ctx;
+	const struct disc_process *p = disc_table_find_live(e->disc, pid);
+
+	/* Not one exec'd since: its maps now would be another image's. */
+	if (!p || p->start_ticks != start_ticks || p->image != image)
+		return NULL;
+	p = disc_table_refresh(e->disc, pid, start_ticks);
+	if (p && !p->exited) {
+		publish_exec_ranges(e, p);
+		if (e->unwind)
+			unwind_loader_publish(e->unwind, p);
+	}
+	return p;
+}
+
 static int reuse_shared_maps(struct events_bpf *skel, const struct sampler *s)
 {
 	struct sampler_event_maps m;

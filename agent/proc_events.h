@@ -45,6 +45,11 @@ void proc_events_settle(struct proc_events *e);
 /* Hands every waiting event to discovery. Returns how many, or -errno. */
 int proc_events_consume(struct proc_events *e);
 
+/* A live process's maps read again, and published again to BPF, if it
+ * runs the image given (stack_copies_reread_fn; ctx: the proc_events). */
+const struct disc_process *proc_events_reread(void *ctx, int pid, uint64_t start_ticks,
+					      uint64_t image);
+
 /* The kernel's mmap records (mmap_events.h): what the log holds now, and
  * the records lost or not kept so far. */
 struct proc_events_mmap_stats {

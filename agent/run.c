@@ -535,6 +535,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
+	if (ctx.copies)
+		stack_copies_set_reread(ctx.copies, proc_events_reread, ctx.events);
 	proc_events_program_names(ctx.events, programs, sizeof(programs));
 	log_info("BPF programs: %s, %s", sampler_program_name(ctx.sampler), programs);
 	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, %s every %llums",

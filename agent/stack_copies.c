@@ -44,6 +44,8 @@ struct stack_copies {
 	struct walked *walked;
 	size_t n_walked, cap_walked;
 	uint64_t last_resolve_ns;
+	stack_copies_reread_fn reread;
+	void *reread_ctx;
 	struct stack_copies_stats st;
 };
 
@@ -131,6 +133,12 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 	return c;
 }
 
+void stack_copies_set_reread(struct stack_copies *c, stack_copies_reread_fn fn, void *ctx)
+{
+	c->reread = fn;
+	c->reread_ctx = ctx;
+}
+
 void stack_copies_free(struct stack_copies *c)
 {
 	if (!c)
@@ -201,14 +209,39 @@ static void view_of(struct stack_copies *c, const struct disc_process *p, struct
 	}
 }
 
-static bool add_walked(struct stack_copies *c, const struct pending *p, const struct view *v)
+static void walk_copy(const struct pending *p, const struct view *v, struct walked *w)
 {
 	struct unwind_walk_memory mem = { .base = p->base, .bytes = p->bytes, .len = p->len };
-	uint64_t pcs[SMOLDER_MAX_STACK_DEPTH];
 	unsigned int end = SMOLDER_UNWIND_END_TRUNCATED;
-	struct walked *w;
+	uint64_t pcs[SMOLDER_MAX_STACK_DEPTH];
 	size_t n;
 
+	n = unwind_walk(v->maps, v->n, &p->regs, &mem, pcs, SMOLDER_MAX_STACK_DEPTH, &end);
+	memcpy(w->st.pcs, pcs, n * sizeof(pcs[0]));
+	w->key = p->key;
+	w->gen = p->gen;
+	w->st.len = (uint32_t)n;
+	w->st.end = end;
+}
+
+/* Whether w stopped short at code outside every mapping of v: mappings
+ * read before the process mapped that code (ld.so still loading its
+ * libraries at its first sample), whose walk would end there. */
+static bool stopped_outside(const struct view *v, const struct walked *w)
+{
+	uint64_t pc;
+
+	if (w->st.end == SMOLDER_UNWIND_END_STOP || !w->st.len)
+		return false;
+	pc = w->st.pcs[w->st.len - 1];
+	for (size_t i = 0; i < v->n; i++)
+		if (pc >= v->maps[i].start && pc < v->maps[i].end)
+			return false;
+	return true;
+}
+
+static bool keep_walked(struct stack_copies *c, const struct walked *w)
+{
 	if (c->n_walked == c->cap_walked) {
 		size_t ncap = c->cap_walked ? c->cap_walked * 2 : 64;
 		struct walked *nv = realloc(c->walked, ncap * sizeof(*nv));
@@ -218,13 +251,7 @@ static bool add_walked(struct stack_copies *c, const struct pending *p, const st
 		c->walked = nv;
 		c->cap_walked = ncap;
 	}
-	n = unwind_walk(v->maps, v->n, &p->regs, &mem, pcs, SMOLDER_MAX_STACK_DEPTH, &end);
-	w = &c->walked[c->n_walked++];
-	w->key = p->key;
-	w->gen = p->gen;
-	w->st.len = (uint32_t)n;
-	w->st.end = end;
-	memcpy(w->st.pcs, pcs, n * sizeof(pcs[0]));
+	c->walked[c->n_walked++] = *w;
 	return true;
 }
 
@@ -237,6 +264,44 @@ static int by_process(const void *a, const void *b)
 	return (x->key.start_ticks > y->key.start_ticks) - (x->key.start_ticks < y->key.start_ticks);
 }
 
+/* The process whose mappings a pass read again last: once a pass each. */
+struct reread_mark {
+	uint32_t tgid;
+	uint64_t start_ticks;
+};
+
+/* Walks p through its process's mappings (*proc) into w. A walk that stops
+ * at code outside them has them read again, once a pass, and walks again.
+ * false: p waits, for tables still being read (until the final call), or
+ * for mappings of the code it stopped at (until its drain: that code may
+ * be no file's, a JIT's). */
+static bool walk_pending(struct stack_copies *c, const struct pending *p, struct view *v,
+			 const struct disc_process **proc, bool due, bool final,
+			 struct reread_mark *mark, struct walked *w)
+{
+	const struct disc_process *np;
+
+	view_of(c, *proc, v);
+	if (v->rc && !(due && final))
+		return false;
+	walk_copy(p, v, w);
+	if (!stopped_outside(v, w))
+		return true;
+	if (!c->reread || (mark->tgid == p->key.tgid && mark->start_ticks == p->key.start_ticks))
+		return due;
+	*mark = (struct reread_mark){ .tgid = p->key.tgid, .start_ticks = p->key.start_ticks };
+	np = c->reread(c->reread_ctx, (int)p->key.tgid, p->key.start_ticks, p->image);
+	if (!np || !np->maps.n || np->image != p->image)
+		return due;
+	*proc = np;
+	view_release(v);
+	view_of(c, np, v);
+	if (v->rc && !(due && final))
+		return false;
+	walk_copy(p, v, w);
+	return due || !stopped_outside(v, w);
+}
+
 /* Walks the copies whose process's mappings are known and whose tables
  * were read in time. The copies of the drained generation (drained_gen >=
  * 0) whose process is unknown, or whose mappings are another image's, are
@@ -246,6 +311,8 @@ static int by_process(const void *a, const void *b)
 static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 {
 	struct view *v = calloc(1, sizeof(*v));
+	struct walked *w = malloc(sizeof(*w));
+	struct reread_mark mark = { 0 };
 	size_t kept = 0, waiting = 0;
 
 	/* A process's copies together: its view is made once a pass. */
@@ -255,20 +322,18 @@ static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 		struct pending *p = c->pending[i];
 		bool due = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
 		const struct disc_process *proc =
-			v ? disc_table_get(c->disc, (int)p->key.tgid, p->key.start_ticks) : NULL;
+			v && w ? disc_table_get(c->disc, (int)p->key.tgid, p->key.start_ticks) : NULL;
 		bool done = false, walkable = proc && proc->maps.n && proc->image == p->image;
 
 		/* Mappings of another image (read before an exec, or after
 		 * one) would name a plausible wrong stack. */
-		if (walkable) {
-			view_of(c, proc, v);
-			if ((v->rc == 0 || (due && final)) && add_walked(c, p, v)) {
-				done = true;
-				if (v->rc) {
-					log_debug("stack copy of pid %u (%s) walked without all its "
-						  "tables: %s", p->key.tgid, proc->comm, strerror(-v->rc));
-					c->st.late++;
-				}
+		if (walkable && walk_pending(c, p, v, &proc, due, final, &mark, w) &&
+		    keep_walked(c, w)) {
+			done = true;
+			if (v->rc) {
+				log_debug("stack copy of pid %u (%s) walked without all its "
+					  "tables: %s", p->key.tgid, proc->comm, strerror(-v->rc));
+				c->st.late++;
 			}
 		}
 		if (!done && due && (!walkable || final)) {
@@ -292,6 +357,7 @@ static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 	if (v)
 		view_release(v);
 	free(v);
+	free(w);
 	return waiting;
 }
 

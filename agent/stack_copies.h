@@ -27,6 +27,16 @@ struct stack_copies *stack_copies_new(struct sampler *s, struct unwind_loader *u
 				      struct disc_table *disc);
 void stack_copies_free(struct stack_copies *c);
 
+/* Reads the mappings of (pid, start_ticks) again, if it still runs the
+ * image BPF named when it copied the stack, and returns it as now known
+ * (NULL: gone, or another image). Asked when a copy's walk stops at code
+ * outside the mappings known: read at its first sample, before ld.so had
+ * mapped the library it was in. */
+typedef const struct disc_process *(*stack_copies_reread_fn)(void *ctx, int pid,
+							       uint64_t start_ticks,
+							       uint64_t image);
+void stack_copies_set_reread(struct stack_copies *c, stack_copies_reread_fn fn, void *ctx);
+
 /* Polls readable when copies wait in the ring buffer. */
 int stack_copies_fd(const struct stack_copies *c);
 

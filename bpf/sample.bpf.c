@@ -346,15 +346,16 @@ static __always_inline bool copy_allowed(void)
 
 /* The sampled registers and the top of the user stack of a sample whose
  * process had no tables published, for the agent to walk once they are
- * (stack_copy.h). Whole pages from the one holding rsp, as many as can be
- * read: a page past the stack's end fails and ends the copy. */
+ * (stack_copy.h). Whole pages from the one holding rsp (or the next, when
+ * that one is not there yet), as many as can be read: a page past the
+ * stack's end fails and ends the copy. */
 static __always_inline void send_stack_copy(__u32 gen, const struct smolder_count_key *key,
 					    const struct walk_state *st, struct task_struct *task)
 {
 	const struct pt_regs *r = &st->saved;
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct smolder_stack_copy *c;
-	__u64 base;
+	__u64 base, probe;
 	__u32 len = 0;
 
 	if (!copy_allowed()) {
@@ -367,6 +368,10 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 		return;
 	}
 	base = r->sp & ~(__u64)(SMOLDER_STACK_COPY_PAGE - 1);
+	/* A frame just made (sub rsp) may reach into a page not touched yet,
+	 * so not there to read: its caller's return address is above it. */
+	if (bpf_probe_read_user(&probe, sizeof(probe), (const void *)r->sp))
+		base += SMOLDER_STACK_COPY_PAGE;
 	/* The header before the pages: the verifier walks what follows the
 	 * loop once for each page count it may end with, and a load of a
 	 * pointer from task (mm) costs it a search of the kernel's BTF. */

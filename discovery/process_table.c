@@ -617,8 +617,10 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 		 * better unknown than mislabelled. */
 		return e->stale ? NULL : &e->p;
 	}
-	process_release(&e->p);
 	fresh.exited = e->p.exited;
+	/* Read again without an exec between: the same image. */
+	fresh.image = e->stale ? 0 : e->p.image;
+	process_release(&e->p);
 	e->p = fresh;
 	e->stale = false;
 	maps_read(t, e);

@@ -442,6 +442,13 @@ static void test_exec_and_exit_events(void)
 	CHECK(p != NULL);
 	CHECK_STR(p ? p->service_name : NULL, "dash");
 	CHECK_STR(p ? p->cmdline : NULL, "sh -c exec worker");
+	/* Read again without an exec (code outside its maps): the same
+	 * image, whose stack copies its maps still walk. */
+	if (p)
+		disc_table_set_image(t, p, 0xabc000);
+	disc_table_next_interval(t);
+	p = disc_table_refresh(t, 930, 7000);
+	CHECK_U64(p ? p->image : 0, 0xabc000);
 
 	/* exec: new exe, new maps, same pid and start */
 	snprintf(path, sizeof(path), "%s/930/exe", root);
@@ -455,6 +462,8 @@ static void test_exec_and_exit_events(void)
 	CHECK_STR(p ? p->cmdline : NULL, "worker --once");
 	CHECK(p && disc_mappings_find(&p->maps, 0x55e000000100) != NULL);
 	CHECK(p && disc_mappings_find(&p->maps, 0x55d000000100) == NULL);
+	/* Read after an exec: another image, not known until its event says. */
+	CHECK_U64(p ? p->image : 1, 0);
 
 	/* exec, then gone before it could be read again: unknown */
 	disc_table_exec(t, 930, 7000);

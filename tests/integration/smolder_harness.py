@@ -528,7 +528,8 @@ def bpf_programs(pid):
 def agent_command(smolder, outdir, upload_interval, sample_rate):
     """The agent's command line, without --pid or test options."""
     return [smolder, "--duration", "10m", "--upload-interval", upload_interval,
-            "--sample-rate", str(sample_rate), "--output-dir", outdir, "--log-level", "info"]
+            "--sample-rate", str(sample_rate), "--output-dir", outdir, "--log-level",
+            os.environ.get("SMOLDER_IT_LOG_LEVEL", "info")]
 
 
 def wait_sampling_started(agent, started, pump, agent_log):
