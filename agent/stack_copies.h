@@ -1,6 +1,7 @@
 /* Stack copies (bpf/stack_copy.h): the registers and top of the user stack
  * BPF sends for the samples of processes whose unwind tables were not
- * published yet. They are read from their ring buffer as they come, kept
+ * published yet, or that ran code outside the mappings the agent knew of
+ * them. They are read from their ring buffer as they come, kept
  * (bounded) until the process's mappings are known, walked with the rows
  * BPF uses (agent/unwind_walk.c), and at the drain of their generation the
  * sample moves from the stump BPF counted to the stack walked here, when

@@ -299,9 +299,11 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 }
 
 /* True when the agent knows this process's executable ranges and ip is in
- * none of them: code it cannot name yet (a dlopen). Rate-limited: true at
- * most once per SMOLDER_RANGES_RENOTIFY_NS per process. */
-static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __u64 ip)
+ * none of them: code it cannot name or walk yet (a dlopen, or a library
+ * ld.so mapped after the agent read the process's maps). *notify: tell the
+ * agent, at most once per SMOLDER_RANGES_RENOTIFY_NS per process. */
+static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __u64 ip,
+					       bool *notify)
 {
 	struct smolder_exec_ranges *er = bpf_map_lookup_elem(&exec_ranges, &tgid);
 	__u64 now;
@@ -315,9 +317,10 @@ static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __
 			return false;
 	}
 	now = bpf_ktime_get_ns();
-	if (now - er->last_notify_ns < SMOLDER_RANGES_RENOTIFY_NS)
-		return false;
-	er->last_notify_ns = now;
+	if (now - er->last_notify_ns >= SMOLDER_RANGES_RENOTIFY_NS) {
+		er->last_notify_ns = now;
+		*notify = true;
+	}
 	return true;
 }
 
@@ -399,17 +402,20 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 
 /* Tells the agent about a process the first time it is sampled, so that it
  * reads the process's /proc files while they are there to read; and again
- * when it runs code outside the mappings the agent has read. */
-static __always_inline void announce(struct task_struct *task, __u32 tgid, __u64 start_ticks,
+ * when it runs code outside the mappings the agent has read. True when
+ * user_ip is in such code. */
+static __always_inline bool announce(struct task_struct *task, __u32 tgid, __u64 start_ticks,
 				     __u64 user_ip)
 {
 	__u64 *known = bpf_map_lookup_elem(&seen, &tgid);
+	bool notify = false;
+	bool outside = user_ip && outside_known_code(tgid, start_ticks, user_ip, &notify);
 
-	if (known && *known == start_ticks &&
-	    !(user_ip && outside_known_code(tgid, start_ticks, user_ip)))
-		return;
+	if (known && *known == start_ticks && !notify)
+		return outside;
 	bpf_map_update_elem(&seen, &tgid, &start_ticks, BPF_ANY);
 	event_send_sampled(tgid, start_ticks, task);
+	return outside;
 }
 
 static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_walk walk,
@@ -420,7 +426,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	__u32 gen = generation & 1;
 	struct smolder_count_key key = {};
 	enum smolder_stat fate;
-	bool kthread;
+	bool kthread, unknown_code = false;
 
 	if ((tgid == 0 && !include_idle) ||
 	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid))) {
@@ -434,18 +440,20 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	key.start_ticks = task_start_ticks(task);
 	if (!kthread)
-		announce(task, tgid, key.start_ticks,
-			 ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
+		unknown_code = announce(task, tgid, key.start_ticks,
+					ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 
 	fate = read_stacks(ctx, gen, task, kthread, &key, walk, saved);
 	if (fate == SMOLDER_STAT_COUNTED)
 		fate = count_sample(gen, &key);
 	stat_add(gen, fate);
-	/* Only the CFI walk has tables to wait for. */
+	/* Only the CFI walk has tables to wait for: all of a process not
+	 * published yet, or those of code its published mappings lack (the
+	 * agent reads them again, announced above, and walks the copy). */
 	if (walk == WALK_CFI && fate == SMOLDER_STAT_COUNTED && key.user_stack) {
 		struct walk_state *st = walk_scratch_get();
 
-		if (st && st->no_tables)
+		if (st && (st->no_tables || unknown_code))
 			send_stack_copy(gen, &key, st, task);
 	}
 	return 0;

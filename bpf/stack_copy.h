@@ -1,6 +1,9 @@
 /* Stack copies: for a sample of a process whose unwind tables the agent
  * has not published yet (a process started a moment ago, or one running
- * when the agent started), the sampling program counts the walk it could
+ * when the agent started), or one whose ip is outside the code the agent
+ * knows of it (a library ld.so mapped after the agent read the process's
+ * maps, a dlopen: the agent reads them again, announced by the same
+ * sample), the sampling program counts the walk it could
  * make (frame pointers) and also sends the sampled registers and the top
  * of the user stack, as perf --call-graph dwarf does. Once the tables of
  * the process's files are loaded, the agent walks the copy with the same
