@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "frames.h"
+#include "log.h"
 #include "rows_window.h"
 #include "unwind.h"
 
@@ -281,8 +282,12 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 	if (rc == -EAGAIN || rc == -EIO || rc == -ENOMEM)
 		l->publishing_incomplete = true;
 	if (rc || !(t = sym_elf_unwind_table(elf)) ||
-	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr))
+	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr)) {
+		log_debug("no unwind rows for pid %d at %#llx (%s): %s", p->pid,
+			  (unsigned long long)m->start, m->path,
+			  rc ? strerror(-rc) : !t ? "no table" : "offset outside the file");
 		return; /* frame pointers here */
+	}
 	file_key(elf, m, key, sizeof(key));
 	rc = table_of(l, key, t, &index);
 	if (rc) {

@@ -73,6 +73,16 @@ def compiler(name):
     return path
 
 
+# The agent's debug lines that tell why a copy or a mapping was not walked,
+# shown when a share is short (the agent runs at debug level here).
+WHY_LINES = ("stack copy of", "no unwind rows for")
+AGENT_LOG = []
+
+
+def why_lines(limit=60):
+    return "\n".join([l for l in AGENT_LOG if any(w in l for w in WHY_LINES)][:limit])
+
+
 def check_share(what, samples, want, least, roots):
     n = h.count(samples)
     good = h.count([s for s in samples if roots.whole(s)])
@@ -83,7 +93,8 @@ def check_share(what, samples, want, least, roots):
         h.fail("%s: %d of %d samples reach main, under %.0f%%; the outermost frames of some "
                "that do not:\n%s" % (what, good, n, 100 * want, "\n".join(
                    ";".join(h._frame_text(f) for f in s.frames[-4:])
-                   for s in samples if not roots.whole(s))[:3000]))
+                   for s in samples if not roots.whole(s))[:3000]
+                   + "\nthe agent's reasons:\n" + why_lines()))
 
 
 def first_interval_samples(r, service):
@@ -96,6 +107,7 @@ def first_interval_samples(r, service):
 
 
 def test(smolder, unwind_work):
+    os.environ.setdefault("SMOLDER_IT_LOG_LEVEL", "debug")
     cc1, cc1plus = compiler("cc1"), compiler("cc1plus")
     tmp = tempfile.mkdtemp(prefix="smolder-it-first-")
     before_exe = os.path.join(tmp, "smolder_it_before")
@@ -125,6 +137,7 @@ def test(smolder, unwind_work):
             before.event("done", agent=agent)
             after.event("done", agent=agent)
             r = agent.stop()
+            AGENT_LOG.extend(r.agent_log)
     finally:
         for w in (before, after):
             if w is not None:
