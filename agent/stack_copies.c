@@ -218,6 +218,13 @@ static void walk_copy(const struct pending *p, const struct view *v, struct walk
 
 	n = unwind_walk(v->maps, v->n, &p->regs, &mem, pcs, SMOLDER_MAX_STACK_DEPTH, &end);
 	memcpy(w->st.pcs, pcs, n * sizeof(pcs[0]));
+	if (n <= 1 && end != SMOLDER_UNWIND_END_STOP)
+		log_debug("stack copy of pid %u stops at its first frame (end %u): ip %#llx, rsp "
+			  "%#llx, rbp %#llx, %zu bytes copied from %#llx", p->key.tgid, end,
+			  (unsigned long long)p->regs.ip,
+			  (unsigned long long)p->regs.regs[SMOLDER_DWARF_RSP],
+			  (unsigned long long)p->regs.regs[SMOLDER_DWARF_RBP], p->len,
+			  (unsigned long long)p->base);
 	w->key = p->key;
 	w->gen = p->gen;
 	w->st.len = (uint32_t)n;

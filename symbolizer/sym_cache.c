@@ -686,6 +686,15 @@ static int check_build_id(const struct sym_file_ref *ref, int r, struct sym_elf 
 	return -ENOENT;
 }
 
+/* A candidate reached a file whose answer is not in yet (the worker's
+ * deadline), or could not be read for want of a worker or memory: not the
+ * file's failure, and no reason to try the next candidate (nor to report
+ * "not found", which would be remembered as the file's answer). */
+static bool answer_pending(int r)
+{
+	return r == -EAGAIN || r == -EIO || r == -ENOMEM;
+}
+
 static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		    struct sym_elf **elf)
 {
@@ -701,25 +710,29 @@ static int find_elf(struct sym_cache *c, const struct sym_file_ref *ref,
 		r = try_path(c, AT_FDCWD, path, 0, NULL, ref, elf);
 		/* The mapped file itself was reached: whatever it is, that
 		 * is the answer (or will be, once the worker has read it). */
-		if (!r || r == -ENOEXEC || r == -ENOMEM || r == -EAGAIN || r == -EIO)
+		if (!r || r == -ENOEXEC || answer_pending(r))
 			return r;
 		err = worse(err, r);
 	}
 	if (named && ref->pid > 0) {
 		r = check_build_id(ref, try_in_root(c, ref->pid, ref, elf), elf);
-		if (!r)
-			return 0;
+		if (!r || answer_pending(r))
+			return r;
 		err = worse(err, r);
 	}
 	/* Its error is not the file's: pid 1 may be out of the agent's reach
-	 * (not the host's pid namespace, or not ptrace-readable). */
-	if (named && ref->pid != 1 &&
-	    check_build_id(ref, try_in_root(c, 1, ref, elf), elf) == 0)
-		return 0;
+	 * (not the host's pid namespace, or not ptrace-readable). A process
+	 * gone before its file was read gets here: the host's file, being
+	 * read, is asked for again later. */
+	if (named && ref->pid != 1) {
+		r = check_build_id(ref, try_in_root(c, 1, ref, elf), elf);
+		if (!r || answer_pending(r))
+			return r;
+	}
 	if (named) {
 		r = check_build_id(ref, try_path(c, AT_FDCWD, ref->path, 0, ref, ref, elf), elf);
-		if (!r)
-			return 0;
+		if (!r || answer_pending(r))
+			return r;
 		err = worse(err, r);
 	}
 	return err;
