@@ -219,7 +219,10 @@ static int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
 	if (cfa <= st->sp)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
 	st->interrupted = false;
-	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16) {
+	/* A slot below sp is dead: an epilogue popped the register (GCC
+	 * notes the pop's CFA change, not the register's restore), which
+	 * holds its caller's value again. */
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16 && cfa - 16 >= st->sp) {
 		if (!read_user_pair(st, cfa - 16, &bp, &ra))
 			return SMOLDER_UNWIND_END_READ;
 		st->ip = ra;
@@ -229,7 +232,7 @@ static int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
 	}
 	if (!read_user_u64(st, cfa - 8, &ra))
 		return SMOLDER_UNWIND_END_READ;
-	if (r->rbp_rule == SMOLDER_RBP_AT_CFA) {
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && plus(cfa, r->rbp_offset) >= st->sp) {
 		if (!read_user_u64(st, plus(cfa, r->rbp_offset), &v))
 			return SMOLDER_UNWIND_END_READ;
 		bp = v;

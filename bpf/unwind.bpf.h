@@ -280,7 +280,11 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	if (cfa <= st->sp)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
 	st->interrupted = 0;
-	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16) {
+	/* A slot below sp is dead: an epilogue popped the register (GCC
+	 * notes the pop's CFA change, not the register's restore), which
+	 * holds its caller's value again. agent/unwind_walk.c does the same:
+	 * its copy of the stack starts at sp. */
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16 && cfa - 16 >= st->sp) {
 		if (read_user_pair(cfa - 16, &bp, &ra))
 			return SMOLDER_UNWIND_END_READ;
 		st->ip = ra;
@@ -290,7 +294,7 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	}
 	if (read_user_u64(cfa - 8, &ra))
 		return SMOLDER_UNWIND_END_READ;
-	if (r->rbp_rule == SMOLDER_RBP_AT_CFA) {
+	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && cfa + r->rbp_offset >= st->sp) {
 		if (read_user_u64(cfa + r->rbp_offset, &v))
 			return SMOLDER_UNWIND_END_READ;
 		bp = v;

@@ -57,6 +57,10 @@ static const struct smolder_unwind_row rows_a[] = {
 	ROW(0x1f00, SMOLDER_CFA_DEREF_INDEXED, RSP, 16, SMOLDER_RBP_SAME, 0, 63),
 	ROW(0x2000, SMOLDER_CFA_REG, RSP, 8, SMOLDER_RBP_AT_RBP, INT16_MIN, 0),
 	ROW(0x2100, SMOLDER_CFA_NONE, 0, 0, 0, 0, 0),
+	/* An epilogue after pop rbp: GCC notes the CFA, not rbp's restore. */
+	ROW(0x2200, SMOLDER_CFA_REG, RSP, 24, SMOLDER_RBP_AT_CFA, -48, 0),
+	ROW(0x2240, SMOLDER_CFA_REG, RSP, 8, SMOLDER_RBP_AT_CFA, -16, 0),
+	ROW(0x2280, SMOLDER_CFA_NONE, 0, 0, 0, 0, 0),
 };
 static const struct smolder_unwind_row rows_c[] = {
 	ROW(0x100, SMOLDER_CFA_STOP, 0, 0, 0, 0, 0),
@@ -164,6 +168,33 @@ static void test_chain(void)
 	r = regs_at(FN(0x1010), sp, 0);
 	EXPECT("return address at a row's start", walk(&r), SMOLDER_UNWIND_END_STOP, FN(0x1010),
 	       FN(0x1100), FN(0x1320));
+}
+
+/* Sampled in an epilogue, after rbp was popped: its slot (CFA-48, or the
+ * pair's CFA-16) is below sp, dead, and the copy starts at sp; rbp holds
+ * the caller's value already and the walk goes on with it. */
+static void test_epilogue(void)
+{
+	uint64_t sp = BASE + 0x100;
+	struct unwind_walk_memory mem = { sp, stack + 0x100, STACK_LEN - 0x100 };
+	struct unwind_walk_regs r;
+
+	reset();
+	put(sp + 16, FN(0x1120));        /* CFA sp+24: ra at sp+16 */
+	put(BASE + 0x200, BASE + 0x300); /* the caller's rbp frame */
+	put(BASE + 0x208, FN(0x1320));
+	r = regs_at(FN(0x2200), sp, BASE + 0x200);
+	EXPECT("epilogue, rbp popped", walk_mem(maps, N_MAPS, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, FN(0x2200), FN(0x1120), FN(0x1320));
+
+	/* The pair's slot below sp: only the return address is read. */
+	reset();
+	put(sp, FN(0x1120));
+	put(BASE + 0x200, BASE + 0x300);
+	put(BASE + 0x208, FN(0x1320));
+	r = regs_at(FN(0x2240), sp, BASE + 0x200);
+	EXPECT("epilogue, pair slot dead", walk_mem(maps, N_MAPS, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, FN(0x2240), FN(0x1120), FN(0x1320));
 }
 
 /* The PLT's CFA is sp+8 below the threshold (ip & 15 < 11), sp+16 from it. */
@@ -518,6 +549,7 @@ static void test_hostile(void)
 int main(void)
 {
 	test_chain();
+	test_epilogue();
 	test_plt();
 	test_deref();
 	test_deref_indexed();
