@@ -24,15 +24,15 @@ Checked, decoded with `go tool pprof -raw -symbolize=none`:
     is often still being built when an interval closes: that interval's
     copies wait for it (stack_copies_late counts those that could not);
     before they did, cc1plus fell to 0% and 63.8% in two runs. With a
-    cold page cache (CI's fresh machine) more copies stopped after one
-    frame: in libc, whose mapping the process's maps, read at its first
-    sample while ld.so was still loading, lacked (now read again when a
-    copy's walk stops at code outside them); and at a leaf whose frame
-    had just reached into a stack page not touched yet (BPF now copies
-    from the next page). Cold, after both: cc1 89.3-100%, cc1plus
-    86.8-100% over 17 runs (the rest: copies whose walk could not read
-    the first return address, and BPF walks with tables that ended in a
-    read error: not explained yet), hence the bars of 85% and 80%;
+    cold page cache (CI's fresh machine) copies failed in four more ways,
+    each fixed: cc1plus gone while the worker still read it (its file
+    then "not found" for good: 0% in CI); libc missing from maps read at
+    the first sample while ld.so was still loading (read again now when
+    a walk stops outside them); a leaf frame reaching into a stack page
+    not touched yet; an epilogue's dead rbp slot below sp. Cold, after
+    all four: cc1 96.2-98.5%, cc1plus 95.9-98.0% (3 runs; 86.8-98% with
+    the first three). The bars, 85% and 80%, leave room for a busy CI
+    machine and still catch each of those failures;
   - stack_copies_used > 0 (the copies did it), and the output keeps the
     contract (taken = profiled + dropped + lost in every interval).
 """
