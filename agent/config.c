@@ -123,7 +123,7 @@ static const struct flag_def flags[] = {
 	  "Files kept parsed (symbol tables, DWARF) for all processes, within --memory-limit; least recently used files are dropped beyond it. Default: a quarter of --memory-limit; with --unwind-table-max-bytes at most half of it.",
 	  AT(symbol_cache_size), 0, 0, false },
 	{ "unwind-table-max-bytes", "SMOLDER_UNWIND_TABLE_MAX_BYTES", FLAG_SIZE, "SIZE", NULL,
-	  "Unwind tables of the executables profiled, within --memory-limit (16 bytes a row; libc takes about 450K), and as much kernel memory for BPF; least recently used tables no process maps are dropped beyond it. Default: a tenth of --memory-limit. 64K to 128M.",
+	  "Unwind tables of the executables profiled, within --memory-limit (8 bytes a row; libc takes about 230K), and as much kernel memory for BPF; least recently used tables no process maps are dropped beyond it. Default: a tenth of --memory-limit. 64K to 128M.",
 	  AT(unwind_table_max_bytes), 0, 0, false },
 	{ "kernel-addresses", "SMOLDER_KERNEL_ADDRESSES", FLAG_BOOL, "", "false",
 	  "Keep kernel text addresses in profiles. Without it, kernel frames have their names but no addresses, which would tell anyone who can read the profiles where the kernel is (its KASLR offset).",

@@ -34,8 +34,8 @@ static struct size_text size_text(uint64_t v)
 
 static uint64_t derive_unwind(uint64_t limit)
 {
-	/* A tenth, in whole M: at the default limit, libc's 450K table seventy
-	 * times over. */
+	/* A tenth, in whole M: at the default limit, libc's 230K table a
+	 * hundred and forty times over. */
 	uint64_t u = limit / 10 / (1 << 20) * (1 << 20);
 
 	if (u < MEMORY_BUDGET_MIN_UNWIND)

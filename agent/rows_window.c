@@ -8,8 +8,8 @@
 int rows_window_map(int fd, uint32_t first, uint32_t n, bool writable, struct rows_window *w)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t from = (size_t)first * sizeof(struct smolder_unwind_row);
-	size_t to = from + (size_t)n * sizeof(struct smolder_unwind_row);
+	size_t from = (size_t)first * sizeof(union smolder_unwind_elem);
+	size_t to = from + (size_t)n * sizeof(union smolder_unwind_elem);
 	size_t off = from / page * page;
 	void *p;
 
@@ -20,7 +20,7 @@ int rows_window_map(int fd, uint32_t first, uint32_t n, bool writable, struct ro
 	if (p == MAP_FAILED)
 		return -errno;
 	w->addr = p;
-	w->rows = (struct smolder_unwind_row *)((char *)p + (from - off));
+	w->elems = (union smolder_unwind_elem *)((char *)p + (from - off));
 	return 0;
 }
 

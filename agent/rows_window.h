@@ -15,10 +15,10 @@
 struct rows_window {
 	void *addr;
 	size_t len;
-	struct smolder_unwind_row *rows; /* the first row asked for */
+	union smolder_unwind_elem *elems; /* the first element asked for */
 };
 
-/* Maps rows [first, first + n) of the rows map fd. -errno when the map
+/* Maps elements [first, first + n) of the rows map fd. -errno when the map
  * cannot be mapped (created without BPF_F_MMAPABLE, or no memory). */
 int rows_window_map(int fd, uint32_t first, uint32_t n, bool writable, struct rows_window *w);
 void rows_window_unmap(struct rows_window *w);

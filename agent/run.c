@@ -429,7 +429,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.count_map_entries = cfg->count_map_entries,
 		.stack_map_entries = cfg->stack_map_entries,
 		.unwind_rows = (uint32_t)(cfg->unwind_table_max_bytes /
-					  sizeof(struct smolder_unwind_row)),
+					  sizeof(union smolder_unwind_elem)),
 		.walk_frame_pointers = !kf->have[KF_BPF_LOOP],
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
 		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
@@ -518,6 +518,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 			log_error("out of memory");
 			goto out;
 		}
+		/* A file read again (evicted from the symbol cache, mapped by
+		 * a new process) is not made to build a table loaded still. */
+		sym_cache_set_table_holder(ctx.sym, unwind_loader_holds, ctx.unwind);
 		/* Tables for the targets already running, before their first
 		 * samples: else those are walked by frame pointers until then. */
 		pl.loader = ctx.unwind;
@@ -556,6 +559,7 @@ out:
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
 	stack_copies_free(ctx.copies);
+	sym_cache_set_table_holder(ctx.sym, NULL, NULL);
 	unwind_loader_free(ctx.unwind);
 	kube_stop(ctx.kube);
 	output_budget_free(ctx.output_budget);

@@ -176,13 +176,44 @@ struct view {
 	 * table costs a page-table entry a page, made and unmade each time:
 	 * a third of the agent's CPU on a build host). */
 	const struct smolder_unwind_row *rows[SMOLDER_UNWIND_MAPPINGS_MAX];
+	/* Tables held only in the BPF array (their files read again without
+	 * them), mapped while the view lasts. */
+	struct rows_window windows[SMOLDER_UNWIND_MAPPINGS_MAX];
+	size_t n_windows;
 	size_t n;
 };
 
 static void view_release(struct view *v)
 {
+	for (size_t i = 0; i < v->n_windows; i++)
+		rows_window_unmap(&v->windows[i]);
+	v->n_windows = 0;
 	v->n = 0;
 	v->valid = false;
+}
+
+/* m as the walk reads it, with its rows: in the agent's memory, else
+ * mapped from the BPF array; none (frame pointers) when it has no table. */
+static struct unwind_walk_mapping view_mapping(struct stack_copies *c, struct view *v,
+					       const struct smolder_unwind_mapping *m,
+					       const struct smolder_unwind_row *in_memory)
+{
+	struct unwind_walk_mapping wm = { .start = m->start, .end = m->end, .bias = m->bias };
+	struct rows_window *w = &v->windows[v->n_windows];
+	size_t n_elems;
+
+	if (!m->n_rows)
+		return wm;
+	if (in_memory) {
+		wm.rows = in_memory;
+		wm.n_rows = m->n_rows;
+	} else if (unwind_loader_map_rows(c->unwind, m, w, &n_elems) == 0) {
+		v->n_windows++;
+		wm.elems = w->elems;
+		wm.n_rows = m->n_rows;
+		wm.n_elems = n_elems;
+	}
+	return wm;
 }
 
 static void view_of(struct stack_copies *c, const struct disc_process *p, struct view *v)
@@ -196,16 +227,7 @@ static void view_of(struct stack_copies *c, const struct disc_process *p, struct
 	v->rc = unwind_loader_view(c->unwind, p, &v->proc, v->rows);
 	v->n = 0;
 	for (uint32_t i = 0; i < v->proc.n && i < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
-		const struct smolder_unwind_mapping *m = &v->proc.m[i];
-		bool rows = m->n_rows && v->rows[i];
-
-		v->maps[v->n++] = (struct unwind_walk_mapping){
-			.start = m->start,
-			.end = m->end,
-			.bias = m->bias,
-			.rows = rows ? v->rows[i] : NULL, /* else frame pointers there */
-			.n_rows = rows ? m->n_rows : 0,
-		};
+		v->maps[v->n++] = view_mapping(c, v, &v->proc.m[i], v->rows[i]);
 	}
 }
 

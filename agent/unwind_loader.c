@@ -15,13 +15,15 @@
 #include "frames.h"
 #include "log.h"
 #include "rows_window.h"
+#include "slim_rows.h"
 #include "unwind.h"
 
 #define KEY_MAX 160
 
 struct table {
 	char key[KEY_MAX];   /* "" for a free slot */
-	uint32_t first, n;
+	uint32_t first, n;   /* elements of the rows array: its rows, then its rules */
+	uint32_t n_rows;
 	uint32_t refs;       /* live processes that map it */
 	uint64_t last_used;
 };
@@ -89,12 +91,28 @@ static int by_first(const void *a, const void *b)
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
-/* The first gap of n rows between loaded tables; -ENOSPC if none. */
-static int find_gap(struct unwind_loader *l, uint32_t n, uint32_t *first)
+static void evict(struct unwind_loader *l, struct table *victim)
+{
+	l->st.tables--;
+	l->st.rows -= victim->n;
+	l->st.evictions++;
+	victim->key[0] = '\0';
+}
+
+/* Room for n elements, into *first: the free run between loaded tables
+ * that a window of consecutive tables no process maps leaves once they
+ * are evicted, the window whose most recently used table is the least
+ * recently used of all such windows (no eviction at all where a gap is
+ * enough). -ENOSPC if tables that processes map leave no such run. A
+ * table needs one run of the array: evicting the least recently used
+ * tables one by one, wherever they are, emptied the array of a build host
+ * (667 evictions in 10 s) without making a run long enough for a 1M-row
+ * table. */
+static int make_room(struct unwind_loader *l, uint32_t n, uint32_t *first)
 {
 	struct table **used = malloc((l->n_tables + 1) * sizeof(*used));
-	size_t k = 0;
-	uint32_t at = 0;
+	size_t k = 0, best_i = 0, best_j = 0;
+	uint64_t best_cost = UINT64_MAX;
 	int rc = -ENOSPC;
 
 	if (!used)
@@ -103,63 +121,60 @@ static int find_gap(struct unwind_loader *l, uint32_t n, uint32_t *first)
 		if (l->tables[i].key[0])
 			used[k++] = &l->tables[i];
 	qsort(used, k, sizeof(*used), by_first);
+	/* Evicting used[i..j) frees [end of used[i-1], start of used[j]). */
 	for (size_t i = 0; i <= k; i++) {
-		uint32_t end = i < k ? used[i]->first : l->max_rows;
+		uint32_t start = i ? used[i - 1]->first + used[i - 1]->n : 0;
+		uint64_t cost = 0; /* the newest last_used evicted; 0: none */
 
-		if (end >= at && end - at >= n) {
-			*first = at;
-			rc = 0;
-			break;
+		for (size_t j = i; j <= k; j++) {
+			uint32_t end = j < k ? used[j]->first : l->max_rows;
+
+			if (end >= start && end - start >= n) {
+				if (cost < best_cost) {
+					best_cost = cost;
+					best_i = i;
+					best_j = j;
+					*first = start;
+					rc = 0;
+				}
+				break;
+			}
+			if (j == k || used[j]->refs)
+				break;
+			if (used[j]->last_used > cost)
+				cost = used[j]->last_used;
 		}
-		if (i < k)
-			at = used[i]->first + used[i]->n;
+		if (best_cost == 0)
+			break;
 	}
+	for (size_t j = best_i; rc == 0 && j < best_j; j++)
+		evict(l, used[j]);
 	free(used);
 	return rc;
 }
 
-/* Evicts the least recently used table no process maps; false if none. */
-static bool evict_one(struct unwind_loader *l)
-{
-	struct table *victim = NULL;
-
-	for (size_t i = 0; i < l->n_tables; i++) {
-		struct table *t = &l->tables[i];
-
-		if (t->key[0] && !t->refs && (!victim || t->last_used < victim->last_used))
-			victim = t;
-	}
-	if (!victim)
-		return false;
-	l->st.tables--;
-	l->st.rows -= victim->n;
-	l->st.evictions++;
-	victim->key[0] = '\0';
-	return true;
-}
-
-static int write_rows(struct unwind_loader *l, uint32_t first,
-		      const struct sym_unwind_table *t)
+static int write_elems(struct unwind_loader *l, uint32_t first,
+		       const union smolder_unwind_elem *e, size_t n)
 {
 	struct rows_window w;
 	uint32_t *keys;
-	__u32 count = (__u32)t->n;
+	__u32 count = (__u32)n;
 	int rc = 0;
 
 	/* A copy into the map, not a system call's copy per row (which was
 	 * most of the agent's CPU on a build host). No walk reads the gap the
 	 * table goes to until it is published. */
-	if (rows_window_map(l->rows_fd, first, (uint32_t)t->n, true, &w) == 0) {
-		memcpy(w.rows, t->rows, t->n * sizeof(*t->rows));
+	if (rows_window_map(l->rows_fd, first, (uint32_t)n, true, &w) == 0) {
+		memcpy(w.elems, e, n * sizeof(*e));
 		rows_window_unmap(&w);
 		return 0;
 	}
-	keys = malloc(t->n * sizeof(*keys));
+	keys = malloc(n * sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < n; i++)
 		keys[i] = first + (uint32_t)i;
-	if (bpf_map_update_batch(l->rows_fd, keys, t->rows, &count, NULL))
+	if (bpf_map_update_batch(l->rows_fd, keys, e, &count, NULL))
 		rc = -errno;
 	free(keys);
 	return rc;
@@ -180,30 +195,73 @@ static struct table *new_slot(struct unwind_loader *l)
 	return &v[l->n_tables++];
 }
 
-/* The loaded table of key, loading t if it is not; -ENOSPC when there is
- * no room for it. */
-static int table_of(struct unwind_loader *l, const char *key, const struct sym_unwind_table *t,
-		    uint32_t *index)
+/* The loaded table of key, made the most recently used; NULL if none. */
+static struct table *loaded(struct unwind_loader *l, const char *key)
 {
-	struct table *slot;
-	uint32_t first;
-	int rc;
-
 	for (size_t i = 0; i < l->n_tables; i++) {
 		if (strcmp(l->tables[i].key, key) == 0) {
 			l->tables[i].last_used = ++l->clock;
-			*index = (uint32_t)i;
-			return 0;
+			return &l->tables[i];
 		}
 	}
+	return NULL;
+}
+
+int unwind_loader_map_rows(struct unwind_loader *l, const struct smolder_unwind_mapping *m,
+			   struct rows_window *w, size_t *n_elems)
+{
+	for (size_t i = 0; i < l->n_tables; i++) {
+		const struct table *t = &l->tables[i];
+
+		if (t->key[0] && t->first == m->first_row && t->n_rows == m->n_rows && m->n_rows) {
+			*n_elems = t->n;
+			return rows_window_map(l->rows_fd, t->first, t->n, false, w);
+		}
+	}
+	return -ENOENT;
+}
+
+bool unwind_loader_holds(void *loader, const char *content_id)
+{
+	struct unwind_loader *l = loader;
+	char key[KEY_MAX];
+
+	snprintf(key, sizeof(key), "c:%s", content_id);
+	return loaded(l, key) != NULL;
+}
+
+/* The loaded table of key, loading t if it is not (t NULL: not to be
+ * had); -ENOSPC when there is no room for it, -ENOENT when t is NULL. */
+static int table_of(struct unwind_loader *l, const char *key, const struct sym_unwind_table *t,
+		    uint32_t *index)
+{
+	struct table *slot = loaded(l, key);
+	union smolder_unwind_elem *e;
+	size_t n;
+	uint32_t first = 0;
+	int rc;
+
+	if (slot) {
+		*index = (uint32_t)(slot - l->tables);
+		return 0;
+	}
+	if (!t)
+		return -ENOENT;
 	if (t->n > l->max_rows)
 		return -ENOSPC;
-	while ((rc = find_gap(l, (uint32_t)t->n, &first)) == -ENOSPC)
-		if (!evict_one(l))
-			return -ENOSPC;
+	rc = slim_rows_make(t->rows, t->n, &e, &n);
+	if (rc == -ERANGE)
+		log_debug("unwind table %s not loaded: an address above 4 GiB", key);
 	if (rc)
 		return rc;
-	rc = write_rows(l, first, t);
+	if (n > l->max_rows) {
+		free(e);
+		return -ENOSPC;
+	}
+	rc = make_room(l, (uint32_t)n, &first);
+	if (!rc)
+		rc = write_elems(l, first, e, n);
+	free(e);
 	if (rc)
 		return rc;
 	slot = new_slot(l);
@@ -211,11 +269,12 @@ static int table_of(struct unwind_loader *l, const char *key, const struct sym_u
 		return -ENOMEM;
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->first = first;
-	slot->n = (uint32_t)t->n;
+	slot->n = (uint32_t)n;
+	slot->n_rows = (uint32_t)t->n;
 	slot->refs = 0;
 	slot->last_used = ++l->clock;
 	l->st.tables++;
-	l->st.rows += t->n;
+	l->st.rows += n;
 	*index = (uint32_t)(slot - l->tables);
 	return 0;
 }
@@ -267,7 +326,7 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 		    struct proc_ref *refs, const struct smolder_unwind_row **rows)
 {
 	struct sym_file_ref ref;
-	const struct sym_unwind_table *t;
+	const struct sym_unwind_table *t = NULL;
 	struct sym_elf *elf;
 	char key[KEY_MAX];
 	uint64_t vaddr;
@@ -281,15 +340,30 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 	 * worker's answer) or the worker's: try again later. */
 	if (rc == -EAGAIN || rc == -EIO || rc == -ENOMEM)
 		l->publishing_incomplete = true;
-	if (rc || !(t = sym_elf_unwind_table(elf)) ||
-	    sym_elf_offset_to_vaddr(elf, m->offset, &vaddr)) {
+	if (!rc) {
+		t = sym_elf_unwind_table(elf);
+		if (!t && !sym_elf_table_held(elf))
+			rc = -ENODATA;
+		else if (sym_elf_offset_to_vaddr(elf, m->offset, &vaddr))
+			rc = -ERANGE;
+	}
+	if (rc) {
 		log_debug("no unwind rows for pid %d at %#llx (%s): %s", p->pid,
 			  (unsigned long long)m->start, m->path,
-			  rc ? strerror(-rc) : !t ? "no table" : "offset outside the file");
+			  rc == -ENODATA	? "no table"
+			  : rc == -ERANGE ? "offset outside the file"
+					  : strerror(-rc));
 		return; /* frame pointers here */
 	}
 	file_key(elf, m, key, sizeof(key));
 	rc = table_of(l, key, t, &index);
+	if (rc == -ENOENT) {
+		/* Read without its table, which was loaded then and has been
+		 * evicted since: the file is read again, table and all. */
+		sym_cache_reread(l->sym, elf);
+		l->publishing_incomplete = true;
+		return;
+	}
 	if (rc) {
 		if (rc == -ENOSPC)
 			l->st.no_room++;
@@ -299,9 +373,10 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 	refs->tables[refs->n++] = index;
 	out->bias = m->start - vaddr;
 	out->first_row = l->tables[index].first;
-	out->n_rows = l->tables[index].n;
-	/* The rows loaded under this content key are these very rows. */
-	if (rows && t->n == out->n_rows)
+	out->n_rows = l->tables[index].n_rows;
+	/* The rows loaded under this content key are these very rows; a
+	 * table held only in the rows array is read there (NULL here). */
+	if (rows && t && t->n == out->n_rows)
 		*rows = t->rows;
 }
 
@@ -333,7 +408,7 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 	refs->tables[refs->n++] = index;
 	out->bias = m->start - l->vdso_vaddr;
 	out->first_row = l->tables[index].first;
-	out->n_rows = l->tables[index].n;
+	out->n_rows = l->tables[index].n_rows;
 	if (rows)
 		*rows = l->vdso.rows;
 }

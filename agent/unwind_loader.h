@@ -18,10 +18,12 @@
 #ifndef SMOLDER_UNWIND_LOADER_H
 #define SMOLDER_UNWIND_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "disc.h"
+#include "rows_window.h"
 #include "sym.h"
 #include "unwind.h"
 
@@ -55,11 +57,24 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
  * does), into up, without publishing them: for the walk of a stack copy
  * (stack_copies.h), at once. rows[i] (SMOLDER_UNWIND_MAPPINGS_MAX of
  * them): the rows of up->m[i] as the symbol cache holds them, the same
- * BPF has (NULL: none, frame pointers there); valid until the symbol
- * cache is next trimmed. -EAGAIN: a file was not read in time, and is
- * walked by frame pointers in up. */
+ * BPF has; valid until the symbol cache is next trimmed. NULL: none in
+ * the agent's memory: frame pointers there if up->m[i].n_rows is 0, else
+ * the table is held only in the rows array (the file was read again
+ * without it), to be read there (unwind_loader_map_rows). -EAGAIN: a file
+ * was not read in time, and is walked by frame pointers in up. */
 int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
 		       struct smolder_unwind_proc *up, const struct smolder_unwind_row **rows);
+
+/* Maps the table of m (from up of unwind_loader_view) read-only, into w:
+ * its rows and rules, *n_elems elements in all; rows_window_unmap lets
+ * them go. Valid until the next call that loads a table. -ENOENT: no such
+ * table loaded; -errno when the array cannot be mapped. */
+int unwind_loader_map_rows(struct unwind_loader *l, const struct smolder_unwind_mapping *m,
+			   struct rows_window *w, size_t *n_elems);
+
+/* For sym_cache_set_table_holder: whether the table of the file with
+ * this content id is loaded (it is then kept the longest). */
+bool unwind_loader_holds(void *loader, const char *content_id);
 
 /* Publishes again the processes a file of which was not read in time (the
  * parser worker's deadline passed, or it died): until then those files are

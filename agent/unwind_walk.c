@@ -83,22 +83,42 @@ static const struct unwind_walk_mapping *find_mapping(const struct walk_state *s
 	return m;
 }
 
-/* The last row with row.pc <= pc, or NULL. BPF stops after
- * SMOLDER_UNWIND_SEARCH_STEPS, which finishes any table the rows map holds. */
-static const struct smolder_unwind_row *find_row(const struct smolder_unwind_row *rows, size_t n,
-						 uint64_t pc)
+/* The rule of the last row with row.pc <= pc, into *out; false if none.
+ * BPF stops after SMOLDER_UNWIND_SEARCH_STEPS, which finishes any table
+ * the rows map holds. */
+static bool find_row(const struct unwind_walk_mapping *m, uint64_t pc,
+		     struct smolder_unwind_rule *out)
 {
-	size_t lo = 0, hi = n;
+	size_t lo = 0, hi = m->n_rows;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		uint64_t at = m->elems ? m->elems[mid].row.pc : m->rows[mid].pc;
 
-		if (rows[mid].pc <= pc)
+		if (at <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo ? &rows[lo - 1] : NULL;
+	if (!lo)
+		return false;
+	if (m->elems) {
+		size_t rule = m->elems[lo - 1].row.rule;
+
+		if (rule >= m->n_elems - m->n_rows)
+			return false;
+		*out = m->elems[m->n_rows + rule].rule;
+		return true;
+	}
+	*out = (struct smolder_unwind_rule){
+		.cfa_offset = m->rows[lo - 1].cfa_offset,
+		.rbp_offset = m->rows[lo - 1].rbp_offset,
+		.cfa_rule = m->rows[lo - 1].cfa_rule,
+		.cfa_reg = m->rows[lo - 1].cfa_reg,
+		.rbp_rule = m->rows[lo - 1].rbp_rule,
+		.cfa_arg = m->rows[lo - 1].cfa_arg,
+	};
+	return true;
 }
 
 static int step_frame_pointer(struct walk_state *st)
@@ -164,7 +184,7 @@ static uint64_t plus(uint64_t a, int64_t off)
 	return a + (uint64_t)off;
 }
 
-static int row_cfa(const struct walk_state *st, const struct smolder_unwind_row *r,
+static int row_cfa(const struct walk_state *st, const struct smolder_unwind_rule *r,
 		   uint64_t *cfa)
 {
 	uint64_t base, index;
@@ -197,7 +217,7 @@ static int row_cfa(const struct walk_state *st, const struct smolder_unwind_row 
 	return SMOLDER_UNWIND_END_UNSUPPORTED;
 }
 
-static int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
+static int step_row(struct walk_state *st, const struct smolder_unwind_rule *r)
 {
 	uint64_t cfa = 0, ra, bp = st->bp, v;
 	int end;
@@ -265,15 +285,14 @@ static bool step_ends(const struct walk_state *st, int step, unsigned int *end)
 static int walk_one(struct walk_state *st)
 {
 	const struct unwind_walk_mapping *m;
-	const struct smolder_unwind_row *r = NULL;
+	struct smolder_unwind_rule r;
 	/* A return address is after its call: its row is the call's. */
 	uint64_t pc = st->interrupted ? st->ip : st->ip - 1;
 
 	m = find_mapping(st, st->ip);
-	if (m && m->n_rows && m->rows)
-		r = find_row(m->rows, m->n_rows, pc - m->bias);
-	if (r)
-		return step_row(st, r);
+	if (m && m->n_rows && (m->rows || (m->elems && m->n_elems >= m->n_rows)) &&
+	    find_row(m, pc - m->bias, &r))
+		return step_row(st, &r);
 	st->interrupted = false;
 	return step_frame_pointer(st);
 }

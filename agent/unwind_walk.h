@@ -25,12 +25,16 @@
 #include "unwind.h" /* bpf/unwind.h */
 
 /* One executable mapping of the process: its addresses, load bias (file
- * address = address - bias) and its file's rows (sorted by pc; NULL/0: no
- * table, frame pointers there). */
+ * address = address - bias) and its file's rows (sorted by pc), either as
+ * the symbolizer built them (rows) or as the rows array holds them (elems:
+ * n_rows rows, then the rules, n_elems in all). Neither, or n_rows 0: no
+ * table, frame pointers there. */
 struct unwind_walk_mapping {
 	uint64_t start, end, bias;
 	const struct smolder_unwind_row *rows;
+	const union smolder_unwind_elem *elems;
 	size_t n_rows;
+	size_t n_elems;
 };
 
 /* A copy of user memory: bytes[i] is the byte at address base + i. */

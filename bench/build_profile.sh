@@ -18,7 +18,8 @@ SECONDS_RUN=${BENCH_SECONDS:-40}
 SRC=$(realpath "$(dirname "$0")/..")
 [[ $(id -u) == 0 ]] || { echo "bench: run as root" >&2; exit 2; }
 TMP=$(mktemp -d /tmp/smolder-build-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+# BENCH_KEEP=FILE keeps the agent's log (its counters, per interval).
+trap '[ -n "${BENCH_KEEP:-}" ] && cp "$TMP/agent.log" "$BENCH_KEEP"; rm -rf "$TMP"' EXIT
 
 meson setup "$TMP/b" "$SRC" >/dev/null
 "$AGENT" --duration "$((SECONDS_RUN + 2))s" --upload-interval 10s --output-dir "$TMP/out" \

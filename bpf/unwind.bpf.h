@@ -23,7 +23,7 @@ struct {
 	__uint(max_entries, SMOLDER_UNWIND_ROWS_DEFAULT);
 	__uint(map_flags, BPF_F_MMAPABLE); /* the agent walks stack copies with the same rows */
 	__type(key, __u32);
-	__type(value, struct smolder_unwind_row);
+	__type(value, union smolder_unwind_elem);
 } unwind_rows SEC(".maps");
 
 struct {
@@ -113,14 +113,15 @@ find_mapping(struct walk_state *st, const struct smolder_unwind_proc *proc, __u6
 	return m;
 }
 
-/* The row holding file address pc among [first, first + n), or NULL. */
-static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __u32 n, __u64 pc)
+/* The rule of the row holding file address pc among the rows [first,
+ * first + n), or NULL. */
+static __always_inline const struct smolder_unwind_rule *find_row(__u32 first, __u32 n, __u64 pc)
 {
 	/* 64-bit, though they hold 32-bit numbers (lo = mid + 1 <= hi, no
 	 * wrap): no zero-extension of each at each step for the verifier to
 	 * walk through. */
 	__u64 lo = 0, hi = n;
-	const struct smolder_unwind_row *r;
+	const union smolder_unwind_elem *r;
 	__u32 idx;
 
 	for (int i = 0; i < SMOLDER_UNWIND_SEARCH_STEPS; i++) {
@@ -133,7 +134,7 @@ static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __
 		r = bpf_map_lookup_elem(&unwind_rows, &idx);
 		if (!r)
 			return NULL;
-		if (r->pc <= pc)
+		if (r->row.pc <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -141,7 +142,12 @@ static __always_inline const struct smolder_unwind_row *find_row(__u32 first, __
 	if (lo == 0)
 		return NULL;
 	idx = first + (__u32)lo - 1;
-	return bpf_map_lookup_elem(&unwind_rows, &idx);
+	r = bpf_map_lookup_elem(&unwind_rows, &idx);
+	if (!r)
+		return NULL;
+	idx = first + n + r->row.rule;
+	r = bpf_map_lookup_elem(&unwind_rows, &idx);
+	return r ? &r->rule : NULL;
 }
 
 static __always_inline int read_user_u64(__u64 addr, __u64 *v)
@@ -226,7 +232,7 @@ static __always_inline int step_signal(struct walk_state *st)
 
 /* The CFA of a row, into *cfa; -1 when found, else how the walk ends. */
 static __always_inline int row_cfa(const struct walk_state *st,
-				   const struct smolder_unwind_row *r, __u64 *cfa)
+				   const struct smolder_unwind_rule *r, __u64 *cfa)
 {
 	__u64 base, index;
 
@@ -258,7 +264,7 @@ static __always_inline int row_cfa(const struct walk_state *st,
 }
 
 /* One frame by a CFI row; -1 to go on, else how the walk ends. */
-static __always_inline int step_row(struct walk_state *st, const struct smolder_unwind_row *r)
+static __always_inline int step_row(struct walk_state *st, const struct smolder_unwind_rule *r)
 {
 	__u64 cfa = 0, ra, bp = st->bp, v;
 	int end;
@@ -354,7 +360,7 @@ static __always_inline bool step_ends(struct walk_state *st, int end)
 __noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_unwind_proc *proc)
 {
 	const struct smolder_unwind_mapping *m = NULL;
-	const struct smolder_unwind_row *r = NULL;
+	const struct smolder_unwind_rule *r = NULL;
 	__u64 pc;
 
 	if (!st || !push_frame(st))

@@ -348,6 +348,11 @@ const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf)
 	return elf && elf->unwind.n ? &elf->unwind : NULL;
 }
 
+bool sym_elf_table_held(const struct sym_elf *elf)
+{
+	return elf && elf->table_held;
+}
+
 const char *sym_elf_build_id(const struct sym_elf *elf)
 {
 	return elf && elf->build_id[0] ? elf->build_id : NULL;

@@ -64,6 +64,11 @@ struct sym_elf {
 	/* Its worker died, and an address it had not named was asked for:
 	 * the file must be read again by the next worker. */
 	bool remote_orphan_missed;
+	/* Read without its unwind table: the table holder had it
+	 * (sym_elf_table_held). */
+	bool table_held;
+	/* To be evicted at the next trim, and read again (sym_cache_reread). */
+	bool reread;
 	int remote_source;          /* enum sym_debug_source */
 };
 

@@ -115,6 +115,11 @@ bool sym_elf_has_dwarf(const struct sym_elf *elf);
 /* elf's unwind table, or NULL when it has no CFI that could be read. */
 const struct sym_unwind_table *sym_elf_unwind_table(const struct sym_elf *elf);
 
+/* Whether elf was read without its unwind table because the table holder
+ * (sym_cache_set_table_holder) had it loaded already: its rows are the
+ * holder's, not elf's. */
+bool sym_elf_table_held(const struct sym_elf *elf);
+
 /* The unwind table of the vDSO (the same in every process: the agent's
  * own is read), and the file address at the start of its mapping. */
 int sym_vdso_unwind_table(struct sym_unwind_table *out, uint64_t *vaddr_at_start);
@@ -201,6 +206,19 @@ int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
  * max_bytes, and takes in debug files that debuginfod has brought. Every
  * sym_elf and name handed out before may be gone afterwards. */
 void sym_cache_trim(struct sym_cache *c);
+
+/* Who holds unwind tables apart from the files (the agent's loader: the
+ * BPF rows array), asked by content id before the parser worker reads a
+ * file: a table held is not built again. A file is evicted from the
+ * cache sooner than its table (a large binary's table costs the worker
+ * 300 ms to build; its symbols, 15). NULL: none. */
+void sym_cache_set_table_holder(struct sym_cache *c,
+				bool (*holds)(void *ctx, const char *content_id), void *ctx);
+
+/* elf was read without its table for a holder that has lost it since:
+ * the file is read again, table and all, after the next sym_cache_trim
+ * (which evicts it; elf stays valid until then). */
+void sym_cache_reread(struct sym_cache *c, struct sym_elf *elf);
 
 /* Once, between intervals as sym_cache_trim: evicts least recently used
  * files until the cache holds at most max_bytes (the parser worker drops

@@ -920,6 +920,36 @@ static void evict_orphans(struct sym_cache *c)
 		sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
 }
 
+/* Files read without a table their holder has lost since
+ * (sym_cache_reread): read again when next seen. */
+static void evict_rereads(struct sym_cache *c)
+{
+	bool any = false;
+
+	for (size_t i = c->nelfs; i-- > 0;)
+		if (c->elfs[i]->reread) {
+			evict(c, i);
+			any = true;
+		}
+	if (any)
+		sym_htab_drop_if(&c->mapped, free_fail_entry, NULL);
+}
+
+void sym_cache_reread(struct sym_cache *c, struct sym_elf *elf)
+{
+	if (c && elf)
+		elf->reread = true;
+}
+
+void sym_cache_set_table_holder(struct sym_cache *c,
+				bool (*holds)(void *ctx, const char *content_id), void *ctx)
+{
+	if (!c)
+		return;
+	c->table_holds = holds;
+	c->table_holds_ctx = ctx;
+}
+
 /* Evicts least recently used files until the cache holds at most bound. */
 static void evict_to(struct sym_cache *c, size_t bound)
 {
@@ -1008,6 +1038,7 @@ void sym_cache_trim(struct sym_cache *c)
 	} else {
 		take_arrivals(c);
 	}
+	evict_rereads(c);
 	evict_to_fit(c);
 	sym_htab_drop_if(&c->mapped, stale_process_mapping, &now);
 	sym_perf_maps_trim(c->perf_maps);

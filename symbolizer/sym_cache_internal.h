@@ -77,6 +77,8 @@ struct pending {
 	/* An open's unwind table, read from the table cache: the worker
 	 * was asked not to build it (owned until the answer takes it). */
 	struct sym_unwind_table cached;
+	/* The worker was asked not to build the table: the holder has it. */
+	bool table_held;
 	int err;
 };
 
@@ -104,6 +106,8 @@ struct sym_cache {
 	struct sym_cache_stats stats;
 	struct sym_worker *worker;
 	struct sym_table_cache *table_cache; /* NULL: none */
+	bool (*table_holds)(void *ctx, const char *content_id); /* NULL: none */
+	void *table_holds_ctx;
 	uint64_t deadline_ns;
 	uint64_t next_handle;
 	struct pending pending;

@@ -181,6 +181,10 @@ static void take_refusals(struct sym_cache *c, const Smolder__Worker__OpenReply 
  * next start. */
 static void take_table(struct sym_cache *c, struct pending *p, struct sym_elf *se)
 {
+	if (p->table_held) {
+		se->table_held = !se->unwind.n;
+		return;
+	}
 	if (p->cached.n) {
 		if (!se->unwind.n && !strcmp(se->content_id, p->content_id)) {
 			se->unwind = p->cached;
@@ -493,9 +497,13 @@ int sym_cache_read_remote(struct sym_cache *c, int fd, const struct sym_file_ref
 	err = set_pending(c, PENDING_OPEN, id, path, o.handle, NULL, 0);
 	strcpy(c->pending.build_id, build_id);
 	strcpy(c->pending.content_id, content_id);
-	/* A table kept on disk by an earlier start is not built again. */
-	if (!err && c->table_cache &&
-	    sym_table_cache_read(c->table_cache, content_id, &c->pending.cached) == 0)
+	/* A table loaded already, or kept on disk by an earlier start, is
+	 * not built again. */
+	if (!err && content_id[0] && c->table_holds &&
+	    c->table_holds(c->table_holds_ctx, content_id))
+		o.skip_unwind = c->pending.table_held = true;
+	else if (!err && c->table_cache &&
+		 sym_table_cache_read(c->table_cache, content_id, &c->pending.cached) == 0)
 		o.skip_unwind = true;
 	if (!err)
 		err = sym_worker_send(c->worker, &m, &fd, 1, &search);

@@ -5,12 +5,14 @@
  * is a failure even where the walk's answer is right). What each walk must
  * give is worked out here from bpf/unwind.bpf.h, step by step in the
  * comments. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "sample.h"
+#include "slim_rows.h"
 #include "unwind_walk.h"
 
 /* The stack copy: BASE + i is stack[i]. */
@@ -66,12 +68,39 @@ static const struct smolder_unwind_row rows_c[] = {
 	ROW(0x100, SMOLDER_CFA_STOP, 0, 0, 0, 0, 0),
 };
 
-static const struct unwind_walk_mapping maps[] = {
-	{ A_START, A_END, A_BIAS, rows_a, sizeof(rows_a) / sizeof(rows_a[0]) },
-	{ B_START, B_END, 0, NULL, 0 },
-	{ C_START, C_END, C_START, rows_c, 1 },
-};
-#define N_MAPS (sizeof(maps) / sizeof(maps[0]))
+#define N_ROWS_A (sizeof(rows_a) / sizeof(rows_a[0]))
+#define N_MAPS 3
+/* Each test runs twice: with the rows as the symbolizer builds them, and
+ * as the BPF rows array holds them (slim rows, then their rules). */
+static struct unwind_walk_mapping maps[N_MAPS];
+
+static void use_fat_rows(void)
+{
+	maps[0] = (struct unwind_walk_mapping){ .start = A_START, .end = A_END, .bias = A_BIAS,
+						.rows = rows_a, .n_rows = N_ROWS_A };
+	maps[1] = (struct unwind_walk_mapping){ .start = B_START, .end = B_END };
+	maps[2] = (struct unwind_walk_mapping){ .start = C_START, .end = C_END, .bias = C_START,
+						.rows = rows_c, .n_rows = 1 };
+}
+
+static union smolder_unwind_elem *slim_a, *slim_c;
+
+static void use_slim_rows(void)
+{
+	size_t n_a = 0, n_c = 0;
+
+	CHECK(slim_rows_make(rows_a, N_ROWS_A, &slim_a, &n_a) == 0);
+	CHECK(slim_rows_make(rows_c, 1, &slim_c, &n_c) == 0);
+	/* Rows whose rules repeat share them. */
+	CHECK(n_a > N_ROWS_A && n_a < 2 * N_ROWS_A);
+	CHECK(n_c == 2);
+	maps[0] = (struct unwind_walk_mapping){ .start = A_START, .end = A_END, .bias = A_BIAS,
+						.elems = slim_a, .n_rows = N_ROWS_A,
+						.n_elems = n_a };
+	maps[1] = (struct unwind_walk_mapping){ .start = B_START, .end = B_END };
+	maps[2] = (struct unwind_walk_mapping){ .start = C_START, .end = C_END, .bias = C_START,
+						.elems = slim_c, .n_rows = 1, .n_elems = n_c };
+}
 
 static void put(uint64_t addr, uint64_t v)
 {
@@ -546,7 +575,7 @@ static void test_hostile(void)
 	}
 }
 
-int main(void)
+static void run_all(void)
 {
 	test_chain();
 	test_epilogue();
@@ -558,5 +587,47 @@ int main(void)
 	test_signal();
 	test_ends();
 	test_hostile();
+}
+
+/* What slim rows refuse: a pc past 32 bits; and a rule index past the
+ * table's rules ends nothing outside it (frame pointers there). */
+static void test_slim_bounds(void)
+{
+	const struct smolder_unwind_row far[] = {
+		ROW(0x1000, SMOLDER_CFA_REG, RSP, 8, SMOLDER_RBP_SAME, 0, 0),
+		ROW(0x100000000ull, SMOLDER_CFA_NONE, 0, 0, 0, 0, 0),
+	};
+	union smolder_unwind_elem *e = NULL, bad[2];
+	size_t n = 0;
+	struct unwind_walk_memory mem = { BASE, stack, STACK_LEN };
+	struct unwind_walk_mapping m = { .start = A_START, .end = A_END, .bias = A_BIAS,
+					 .elems = bad, .n_rows = 1, .n_elems = 2 };
+	struct unwind_walk_regs r;
+	struct result got;
+
+	CHECK(slim_rows_make(far, 2, &e, &n) == -ERANGE && !e && n == 0);
+	bad[0].row = (struct smolder_unwind_slim_row){ .pc = 0x1000, .rule = 1 };
+	bad[1].rule = (struct smolder_unwind_rule){ .cfa_rule = SMOLDER_CFA_STOP };
+	memset(stack, 0, sizeof(stack));
+	r = regs_at(FN(0x1010), BASE + 0x100, 0);
+	got = walk_mem(&m, 1, &r, &mem, SMOLDER_MAX_STACK_DEPTH);
+	/* Rule 1 is past the one rule: no row, frame pointers, rbp 0. */
+	CHECK(got.n == 1 && got.end == SMOLDER_UNWIND_END_FP_ZERO);
+	bad[0].row.rule = 0;
+	bad[1].rule = (struct smolder_unwind_rule){ .cfa_rule = SMOLDER_CFA_STOP };
+	m.n_elems = 2;
+	got = walk_mem(&m, 1, &r, &mem, SMOLDER_MAX_STACK_DEPTH);
+	CHECK(got.n == 1 && got.end == SMOLDER_UNWIND_END_STOP);
+}
+
+int main(void)
+{
+	use_fat_rows();
+	run_all();
+	use_slim_rows();
+	run_all();
+	test_slim_bounds();
+	free(slim_a);
+	free(slim_c);
 	return check_report("unwind_walk");
 }

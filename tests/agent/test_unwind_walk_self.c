@@ -16,6 +16,7 @@
 #include "check.h"
 #include "sample.h"
 #include "sym.h"
+#include "slim_rows.h"
 #include "unwind_walk.h"
 
 #define DEPTH 6
@@ -190,6 +191,38 @@ int main(void)
 	CHECK_INT(recursions, DEPTH + 1);
 	CHECK(reached_main, "main not in the walk");
 	CHECK_INT(end, SMOLDER_UNWIND_END_STOP);
+
+	/* The same walk with the tables as the BPF rows array holds them
+	 * (libc's, ld.so's and this program's, slim): the same frames. */
+	{
+		struct unwind_walk_mapping slim[MAPS_MAX];
+		uint64_t again[SMOLDER_MAX_STACK_DEPTH];
+		unsigned int end_again = SMOLDER_UNWIND_END_COUNT;
+		size_t n_again, n_slim = 0;
+
+		for (size_t m = 0; m < n_maps; m++) {
+			union smolder_unwind_elem *e = NULL;
+			size_t n_elems = 0;
+
+			slim[m] = maps[m];
+			if (maps[m].rows) {
+				CHECK(slim_rows_make(maps[m].rows, maps[m].n_rows, &e, &n_elems) == 0);
+				slim[m].rows = NULL;
+				slim[m].elems = e;
+				slim[m].n_elems = n_elems;
+				n_slim += e != NULL;
+			}
+		}
+		CHECK(n_slim >= 2, "%zu slim tables", n_slim);
+		n_again = unwind_walk(slim, n_maps, &regs, &mem, again, SMOLDER_MAX_STACK_DEPTH,
+				      &end_again);
+		CHECK_INT(n_again, n);
+		CHECK_INT(end_again, end);
+		CHECK(n_again == n && !memcmp(again, pcs, n * sizeof(pcs[0])),
+		      "the slim walk's frames differ");
+		for (size_t m = 0; m < n_maps; m++)
+			free((void *)slim[m].elems);
+	}
 
 	for (size_t i = 0; i < n_objects; i++)
 		sym_elf_free(objects[i].elf);
