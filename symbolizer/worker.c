@@ -116,6 +116,32 @@ static size_t anon_resident(void)
 	return (resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The worker's memory grows only while it serves a request: the watcher
+ * looks every WATCH_INTERVAL_NS then, and waits for the next request in
+ * between. Looking all the time, 200 times a second, was most of an idle
+ * worker's CPU (and most of the agent's on a host whose processes' files
+ * were all read). */
+static pthread_mutex_t serving_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t serving_changed = PTHREAD_COND_INITIALIZER;
+static bool serving;
+
+static void set_serving(bool on)
+{
+	pthread_mutex_lock(&serving_lock);
+	serving = on;
+	if (on)
+		pthread_cond_signal(&serving_changed);
+	pthread_mutex_unlock(&serving_lock);
+}
+
+static void wait_for_serving(void)
+{
+	pthread_mutex_lock(&serving_lock);
+	while (!serving)
+		pthread_cond_wait(&serving_changed, &serving_lock);
+	pthread_mutex_unlock(&serving_lock);
+}
+
 static void *watch_memory(void *started)
 {
 	struct timespec tick = { .tv_nsec = WATCH_INTERVAL_NS };
@@ -124,6 +150,7 @@ static void *watch_memory(void *started)
 	 * /proc/self/maps) is done before the filter comes. */
 	pthread_barrier_wait(started);
 	for (;;) {
+		wait_for_serving();
 		if (anon_resident() > memory_cap) {
 			static const char msg[] = "smolder parser worker: over its memory cap\n";
 
@@ -574,11 +601,13 @@ static int serve_forever(struct worker *w)
 
 		if (err)
 			return err == -EPIPE ? 0 : 1; /* the agent is gone, or talks nonsense */
+		set_serving(true);
 		err = serve(w, m, fds, nfds);
 		for (size_t i = 0; i < nfds; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		sym_wire_free(m);
+		set_serving(false);
 		if (err)
 			return 1;
 	}

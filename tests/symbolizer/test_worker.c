@@ -637,6 +637,108 @@ static void check_table_cache(void)
 		check_failures++;
 }
 
+/* The voluntary context switches of the worker's threads together. */
+static uint64_t worker_switches(int pid)
+{
+	char dir[64], path[384], line[256];
+	uint64_t total = 0;
+	struct dirent *d;
+	DIR *tasks;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	tasks = opendir(dir);
+	while (tasks && (d = readdir(tasks))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/status", dir, d->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+				total += v;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (tasks)
+		closedir(tasks);
+	return total;
+}
+
+/* Anonymous resident bytes of process pid, as the worker counts its own. */
+static size_t anon_resident_of(int pid)
+{
+	char path[64];
+	unsigned long size = 0, resident = 0, shared = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	f = fopen(path, "r");
+	if (f && fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		resident = shared = 0;
+	if (f)
+		fclose(f);
+	return resident > shared ? (resident - shared) * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* A worker that has read one small file (SYM_PIE); its pid. */
+static int worker_with_small_file(struct sym_worker *w, struct sym_cache *c)
+{
+	int err;
+
+	CHECK(open_host(c, test_env("SYM_PIE"), &err), "a small file: %d", err);
+	return worker_pid(w);
+}
+
+/* The memory cap holds while a request is served (a large table's build
+ * passes it: the worker exits, counted as a death), and an idle worker
+ * does not wake: its memory watch waits for the next request instead of
+ * looking 200 times a second. The cap is what a worker holds after one
+ * small file (more under the sanitizers) plus 4 MiB, which cc1's table
+ * alone (478k rows, 7.6 MB) passes. */
+static void check_memory_cap(void)
+{
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_worker_opts o = { .sz = sizeof(o), .exe = test_env("WORKER_HOST") };
+	struct sym_worker_stats st;
+	char cc1[512] = "";
+	FILE *p = popen("gcc -print-prog-name=cc1", "r");
+	struct sym_elf *elf;
+	uint64_t before;
+	int err, pid;
+
+	if (p && !fgets(cc1, sizeof(cc1), p))
+		cc1[0] = '\0';
+	if (p)
+		pclose(p);
+	cc1[strcspn(cc1, "\n")] = '\0';
+	CHECK(cc1[0] == '/', "no cc1 (gcc -print-prog-name=cc1: '%s')", cc1);
+	pid = worker_with_small_file(w, c);
+	CHECK(pid > 0, "no worker");
+	o.memory_cap = anon_resident_of(pid) + (4u << 20);
+	before = worker_switches(pid);
+	sleep_ms(500);
+	CHECK(worker_switches(pid) - before < 5, "an idle worker woke %llu times in 0.5 s",
+	      (unsigned long long)(worker_switches(pid) - before));
+	sym_cache_free(c);
+	sym_worker_free(w);
+
+	w = sym_worker_new(&o);
+	c = cache_new(w, NULL);
+	CHECK(worker_with_small_file(w, c) > 0, "no worker under a cap of %zu", o.memory_cap);
+	/* The worker's death on it sets the file aside: a stub, no table. */
+	elf = open_host(c, cc1, &err);
+	CHECK(!elf || !sym_elf_unwind_table(elf), "cc1 read within a cap of %zu", o.memory_cap);
+	sym_worker_get_stats(w, &st);
+	CHECK(st.deaths == 1, "deaths %" PRIu64 " (%d)", st.deaths, err);
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
 int main(void)
 {
 	check_refusals();
@@ -650,5 +752,6 @@ int main(void)
 	check_restart_bound();
 	check_perf_map();
 	check_table_cache();
+	check_memory_cap();
 	return check_report("test_worker");
 }
