@@ -4,7 +4,8 @@
  * stops, and says what BPF's walk would of its frames: at most
  * min(max, SMOLDER_MAX_STACK_DEPTH), the sampled ip first, no later frame 0
  * or in the kernel half, TRUNCATED only when out of room, and with less
- * room the same frames cut short. Seeds in corpus/unwind_walk/ (written
+ * room the same frames cut short; and with the rows as the BPF array holds
+ * them (slim rows and their rules, agent/slim_rows.h), the same walk. Seeds in corpus/unwind_walk/ (written
  * by corpus/make_unwind_walk.py, which documents the input layout):
  *
  *   u8 n_maps (& 7), u8 max, u64 ip, u64 regs[16], u64 mem_base,
@@ -13,10 +14,12 @@
  *   smolder_unwind_row as it is in memory), then the stack copy: the rest.
  * Little-endian throughout; an input that ends early is cut to what it has.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sample.h"
+#include "slim_rows.h"
 #include "unwind_walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -72,10 +75,44 @@ static size_t walk(const struct unwind_walk_mapping *maps, size_t n_maps,
 	return n;
 }
 
+/* The walk on slim rows (pcs that fit in 32 bits, as the loader takes
+ * them) gives the frames and end of the walk on the rows they came from. */
+static void check_slim(const struct unwind_walk_mapping *maps, size_t n_maps,
+		       const struct unwind_walk_regs *regs, const struct unwind_walk_memory *mem,
+		       const uint64_t *full, size_t n, unsigned int end)
+{
+	struct unwind_walk_mapping slim[MAPS_MAX];
+	uint64_t pcs[SMOLDER_MAX_STACK_DEPTH];
+	unsigned int slim_end;
+	size_t slim_n;
+	bool ok = true;
+
+	for (size_t i = 0; i < n_maps; i++) {
+		union smolder_unwind_elem *e = NULL;
+		size_t n_elems = 0;
+
+		slim[i] = maps[i];
+		slim[i].rows = NULL;
+		for (size_t r = 0; r < maps[i].n_rows; r++)
+			ok = ok && maps[i].rows[r].pc <= UINT32_MAX;
+		if (ok && maps[i].n_rows && slim_rows_make(maps[i].rows, maps[i].n_rows, &e, &n_elems))
+			abort();
+		slim[i].elems = e;
+		slim[i].n_elems = n_elems;
+	}
+	if (ok) {
+		slim_n = walk(slim, n_maps, regs, mem, SMOLDER_MAX_STACK_DEPTH, pcs, &slim_end);
+		if (slim_n != n || slim_end != end || memcmp(pcs, full, n * sizeof(*pcs)))
+			abort();
+	}
+	for (size_t i = 0; i < n_maps; i++)
+		free((void *)slim[i].elems);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cursor c = { data, size };
-	struct unwind_walk_mapping maps[MAPS_MAX];
+	struct unwind_walk_mapping maps[MAPS_MAX] = { 0 };
 	struct smolder_unwind_row *rows[MAPS_MAX] = { 0 };
 	struct unwind_walk_regs regs;
 	struct unwind_walk_memory mem;
@@ -125,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (memcmp(cut, full, n_cut * sizeof(*cut)))
 		abort();
+	check_slim(maps, n_maps, &regs, &mem, full, n, end);
 
 	free((void *)mem.bytes);
 	for (size_t i = 0; i < n_maps; i++)
