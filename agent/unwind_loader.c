@@ -14,6 +14,7 @@
 
 #include "frames.h"
 #include "log.h"
+#include "rows_room.h"
 #include "rows_window.h"
 #include "slim_rows.h"
 #include "unwind.h"
@@ -99,57 +100,35 @@ static void evict(struct unwind_loader *l, struct table *victim)
 	victim->key[0] = '\0';
 }
 
-/* Room for n elements, into *first: the free run between loaded tables
- * that a window of consecutive tables no process maps leaves once they
- * are evicted, the window whose most recently used table is the least
- * recently used of all such windows (no eviction at all where a gap is
- * enough). -ENOSPC if tables that processes map leave no such run. A
- * table needs one run of the array: evicting the least recently used
- * tables one by one, wherever they are, emptied the array of a build host
- * (667 evictions in 10 s) without making a run long enough for a 1M-row
- * table. */
+/* Room for n elements, into *first, evicting the window of unmapped
+ * tables rows_room_choose picks; -ENOSPC if none makes room. */
 static int make_room(struct unwind_loader *l, uint32_t n, uint32_t *first)
 {
 	struct table **used = malloc((l->n_tables + 1) * sizeof(*used));
-	size_t k = 0, best_i = 0, best_j = 0;
-	uint64_t best_cost = UINT64_MAX;
+	struct rows_span *spans = malloc((l->n_tables + 1) * sizeof(*spans));
+	size_t k = 0, from, to;
 	int rc = -ENOSPC;
 
-	if (!used)
+	if (!used || !spans) {
+		free(used);
+		free(spans);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < l->n_tables; i++)
 		if (l->tables[i].key[0])
 			used[k++] = &l->tables[i];
 	qsort(used, k, sizeof(*used), by_first);
-	/* Evicting used[i..j) frees [end of used[i-1], start of used[j]). */
-	for (size_t i = 0; i <= k; i++) {
-		uint32_t start = i ? used[i - 1]->first + used[i - 1]->n : 0;
-		uint64_t cost = 0; /* the newest last_used evicted; 0: none */
-
-		for (size_t j = i; j <= k; j++) {
-			uint32_t end = j < k ? used[j]->first : l->max_rows;
-
-			if (end >= start && end - start >= n) {
-				if (cost < best_cost) {
-					best_cost = cost;
-					best_i = i;
-					best_j = j;
-					*first = start;
-					rc = 0;
-				}
-				break;
-			}
-			if (j == k || used[j]->refs)
-				break;
-			if (used[j]->last_used > cost)
-				cost = used[j]->last_used;
-		}
-		if (best_cost == 0)
-			break;
+	for (size_t i = 0; i < k; i++)
+		spans[i] = (struct rows_span){ .first = used[i]->first, .n = used[i]->n,
+					       .last_used = used[i]->last_used,
+					       .mapped = used[i]->refs > 0 };
+	if (rows_room_choose(spans, k, l->max_rows, n, first, &from, &to)) {
+		for (size_t j = from; j < to; j++)
+			evict(l, used[j]);
+		rc = 0;
 	}
-	for (size_t j = best_i; rc == 0 && j < best_j; j++)
-		evict(l, used[j]);
 	free(used);
+	free(spans);
 	return rc;
 }
 
