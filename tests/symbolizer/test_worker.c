@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +638,55 @@ static void check_table_cache(void)
 		check_failures++;
 }
 
+/* The table holder's answer and the content ids it was asked about. */
+struct holder {
+	bool holds;
+	int asked;
+	char last[SYM_CONTENT_ID_LEN + 1];
+};
+
+static bool holder_holds(void *ctx, const char *content_id)
+{
+	struct holder *h = ctx;
+
+	h->asked++;
+	snprintf(h->last, sizeof(h->last), "%s", content_id);
+	return h->holds;
+}
+
+/* A file whose table the holder (the agent's rows array) has loaded is
+ * read without building it again; one it has not, with its table. The
+ * holder is asked by the file's content id; a file marked to be read again
+ * is, table and all, after the trim. */
+static void check_table_holder(void)
+{
+	struct holder h = { .holds = true };
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *c = cache_new(w, NULL);
+	struct sym_elf *elf;
+	int err;
+
+	sym_cache_set_table_holder(c, holder_holds, &h);
+	elf = open_host(c, test_env("SYM_PIE"), &err);
+	CHECK(elf, "open: %d", err);
+	CHECK_INT(h.asked, 1);
+	CHECK(elf && sym_elf_content_id(elf) && !strcmp(h.last, sym_elf_content_id(elf)),
+	      "asked about '%s'", h.last);
+	CHECK(elf && !sym_elf_unwind_table(elf) && sym_elf_table_held(elf),
+	      "a held table was built again");
+	/* The holder lost it: read again, with its table. */
+	h.holds = false;
+	sym_cache_reread(c, elf);
+	sym_cache_trim(c);
+	elf = open_host(c, test_env("SYM_PIE"), &err);
+	CHECK(elf, "open again: %d", err);
+	CHECK_INT(h.asked, 2);
+	CHECK(elf && sym_elf_unwind_table(elf) && !sym_elf_table_held(elf),
+	      "no table after the holder lost it");
+	sym_cache_free(c);
+	sym_worker_free(w);
+}
+
 /* The voluntary context switches of the worker's threads together. */
 static uint64_t worker_switches(int pid)
 {
@@ -752,6 +802,7 @@ int main(void)
 	check_restart_bound();
 	check_perf_map();
 	check_table_cache();
+	check_table_holder();
 	check_memory_cap();
 	return check_report("test_worker");
 }
