@@ -351,16 +351,22 @@ static __always_inline bool copy_allowed(void)
  * process had no tables published, for the agent to walk once they are
  * (stack_copy.h). Whole pages from the one holding rsp (or the next, when
  * that one is not there yet), as many as can be read: a page past the
- * stack's end fails and ends the copy. */
+ * stack's end fails and ends the copy. None for a task whose user memory
+ * is gone (a sample in its exit, after exit_mm): nothing of its stack can
+ * be read, and the agent could walk no copy of it (on a build host, half
+ * the copies it could not use). */
 static __always_inline void send_stack_copy(__u32 gen, const struct smolder_count_key *key,
 					    const struct walk_state *st, struct task_struct *task)
 {
 	const struct pt_regs *r = &st->saved;
 	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 image = (__u64)task->mm;
 	struct smolder_stack_copy *c;
 	__u64 base, probe;
 	__u32 len = 0;
 
+	if (!image)
+		return;
 	if (!copy_allowed()) {
 		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
 		return;
@@ -376,12 +382,12 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 	if (bpf_probe_read_user(&probe, sizeof(probe), (const void *)r->sp))
 		base += SMOLDER_STACK_COPY_PAGE;
 	/* The header before the pages: the verifier walks what follows the
-	 * loop once for each page count it may end with, and a load of a
-	 * pointer from task (mm) costs it a search of the kernel's BTF. */
+	 * loop once for each page count it may end with (and the load of mm
+	 * above, once, costs it a search of the kernel's BTF). */
 	c->key = *key;
 	c->gen = gen;
 	c->base = base;
-	c->image = (__u64)task->mm;
+	c->image = image;
 	c->ip = r->ip;
 	regs_by_dwarf_number(r, c->regs);
 	for (int i = 0; i < SMOLDER_STACK_COPY_PAGES; i++) {
