@@ -74,6 +74,7 @@ enum counter_id {
 	CTR_UNWIND_EVICTIONS,     /* tables evicted to make room */
 	CTR_UNWIND_NO_ROOM,       /* tables not loaded: no room (frame pointers there) */
 	CTR_UNWIND_RETRIES,       /* processes whose tables were loaded again: a file was late */
+	CTR_UNWIND_FILES_WANTED,  /* files read for their tables once a stack passed through */
 	CTR_UNWIND_CACHE_HITS,    /* tables read from --cache-dir, not built */
 	CTR_UNWIND_CACHE_MISSES,  /* tables built by the worker (and written there) */
 	CTR_UNWIND_CACHE_BAD,     /* files there refused and removed */

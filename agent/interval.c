@@ -429,6 +429,8 @@ static void count_unwind(struct interval_ctx *ctx)
 	ctx->unwind_no_room_seen = st.no_room;
 	counters_add(ctx->counters, CTR_UNWIND_RETRIES, st.retries - ctx->unwind_retries_seen);
 	ctx->unwind_retries_seen = st.retries;
+	counters_add(ctx->counters, CTR_UNWIND_FILES_WANTED, st.wanted - ctx->unwind_wanted_seen);
+	ctx->unwind_wanted_seen = st.wanted;
 }
 
 /* The agent's and the worker's memory against --memory-limit, measured

@@ -48,6 +48,7 @@ struct interval_ctx {
 	struct sym_refusal_stats refusals_seen;
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen, unwind_retries_seen, output_removed_seen;
+	uint64_t unwind_wanted_seen;
 	uint64_t mmap_dropped_seen;
 	struct stack_copies_stats copies_seen;
 	/* The interval drained and not yet finished. */

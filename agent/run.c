@@ -509,7 +509,11 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	}
 	/* Without bpf_loop the walk follows frame pointers only: no tables. */
 	if (!sampler_opts.walk_frame_pointers) {
-		struct unwind_loader_opts uo = { .sz = sizeof(uo), .sym = ctx.sym };
+		/* On the whole system, a file is read for its table once a
+		 * stack passes through it: most of the libraries of a host's
+		 * processes (the agent's own 40 among them) never are. */
+		struct unwind_loader_opts uo = { .sz = sizeof(uo), .sym = ctx.sym,
+						 .on_demand = cfg->n_pids == 0 };
 		struct preload pl = { NULL, ctx.disc, cfg };
 
 		sampler_unwind_maps(ctx.sampler, &uo.rows_fd, &uo.procs_fd, &uo.max_rows);
@@ -526,10 +530,13 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		pl.loader = ctx.unwind;
 		disc_table_for_each(ctx.disc, publish_unwind, &pl);
 		ctx.copies = stack_copies_new(ctx.sampler, ctx.unwind, ctx.disc);
-		if (!ctx.copies)
+		if (!ctx.copies) {
 			log_warn("stack copies: %s; samples taken before a process's unwind tables "
 				 "are loaded are walked by frame pointers",
 				 strerror(errno));
+			/* Nothing would ask for a file: all are read. */
+			unwind_loader_set_on_demand(ctx.unwind, false);
+		}
 	}
 	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &events_opts, &ctx.events, &what);
 	if (!err)

@@ -12,6 +12,7 @@
 
 #include <bpf/bpf.h>
 
+#include "file_set.h"
 #include "frames.h"
 #include "log.h"
 #include "rows_room.h"
@@ -32,6 +33,7 @@ struct table {
 struct proc_ref {
 	int pid;
 	bool incomplete;     /* a file was not read in time: to be published again */
+	bool pending;        /* a mapping's file is not read (SMOLDER_UNWIND_PENDING) */
 	uint32_t n;
 	uint32_t tables[SMOLDER_UNWIND_MAPPINGS_MAX]; /* indices into tables */
 };
@@ -51,6 +53,8 @@ struct unwind_loader {
 	int vdso_rc;
 	bool vdso_read;
 	bool publishing_incomplete; /* set by map_one during one publish */
+	bool on_demand;
+	struct file_set wanted;     /* files a stack passed through */
 	struct unwind_loader_stats st;
 };
 
@@ -64,6 +68,7 @@ struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *o)
 	l->procs_fd = o->procs_fd;
 	l->max_rows = o->max_rows;
 	l->sym = o->sym;
+	l->on_demand = o->on_demand;
 	return l;
 }
 
@@ -73,6 +78,7 @@ void unwind_loader_free(struct unwind_loader *l)
 		return;
 	free(l->tables);
 	free(l->procs);
+	file_set_release(&l->wanted);
 	sym_unwind_table_release(&l->vdso);
 	free(l);
 }
@@ -392,6 +398,18 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 		*rows = l->vdso.rows;
 }
 
+static struct file_id file_id_of(const struct disc_mapping *m)
+{
+	return (struct file_id){ .dev_major = m->dev_major, .dev_minor = m->dev_minor,
+				 .inode = m->inode };
+}
+
+/* Whether m's file is to be read now, or left for a stack to need it. */
+static bool read_now(const struct unwind_loader *l, const struct disc_mapping *m)
+{
+	return !l->on_demand || file_set_has(&l->wanted, file_id_of(m));
+}
+
 /* p's mappings as the walk sees them, into up, loading the tables of
  * its files; refs takes a reference on each table. rows (NULL: not
  * wanted): each mapping's rows in the agent's memory. */
@@ -402,14 +420,103 @@ static void build_proc(struct unwind_loader *l, const struct disc_process *p,
 	l->publishing_incomplete = false;
 	up->start_ticks = p->start_ticks;
 	for (size_t i = 0; i < p->maps.n && up->n < SMOLDER_UNWIND_MAPPINGS_MAX; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
 		const struct smolder_unwind_row **r = rows ? &rows[up->n] : NULL;
+		struct smolder_unwind_mapping *out = &up->m[up->n];
 
-		if (executable_file(&p->maps.v[i]))
-			map_one(l, p, &p->maps.v[i], &up->m[up->n++], refs, r);
-		else if (is_vdso(&p->maps.v[i]))
-			map_vdso(l, &p->maps.v[i], &up->m[up->n++], refs, r);
+		if (executable_file(m) && read_now(l, m)) {
+			map_one(l, p, m, out, refs, r);
+		} else if (executable_file(m)) {
+			*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end,
+								.first_row = SMOLDER_UNWIND_PENDING };
+			refs->pending = true;
+		} else if (is_vdso(m)) {
+			map_vdso(l, m, out, refs, r);
+		} else {
+			continue;
+		}
+		up->n++;
 	}
 	refs->incomplete = l->publishing_incomplete;
+}
+
+void unwind_loader_set_on_demand(struct unwind_loader *l, bool on_demand)
+{
+	l->on_demand = on_demand;
+}
+
+int unwind_loader_pending_at(const struct smolder_unwind_proc *up, uint64_t addr)
+{
+	size_t n = up->n < SMOLDER_UNWIND_MAPPINGS_MAX ? up->n : SMOLDER_UNWIND_MAPPINGS_MAX;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (up->m[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || addr < up->m[lo].start || up->m[lo].n_rows ||
+	    up->m[lo].first_row != SMOLDER_UNWIND_PENDING)
+		return -1;
+	return (int)lo;
+}
+
+static bool maps_file(const struct disc_process *p, struct file_id id)
+{
+	for (size_t i = 0; i < p->maps.n; i++) {
+		struct file_id m = file_id_of(&p->maps.v[i]);
+
+		if (executable_file(&p->maps.v[i]) && m.inode == id.inode &&
+		    m.dev_major == id.dev_major && m.dev_minor == id.dev_minor)
+			return true;
+	}
+	return false;
+}
+
+/* The processes published with id's file pending are published again at
+ * the next unwind_loader_retry (all of them, id NULL). */
+static void republish_pending(struct unwind_loader *l, struct disc_table *disc,
+			      const struct file_id *id)
+{
+	for (size_t i = 0; i < l->n_procs; i++) {
+		const struct disc_process *q;
+
+		if (!l->procs[i].pending)
+			continue;
+		q = id ? disc_table_find_live(disc, l->procs[i].pid) : NULL;
+		if (!id || (q && maps_file(q, *id)))
+			l->procs[i].incomplete = true;
+	}
+}
+
+int unwind_loader_want(struct unwind_loader *l, struct disc_table *disc,
+		       const struct disc_process *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->maps.n; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
+		struct file_id id = file_id_of(m);
+		int rc;
+
+		if (addr < m->start || addr >= m->end || !executable_file(m))
+			continue;
+		rc = file_set_add(&l->wanted, id);
+		if (rc == -E2BIG) {
+			log_info("unwind tables: over %d files wanted; every file is read "
+				 "from now on", FILE_SET_MAX);
+			l->on_demand = false;
+			republish_pending(l, disc, NULL);
+			return 1;
+		}
+		if (rc == 1) {
+			l->st.wanted++;
+			republish_pending(l, disc, &id);
+		}
+		return rc;
+	}
+	return -ENOENT;
 }
 
 int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,

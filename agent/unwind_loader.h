@@ -35,6 +35,12 @@ struct unwind_loader_opts {
 	int procs_fd;       /* unwind_procs */
 	uint32_t max_rows;  /* the rows map's size */
 	struct sym_cache *sym;
+	/* A file is read for its table only once a stack has been seen to
+	 * pass through it (unwind_loader_want); until then its mappings are
+	 * published SMOLDER_UNWIND_PENDING. false: every file of a process
+	 * is read when it is published (--pid targets: a few processes,
+	 * wanted whole from their first sample). */
+	bool on_demand;
 };
 
 struct unwind_loader_stats {
@@ -43,6 +49,7 @@ struct unwind_loader_stats {
 	uint64_t evictions;
 	uint64_t no_room;    /* a table not loaded for want of room */
 	uint64_t retries;    /* processes published again: a file missed its deadline */
+	uint64_t wanted;     /* files read on demand: a stack passed through them */
 };
 
 struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *opts);
@@ -72,13 +79,28 @@ int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
 int unwind_loader_map_rows(struct unwind_loader *l, const struct smolder_unwind_mapping *m,
 			   struct rows_window *w, size_t *n_elems);
 
+/* Whether up (of unwind_loader_view) has a mapping whose file is not
+ * read yet, and at addr: -1 if addr is in none, else its index in up. */
+int unwind_loader_pending_at(const struct smolder_unwind_proc *up, uint64_t addr);
+/* The file p maps at addr is wanted: it is read, and its table loaded,
+ * wherever it is mapped from now on (unwind_loader_publish, _view); the
+ * processes published with it pending are published again at the next
+ * unwind_loader_retry (p among them). 1: newly wanted; 0: it was;
+ * -ENOENT: no file mapped there. Past the bound of the set of wanted
+ * files, every file is read from then on. */
+int unwind_loader_want(struct unwind_loader *l, struct disc_table *disc,
+		       const struct disc_process *p, uint64_t addr);
+/* Reads files on demand, or every file a process maps (see
+ * unwind_loader_opts). */
+void unwind_loader_set_on_demand(struct unwind_loader *l, bool on_demand);
 /* For sym_cache_set_table_holder: whether the table of the file with
  * this content id is loaded (it is then kept the longest). */
 bool unwind_loader_holds(void *loader, const char *content_id);
 
 /* Publishes again the processes a file of which was not read in time (the
- * parser worker's deadline passed, or it died): until then those files are
- * walked by frame pointers. The run loop calls it once an interval. */
+ * parser worker's deadline passed, or it died), or became wanted: until
+ * then those files are walked by frame pointers. The run loop calls it
+ * once an interval, the walk of stack copies when it wants a file. */
 void unwind_loader_retry(struct unwind_loader *l, struct disc_table *disc);
 
 /* p has exited: its mappings are forgotten and its tables released. */

@@ -42,8 +42,10 @@ struct walk_state {
 	 * making a call: its ip is exact and regs holds its registers. */
 	__u32 interrupted;
 	__u64 start_ticks;
-	/* The agent had published no mappings of this process: every frame
-	 * was walked by frame pointers, for want of its tables. */
+	/* Frames were walked by frame pointers for want of tables the agent
+	 * has not loaded yet: it had published no mappings of this process,
+	 * or the walk went through a mapping whose file it has not read
+	 * (SMOLDER_UNWIND_PENDING). The stack is copied for the agent. */
 	__u32 no_tables;
 	__u32 opaque; /* see opaque_u32 */
 	__u64 regs[SMOLDER_DWARF_GPRS];          /* by DWARF number, if interrupted */
@@ -371,6 +373,8 @@ __noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_un
 		m = find_mapping(st, proc, st->ip);
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
+	else if (m && m->first_row == SMOLDER_UNWIND_PENDING)
+		st->no_tables = 1;
 	if (r)
 		return step_ends(st, step_row(st, r));
 	st->interrupted = 0;

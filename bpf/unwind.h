@@ -129,9 +129,15 @@ _Static_assert(sizeof(union smolder_unwind_elem) == 8, "elements are 8 bytes");
 /* A process's executable mappings, for the walk to find (load bias and
  * rows) the file of an address: sorted by start, at most
  * SMOLDER_UNWIND_MAPPINGS_MAX (beyond, the agent keeps the largest). A
- * mapping with n_rows 0 has no table loaded: frame pointers there. */
+ * mapping with n_rows 0 has no table loaded: frame pointers there. Its
+ * first_row SMOLDER_UNWIND_PENDING says why: its file has not been read,
+ * since no stack has been seen to pass through it (most of a process's
+ * libraries are never on a sampled stack); the walk then also asks for a
+ * copy of the stack, which the agent walks once it has read the files the
+ * copy points into. */
 #define SMOLDER_UNWIND_MAPPINGS_MAX 64
 #define SMOLDER_UNWIND_PROCS_MAX 8192
+#define SMOLDER_UNWIND_PENDING 0xffffffffu
 /* Elements of all loaded tables together: the default of
  * --unwind-table-max-bytes (64M) / sizeof(union smolder_unwind_elem). */
 #define SMOLDER_UNWIND_ROWS_DEFAULT (8u << 20)

@@ -34,9 +34,17 @@ Checked, decoded with `go tool pprof -raw -symbolize=none`:
     the first three). The bars, 85% and 80%, leave room for a busy CI
     machine and still catch each of those failures;
   - stack_copies_used > 0 (the copies did it), and the output keeps the
-    contract (taken = profiled + dropped + lost in every interval).
+    contract (taken = profiled + dropped + lost in every interval);
+  - tables on demand: the agent runs with --cache-dir, where each table it
+    builds is written under the SHA-256 of its file. The tables of the
+    burner's executable and of libc are there; of the agent's own
+    executable files (its ~45 libraries, read from its /proc/PID/maps),
+    fewer than half are: a file is read for its table only once a sampled
+    stack passes through it (unwind_files_wanted > 0). Reading every file
+    of every process sampled, as before, built all of them.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -106,6 +114,42 @@ def first_interval_samples(r, service):
     h.fail("no interval holds samples of %s" % service)
 
 
+def executable_files(pid):
+    """The paths of the files pid maps executable."""
+    paths = set()
+    for line in h.read_text("/proc/%d/maps" % pid).splitlines():
+        f = line.split(None, 5)
+        if len(f) == 6 and "x" in f[1] and f[5].startswith("/"):
+            paths.add(f[5])
+    return paths
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def check_on_demand(r, cache, agent_files, unwind_work):
+    """Tables built (cache files) for the burner and libc, for few of the
+    agent's own files."""
+    held = {n[:-4] for n in os.listdir(os.path.join(cache, "unwind")) if n.endswith(".zst")}
+    libc = next((p for p in agent_files if os.path.basename(p).startswith("libc.so")), None)
+    for what, path in (("the burner", unwind_work), ("libc", libc)):
+        if not path or sha256(path) not in held:
+            h.fail("no table was built for %s (%s): %d tables in the cache" % (what, path, len(held)))
+    built = sorted(p for p in agent_files if sha256(p) in held)
+    wanted = r.total("unwind_files_wanted")
+    h.log("tables on demand: %d files wanted; of the agent's %d executable files, %d have "
+          "tables: %s" % (wanted, len(agent_files), len(built),
+                          " ".join(os.path.basename(p) for p in built)))
+    if wanted <= 0:
+        h.fail("unwind_files_wanted is %d: no file was read on demand" % wanted)
+    if len(agent_files) < 20 or len(built) * 2 >= len(agent_files):
+        h.fail("%d of the agent's %d executable files had their tables built: every file "
+               "of a sampled process read, not only those its stacks pass through"
+               % (len(built), len(agent_files)))
+
+
 def test(smolder, unwind_work):
     os.environ.setdefault("SMOLDER_IT_LOG_LEVEL", "debug")
     cc1, cc1plus = compiler("cc1"), compiler("cc1plus")
@@ -117,14 +161,17 @@ def test(smolder, unwind_work):
     src = os.path.join(tmp, "gen.c")
     with open(src, "w") as f:
         f.write(c_source(FUNCS))
+    cache = os.path.join(tmp, "cache")
     before = after = None
     try:
         before = sr.Workload([before_exe, "qsort", str(BURN_S)])
         before.event("ready")
         before.send()
         time.sleep(1)  # burning when the agent starts
-        with sr.SystemAgent(smolder, upload_interval="4s") as agent:
+        with sr.SystemAgent(smolder, upload_interval="4s",
+                            extra_args=["--cache-dir", cache]) as agent:
             agent.start()
+            agent_files = executable_files(agent.proc.pid)
             after = sr.Workload([after_exe, "qsort", str(BURN_S - 2)])
             after.event("ready", agent=agent)
             after.send()
@@ -138,6 +185,7 @@ def test(smolder, unwind_work):
             after.event("done", agent=agent)
             r = agent.stop()
             AGENT_LOG.extend(r.agent_log)
+        check_on_demand(r, cache, agent_files, unwind_work)
     finally:
         for w in (before, after):
             if w is not None:
