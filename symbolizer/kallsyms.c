@@ -10,11 +10,13 @@
 #include "kallsyms.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr_search.h"
 
@@ -75,6 +77,57 @@ static int add_name(struct builder *b, const char *s, size_t len, uint32_t *off)
 	return 0;
 }
 
+/* The hex number at s, of 1 to 16 digits, into *v; *end after it. */
+static bool parse_hex(char *s, uint64_t *v, char **end)
+{
+	uint64_t x = 0;
+	int n = 0;
+
+	for (;; n++, s++) {
+		int d = *s >= '0' && *s <= '9' ? *s - '0'
+			: *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+			: *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
+						 : -1;
+
+		if (d < 0)
+			break;
+		if (n == 16)
+			return false;
+		x = x << 4 | (uint64_t)d;
+	}
+	*v = x;
+	*end = s;
+	return n > 0;
+}
+
+static int add_sym(struct builder *b, struct ksym k)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		struct ksym *p = realloc(b->syms, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		b->syms = p;
+		b->cap = cap;
+	}
+	b->syms[b->n++] = k;
+	return 0;
+}
+
+/* A line too long to be read whole (no kernel name is: KSYM_NAME_LEN is
+ * 512): its address ends the symbol before, nameless, so that what lies
+ * there is not named after that one. */
+static int add_boundary(struct builder *b, char *line)
+{
+	uint64_t addr;
+	char *end;
+
+	if (!parse_hex(line, &addr, &end) || *end != ' ')
+		return 0;
+	return add_sym(b, (struct ksym){ .addr = addr, .name = NOT_TEXT, .rank = 4 });
+}
+
 /* Malformed lines are skipped, not fatal: one odd line must not cost the
  * whole kernel its names. */
 static int add_line(struct builder *b, char *line)
@@ -86,9 +139,7 @@ static int add_line(struct builder *b, char *line)
 	char type;
 	int rank, err;
 
-	errno = 0;
-	addr = strtoull(line, &end, 16);
-	if (errno || end == line || *end != ' ' || !end[1] || end[2] != ' ')
+	if (!parse_hex(line, &addr, &end) || *end != ' ' || !end[1] || end[2] != ' ')
 		return 0;
 	type = end[1];
 	name = end + 3;
@@ -104,17 +155,7 @@ static int add_line(struct builder *b, char *line)
 		if (err)
 			return err;
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		struct ksym *p = realloc(b->syms, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		b->syms = p;
-		b->cap = cap;
-	}
-	b->syms[b->n++] = k;
-	return 0;
+	return add_sym(b, k);
 }
 
 /* Ties at one address go to the best rank, then to the earlier line (the
@@ -128,6 +169,29 @@ static int ksym_cmp(const void *a, const void *b)
 	if (x->rank != y->rank)
 		return x->rank < y->rank ? -1 : 1;
 	return x->name < y->name ? -1 : x->name > y->name;
+}
+
+/* Sorts s by ksym_cmp. The kernel lists its own symbols by address
+ * (modules' may not be): then only the runs at one address are sorted,
+ * not the whole table, which took a third of the agent's time in this
+ * file. */
+static void sort_syms(struct ksym *s, size_t n)
+{
+	size_t i, run;
+
+	for (i = 1; i < n; i++)
+		if (s[i - 1].addr > s[i].addr)
+			break;
+	if (i < n) {
+		qsort(s, n, sizeof(*s), ksym_cmp);
+		return;
+	}
+	for (i = 0; i < n; i += run) {
+		for (run = 1; i + run < n && s[i + run].addr == s[i].addr; run++)
+			;
+		if (run > 1)
+			qsort(s + i, run, sizeof(*s), ksym_cmp);
+	}
 }
 
 /* One entry an address; of a run of boundaries only the first matters. */
@@ -151,25 +215,70 @@ static void *shrink(void *p, size_t size)
 	return q ? q : p;
 }
 
+/* Every line of path into b, read in large chunks: getline's small reads
+ * and its copy of each line were most of the agent's own time here. A
+ * line longer than a chunk (none in a real kallsyms) is a boundary. */
+static int read_lines(const char *path, struct builder *b)
+{
+	enum { CHUNK = 64 << 10 };
+	char *buf = malloc(CHUNK + 1);
+	size_t have = 0;
+	bool skipping = false;
+	int fd, err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		free(buf);
+		return err;
+	}
+	for (;;) {
+		ssize_t got = read(fd, buf + have, CHUNK - have);
+		char *line = buf, *nl;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -EIO;
+			break;
+		}
+		have += (size_t)got;
+		buf[have] = '\0';
+		/* The last line may lack its newline: at the end, it is whole. */
+		if (got == 0 && have && buf[have - 1] != '\n')
+			buf[have++] = '\n';
+		while (!err && (nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			*nl = '\0';
+			if (!skipping)
+				err = add_line(b, line);
+			skipping = false;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (err || got == 0)
+			break;
+		if (have == CHUNK) { /* a line longer than a chunk */
+			err = skipping ? 0 : add_boundary(b, buf);
+			have = 0;
+			skipping = true;
+		}
+	}
+	close(fd);
+	free(buf);
+	return err;
+}
+
 int sym_kallsyms_load(const char *path, struct sym_kallsyms **ks)
 {
 	struct builder b = { 0 };
 	struct sym_kallsyms *k;
-	size_t cap = 0;
-	char *line = NULL;
-	FILE *f;
-	int err = 0;
+	int err;
 
 	*ks = NULL;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (!err && getline(&line, &cap, f) > 0)
-		err = add_line(&b, line);
-	if (!err && ferror(f))
-		err = -EIO;
-	free(line);
-	fclose(f);
+	err = read_lines(path, &b);
 	if (!err && b.n && !b.any_address)
 		err = -EPERM;
 	k = err ? NULL : calloc(1, sizeof(*k));
@@ -178,8 +287,7 @@ int sym_kallsyms_load(const char *path, struct sym_kallsyms **ks)
 		free(b.names);
 		return err ? err : -ENOMEM;
 	}
-	if (b.n)
-		qsort(b.syms, b.n, sizeof(*b.syms), ksym_cmp);
+	sort_syms(b.syms, b.n);
 	k->n = compact(b.syms, b.n);
 	k->syms = shrink(b.syms, k->n * sizeof(*b.syms));
 	k->names = shrink(b.names, b.len);

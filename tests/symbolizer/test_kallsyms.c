@@ -104,6 +104,48 @@ static void check_unavailable(void)
 	sym_cache_free(c);
 }
 
+/* A file in address order (as the kernel lists its own symbols): only the
+ * runs at one address are ordered, global before local there; a line too
+ * long for the reader's chunk (no kernel name is) ends the symbol before
+ * it, its own range unnamed, and the next line is kept; an address of 17
+ * digits is no address; the last line needs no newline. */
+static void check_sorted_and_edges(void)
+{
+	static const char head[] =
+		"ffffffff81000000 t _text_local_alias\n"
+		"ffffffff81000000 w weak_alias\n"
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000100 t local_first\n"
+		"ffffffff81000100 T global_second\n"
+		"1ffffffff81000180 T seventeen_digits\n"
+		"ffffffff81000200 T ";
+	static const char tail[] = " \n"
+		"ffffffff81000300 T after_long\n"
+		"ffffffff81000400 D data\n"
+		"ffffffff81000500 T last_no_newline";
+	size_t long_name = 100000;
+	char *text = malloc(sizeof(head) + long_name + sizeof(tail));
+	struct sym_cache *c;
+	const char *name;
+
+	CHECK(text != NULL, "malloc");
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, 'x', long_name);
+	memcpy(text + sizeof(head) - 1 + long_name, tail, sizeof(tail));
+	c = cache_for("kallsyms-sorted", text);
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0xffffffff81000010, &name), name, "_stext");
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0xffffffff81000110, &name), name, "global_second");
+	/* The 17-digit line is skipped: global_second's up to the long line. */
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0xffffffff810001f0, &name), name, "global_second");
+	CHECK(sym_cache_lookup_kernel(c, 0xffffffff81000250, &name) == -ENOENT,
+	      "the long line's range named");
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0xffffffff81000310, &name), name, "after_long");
+	CHECK(sym_cache_lookup_kernel(c, 0xffffffff81000410, &name) == -ENOENT, "data named");
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0xffffffff81000510, &name), name, "last_no_newline");
+	sym_cache_free(c);
+	free(text);
+}
+
 /* The real file: the address it gives schedule names schedule. */
 static void check_real(void)
 {
@@ -138,6 +180,7 @@ static void check_real(void)
 int main(void)
 {
 	check_fake();
+	check_sorted_and_edges();
 	check_unavailable();
 	check_real();
 	return check_report("test_kallsyms");
