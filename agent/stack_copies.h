@@ -5,7 +5,8 @@
  * (bounded) until the process's mappings are known, walked with the rows
  * BPF uses (agent/unwind_walk.c), and at the drain of their generation the
  * sample moves from the stump BPF counted to the stack walked here, when
- * that one is whole or longer. Run-loop thread only.
+ * that one is whole or longer. Run-loop thread only (the ring is emptied
+ * by a reader thread of its own, stack_copies.c).
  */
 #ifndef SMOLDER_STACK_COPIES_H
 #define SMOLDER_STACK_COPIES_H
@@ -38,10 +39,10 @@ typedef const struct disc_process *(*stack_copies_reread_fn)(void *ctx, int pid,
 							       uint64_t image);
 void stack_copies_set_reread(struct stack_copies *c, stack_copies_reread_fn fn, void *ctx);
 
-/* Polls readable when copies wait in the ring buffer. */
+/* Polls readable when copies were taken from the ring buffer. */
 int stack_copies_fd(const struct stack_copies *c);
 
-/* Takes the copies waiting in the ring buffer, and walks those whose
+/* Takes the copies read from the ring buffer, and walks those whose
  * process's mappings are known. */
 void stack_copies_consume(struct stack_copies *c);
 

@@ -63,14 +63,20 @@ bench_read_bpf_stats() {
 
 # bench_sample_rss PID OUT: every 0.2 s until PID exits, the resident
 # memory (VmRSS) of PID and its children together (the agent and its
-# parser worker); the peak, in KiB, into OUT. /usr/bin/time's peak is one
-# process's.
+# parser worker), and their proportional set size (Pss of smaps_rollup: a
+# page shared by both, or mapped twice, as the stack copies' ring is,
+# counted once); the two peaks, in KiB, into OUT. /usr/bin/time's peak is
+# one process's.
 bench_sample_rss() {
-	local pid=$1 out=$2 peak=0 sum
+	local pid=$1 out=$2 peak=0 peak_pss=0 sum pss kids
 	while kill -0 "$pid" 2>/dev/null; do
 		sum=$(ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+		kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
+		pss=$(for p in "$pid" $kids; do cat /proc/"$p"/smaps_rollup 2>/dev/null; done |
+			awk '$1 == "Pss:" {s += $2} END {print s + 0}')
 		((sum > peak)) && peak=$sum
+		((pss > peak_pss)) && peak_pss=$pss
 		sleep 0.2
 	done
-	echo "$peak" >"$out"
+	echo "$peak $peak_pss" >"$out"
 }

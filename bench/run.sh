@@ -50,7 +50,7 @@ wait "$TIME_PID" || { echo "bench: the agent failed:" >&2; tail -20 "$TMP/agent.
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS"
 wait "$RSS_PID"
 read -r A_USER A_SYS A_RSS <"$TMP/agent.time"
-read -r A_TREE_RSS <"$TMP/agent.rss"
+read -r A_TREE_RSS A_TREE_PSS <"$TMP/agent.rss"
 A_BYTES=$(find "$TMP/profiles" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 A_FILES=$(find "$TMP/profiles" -type f | wc -l)
 read -r BPF_NS BPF_CNT < <(/usr/bin/python3 - "$TMP/bpf.last" <<'EOF'
@@ -92,9 +92,24 @@ print(*best)
 
 # (b) perf record, same load, same rate.
 PERF_CMD=(perf record -a -g -F "$RATE" -o "$TMP/perf.data" -- sleep "$SECONDS_EACH")
-/usr/bin/time -f '%U %S %M' -o "$TMP/perf.time" "${PERF_CMD[@]}" >"$TMP/perf.log" 2>&1 \
-	|| { echo "bench: perf record failed:" >&2; cat "$TMP/perf.log" >&2; exit 1; }
+/usr/bin/time -f '%U %S %M' -o "$TMP/perf.time" "${PERF_CMD[@]}" >"$TMP/perf.log" 2>&1 &
+PERF_TIME_PID=$!
+PERF_PID=
+for _ in $(seq 50); do
+	PERF_PID=$(pgrep -P "$PERF_TIME_PID" | head -1 || true)
+	[[ -n $PERF_PID ]] && break
+	sleep 0.1
+done
+echo "0 0" >"$TMP/perf.rss"
+PERF_RSS_PID=
+if [[ -n $PERF_PID ]]; then
+	bench_sample_rss "$PERF_PID" "$TMP/perf.rss" &
+	PERF_RSS_PID=$!
+fi
+wait "$PERF_TIME_PID" || { echo "bench: perf record failed:" >&2; cat "$TMP/perf.log" >&2; exit 1; }
+[[ -n $PERF_RSS_PID ]] && wait "$PERF_RSS_PID"
 read -r P_USER P_SYS P_RSS <"$TMP/perf.time"
+read -r _ P_PSS <"$TMP/perf.rss" || P_PSS=0
 P_BYTES=$(stat -c %s "$TMP/perf.data")
 P_SAMPLES=$(sed -n 's/.*(\([0-9]*\) samples).*/\1/p' "$TMP/perf.log" | tail -1)
 
@@ -120,6 +135,7 @@ cat <<EOF
 | CPU share over ${SECONDS_EACH} s | $(pct "$A_USER" "$A_SYS") | $(pct "$P_USER" "$P_SYS") |
 | Peak RSS | $(mib "$A_RSS") | $(mib "$P_RSS") |
 | Peak RSS, agent + parser worker together (sampled every 0.2 s) | $(mib "$A_TREE_RSS") | |
+| Peak PSS, agent + parser worker together (shared pages once) | $(mib "$A_TREE_PSS") | $(mib "$P_PSS") (perf and its children) |
 | Agent + parser worker, anonymous resident (peak interval) | $(mib $((A_ANON / 1024 + W_ANON / 1024))) ($(mib $((A_ANON / 1024))) + $(mib $((W_ANON / 1024)))) | |
 | Bytes written | $(bytes "$A_BYTES") in ${A_FILES} profiles | $(bytes "$P_BYTES") (perf.data) |
 | Samples | ${A_TAKEN} taken, ${A_PROFILED} profiled (lost: ${A_LOST}) | ${P_SAMPLES:-?} |

@@ -31,10 +31,12 @@
 /* The ring buffer's size, and the copies per second all CPUs together may
  * send (each CPU gets its share): 400 copies of 32 KiB at most is 12.5
  * MiB/s. A copy holds only the pages that could be read, usually fewer.
- * The ring holds a few seconds of them: the agent reads it from its run
- * loop, which an interval's close holds up for a second or more (in a
- * build on two CPUs an 8 MiB ring dropped 272 of 1869 copies). */
-#define SMOLDER_STACK_COPY_RING_BYTES (16u << 20)
+ * The agent empties the ring from a thread of its own as copies come
+ * (agent/stack_copies.c): the ring need only hold a burst. Read from the
+ * run loop, which an interval's close holds up for a second or more, it
+ * took 16 MiB (in a build on two CPUs an 8 MiB ring dropped 272 of 1869
+ * copies), mapped twice into the agent's RSS. */
+#define SMOLDER_STACK_COPY_RING_BYTES (4u << 20)
 #define SMOLDER_STACK_COPIES_PER_SEC 400
 
 struct smolder_stack_copy {
