@@ -395,44 +395,19 @@ static int by_process(const void *a, const void *b)
 	return (x->key.start_ticks > y->key.start_ticks) - (x->key.start_ticks < y->key.start_ticks);
 }
 
-/* The mappings of v whose files are not read that p points into: its ip,
- * and every word of the copy that is an address in one (a return address
- * is; so may be a pointer to a function, whose file is then read for
- * nothing). One bit per mapping of v. */
-static uint64_t pending_pointed_to(const struct pending *p, const struct view *v)
+/* The mapping of v whose file is not read that w's walk reached first
+ * (its index in v), -1 if none: the walk is right up to that frame, whose
+ * address is a real return address (or the sampled ip), and goes on by
+ * frame pointers from there. */
+static int first_pending_frame(const struct walked *w, const struct view *v)
 {
-	uint64_t hit = 0;
-	int i = unwind_loader_pending_at(&v->proc, p->regs.ip);
+	for (uint32_t i = 0; i < w->st.len; i++) {
+		int k = unwind_loader_pending_at(&v->proc, w->st.pcs[i]);
 
-	if (i >= 0)
-		hit |= 1ULL << i;
-	for (size_t off = (8 - p->base % 8) % 8; off + 8 <= p->len; off += 8) {
-		uint64_t word;
-
-		memcpy(&word, p->bytes + off, sizeof(word));
-		i = unwind_loader_pending_at(&v->proc, word);
-		if (i >= 0)
-			hit |= 1ULL << i;
+		if (k >= 0)
+			return k;
 	}
-	return hit;
-}
-
-/* The files p points into that are not read (pending_pointed_to) are
- * wanted, and the processes that map them published again, tables and
- * all, before p is walked: true if there were any (v is then stale). */
-static bool want_pointed_files(struct stack_copies *c, const struct pending *p,
-			       const struct view *v, const struct disc_process *proc)
-{
-	uint64_t hit = pending_pointed_to(p, v);
-
-	_Static_assert(SMOLDER_UNWIND_MAPPINGS_MAX <= 64, "a bit per mapping");
-	if (!hit)
-		return false;
-	for (uint32_t i = 0; i < v->proc.n && i < SMOLDER_UNWIND_MAPPINGS_MAX; i++)
-		if (hit >> i & 1)
-			unwind_loader_want(c->unwind, c->disc, proc, v->proc.m[i].start);
-	unwind_loader_retry(c->unwind, c->disc);
-	return true;
+	return -1;
 }
 
 /* The process whose mappings a pass read again last: once a pass each. */
@@ -455,13 +430,22 @@ static bool walk_pending(struct stack_copies *c, const struct pending *p, struct
 	view_of(c, *proc, v);
 	if (v->rc && !(due && final))
 		return false;
-	if (want_pointed_files(c, p, v, *proc)) {
+	walk_copy(p, v, w);
+	/* A file whose table the walk needs is read, its processes published
+	 * again, and the copy walked again, until the walk needs none: each
+	 * round reads one more file the stack passes through (a few at most,
+	 * bounded by the mappings). */
+	for (int k, round = 0;
+	     (k = first_pending_frame(w, v)) >= 0 && round < SMOLDER_UNWIND_MAPPINGS_MAX; round++) {
+		if (unwind_loader_want(c->unwind, c->disc, *proc, v->proc.m[k].start) < 0)
+			break; /* no memory for the set: frame pointers there */
+		unwind_loader_retry(c->unwind, c->disc);
 		view_release(v);
 		view_of(c, *proc, v);
 		if (v->rc && !(due && final))
 			return false;
+		walk_copy(p, v, w);
 	}
-	walk_copy(p, v, w);
 	if (!stopped_outside(v, w))
 		return true;
 	if (!c->reread || (mark->tgid == p->key.tgid && mark->start_ticks == p->key.start_ticks))
