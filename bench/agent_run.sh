@@ -72,7 +72,7 @@ bench_sample_rss() {
 	while kill -0 "$pid" 2>/dev/null; do
 		sum=$(ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null | awk '{s += $1} END {print s + 0}')
 		kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-		pss=$(for p in "$pid" $kids; do cat /proc/"$p"/smaps_rollup 2>/dev/null; done |
+		pss=$(for p in "$pid" $kids; do cat /proc/"$p"/smaps_rollup 2>/dev/null || true; done |
 			awk '$1 == "Pss:" {s += $2} END {print s + 0}')
 		((sum > peak)) && peak=$sum
 		((pss > peak_pss)) && peak_pss=$pss
