@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int file_id_cmp(struct file_id a, struct file_id b)
+int file_id_cmp(struct file_id a, struct file_id b)
 {
 	if (a.dev_major != b.dev_major)
 		return a.dev_major < b.dev_major ? -1 : 1;

@@ -22,6 +22,8 @@ struct file_set {
 	size_t n, cap;
 };
 
+/* Orders ids by device, then inode; 0: the same file. */
+int file_id_cmp(struct file_id a, struct file_id b);
 /* 1: added; 0: already there; -E2BIG: the set is full; -ENOMEM. */
 int file_set_add(struct file_set *s, struct file_id id);
 bool file_set_has(const struct file_set *s, struct file_id id);

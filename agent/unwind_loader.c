@@ -466,13 +466,9 @@ int unwind_loader_pending_at(const struct smolder_unwind_proc *up, uint64_t addr
 
 static bool maps_file(const struct disc_process *p, struct file_id id)
 {
-	for (size_t i = 0; i < p->maps.n; i++) {
-		struct file_id m = file_id_of(&p->maps.v[i]);
-
-		if (executable_file(&p->maps.v[i]) && m.inode == id.inode &&
-		    m.dev_major == id.dev_major && m.dev_minor == id.dev_minor)
+	for (size_t i = 0; i < p->maps.n; i++)
+		if (executable_file(&p->maps.v[i]) && file_id_cmp(file_id_of(&p->maps.v[i]), id) == 0)
 			return true;
-	}
 	return false;
 }
 
@@ -495,28 +491,26 @@ static void republish_pending(struct unwind_loader *l, struct disc_table *disc,
 int unwind_loader_want(struct unwind_loader *l, struct disc_table *disc,
 		       const struct disc_process *p, uint64_t addr)
 {
-	for (size_t i = 0; i < p->maps.n; i++) {
-		const struct disc_mapping *m = &p->maps.v[i];
-		struct file_id id = file_id_of(m);
-		int rc;
+	const struct disc_mapping *m = disc_mappings_find(&p->maps, addr);
+	struct file_id id;
+	int rc;
 
-		if (addr < m->start || addr >= m->end || !executable_file(m))
-			continue;
-		rc = file_set_add(&l->wanted, id);
-		if (rc == -E2BIG) {
-			log_info("unwind tables: over %d files wanted; every file is read "
-				 "from now on", FILE_SET_MAX);
-			l->on_demand = false;
-			republish_pending(l, disc, NULL);
-			return 1;
-		}
-		if (rc == 1) {
-			l->st.wanted++;
-			republish_pending(l, disc, &id);
-		}
-		return rc;
+	if (!m || !executable_file(m))
+		return -ENOENT;
+	id = file_id_of(m);
+	rc = file_set_add(&l->wanted, id);
+	if (rc == -E2BIG) {
+		log_info("unwind tables: over %d files wanted; every file is read from now on",
+			 FILE_SET_MAX);
+		l->on_demand = false;
+		republish_pending(l, disc, NULL);
+		return 1;
 	}
-	return -ENOENT;
+	if (rc == 1) {
+		l->st.wanted++;
+		republish_pending(l, disc, &id);
+	}
+	return rc;
 }
 
 int unwind_loader_view(struct unwind_loader *l, const struct disc_process *p,
