@@ -70,7 +70,7 @@ bench_read_bpf_stats() {
 bench_sample_rss() {
 	local pid=$1 out=$2 peak=0 peak_pss=0 sum pss kids
 	while kill -0 "$pid" 2>/dev/null; do
-		sum=$(ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+		sum=$({ ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
 		kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
 		pss=$(for p in "$pid" $kids; do cat /proc/"$p"/smaps_rollup 2>/dev/null || true; done |
 			awk '$1 == "Pss:" {s += $2} END {print s + 0}')
