@@ -25,7 +25,8 @@ enum counter_id {
 	CTR_PROCESS_EVENTS,       /* exec, exit and first-sample events from BPF */
 	CTR_PROCESS_EVENTS_DROPPED, /* lost to a full ring buffer */
 	CTR_PROCESSES_TRACKED,    /* gauge: size of the process table */
-	CTR_PROCESSES_FROM_KERNEL,  /* gone before /proc was read: labelled from BPF */
+	CTR_PROCESSES_FROM_KERNEL,  /* known from BPF and mmap records, not /proc */
+	CTR_PROCESSES_FORKED,       /* known as a copy of their parent, not /proc */
 	CTR_MMAP_LOG_BYTES,       /* the kernel's mmap records kept */
 	CTR_MMAP_RECORDS_DROPPED, /* mmap records lost or not kept */
 	CTR_PROCESS_MAPS_READS,   /* /proc/PID/maps files read */

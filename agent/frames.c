@@ -69,6 +69,7 @@ void frames_file_ref(const struct disc_process *p, const struct disc_mapping *m,
 		.dev = makedev(m->dev_major, m->dev_minor),
 		.inode = m->inode,
 		.build_id = m->build_id,
+		.fs_view = p->fs_view,
 	};
 }
 

@@ -524,7 +524,9 @@ static void count_discovery(struct interval_ctx *ctx)
 	struct counters *c = ctx->counters;
 
 	disc_table_get_stats(ctx->disc, &st);
-	counters_add(c, CTR_PROCESSES_FROM_KERNEL, st.gone_added - seen->gone_added);
+	counters_add(c, CTR_PROCESSES_FROM_KERNEL,
+		     st.gone_added + st.kernel_added - seen->gone_added - seen->kernel_added);
+	counters_add(c, CTR_PROCESSES_FORKED, st.forked_added - seen->forked_added);
 	counters_add(c, CTR_PROCESS_MAPS_READS, st.maps_reads - seen->maps_reads);
 	counters_add(c, CTR_PROCESS_MAPS_DEFERRED, st.maps_deferred - seen->maps_deferred);
 	counters_add(c, CTR_PROCESS_MAPS_CUT, st.maps_cut - seen->maps_cut);

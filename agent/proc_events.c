@@ -190,24 +190,174 @@ void proc_events_settle(struct proc_events *e)
 	e->n_exited = 0;
 }
 
-/* A process gone before its /proc files were read: known from what the
- * kernel said at its first sample, so its samples keep their service,
- * container and pod (frames unnamed: its mappings were never read). */
-static const struct disc_process *add_gone(struct proc_events *e, const struct smolder_event *ev)
+/* The mapping of maps that holds addr, or NULL. */
+static const struct disc_mapping *mapping_at(const struct disc_mappings *maps, uint64_t addr)
 {
+	for (size_t i = 0; i < maps->n; i++)
+		if (maps->v[i].start <= addr && addr < maps->v[i].end)
+			return &maps->v[i];
+	return NULL;
+}
+
+/* Whether path's base name is name, which BPF may have cut short. */
+static bool base_name_is(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+
+	return !strncmp(slash ? slash + 1 : path, name, SMOLDER_EXE_NAME_LEN - 1);
+}
+
+/* pid's logged mappings, if they are those of the image ev was sampled in:
+ * its executable's code (mm->start_code, which an exec moves) is in one of
+ * them, named as its executable is. Returns that mapping, or NULL (none
+ * logged, or the records of this image not read yet even after a read of
+ * the buffers; out must be released either way). */
+static const struct disc_mapping *logged_image(struct proc_events *e, const struct smolder_event *ev,
+					       struct disc_mappings *out)
+{
+	const struct disc_mapping *exe;
+
+	*out = (struct disc_mappings){ 0 };
+	for (int tries = 0; tries < 2; tries++) {
+		if (tries)
+			mmap_events_consume(e->mmaps);
+		disc_mappings_release(out);
+		if (disc_mmap_log_mappings(e->mmap_log, (int)ev->tgid, out))
+			return NULL;
+		exe = mapping_at(out, ev->start_code);
+		if (exe && base_name_is(exe->path, ev->exe_name))
+			return exe;
+	}
+	return NULL;
+}
+
+/* What the kernel said of ev's process, its comm, executable and cgroup
+ * copied into buf. */
+struct kernel_identity_buf {
 	char comm[SMOLDER_COMM_LEN + 1], exe[SMOLDER_EXE_NAME_LEN + 1];
 	char cgroup[SMOLDER_CGROUP_DEPTH_MAX * (SMOLDER_CGROUP_NAME_MAX + 1) + 8];
-	struct disc_kernel_identity id = { .comm = comm, .exe_name = exe };
+};
 
+/* One number for ev's view of the file system (sym_file_ref.fs_view):
+ * views are compared, never shown, and a hash of 128 bits of kernel state
+ * into 64 collides for no two views a host will have. */
+static uint64_t fs_view_of(const struct smolder_event *ev)
+{
+	uint64_t v = ((uint64_t)ev->mnt_ns << 32 | ev->root_dev) * 0x9e3779b97f4a7c15ULL;
+
+	v ^= ev->root_ino + 0x632be59bd9b4e019ULL + (v << 6) + (v >> 2);
+	return v ? v : 1;
+}
+
+static void kernel_identity(struct proc_events *e, const struct smolder_event *ev,
+			    struct kernel_identity_buf *buf, struct disc_kernel_identity *id)
+{
+	snprintf(buf->comm, sizeof(buf->comm), "%.*s", SMOLDER_COMM_LEN, ev->comm);
+	snprintf(buf->exe, sizeof(buf->exe), "%.*s", SMOLDER_EXE_NAME_LEN, ev->exe_name);
+	*id = (struct disc_kernel_identity){
+		.comm = buf->comm, .exe_name = buf->exe, .nspid = (int)ev->nspid,
+	};
+	if (cgroup_path_of(e->cgroup_paths_fd, ev->cgroup_id, buf->cgroup, sizeof(buf->cgroup)))
+		id->cgroup_path = buf->cgroup;
+	if (ev->mnt_ns && ev->root_dev && ev->root_ino)
+		id->fs_view = fs_view_of(ev);
+}
+
+/* A process that exec'd while the agent ran is known from the kernel alone:
+ * its first sample's identity and the mmap records of its image, which
+ * hold every executable mapping it has. Reading its /proc files would cost
+ * more than all else the agent does for a short-lived process. A process
+ * sampled in its exec (its new image has no code yet) is added with what
+ * was announced by then, and completed by the exec's event
+ * (exec_done). NULL: not so (it exec'd before the agent started, its
+ * records were dropped or are not read yet, its cgroup's path was
+ * evicted), or an executable run from a memfd, which is named after its
+ * command line: read from /proc. */
+static const struct disc_process *add_from_kernel(struct proc_events *e,
+						  const struct smolder_event *ev)
+{
+	struct kernel_identity_buf buf;
+	struct disc_kernel_identity id;
+	struct disc_mappings maps = { 0 };
+	const struct disc_mapping *exe = NULL;
+	const struct disc_process *p = NULL;
+
+	if (!e->mmap_log || !ev->image || !ev->exe_name[0] || !strncmp(ev->exe_name, "memfd:", 6))
+		return NULL;
+	kernel_identity(e, ev, &buf, &id);
+	if (ev->cgroup_id && !id.cgroup_path)
+		return NULL;
+	if (ev->start_code)
+		exe = logged_image(e, ev, &maps);
+	else
+		id.in_exec = disc_mmap_log_mappings(e->mmap_log, (int)ev->tgid, &maps) == 0;
+	if (exe || id.in_exec) {
+		id.exe_path = exe ? exe->path : NULL;
+		id.maps = &maps;
+		p = disc_table_add_from_kernel(e->disc, (int)ev->tgid, ev->start_ticks, &id);
+	}
+	disc_mappings_release(&maps); /* what add_from_kernel did not take */
+	return p;
+}
+
+/* ev's process as it is known, or NULL. */
+static const struct disc_process *known(struct proc_events *e, const struct smolder_event *ev)
+{
+	const struct disc_process *p = disc_table_find_live(e->disc, (int)ev->tgid);
+
+	return p && p->start_ticks == ev->start_ticks ? p : NULL;
+}
+
+/* The exec a process was first sampled in is done (see add_from_kernel):
+ * false if it was not so sampled, or its image's records are not there. */
+static bool exec_done(struct proc_events *e, const struct smolder_event *ev)
+{
+	const struct disc_process *p = known(e, ev);
+	struct disc_mappings maps;
+	const struct disc_mapping *exe;
+	char comm[SMOLDER_COMM_LEN + 1];
+	bool done = false;
+
+	if (!e->mmap_log || !p || !p->in_exec || !ev->start_code)
+		return false;
+	exe = logged_image(e, ev, &maps);
 	snprintf(comm, sizeof(comm), "%.*s", SMOLDER_COMM_LEN, ev->comm);
-	snprintf(exe, sizeof(exe), "%.*s", SMOLDER_EXE_NAME_LEN, ev->exe_name);
-	if (!comm[0] && !exe[0])
-		return NULL; /* not a first sample's event, or nothing read */
+	if (exe)
+		done = disc_table_exec_done(e->disc, p->pid, p->start_ticks, comm, exe->path, &maps);
+	disc_mappings_release(&maps);
+	return done;
+}
+
+/* A process forked by one known, sampled before it exec'd (a shell's
+ * child, a server's worker): its parent's image, so its parent's record. */
+static const struct disc_process *add_forked(struct proc_events *e, const struct smolder_event *ev)
+{
+	char comm[SMOLDER_COMM_LEN + 1];
+	struct disc_fork f = {
+		.pid = (int)ev->tgid, .nspid = (int)ev->nspid, .start_ticks = ev->start_ticks,
+		.comm = comm, .parent_pid = (int)ev->parent_tgid,
+		.parent_start_ticks = ev->parent_start_ticks, .code_addr = ev->start_code,
+	};
+
+	if (!ev->start_code || !ev->parent_tgid || !ev->parent_image)
+		return NULL;
+	snprintf(comm, sizeof(comm), "%.*s", SMOLDER_COMM_LEN, ev->comm);
+	return disc_table_add_forked(e->disc, &f);
+}
+
+/* A process gone before its /proc files were read: known from what the
+ * kernel said at its first sample, so its samples keep their service,
+ * container and pod, and its frames are named from its mmap records. */
+static const struct disc_process *add_gone(struct proc_events *e, const struct smolder_event *ev)
+{
+	struct kernel_identity_buf buf;
+	struct disc_kernel_identity id;
 	struct disc_mappings maps = { 0 };
 	const struct disc_process *p;
 
-	if (cgroup_path_of(e->cgroup_paths_fd, ev->cgroup_id, cgroup, sizeof(cgroup)))
-		id.cgroup_path = cgroup;
+	kernel_identity(e, ev, &buf, &id);
+	if (!buf.comm[0] && !buf.exe[0])
+		return NULL; /* not a first sample's event, or nothing read */
 	if (e->mmap_log && logged_mappings(e, (int)ev->tgid, &maps) == 0)
 		id.maps = &maps;
 	p = disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
@@ -229,7 +379,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case SMOLDER_EVENT_EXEC:
 		/* Not read now: its libraries are not mapped yet. Its first
 		 * sample after the exec announces it again. */
-		disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
+		if (!exec_done(e, ev))
+			disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
 		/* The old image's mappings mislead the walk: frame pointers
 		 * until the new one is read. */
 		if (e->unwind)
@@ -238,7 +389,15 @@ static int handle_event(void *ctx, void *data, size_t len)
 	case SMOLDER_EVENT_SAMPLED:
 		/* Read now: a short-lived process may be gone by the drain. A
 		 * process that is already gone is simply not found. */
-		p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
+		p = add_from_kernel(e, ev);
+		if (!p)
+			p = add_forked(e, ev);
+		/* Sampled in its exit, its memory let go: its /proc files
+		 * have nothing more to say. */
+		if (!p && !ev->image)
+			p = known(e, ev);
+		else if (!p)
+			p = disc_table_refresh(e->disc, (int)ev->tgid, ev->start_ticks);
 		if (!p)
 			p = add_gone(e, ev);
 		else if (e->mmap_log && !p->from_kernel && !p->maps.n)

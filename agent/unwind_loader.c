@@ -293,16 +293,19 @@ static void release_refs(struct unwind_loader *l, const struct proc_ref *r)
  * else its identity on the host. Never its build-id: a file that copied
  * another's build-id note would get the other's rows, or give it its
  * own, to every file loaded under it after. */
-static void file_key(const struct sym_elf *elf, const struct disc_mapping *m, char *out,
-		     size_t len)
+static struct file_id file_id_of(const struct disc_process *p, const struct disc_mapping *m);
+
+static void file_key(const struct sym_elf *elf, const struct disc_process *p,
+		     const struct disc_mapping *m, char *out, size_t len)
 {
 	const char *id = sym_elf_content_id(elf);
+	struct file_id f = file_id_of(p, m);
 
 	if (id)
 		snprintf(out, len, "c:%s", id);
 	else
-		snprintf(out, len, "f:%u:%u:%llu", m->dev_major, m->dev_minor,
-			 (unsigned long long)m->inode);
+		snprintf(out, len, "f:%u:%u:%llu", f.dev_major, f.dev_minor,
+			 (unsigned long long)f.inode);
 }
 
 /* One executable mapping of p: where its rows are, if they can be. */
@@ -340,7 +343,7 @@ static void map_one(struct unwind_loader *l, const struct disc_process *p,
 					  : strerror(-rc));
 		return; /* frame pointers here */
 	}
-	file_key(elf, m, key, sizeof(key));
+	file_key(elf, p, m, key, sizeof(key));
 	rc = table_of(l, key, t, &index);
 	if (rc == -ENOENT) {
 		/* Read without its table, which was loaded then and has been
@@ -398,16 +401,42 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 		*rows = l->vdso.rows;
 }
 
-static struct file_id file_id_of(const struct disc_mapping *m)
+/* A file's identity on the host: its device and inode, as /proc/PID/maps
+ * gives them. A mapping known from the kernel's mmap records has none (they
+ * carry a build-id in their place): it gets one made of its process's view
+ * of the file system, its path and build-id (sym_file_ref.fs_view), on a
+ * device no real one has. Two such files of one id only share a "wanted"
+ * mark (one's table read before a stack needed it), or, without a content
+ * id, a table: files of the same path and build-id in the same view. */
+#define KERNEL_WORD_DEV UINT32_MAX
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
-	return (struct file_id){ .dev_major = m->dev_major, .dev_minor = m->dev_minor,
-				 .inode = m->inode };
+	for (const unsigned char *c = p; n--; c++)
+		h = (h ^ *c) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct file_id file_id_of(const struct disc_process *p, const struct disc_mapping *m)
+{
+	uint64_t h;
+
+	if (m->inode || !m->path)
+		return (struct file_id){ .dev_major = m->dev_major, .dev_minor = m->dev_minor,
+					 .inode = m->inode };
+	h = fnv1a(0xcbf29ce484222325ULL, &p->fs_view, sizeof(p->fs_view));
+	h = fnv1a(h, m->path, strlen(m->path));
+	if (m->build_id)
+		h = fnv1a(h, m->build_id, strlen(m->build_id));
+	return (struct file_id){ .dev_major = KERNEL_WORD_DEV, .dev_minor = KERNEL_WORD_DEV,
+				 .inode = h };
 }
 
 /* Whether m's file is to be read now, or left for a stack to need it. */
-static bool read_now(const struct unwind_loader *l, const struct disc_mapping *m)
+static bool read_now(const struct unwind_loader *l, const struct disc_process *p,
+		     const struct disc_mapping *m)
 {
-	return !l->on_demand || file_set_has(&l->wanted, file_id_of(m));
+	return !l->on_demand || file_set_has(&l->wanted, file_id_of(p, m));
 }
 
 /* p's mappings as the walk sees them, into up, loading the tables of
@@ -424,7 +453,7 @@ static void build_proc(struct unwind_loader *l, const struct disc_process *p,
 		const struct smolder_unwind_row **r = rows ? &rows[up->n] : NULL;
 		struct smolder_unwind_mapping *out = &up->m[up->n];
 
-		if (executable_file(m) && read_now(l, m)) {
+		if (executable_file(m) && read_now(l, p, m)) {
 			map_one(l, p, m, out, refs, r);
 		} else if (executable_file(m)) {
 			*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end,
@@ -467,7 +496,7 @@ int unwind_loader_pending_at(const struct smolder_unwind_proc *up, uint64_t addr
 static bool maps_file(const struct disc_process *p, struct file_id id)
 {
 	for (size_t i = 0; i < p->maps.n; i++)
-		if (executable_file(&p->maps.v[i]) && file_id_cmp(file_id_of(&p->maps.v[i]), id) == 0)
+		if (executable_file(&p->maps.v[i]) && file_id_cmp(file_id_of(p, &p->maps.v[i]), id) == 0)
 			return true;
 	return false;
 }
@@ -497,7 +526,7 @@ int unwind_loader_want(struct unwind_loader *l, struct disc_table *disc,
 
 	if (!m || !executable_file(m))
 		return -ENOENT;
-	id = file_id_of(m);
+	id = file_id_of(p, m);
 	rc = file_set_add(&l->wanted, id);
 	if (rc == -E2BIG) {
 		log_info("unwind tables: over %d files wanted; every file is read from now on",

@@ -15,6 +15,24 @@
  * tracepoint for kernels without one (agent/kernel_features.c); both read
  * the task with CO-RE reads, so one body serves both. */
 
+/* An exec's event says what the new image is, as a first sample's does
+ * (identity.bpf.h): a process first sampled while it exec'd is known
+ * from it, once the exec is done. */
+static __always_inline void event_send_exec(struct task_struct *p, __u32 tgid)
+{
+	struct smolder_event *e = event_new(SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
+	const unsigned char *exe = BPF_CORE_READ(p, mm, exe_file, f_path.dentry, d_name.name);
+
+	if (!e)
+		return;
+	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
+	if (exe)
+		bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), exe);
+	e->image = (__u64)BPF_CORE_READ(p, mm);
+	e->start_code = BPF_CORE_READ(p, mm, start_code);
+	event_submit(e, SMOLDER_EVENT_EXEC);
+}
+
 static __always_inline void on_exec(struct task_struct *p)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
@@ -22,7 +40,7 @@ static __always_inline void on_exec(struct task_struct *p)
 	/* A new image: the next sample announces the process again, by then
 	 * with its libraries mapped. */
 	bpf_map_delete_elem(&seen, &tgid);
-	event_send(SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
+	event_send_exec(p, tgid);
 }
 
 /* Called for every thread; the process ends with its last one, which is not

@@ -26,8 +26,9 @@ enum smolder_event_kind {
 };
 
 /* A first sample (SMOLDER_EVENT_SAMPLED) also says what the kernel knows of
- * the process (bpf/identity.bpf.h), for when it is gone before the agent
- * reads /proc; in the other events these are empty. */
+ * the process (bpf/identity.bpf.h), so that the agent need not read /proc
+ * (and can label a process gone before it could); an exec says its comm,
+ * executable, image and start_code; an exit none of these (zeros). */
 #define SMOLDER_COMM_LEN 16
 #define SMOLDER_EXE_NAME_LEN 64
 
@@ -41,8 +42,29 @@ struct smolder_event {
 	/* Which image of the process was sampled (the address of its
 	 * mm_struct, which an exec replaces): a stack copy (stack_copy.h) is
 	 * walked only through mappings read for the image it was taken in.
-	 * A token for comparing, never shown. 0 in exec and exit events. */
+	 * A token for comparing, never shown. 0 in exit events. */
 	__u64 image;
+	/* Where the executable's code starts (mm->start_code): how the agent
+	 * knows that the mmap records it holds (agent/mmap_events.c) are of
+	 * this image, so that it need not read /proc. 0: no mm. */
+	__u64 start_code;
+	__u32 nspid; /* the process's pid in its own pid namespace */
+	/* The process that forked it (its leader's real parent): as
+	 * smolder_count_key has it. */
+	__u32 parent_tgid;
+	__u64 parent_start_ticks;
+	/* 1: neither it nor its parent has exec'd since the fork (the exec
+	 * counts of both, self_exec_id, are still the one the fork copied):
+	 * it has its parent's image. */
+	__u32 parent_image;
+	__u32 pad;
+	/* Its view of the file system, which the paths of its mmap records
+	 * are relative to: its mount namespace, and its root directory's
+	 * device and inode. Two processes with the same view reach the same
+	 * file by the same path. 0s: not known (a process in its exit). */
+	__u32 mnt_ns;
+	__u32 root_dev;
+	__u64 root_ino;
 };
 
 /* The path of a cgroup, leaf first, one component a slot: enough for the

@@ -45,24 +45,54 @@ static __always_inline void event_stat_add(enum smolder_event_stat stat)
 		__sync_fetch_and_add(v, 1);
 }
 
-static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
-				       __u64 start_ticks)
+/* How an event wakes the agent. An exit need not be heard at once (the
+ * process is gone; its pid, reused, is told apart by its start time), so
+ * exits wait in the ring for the next event that must be, or the agent's
+ * next look, unless they fill an eighth of it: on a host that starts
+ * dozens of processes a second, one wake-up less each. Every other event
+ * wakes it whatever waits before it (the default would not, unless the
+ * agent had read all before it). */
+#define SMOLDER_EVENTS_QUIET_BYTES (SMOLDER_EVENTS_RINGBUF_BYTES / 8)
+
+static __always_inline __u64 event_wakeup(enum smolder_event_kind kind)
+{
+	if (kind == SMOLDER_EVENT_EXIT &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < SMOLDER_EVENTS_QUIET_BYTES)
+		return BPF_RB_NO_WAKEUP;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
+/* A new event in the ring, zeroed but for what is given; NULL: the ring
+ * is full (counted). */
+static __always_inline struct smolder_event *event_new(enum smolder_event_kind kind, __u32 tgid,
+						       __u64 start_ticks)
 {
 	struct smolder_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		event_stat_add(SMOLDER_EVENT_STAT_DROPPED);
-		return;
+		return NULL;
 	}
+	__builtin_memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->tgid = tgid;
 	e->start_ticks = start_ticks;
-	e->comm[0] = 0;
-	e->exe_name[0] = 0;
-	e->cgroup_id = 0;
-	e->image = 0;
-	bpf_ringbuf_submit(e, 0);
+	return e;
+}
+
+static __always_inline void event_submit(struct smolder_event *e, enum smolder_event_kind kind)
+{
+	bpf_ringbuf_submit(e, event_wakeup(kind));
 	event_stat_add(SMOLDER_EVENT_STAT_SENT);
+}
+
+static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
+				       __u64 start_ticks)
+{
+	struct smolder_event *e = event_new(kind, tgid, start_ticks);
+
+	if (e)
+		event_submit(e, kind);
 }
 
 /* A process's start, as /proc/PID/stat gives it: the thread group leader's

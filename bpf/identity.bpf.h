@@ -108,6 +108,39 @@ static __always_inline void note_cgroup_path(struct kernfs_node *kn, __u64 id)
 	bpf_map_update_elem(&cgroup_paths, &id, p, BPF_NOEXIST);
 }
 
+/* The pid the process has in the innermost pid namespace it is in: what a
+ * JIT names its /tmp/perf-PID.map after. struct pid's numbers[] is indexed
+ * by namespace level, so its offset is computed from the kernel's own
+ * layout. */
+static __always_inline __u32 task_nspid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	int nr = 0;
+
+	if (!pid)
+		return 0;
+	bpf_probe_read_kernel(&nr, sizeof(nr),
+			      (char *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      (level & 31) * bpf_core_type_size(struct upid) +
+				      bpf_core_field_offset(struct upid, nr));
+	return (__u32)nr;
+}
+
+/* Whether the process still runs the image its parent had when it forked
+ * it, and the parent too: an exec counts itself in self_exec_id, and a
+ * fork gives the child its parent's count as parent_exec_id. (A non-PIE
+ * executable's code is at the same address in every image, so where the
+ * code is cannot tell.) */
+static __always_inline __u32 same_image_as_parent(struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	__u64 forked_at = BPF_CORE_READ(leader, parent_exec_id);
+
+	return BPF_CORE_READ(leader, self_exec_id) == forked_at &&
+	       BPF_CORE_READ(leader, real_parent, self_exec_id) == forked_at;
+}
+
 static __always_inline void fill_identity(struct smolder_event *e, struct task_struct *task)
 {
 	struct kernfs_node *kn = process_cgroup(task);
@@ -129,19 +162,21 @@ static __always_inline void fill_identity(struct smolder_event *e, struct task_s
 static __always_inline void event_send_sampled(__u32 tgid, __u64 start_ticks,
 					       struct task_struct *task)
 {
-	struct smolder_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct smolder_event *e = event_new(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
 
-	if (!e) {
-		event_stat_add(SMOLDER_EVENT_STAT_DROPPED);
+	if (!e)
 		return;
-	}
-	e->kind = SMOLDER_EVENT_SAMPLED;
-	e->tgid = tgid;
-	e->start_ticks = start_ticks;
 	fill_identity(e, task);
 	e->image = (__u64)BPF_CORE_READ(task, mm);
-	bpf_ringbuf_submit(e, 0);
-	event_stat_add(SMOLDER_EVENT_STAT_SENT);
+	e->start_code = BPF_CORE_READ(task, mm, start_code);
+	e->nspid = task_nspid(task);
+	e->parent_tgid = BPF_CORE_READ(task, group_leader, real_parent, tgid);
+	e->parent_start_ticks = task_start_ticks(BPF_CORE_READ(task, group_leader, real_parent));
+	e->parent_image = same_image_as_parent(task);
+	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->root_dev = BPF_CORE_READ(task, fs, root.mnt, mnt_sb, s_dev);
+	e->root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino);
+	event_submit(e, SMOLDER_EVENT_SAMPLED);
 }
 
 #endif

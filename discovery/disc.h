@@ -155,10 +155,18 @@ struct disc_process {
 	bool exited;
 	struct disc_mappings maps;
 	char *service_name;   /* executable's base name; "kernel"; else comm */
-	/* Gone before its /proc files could be read: known only from what the
-	 * kernel said at its first sample (disc_table_add_gone); no exe path,
-	 * command line or mappings. */
+	/* Known only from what the kernel said at its first sample and in
+	 * its mmap records (disc_table_add_gone, disc_table_add_from_kernel):
+	 * no command line; only executable mappings. */
 	bool from_kernel;
+	/* Which view of the file system the paths of its mappings are in (its
+	 * mount namespace and root, as the kernel said; see
+	 * sym_file_ref.fs_view); 0: not known. */
+	uint64_t fs_view;
+	/* Added while it exec'd (sampled in the exec): its executable and
+	 * mappings are those the kernel had announced by then, until the
+	 * exec's end completes them (disc_table_exec_done). */
+	bool in_exec;
 	/* From /proc/PID/cmdline (disc_cmdline_parse); NULL for a kernel
 	 * thread, when it is empty (a zombie), or cannot be read. */
 	char *cmdline;
@@ -222,6 +230,10 @@ struct disc_kernel_identity {
 	const char *comm;
 	const char *exe_name;    /* the executable's base name; "" when none */
 	const char *cgroup_path; /* NULL when it is the root or unknown */
+	const char *exe_path;    /* from the mmap records; NULL: not known */
+	int nspid;               /* 0: not known */
+	uint64_t fs_view;        /* 0: not known */
+	bool in_exec;            /* sampled in its exec: see disc_process */
 	/* The executable mappings the kernel announced (disc_mmap_log), taken
 	 * over by the process; NULL or empty: none. */
 	struct disc_mappings *maps;
@@ -271,6 +283,40 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 					       uint64_t start_ticks,
 					       const struct disc_kernel_identity *id);
 
+/* Adds (pid, start_ticks), alive, from what the kernel said of it: its
+ * first sample's identity, and the mmap records of its image since its
+ * exec (id->maps, which must hold them all, id->exe_path among them); no
+ * /proc file is read, and none later (it has no command line). A process
+ * known already keeps its labels and gets the mappings it lacked
+ * (disc_table_complete_maps). NULL: out of memory. */
+const struct disc_process *disc_table_add_from_kernel(struct disc_table *t, int pid,
+						      uint64_t start_ticks,
+						      const struct disc_kernel_identity *id);
+
+/* The exec (pid, start_ticks) was sampled in (in_exec) is done: its comm
+ * and executable are those given, and its mappings those the kernel
+ * announced (maps, taken over). false: it is not such a process; the
+ * caller marks it exec'd (disc_table_exec). */
+bool disc_table_exec_done(struct disc_table *t, int pid, uint64_t start_ticks,
+			  const char *comm, const char *exe_path, struct disc_mappings *maps);
+
+/* A process forked by another, as its first sample's event says. */
+struct disc_fork {
+	int pid, nspid;
+	uint64_t start_ticks;
+	const char *comm;
+	int parent_pid;
+	uint64_t parent_start_ticks;
+	uint64_t code_addr; /* where its executable's code is (mm->start_code) */
+};
+
+/* Adds f->pid, forked by a process known and not exec'd since its fork
+ * (its executable's code is where its parent's is): the parent's image,
+ * so its labels and mappings, with no /proc read. NULL: not so (the parent
+ * is not known, or is gone; or the child is known already, and asks
+ * again for code its mappings lack), or out of memory. */
+const struct disc_process *disc_table_add_forked(struct disc_table *t, const struct disc_fork *f);
+
 /* Adds to (pid, start_ticks)'s mappings those the kernel announced
  * (disc_mmap_log) that its /proc maps lacked: it was read before they were
  * made (ld.so still loading its libraries), or not at all (a scan found
@@ -303,6 +349,8 @@ struct disc_table_stats {
 	uint64_t maps_deferred; /* reads asked for, put off: read this interval already */
 	uint64_t maps_bytes;    /* what the mappings known now hold */
 	uint64_t gone_added;    /* processes added by disc_table_add_gone */
+	uint64_t kernel_added;  /* ... by disc_table_add_from_kernel */
+	uint64_t forked_added;  /* ... by disc_table_add_forked */
 };
 void disc_table_get_stats(const struct disc_table *t, struct disc_table_stats *st);
 

@@ -285,6 +285,15 @@ static bool new_code_reread_refused(struct disc_table *t, const struct entry *e)
 	return maps_read_already(t, e);
 }
 
+/* The pid is another process's now (but keep's): any other known under it
+ * is gone. */
+static void exit_others(struct disc_table *t, int pid, const struct entry *keep)
+{
+	for (struct entry *x = *bucket(t, pid); x; x = x->next)
+		if (x->p.pid == pid && x != keep)
+			mark_exited(t, x);
+}
+
 /* Reads the process of dirfd, whose stat is st, and adds it, marking exited
  * any other process known under its pid: that one must be gone, since the
  * pid is someone else's now. Its maps are read only if with_maps. */
@@ -306,9 +315,7 @@ static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat 
 	}
 	if (with_maps)
 		maps_read(t, e);
-	for (struct entry *x = *bucket(t, pid); x; x = x->next)
-		if (x->p.pid == pid)
-			mark_exited(t, x);
+	exit_others(t, pid, NULL);
 	insert(t, e);
 	*out = e;
 	return 0;
@@ -627,14 +634,71 @@ const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 	return &e->p;
 }
 
-/* The service a process gone before it was read gets: its executable's
+/* The service a process known only from the kernel gets: its executable's
  * base name as service_name() would give it, unless that is a memfd's (the
  * comm says more, as the command line would). */
-static char *gone_service_name(const struct disc_kernel_identity *id)
+static char *kernel_service_name(const struct disc_process *p,
+				 const struct disc_kernel_identity *id)
 {
+	if (p->exe_path)
+		return service_name(p);
 	if (id->exe_name && id->exe_name[0] && strncmp(id->exe_name, "memfd:", 6))
 		return strdup(id->exe_name);
 	return strdup(id->comm);
+}
+
+/* A record of what the kernel said of (pid, start_ticks), taking over
+ * id->maps; false: out of memory. */
+static bool process_from_kernel(int pid, uint64_t start_ticks, const struct disc_kernel_identity *id,
+				bool gone, struct disc_process *p)
+{
+	struct disc_container c;
+
+	*p = (struct disc_process){
+		.pid = pid, .nspid = id->nspid > 0 ? id->nspid : pid, .start_ticks = start_ticks,
+		.exited = gone, .from_kernel = true, .fs_view = id->fs_view,
+		.in_exec = id->in_exec,
+	};
+	snprintf(p->comm, sizeof(p->comm), "%s", id->comm);
+	if (id->maps) {
+		p->maps = *id->maps;
+		*id->maps = (struct disc_mappings){ 0 };
+	}
+	p->exe_path = id->exe_path ? strdup(id->exe_path) : NULL;
+	p->service_name = kernel_service_name(p, id);
+	p->cgroup_path = id->cgroup_path ? strdup(id->cgroup_path) : NULL;
+	if (!p->service_name || (id->cgroup_path && !p->cgroup_path) ||
+	    (id->exe_path && !p->exe_path)) {
+		process_release(p);
+		return false; /* half made is worse than unknown: counted lost */
+	}
+	if (p->cgroup_path && disc_container_from_cgroup(p->cgroup_path, &c) == 0) {
+		p->container_runtime = c.runtime;
+		memcpy(p->container_id, c.id, sizeof(p->container_id));
+		memcpy(p->pod_uid, c.pod_uid, sizeof(p->pod_uid));
+	}
+	return true;
+}
+
+/* Puts p in (pid, start_ticks)'s entry e, or a new one (e NULL). */
+static struct entry *entry_set(struct disc_table *t, struct entry *e, struct disc_process *p)
+{
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			process_release(p);
+			return NULL;
+		}
+		e->p.pid = p->pid;
+		insert(t, e);
+	}
+	process_release(&e->p);
+	e->p = *p;
+	e->stale = false;
+	e->seen = t->scan;
+	e->maps_interval = t->interval; /* none to read: the kernel gave them */
+	e->maps_read_ns = monotonic_ns();
+	return e;
 }
 
 const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
@@ -642,45 +706,131 @@ const struct disc_process *disc_table_add_gone(struct disc_table *t, int pid,
 					       const struct disc_kernel_identity *id)
 {
 	struct entry *e = find(t, pid, start_ticks);
-	struct disc_process p = {
-		.pid = pid, .nspid = pid, .start_ticks = start_ticks,
-		.exited = true, .from_kernel = true,
-	};
-	struct disc_container c;
+	struct disc_process p;
 
 	if (e && !e->stale)
 		return &e->p;
-	snprintf(p.comm, sizeof(p.comm), "%s", id->comm);
-	if (id->maps) {
-		p.maps = *id->maps;
-		*id->maps = (struct disc_mappings){ 0 };
-	}
-	p.service_name = gone_service_name(id);
-	p.cgroup_path = id->cgroup_path ? strdup(id->cgroup_path) : NULL;
-	if (!p.service_name || (id->cgroup_path && !p.cgroup_path)) {
-		process_release(&p);
-		return NULL; /* half made is worse than unknown: counted lost */
-	}
-	if (p.cgroup_path && disc_container_from_cgroup(p.cgroup_path, &c) == 0) {
-		p.container_runtime = c.runtime;
-		memcpy(p.container_id, c.id, sizeof(p.container_id));
-		memcpy(p.pod_uid, c.pod_uid, sizeof(p.pod_uid));
-	}
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			process_release(&p);
-			return NULL;
-		}
-		e->p.pid = pid;
-		insert(t, e);
-	}
-	process_release(&e->p);
-	e->p = p;
-	e->stale = false;
+	if (!process_from_kernel(pid, start_ticks, id, true, &p))
+		return NULL;
+	e = entry_set(t, e, &p);
+	if (!e)
+		return NULL;
 	e->exit_interval = t->interval;
-	e->maps_interval = t->interval; /* there are none to read */
 	t->stats.gone_added++;
+	return &e->p;
+}
+
+const struct disc_process *disc_table_add_from_kernel(struct disc_table *t, int pid,
+						      uint64_t start_ticks,
+						      const struct disc_kernel_identity *id)
+{
+	struct entry *e = find(t, pid, start_ticks);
+	struct disc_process p;
+
+	if (e && !e->stale) {
+		/* Known already (a scan, an earlier sample): what it was
+		 * labelled with stays; the records complete its mappings. */
+		if (!e->p.exited && !e->p.kernel_thread && id->maps)
+			disc_table_complete_maps(t, pid, start_ticks, id->maps);
+		return &e->p;
+	}
+	if (!process_from_kernel(pid, start_ticks, id, false, &p))
+		return NULL;
+	exit_others(t, pid, e);
+	e = entry_set(t, e, &p);
+	if (!e)
+		return NULL;
+	t->stats.kernel_added++;
+	return &e->p;
+}
+
+bool disc_table_exec_done(struct disc_table *t, int pid, uint64_t start_ticks,
+			  const char *comm, const char *exe_path, struct disc_mappings *maps)
+{
+	struct entry *e = find(t, pid, start_ticks);
+	struct disc_process *p = e ? &e->p : NULL;
+	char *exe = strdup(exe_path), *old_exe, *service;
+
+	if (!p || e->stale || !p->in_exec || !exe) {
+		free(exe);
+		return false;
+	}
+	old_exe = p->exe_path;
+	p->exe_path = exe;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	service = service_name(p);
+	if (!service) {
+		p->exe_path = old_exe;
+		free(exe);
+		return false;
+	}
+	free(old_exe);
+	free(p->service_name);
+	p->service_name = service;
+	disc_mappings_release(&p->maps);
+	p->maps = *maps;
+	*maps = (struct disc_mappings){ 0 };
+	p->in_exec = false;
+	e->maps_interval = t->interval;
+	return true;
+}
+
+/* Whether p's executable is mapped at addr: a process forked from p that
+ * has not exec'd since has its code where p's is (an exec moves it, its
+ * place chosen at random). */
+static bool exe_mapped_at(const struct disc_process *p, uint64_t addr)
+{
+	for (size_t i = 0; p->exe_path && i < p->maps.n; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
+
+		if (m->start <= addr && addr < m->end)
+			return m->path && !strcmp(m->path, p->exe_path);
+	}
+	return false;
+}
+
+/* A copy of parent's record as its child's, which has the same image. */
+static bool process_forked(const struct disc_process *parent, const struct disc_fork *f,
+			   struct disc_process *p)
+{
+	*p = *parent;
+	p->pid = f->pid;
+	p->nspid = f->nspid > 0 ? f->nspid : f->pid;
+	p->start_ticks = f->start_ticks;
+	p->exited = false;
+	snprintf(p->comm, sizeof(p->comm), "%s", f->comm);
+	p->exe_path = parent->exe_path ? strdup(parent->exe_path) : NULL;
+	p->service_name = strdup(parent->service_name);
+	p->cmdline = parent->cmdline ? strdup(parent->cmdline) : NULL;
+	p->cgroup_path = parent->cgroup_path ? strdup(parent->cgroup_path) : NULL;
+	if (disc_mappings_merge(&parent->maps, &(struct disc_mappings){ 0 }, &p->maps) < 0 ||
+	    !p->service_name || (parent->exe_path && !p->exe_path) ||
+	    (parent->cmdline && !p->cmdline) || (parent->cgroup_path && !p->cgroup_path)) {
+		process_release(p);
+		return false;
+	}
+	return true;
+}
+
+const struct disc_process *disc_table_add_forked(struct disc_table *t, const struct disc_fork *f)
+{
+	struct entry *e = find(t, f->pid, f->start_ticks);
+	const struct entry *parent = find(t, f->parent_pid, f->parent_start_ticks);
+	struct disc_process p;
+
+	/* Known already (announced again, its code outside the mappings it
+	 * has: a dlopen since the parent was read): not the parent's to say. */
+	if (e && !e->stale)
+		return NULL;
+	if (!parent || parent->stale || parent->p.exited || parent->p.kernel_thread ||
+	    !exe_mapped_at(&parent->p, f->code_addr) || !process_forked(&parent->p, f, &p))
+		return NULL;
+	exit_others(t, f->pid, e);
+	e = entry_set(t, e, &p);
+	if (!e)
+		return NULL;
+	e->maps_interval = parent->maps_interval;
+	t->stats.forked_added++;
 	return &e->p;
 }
 

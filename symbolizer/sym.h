@@ -60,6 +60,12 @@ struct sym_file_ref {
 	/* The build-id (lowercase hex) the kernel said the mapped file has: a
 	 * file found by path is taken only if it has it. NULL: don't check. */
 	const char *build_id;
+	/* With build_id and no dev/inode: the process's view of the file
+	 * system (its mount namespace and root directory, as the kernel said),
+	 * so that the file one process's mapping led to stands for the same
+	 * path and build-id in every process of that view, for as long as a
+	 * mapping's dev/inode would. 0: per process. */
+	uint64_t fs_view;
 };
 
 /* Finds the file in the cache or opens it, trying /proc/PID/map_files, then

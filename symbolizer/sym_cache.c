@@ -6,9 +6,15 @@
  * second open or parse; and a mapping whose device and inode led to a file
  * less than REVERIFY_NS ago costs nothing at all, which matters because
  * the agent asks once per frame. So does a mapping known only from the
- * kernel's word (no device and inode: a process gone before its maps were
- * read), by its process, place and build-id: its paths cost five system
- * calls a frame otherwise. Two files (two containers' copies of
+ * kernel's word (no device and inode: a process known from its mmap
+ * records), by its process, place and build-id, or, when the kernel said
+ * which view of the file system the process has (sym_file_ref.fs_view), by
+ * that view, its path and build-id, for every process of the view: its
+ * paths cost three to five system calls a mapping otherwise, and a host
+ * that starts dozens of processes a second maps the same few files in
+ * each. (Within one view, a path names one file; a file put in its place
+ * with the same build-id is taken for it for up to REVERIFY_NS, and only
+ * by processes of that view, whose files those are.) Two files (two containers' copies of
  * one library) share one sym_elf when they have the same build-id and the
  * same content id (the SHA-256 of their bytes), never by build-id alone:
  * a build-id is a note any file can copy, and a file that copied libc's
@@ -376,8 +382,8 @@ static size_t heap_growth(size_t before)
 
 /* ---- files by mapping ---- */
 
-/* What a mapping is found by: dev/ino, else (process, start, build-id);
- * false when neither can be had. */
+/* What a mapping is found by: dev/ino, else (view, path, build-id), else
+ * (process, start, build-id); false when none can be had. */
 static bool mapped_key_of(const struct sym_file_ref *ref, uint64_t key[5])
 {
 	key[0] = ref->dev;
@@ -387,10 +393,16 @@ static bool mapped_key_of(const struct sym_file_ref *ref, uint64_t key[5])
 		return true;
 	if (ref->pid <= 0 || !ref->build_id || !ref->build_id[0] || ref->map_end <= ref->map_start)
 		return false;
+	key[4] = sym_hash_bytes(ref->build_id, strlen(ref->build_id), SYM_HASH_INIT);
+	if (ref->fs_view && ref->path) {
+		key[0] = 0; /* not a dev/inode */
+		key[1] = ref->fs_view;
+		key[3] = sym_hash_bytes(ref->path, strlen(ref->path), SYM_HASH_INIT);
+		return true;
+	}
 	key[0] = key[1] = 0;
 	key[2] = (uint64_t)ref->pid;
 	key[3] = ref->map_start;
-	key[4] = sym_hash_bytes(ref->build_id, strlen(ref->build_id), SYM_HASH_INIT);
 	return true;
 }
 

@@ -571,6 +571,114 @@ static void test_cgroup_read(void)
 	CHECK_INT(disc_cgroup_read(root, 0, &cg), -EINVAL);
 }
 
+/* Logged mappings of pid as the mmap log hands them out: (start, path)
+ * pairs, each 0x1000 long, with build-id "ab". */
+static struct disc_mappings logged(struct disc_mmap_log *l, int pid, uint64_t exec_time,
+				   const uint64_t *starts, const char *const *paths, size_t n)
+{
+	struct disc_mappings m;
+
+	disc_mmap_log_exec(l, pid, exec_time);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(disc_mmap_log_add(l, pid, exec_time + 1 + i, starts[i], 0x1000, 0, "ab",
+					    paths[i]), 0);
+	CHECK_INT(disc_mmap_log_mappings(l, pid, &m), 0);
+	return m;
+}
+
+/* Processes known from the kernel alone: its first sample's identity and
+ * its mmap records (disc_table_add_from_kernel), a copy of the parent it
+ * was forked by (disc_table_add_forked), one sampled in its exec and
+ * completed at its end (disc_table_exec_done). None has a /proc dir here:
+ * nothing is read. */
+static void test_known_from_kernel(void)
+{
+	static const uint64_t starts[] = { 0x7000, 0x9000 };
+	static const char *const paths[] = { "/usr/bin/ps", "/usr/lib/libc.so.6" };
+	struct disc_table *t = new_table();
+	struct disc_mmap_log *l = disc_mmap_log_new(1 << 20);
+	struct disc_mappings m = logged(l, 4000, 100, starts, paths, 2);
+	struct disc_kernel_identity id = {
+		.comm = "ps", .exe_name = "ps", .exe_path = "/usr/bin/ps", .nspid = 7,
+		.fs_view = 42, .maps = &m,
+		.cgroup_path = "/system.slice/cri-containerd-" SERVER_CONTAINER ".scope",
+	};
+	const struct disc_process *p = disc_table_add_from_kernel(t, 4000, 11, &id);
+	struct disc_table_stats st;
+
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(!p->exited);
+		CHECK(p->from_kernel);
+		CHECK_INT(p->nspid, 7);
+		CHECK_U64(p->fs_view, 42);
+		CHECK_STR(p->service_name, "ps");
+		CHECK_STR(p->exe_path, "/usr/bin/ps");
+		CHECK_STR(p->container_id, SERVER_CONTAINER);
+		CHECK_INT(p->maps.n, 2);
+		CHECK(disc_table_get(t, 4000, 11) == p); /* no /proc read: none there */
+	}
+	CHECK_INT(m.n, 0); /* taken over */
+
+	/* Its child, sampled before it exec'd: its image, its labels. */
+	struct disc_fork f = {
+		.pid = 4001, .nspid = 8, .start_ticks = 12, .comm = "ps",
+		.parent_pid = 4000, .parent_start_ticks = 11, .code_addr = 0x7010,
+	};
+	const struct disc_process *c = disc_table_add_forked(t, &f);
+
+	CHECK(c != NULL && c != p);
+	if (c) {
+		CHECK_INT(c->pid, 4001);
+		CHECK_INT(c->nspid, 8);
+		CHECK_STR(c->service_name, "ps");
+		CHECK_STR(c->container_id, SERVER_CONTAINER);
+		CHECK_INT(c->maps.n, 2);
+		CHECK(c->maps.v != p->maps.v); /* its own copy */
+	}
+	/* Known already: not the parent's to say again. */
+	CHECK(disc_table_add_forked(t, &f) == NULL);
+	/* Code elsewhere than the parent's executable, or a parent not known:
+	 * refused. */
+	f.pid = 4002;
+	f.code_addr = 0x9010;
+	CHECK(disc_table_add_forked(t, &f) == NULL);
+	f.code_addr = 0x7010;
+	f.parent_start_ticks = 10;
+	CHECK(disc_table_add_forked(t, &f) == NULL);
+
+	/* Sampled in its exec: what was logged by then, completed at its end. */
+	struct disc_mappings early = logged(l, 4003, 200, starts, paths, 1);
+	struct disc_kernel_identity in_exec = {
+		.comm = "bash", .exe_name = "ps", .in_exec = true, .maps = &early,
+	};
+
+	p = disc_table_add_from_kernel(t, 4003, 13, &in_exec);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK(p->in_exec);
+		CHECK_STR(p->service_name, "ps");
+		CHECK_INT(p->maps.n, 1);
+	}
+	m = logged(l, 4003, 200, starts + 1, paths + 1, 1);
+	CHECK(disc_table_exec_done(t, 4003, 13, "ps", "/usr/bin/ps", &m));
+	if (p) {
+		CHECK(!p->in_exec);
+		CHECK_STR(p->comm, "ps");
+		CHECK_STR(p->exe_path, "/usr/bin/ps");
+		CHECK_INT(p->maps.n, 2);
+	}
+	CHECK(!disc_table_exec_done(t, 4003, 13, "ps", "/usr/bin/ps", &m)); /* done once */
+	disc_mappings_release(&m);
+
+	disc_table_get_stats(t, &st);
+	CHECK_U64(st.kernel_added, 2);
+	CHECK_U64(st.forked_added, 1);
+	CHECK_U64(st.maps_reads, 0);
+	disc_mmap_log_free(l);
+	disc_table_free(t);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -607,6 +715,7 @@ int main(void)
 	test_stat_read();
 	test_cmdline_read();
 	test_cgroup_read();
+	test_known_from_kernel();
 
 	remove_tree(root);
 	return check_report("test_process_table");
