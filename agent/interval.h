@@ -30,6 +30,7 @@ struct interval_ctx {
 	struct disc_table *disc;
 	const struct disc_targets *targets;
 	struct sym_cache *sym;
+	struct ksym_names *ksym_names; /* NULL: kallsyms names the kernel */
 	struct sym_worker *worker;         /* reads file contents for sym */
 	struct sym_debuginfod *debuginfod; /* NULL: none */
 	struct uploader *uploader;         /* NULL: profiles are written locally */

@@ -39,6 +39,9 @@ static const struct feature_def features[KF_COUNT] = {
 	[KF_MMAP2_BUILD_ID] = { "mmap2_build_id", "build-ids in perf's mmap records (Linux 5.12)",
 		"a process gone before its /proc files are read keeps its samples and labels, but "
 		"its frames are unnamed" },
+	[KF_KSYM_BPF] = { "ksym_bpf", "syscall BPF programs with bpf_snprintf (Linux 5.14)",
+		"kernel frames are named from /proc/kallsyms, read whole at start (some 60 ms "
+		"of CPU)" },
 	[KF_FENTRY] = { "fentry", "fentry programs on vm_mmap_pgoff (Linux 5.5, with "
 		"ftrace direct calls)",
 		"not watching for dlopen: a new library is found when its frames are named" },
@@ -63,7 +66,7 @@ int kernel_features_parse(const char *list, unsigned int *mask, char *err, size_
 				found = f;
 		if (found < 0) {
 			snprintf(err, len, "unknown kernel feature \"%.*s\" (known: ringbuf, tp_btf, "
-				 "raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id)", (int)n, p);
+				 "raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id, ksym_bpf)", (int)n, p);
 			return -EINVAL;
 		}
 		*mask |= 1u << found;
@@ -136,6 +139,9 @@ void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_miss
 	kf->have[KF_MMAP2_BUILD_ID] = mmap2_build_ids();
 	kf->have[KF_FENTRY] = tracing_program_loads(vmlinux, "vm_mmap_pgoff", BTF_KIND_FUNC,
 						    BPF_TRACE_FENTRY);
+	kf->have[KF_KSYM_BPF] =
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 1 &&
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) == 1;
 	btf__free(vmlinux);
 	kf->pretended = pretend_missing;
 	for (int f = 0; f < KF_COUNT; f++)

@@ -22,6 +22,7 @@ enum kernel_feature {
 	KF_BPF_LOOP,     /* bpf_loop: the CFI walk; else frame pointers only */
 	KF_FENTRY,       /* fentry on vm_mmap_pgoff: the dlopen watch */
 	KF_MMAP2_BUILD_ID, /* perf's mmap records with build-ids: gone processes' mappings */
+	KF_KSYM_BPF,     /* syscall programs with bpf_snprintf: kernel names without kallsyms */
 	KF_COUNT
 };
 

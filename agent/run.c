@@ -22,6 +22,7 @@
 #include "http_server.h"
 #include "interval.h"
 #include "kernel_features.h"
+#include "ksym_names.h"
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
@@ -228,6 +229,26 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		}
 	}
 	return 0;
+}
+
+/* Kernel frames are named by the kernel, address by address; a kernel that
+ * cannot (before 5.14) has kallsyms read whole. */
+static void kernel_names_start(struct interval_ctx *ctx, const struct kernel_features *kf)
+{
+	int err;
+
+	ctx->ksym_names = kf->have[KF_KSYM_BPF] ? ksym_names_new() : NULL;
+	if (ctx->ksym_names && sym_cache_set_kernel_namer(ctx->sym, ksym_names_name,
+							  ctx->ksym_names) == 0)
+		return;
+	if (kf->have[KF_KSYM_BPF])
+		log_info("naming kernel frames through BPF: %s; reading kallsyms instead",
+			 strerror(ctx->ksym_names ? ENOMEM : errno));
+	ksym_names_free(ctx->ksym_names);
+	ctx->ksym_names = NULL;
+	err = sym_cache_load_kernel(ctx->sym);
+	if (err)
+		log_warn("reading kallsyms: %s; kernel frames stay unnamed", strerror(-err));
 }
 
 /* debuginfod is used when a server is named, by flag or by the variable
@@ -497,9 +518,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	err = disc_table_scan(ctx.disc);
 	if (err)
 		log_warn("scanning /proc: %s", strerror(-err));
-	err = sym_cache_load_kernel(ctx.sym);
-	if (err)
-		log_warn("reading kallsyms: %s; kernel frames stay unnamed", strerror(-err));
+	kernel_names_start(&ctx, kf);
 	/* Here, not at start: a mistake that stops the agent is its one line. */
 	kernel_features_warn(kf);
 	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
@@ -572,6 +591,7 @@ out:
 	output_budget_free(ctx.output_budget);
 	sampler_free(ctx.sampler);
 	sym_cache_free(ctx.sym);
+	ksym_names_free(ctx.ksym_names);
 	sym_worker_free(ctx.worker);
 	sym_table_cache_free(table_cache);
 	sym_debuginfod_free(debuginfod);

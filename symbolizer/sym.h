@@ -151,8 +151,18 @@ int sym_elf_lookup_names(struct sym_elf *elf, uint64_t vaddr, const char **name,
  * mangled name or cannot be demangled. */
 char *sym_demangle(const char *name);
 
-/* Names the kernel function containing addr, from kallsyms (loaded on
- * first use). -ENOENT when none does. */
+/* Who names kernel addresses one at a time in kallsyms' place: writes the
+ * name of the function holding addr into buf (len bytes), or returns
+ * -ENOENT when none does; another error is not the address's (asked
+ * again next time). */
+#define SYM_KERNEL_NAME_MAX 256
+typedef int (*sym_kernel_namer)(void *ctx, uint64_t addr, char *buf, size_t len);
+/* From now on kernel addresses are named by namer, each answer kept (up
+ * to 65536 of them), and kallsyms is not read. 0, or -ENOMEM. */
+int sym_cache_set_kernel_namer(struct sym_cache *c, sym_kernel_namer namer, void *ctx);
+
+/* Names the kernel function containing addr, from the namer if one was
+ * set, else from kallsyms (loaded on first use). -ENOENT when none does. */
 int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 			    const char **name);
 /* Reads kallsyms now (a lookup would on first use): a few hundred

@@ -58,6 +58,7 @@
 #include "elf_file.h"
 #include "hashtab.h"
 #include "kallsyms.h"
+#include "kernel_names.h"
 #include "perf_map.h"
 #include "resolve.h"
 #include "root_open.h"
@@ -229,6 +230,7 @@ void sym_cache_free(struct sym_cache *c)
 	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
 	sym_htab_release(&c->failed);
 	sym_kallsyms_free(c->ksyms);
+	sym_kernel_names_free(c->knames);
 	free(c->kallsyms_path);
 	free(c->proc_root);
 	free(c);
@@ -828,11 +830,29 @@ int sym_cache_load_kernel(struct sym_cache *c)
 {
 	if (!c)
 		return -EINVAL;
+	if (c->knames)
+		return 0;
 	if (!c->ksyms_tried) {
 		c->ksyms_err = sym_kallsyms_load(c->kallsyms_path, &c->ksyms);
 		c->ksyms_tried = c->ksyms_err != -ENOMEM;
 	}
 	return c->ksyms_err;
+}
+
+#define KERNEL_NAMES_MAX 65536
+
+int sym_cache_set_kernel_namer(struct sym_cache *c, sym_kernel_namer namer, void *ctx)
+{
+	struct sym_kernel_names *k;
+
+	if (!c || !namer)
+		return -EINVAL;
+	k = sym_kernel_names_new(namer, ctx, KERNEL_NAMES_MAX);
+	if (!k)
+		return -ENOMEM;
+	sym_kernel_names_free(c->knames);
+	c->knames = k;
+	return 0;
 }
 
 int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
@@ -843,8 +863,12 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 	if (!c || !name)
 		return -EINVAL;
 	c->stats.lookups++;
-	sym_cache_load_kernel(c);
-	err = c->ksyms_err ? c->ksyms_err : sym_kallsyms_lookup(c->ksyms, addr, name);
+	if (c->knames) {
+		err = sym_kernel_names_lookup(c->knames, addr, name);
+	} else {
+		sym_cache_load_kernel(c);
+		err = c->ksyms_err ? c->ksyms_err : sym_kallsyms_lookup(c->ksyms, addr, name);
+	}
 	if (err)
 		c->stats.lookups_failed++;
 	return err;

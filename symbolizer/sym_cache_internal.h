@@ -101,6 +101,7 @@ struct sym_cache {
 	struct sym_htab failed;
 	size_t failed_sweep_at;
 	struct sym_kallsyms *ksyms;
+	struct sym_kernel_names *knames; /* NULL: kallsyms names the kernel */
 	int ksyms_err;
 	bool ksyms_tried;
 	struct sym_cache_stats stats;

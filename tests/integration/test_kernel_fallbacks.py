@@ -31,6 +31,9 @@ MODE is one of
       clock), not two (no dummy event); test_gone_process's checks hold
       but for the names: processes gone before they were read keep their
       samples and container, and their frames are unnamed.
+  ksym_bpf SYSCALL_LOOP: kernel frames named from /proc/kallsyms, not by
+      the kernel through smolder_ksym_name (not loaded); test_syscall_stack's
+      checks hold: __x64_sys_getrandom named under the user stack.
   refusals: no ring buffer, or neither tracepoint kind: the agent exits 1
       with one line naming the missing feature, before loading anything;
       an unknown feature name exits 2 naming the flag.
@@ -45,6 +48,7 @@ import system_run as sr
 import test_dlopen
 import test_gone_process
 import test_short_lived_lib
+import test_syscall_stack
 
 RATE = 97
 ROOTS = ("main", "_start", "start_thread", "clone3", "clone")
@@ -58,9 +62,9 @@ def pretend(feature):
     return ["--test-pretend-missing", feature]
 
 
-def expect_programs(pid, sampler, events):
+def expect_programs(pid, sampler, events, ksym=True):
     got = h.bpf_programs(pid)
-    want = sorted([sampler] + events)
+    want = sorted([sampler] + events + (["smolder_ksym_name"] if ksym else []))
     # the dlopen watch is optional (refused by this kernel); anything else
     # must be exactly the fallback's set
     mine = [p for p in got if p != "smolder_mmap_exec"]
@@ -130,9 +134,9 @@ def test_task_pt_regs(smolder, nofp_workload):
                "through syscall_burst: %s" % (good, total, h.top_stacks(in_kernel)))
 
 
-def on_start_expect(sampler, events, feature):
+def on_start_expect(sampler, events, feature, ksym=True):
     def check(agent):
-        expect_programs(agent.proc.pid, sampler, events)
+        expect_programs(agent.proc.pid, sampler, events, ksym)
         warned = [l for l in agent.run.agent_log if "kernel feature missing" in l and feature in l]
         if len(warned) != 1:
             h.fail("want one warning naming %s, got %d" % (feature, len(warned)))
@@ -204,6 +208,19 @@ def test_mmap2_build_id(smolder, shortlib):
                            named_expected=False, on_start=check)
 
 
+def test_ksym_bpf(smolder, syscall_loop):
+    """Kernel frames named from /proc/kallsyms, read whole, as before the
+    kernel could name them itself: test_syscall_stack's checks hold, and
+    the agent holds no smolder_ksym_name program."""
+    def check(agent_pid):
+        expect_programs(agent_pid, "smolder_cfi", EVENTS_BTF, ksym=False)
+    r = test_syscall_stack.test(smolder, syscall_loop, agent_args=pretend("ksym_bpf"),
+                                on_sampling=check)
+    warned = [l for l in r.agent_log if "kernel feature missing" in l and "ksym_bpf" in l]
+    if len(warned) != 1:
+        h.fail("want one warning naming ksym_bpf, got %d" % len(warned))
+
+
 def refused(smolder, features, status, needle):
     p = subprocess.run([smolder, "--http-listen", "off", "--duration", "2s"] + pretend(features),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -227,6 +244,7 @@ MODES = {
     "tp_btf": test_tp_btf,
     "fentry": test_fentry,
     "mmap2_build_id": test_mmap2_build_id,
+    "ksym_bpf": test_ksym_bpf,
     "refusals": test_refusals,
 }
 

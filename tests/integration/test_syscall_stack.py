@@ -45,8 +45,9 @@ def classify(sample):
     return None
 
 
-def test(smolder, workload):
-    r = h.run(smolder, [workload, str(SECONDS)], sample_rate=RATE, upload_interval=INTERVAL)
+def test(smolder, workload, agent_args=(), on_sampling=None):
+    r = h.run(smolder, [workload, str(SECONDS)], agent_args=agent_args, sample_rate=RATE,
+              upload_interval=INTERVAL, on_sampling=on_sampling)
     h.check_output(r, RATE)
 
     service = os.path.basename(workload)
@@ -108,6 +109,8 @@ def test(smolder, workload):
     if share < MIN_SHARE:
         h.fail("only %.2f%% of the samples show the system call under %s, want >= %.0f%%"
                % (share, USER_FN, MIN_SHARE))
+
+    return r
 
 
 if __name__ == "__main__":

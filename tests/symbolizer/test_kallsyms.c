@@ -1,7 +1,8 @@
 /* Kernel symbols: a fake kallsyms (text, data, weak, module and aliased
  * symbols, out of order) gives exact answers; all-zero addresses (what
  * kptr_restrict shows) are -EPERM; the real /proc/kallsyms names the
- * address it lists for schedule. */
+ * address it lists for schedule; a namer set in kallsyms' place is asked
+ * once an address. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -177,11 +178,60 @@ static void check_real(void)
 	sym_cache_free(c);
 }
 
+/* A namer in kallsyms' place: names 0x1000-0x1fff "low_func", says no
+ * function holds 0x2000, and fails (-EIO) at 0x3000 the first time only. */
+struct fake_namer {
+	int calls;
+	int io_errors;
+};
+
+static int fake_name(void *ctx, uint64_t addr, char *buf, size_t len)
+{
+	struct fake_namer *f = ctx;
+
+	f->calls++;
+	if (addr >= 0x1000 && addr < 0x2000) {
+		snprintf(buf, len, "low_func");
+		return 0;
+	}
+	if (addr == 0x3000 && !f->io_errors++)
+		return -EIO;
+	if (addr == 0x3000) {
+		snprintf(buf, len, "late_func");
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The namer answers each address once (its -ENOENT kept too, a failure
+ * not), and kallsyms is never read: the path given does not exist. */
+static void check_namer(void)
+{
+	struct sym_cache *c = sym_cache_new(&(struct sym_cache_opts){
+		.sz = sizeof(struct sym_cache_opts), .kallsyms_path = "/nonexistent/kallsyms" });
+	struct fake_namer f = { 0 };
+	const char *name;
+
+	CHECK(sym_cache_set_kernel_namer(c, fake_name, &f) == 0, "set namer");
+	CHECK(sym_cache_load_kernel(c) == 0, "load with a namer reads nothing");
+	for (int i = 0; i < 3; i++) {
+		CHECK_NAME(sym_cache_lookup_kernel(c, 0x1010, &name), name, "low_func");
+		CHECK(sym_cache_lookup_kernel(c, 0x2000, &name) == -ENOENT, "no function at 0x2000");
+	}
+	CHECK(f.calls == 2, "each address asked once: %d calls", f.calls);
+	CHECK(sym_cache_lookup_kernel(c, 0x3000, &name) == -EIO, "the namer's failure");
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0x3000, &name), name, "late_func");
+	CHECK_NAME(sym_cache_lookup_kernel(c, 0x3000, &name), name, "late_func");
+	CHECK(f.calls == 4, "a failure asked again, then kept: %d calls", f.calls);
+	sym_cache_free(c);
+}
+
 int main(void)
 {
 	check_fake();
 	check_sorted_and_edges();
 	check_unavailable();
 	check_real();
+	check_namer();
 	return check_report("test_kallsyms");
 }
