@@ -46,18 +46,25 @@ static int64_t now_ns(clockid_t clock)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* libbpf's messages at debug level, a line each: a verifier's log is one
+ * message of many lines, which one line of ours would cut. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	char *text, *line, *next;
 
 	if (log_get_level() > LOG_DEBUG || level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log_debug("libbpf: %s", line);
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	for (line = text; *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		log_debug("libbpf: %s", line);
+	}
+	free(text);
 	return 0;
 }
 

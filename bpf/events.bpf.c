@@ -20,11 +20,14 @@
  * from it, once the exec is done. */
 static __always_inline void event_send_exec(struct task_struct *p, __u32 tgid)
 {
-	struct smolder_event *e = event_new(SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
 	const unsigned char *exe = BPF_CORE_READ(p, mm, exe_file, f_path.dentry, d_name.name);
+	struct smolder_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		event_dropped();
 		return;
+	}
+	event_init(e, SMOLDER_EVENT_EXEC, tgid, task_start_ticks(p));
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
 	if (exe)
 		bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), exe);

@@ -162,10 +162,13 @@ static __always_inline void fill_identity(struct smolder_event *e, struct task_s
 static __always_inline void event_send_sampled(__u32 tgid, __u64 start_ticks,
 					       struct task_struct *task)
 {
-	struct smolder_event *e = event_new(SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
+	struct smolder_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		event_dropped();
 		return;
+	}
+	event_init(e, SMOLDER_EVENT_SAMPLED, tgid, start_ticks);
 	fill_identity(e, task);
 	e->image = (__u64)BPF_CORE_READ(task, mm);
 	e->start_code = BPF_CORE_READ(task, mm, start_code);

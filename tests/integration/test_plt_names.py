@@ -11,8 +11,11 @@ Checked:
   - the output keeps the contract (format, per-interval accounting);
   - every sample whose leaf user frame lies in one of the executable's PLT
     sections is in a stub objdump labels, and is named with that label;
-  - there are such samples: >= 10 in plt_tiny@plt and >= 1 in strlen@plt
-    (about 60 and 15 here; a tenth of the time goes through the stubs).
+  - there are such samples: >= 10 in plt_tiny@plt (26 to 83 here, as
+    the CPU runs the loop). strlen@plt's, 0 to 15 of them (0 in some
+    runs, with the same agent: how often the CPU is caught in that stub
+    varies from run to run), are checked for their name when there are
+    some, not counted.
 """
 
 import collections
@@ -25,7 +28,7 @@ import smolder_harness as h
 RATE = 97
 SECONDS = 10
 INTERVAL = "4s"
-WANT = {"plt_tiny@plt": 10, "strlen@plt": 1}
+WANT = {"plt_tiny@plt": 10}
 
 
 def plt_layout(path):
