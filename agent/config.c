@@ -143,7 +143,7 @@ static const struct flag_def flags[] = {
 	  "Test only: the Kubernetes API server to watch, without a service account.",
 	  AT(test_kube_api_url), 0, 0, true },
 	{ "test-pretend-missing", "SMOLDER_TEST_PRETEND_MISSING", FLAG_STRING, "LIST", NULL,
-	  "Test only: kernel features to treat as missing (comma-separated: ringbuf, tp_btf, raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id, ksym_bpf), to test their fallbacks.",
+	  "Test only: kernel features to treat as missing (comma-separated: ringbuf, tp_btf, raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id, ksym_bpf, hash_no_prealloc), to test their fallbacks.",
 	  AT(test_pretend_missing), 0, 0, true },
 	{ "test-count-map-entries", "SMOLDER_TEST_COUNT_MAP_ENTRIES", FLAG_UINT, "N", "16384",
 	  "Test only: size of the BPF count map.", AT(count_map_entries), 1, 1u << 24, true },

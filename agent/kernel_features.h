@@ -23,6 +23,7 @@ enum kernel_feature {
 	KF_FENTRY,       /* fentry on vm_mmap_pgoff: the dlopen watch */
 	KF_MMAP2_BUILD_ID, /* perf's mmap records with build-ids: gone processes' mappings */
 	KF_KSYM_BPF,     /* syscall programs with bpf_snprintf: kernel names without kallsyms */
+	KF_HASH_NO_PREALLOC, /* hash maps allocated as filled, in perf_event programs */
 	KF_COUNT
 };
 

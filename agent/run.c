@@ -460,6 +460,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 					  sizeof(union smolder_unwind_elem)),
 		.walk_frame_pointers = !kf->have[KF_BPF_LOOP],
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
+		.preallocate_maps = !kf->have[KF_HASH_NO_PREALLOC],
 		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
 	};
 	struct proc_events_opts events_opts = {

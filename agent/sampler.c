@@ -78,6 +78,13 @@ static int online_cpus(bool *online, int max)
 	return err;
 }
 
+/* A kernel before 6.1 lets perf_event programs use preallocated hash maps
+ * only. */
+static int preallocate(struct bpf_map *m)
+{
+	return bpf_map__set_map_flags(m, bpf_map__map_flags(m) & ~(__u32)BPF_F_NO_PREALLOC);
+}
+
 static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 {
 	struct bpf_map *counts[] = { skel->maps.counts_0, skel->maps.counts_1 };
@@ -92,6 +99,10 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 			err = bpf_map__set_max_entries(stacks[g], o->stack_map_entries);
 		if (!err && o->stack_map_entries)
 			err = bpf_map__set_max_entries(user[g], o->stack_map_entries);
+		if (!err && o->preallocate_maps)
+			err = preallocate(counts[g]);
+		if (!err && o->preallocate_maps)
+			err = preallocate(user[g]);
 	}
 	if (!err && o->unwind_rows)
 		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);

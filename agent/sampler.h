@@ -29,6 +29,7 @@ struct sampler_opts {
 	uint32_t unwind_rows;           /* 0: unwind.h's default */
 	bool walk_frame_pointers;       /* no bpf_loop: the frame-pointer walk */
 	bool regs_from_kernel_stack;    /* no bpf_task_pt_regs */
+	bool preallocate_maps;          /* no hash maps allocated as filled (before 6.1) */
 	/* Stack copies all CPUs together may send per second (stack_copy.h);
 	 * 0: none. The frame-pointer walk sends none. */
 	unsigned int stack_copies_per_sec;

@@ -33,10 +33,17 @@ volatile __u32 generation = 0;
 
 typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 
+/* The count and user-stack maps are allocated as they fill: preallocated,
+ * their 40 MB were written whole at start (the kernel threads each element
+ * onto a free list), a third of the agent's start-up CPU. A kernel before
+ * 6.1 refuses that in a perf_event program; the agent then clears the flag
+ * (agent/sampler.c). Kernel stacks (a stack trace map) are always
+ * preallocated. */
 #define COUNT_MAP(name)                                                      \
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_HASH);                             \
 		__uint(max_entries, SMOLDER_COUNT_MAP_ENTRIES);              \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
 		__type(key, struct smolder_count_key);                      \
 		__type(value, __u64);                                        \
 	} name SEC(".maps")
@@ -58,6 +65,7 @@ typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_HASH);                             \
 		__uint(max_entries, SMOLDER_STACK_MAP_ENTRIES);              \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
 		__type(key, __u64);                                          \
 		__type(value, struct smolder_user_stack);                   \
 	} name SEC(".maps")

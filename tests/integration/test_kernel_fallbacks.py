@@ -34,11 +34,15 @@ MODE is one of
   ksym_bpf SYSCALL_LOOP: kernel frames named from /proc/kallsyms, not by
       the kernel through smolder_ksym_name (not loaded); test_syscall_stack's
       checks hold: __x64_sys_getrandom named under the user stack.
+  hash_no_prealloc CPU_SHARES: the count and user-stack maps preallocated
+      (no BPF_F_NO_PREALLOC in their flags, from bpftool), where this
+      kernel's run allocates them as they fill; stacks still reach main.
   refusals: no ring buffer, or neither tracepoint kind: the agent exits 1
       with one line naming the missing feature, before loading anything;
       an unknown feature name exits 2 naming the flag.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -221,6 +225,57 @@ def test_ksym_bpf(smolder, syscall_loop):
         h.fail("want one warning naming ksym_bpf, got %d" % len(warned))
 
 
+def map_flags(pid, prefix):
+    """{name: flags} of the BPF maps process pid holds whose names start
+    with prefix, from bpftool (not ours)."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        for line in (h.read_text(os.path.join(fdinfo, fd)) or "").splitlines():
+            if line.startswith("map_id:"):
+                ids.add(line.split()[1])
+    flags = {}
+    for i in ids:
+        out = subprocess.run(["bpftool", "map", "show", "id", i, "-j"], capture_output=True,
+                             text=True)
+        if out.returncode == 0:
+            m = json.loads(out.stdout)
+            if m.get("name", "").startswith(prefix):
+                flags["%s#%s" % (m["name"], i)] = m.get("flags", 0)
+    return flags
+
+
+def test_hash_no_prealloc(smolder, workload):
+    """The count and user-stack maps preallocated, as a kernel before 6.1
+    wants them: no BPF_F_NO_PREALLOC (1) in their flags, where this
+    kernel's run has it; cpu_shares' stacks still reach main."""
+    seen = {}
+
+    def check(pretended):
+        def at_sampling(agent_pid):
+            flags = {**map_flags(agent_pid, "counts_"), **map_flags(agent_pid, "user_stacks_")}
+            h.log("map flags (%s): %s" % ("pretended" if pretended else "this kernel", flags))
+            if len(flags) != 4:
+                h.fail("want 4 count and user-stack maps, found %s" % flags)
+            if any(bool(f & 1) == pretended for f in flags.values()):
+                h.fail("BPF_F_NO_PREALLOC %s: %s" % ("set although pretended missing"
+                                                     if pretended else "not set", flags))
+            seen[pretended] = True
+        return at_sampling
+
+    for pretended in (False, True):
+        r = h.run(smolder, [workload, "4"], agent_args=pretend("hash_no_prealloc") if pretended
+                  else (), sample_rate=RATE, upload_interval="2s", on_sampling=check(pretended))
+        samples = r.samples(os.path.basename(workload))
+        good, total = reach_share(samples)
+        h.log("%s: %d of %d samples reach main" % ("pretended" if pretended else "this kernel",
+                                                   good, total))
+        if total < 100 or good < 0.95 * total:
+            h.fail("only %d of %d samples reach main" % (good, total))
+    if len(seen) != 2:
+        h.fail("the maps were not looked at in both runs")
+
+
 def refused(smolder, features, status, needle):
     p = subprocess.run([smolder, "--http-listen", "off", "--duration", "2s"] + pretend(features),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -245,6 +300,7 @@ MODES = {
     "fentry": test_fentry,
     "mmap2_build_id": test_mmap2_build_id,
     "ksym_bpf": test_ksym_bpf,
+    "hash_no_prealloc": test_hash_no_prealloc,
     "refusals": test_refusals,
 }
 
