@@ -133,7 +133,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 
 	if (v->fate != CTR_SAMPLES_PROFILED)
 		return v->fate;
-	nk = sampler_read_stack(ctx->sampler, d, k->kernel_stack_id, ips, SMOLDER_MAX_STACK_DEPTH);
+	nk = sampler_read_kernel_stack(ctx->sampler, d, k->kernel_stack, ips,
+				       SMOLDER_MAX_STACK_DEPTH);
 	if (nk >= 0 && v->p && !v->p->kernel_thread)
 		nu = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips + nk,
 					     SMOLDER_MAX_STACK_DEPTH, &end);

@@ -92,6 +92,7 @@ int main(int argc, char **argv)
 		} else {
 			status = agent_run(&cfg, targets, &kf);
 		}
+		kernel_features_release(&kf);
 	}
 	disc_targets_free(targets);
 	config_release(&cfg);

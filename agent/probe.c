@@ -103,11 +103,10 @@ static int check_bpf_features(char *what, size_t len)
 	static const struct { enum bpf_map_type type; const char *name; } maps[] = {
 		{ BPF_MAP_TYPE_HASH, "BPF hash maps" },
 		{ BPF_MAP_TYPE_PERCPU_ARRAY, "BPF per-CPU arrays" },
-		{ BPF_MAP_TYPE_STACK_TRACE, "BPF stack trace maps" },
 		{ BPF_MAP_TYPE_ARRAY_OF_MAPS, "BPF arrays of maps" },
 	};
 	static const struct { enum bpf_func_id id; const char *name; } helpers[] = {
-		{ BPF_FUNC_get_stackid, "the bpf_get_stackid helper" },
+		{ BPF_FUNC_get_stack, "the bpf_get_stack helper" },
 		{ BPF_FUNC_get_current_task_btf, "the bpf_get_current_task_btf helper" },
 	};
 

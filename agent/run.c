@@ -444,7 +444,7 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 }
 
 int agent_run(const struct config *cfg, const struct disc_targets *targets,
-	      const struct kernel_features *kf)
+	      struct kernel_features *kf)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
 	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
@@ -462,6 +462,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
 		.preallocate_maps = !kf->have[KF_HASH_NO_PREALLOC],
 		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
+		.vmlinux_btf_fd = kf->vmlinux_btf_fd,
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
@@ -530,6 +531,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	/* Here, not at start: a mistake that stops the agent is its one line. */
 	kernel_features_warn(kf);
 	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
+	kernel_features_release(kf); /* the BTF copy: 5 MB of memory */
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
 		goto out;

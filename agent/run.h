@@ -10,8 +10,9 @@
 #include "disc.h"
 #include "kernel_features.h"
 
-/* Returns the process exit status. */
+/* Returns the process exit status. Releases what kf keeps once the BPF
+ * objects are loaded. */
 int agent_run(const struct config *cfg, const struct disc_targets *targets,
-	      const struct kernel_features *kf);
+	      struct kernel_features *kf);
 
 #endif

@@ -88,7 +88,7 @@ static int preallocate(struct bpf_map *m)
 static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 {
 	struct bpf_map *counts[] = { skel->maps.counts_0, skel->maps.counts_1 };
-	struct bpf_map *stacks[] = { skel->maps.stacks_0, skel->maps.stacks_1 };
+	struct bpf_map *stacks[] = { skel->maps.kernel_stacks_0, skel->maps.kernel_stacks_1 };
 	struct bpf_map *user[] = { skel->maps.user_stacks_0, skel->maps.user_stacks_1 };
 	int err = 0;
 
@@ -103,6 +103,8 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 			err = preallocate(counts[g]);
 		if (!err && o->preallocate_maps)
 			err = preallocate(user[g]);
+		if (!err && o->preallocate_maps)
+			err = preallocate(stacks[g]);
 	}
 	if (!err && o->unwind_rows)
 		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);
@@ -200,6 +202,18 @@ const char *sampler_program_name(const struct sampler *s)
 	return bpf_program__name(s->prog);
 }
 
+static struct sample_bpf *sample_bpf_open(const struct sampler_opts *o)
+{
+	char path[64];
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+
+	if (o->vmlinux_btf_fd < 0)
+		return sample_bpf__open();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", o->vmlinux_btf_fd);
+	open_opts.btf_custom_path = path;
+	return sample_bpf__open_opts(&open_opts);
+}
+
 int sampler_new(const struct sampler_opts *opts, struct sampler **out, const char **what)
 {
 	struct sampler *s = calloc(1, sizeof(*s));
@@ -214,7 +228,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		*what = "counting possible CPUs";
 		goto fail;
 	}
-	s->skel = sample_bpf__open();
+	s->skel = sample_bpf_open(opts);
 	if (!s->skel) {
 		err = -errno;
 		*what = "opening the BPF object";
@@ -291,9 +305,9 @@ static int counts_fd(struct sampler *s, unsigned int gen)
 	return bpf_map__fd(gen ? s->skel->maps.counts_1 : s->skel->maps.counts_0);
 }
 
-static int stacks_fd(struct sampler *s, unsigned int gen)
+static int kernel_stacks_fd(struct sampler *s, unsigned int gen)
 {
-	return bpf_map__fd(gen ? s->skel->maps.stacks_1 : s->skel->maps.stacks_0);
+	return bpf_map__fd(gen ? s->skel->maps.kernel_stacks_1 : s->skel->maps.kernel_stacks_0);
 }
 
 static int user_stacks_fd(struct sampler *s, unsigned int gen)
@@ -385,19 +399,18 @@ int sampler_drain(struct sampler *s, struct sampler_drain *d)
 	return err;
 }
 
-int sampler_read_stack(struct sampler *s, const struct sampler_drain *d, int32_t id,
-		       uint64_t *ips, size_t max)
+int sampler_read_kernel_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			      uint64_t *ips, size_t max)
 {
-	__u64 frames[SMOLDER_MAX_STACK_DEPTH];
+	struct smolder_kernel_stack st;
 	size_t n = 0;
 
-	if (id < 0)
+	if (key == 0)
 		return 0;
-	if (bpf_map_lookup_elem(stacks_fd(s, d->gen), &id, frames))
+	if (bpf_map_lookup_elem(kernel_stacks_fd(s, d->gen), &key, &st))
 		return -errno;
-	/* the kernel zero-fills past the last frame */
-	while (n < SMOLDER_MAX_STACK_DEPTH && n < max && frames[n]) {
-		ips[n] = frames[n];
+	while (n < st.len && n < SMOLDER_MAX_STACK_DEPTH && n < max) {
+		ips[n] = st.pcs[n];
 		n++;
 	}
 	return (int)n;
@@ -443,7 +456,7 @@ static void clear_map(int fd, size_t key_size)
 
 void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 {
-	clear_map(stacks_fd(s, d->gen), sizeof(__u32));
+	clear_map(kernel_stacks_fd(s, d->gen), sizeof(__u64));
 	clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));

@@ -33,6 +33,9 @@ struct sampler_opts {
 	/* Stack copies all CPUs together may send per second (stack_copy.h);
 	 * 0: none. The frame-pointer walk sends none. */
 	unsigned int stack_copies_per_sec;
+	/* A readable file descriptor of the kernel's BTF for CO-RE; -1: libbpf
+	 * reads /sys/kernel/btf/vmlinux. */
+	int vmlinux_btf_fd;
 };
 
 struct sampler_entry {
@@ -75,9 +78,10 @@ size_t sampler_cpu_count(const struct sampler *s);
 
 int sampler_drain(struct sampler *s, struct sampler_drain *d);
 
-/* Copies the frames of stack id (leaf first) into ips; returns how many. */
-int sampler_read_stack(struct sampler *s, const struct sampler_drain *d,
-		       int32_t id, uint64_t *ips, size_t max);
+/* Copies the kernel stack of key (leaf first) into ips; returns how many
+ * (0 for key 0: none). */
+int sampler_read_kernel_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			      uint64_t *ips, size_t max);
 
 /* Copies the user stack of key (leaf first) into ips; returns how many,
  * with how the walk ended (enum smolder_unwind_end) in *end. */

@@ -19,7 +19,6 @@
 
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
-#define EFAULT 14
 
 /* Set by the agent before load: the verifier prunes what is off. */
 const volatile __u32 filter_by_pid = 0;
@@ -31,14 +30,11 @@ const volatile __u32 copies_per_sec = 0;
  * programs that may have read the old value before draining that one. */
 volatile __u32 generation = 0;
 
-typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
-
-/* The count and user-stack maps are allocated as they fill: preallocated,
- * their 40 MB were written whole at start (the kernel threads each element
- * onto a free list), a third of the agent's start-up CPU. A kernel before
- * 6.1 refuses that in a perf_event program; the agent then clears the flag
- * (agent/sampler.c). Kernel stacks (a stack trace map) are always
- * preallocated. */
+/* The count and stack maps are allocated as they fill: preallocated, their
+ * 40 MB were written whole at start (the kernel threads each element onto a
+ * free list), a third of the agent's start-up CPU. A kernel before 6.1
+ * refuses that in a perf_event program; the agent then clears the flag
+ * (agent/sampler.c). */
 #define COUNT_MAP(name)                                                      \
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_HASH);                             \
@@ -48,12 +44,17 @@ typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 		__type(value, __u64);                                        \
 	} name SEC(".maps")
 
-#define STACK_MAP(name)                                                      \
+/* Kernel stacks under a hash of their frames, like user stacks, rather
+ * than in a stack trace map (bpf_get_stackid): that map is always
+ * preallocated (33 MB for two generations, 15% of the agent's start-up),
+ * and it drops a new stack whose bucket another one holds. */
+#define KERNEL_STACK_MAP(name)                                               \
 	struct {                                                             \
-		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                      \
+		__uint(type, BPF_MAP_TYPE_HASH);                             \
 		__uint(max_entries, SMOLDER_STACK_MAP_ENTRIES);              \
-		__uint(key_size, sizeof(__u32));                             \
-		__uint(value_size, sizeof(stack_frames_t));                  \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
+		__type(key, __u64);                                          \
+		__type(value, struct smolder_kernel_stack);                 \
 	} name SEC(".maps")
 
 /* User stacks, walked here (unwind.bpf.h), under a hash of their frames
@@ -71,14 +72,22 @@ typedef __u64 stack_frames_t[SMOLDER_MAX_STACK_DEPTH];
 	} name SEC(".maps")
 
 /* One of each per generation, so a drain owns its maps outright and can
- * clear the stack maps without touching stacks the next interval uses.
- * Kernel stacks come from bpf_get_stackid. */
+ * clear the stack maps without touching stacks the next interval uses. */
 COUNT_MAP(counts_0);
 COUNT_MAP(counts_1);
-STACK_MAP(stacks_0);
-STACK_MAP(stacks_1);
+KERNEL_STACK_MAP(kernel_stacks_0);
+KERNEL_STACK_MAP(kernel_stacks_1);
 USER_STACK_MAP(user_stacks_0);
 USER_STACK_MAP(user_stacks_1);
+
+/* Where bpf_get_stack writes a kernel stack before it is hashed and
+ * stored: one per CPU (perf_event programs do not nest). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct smolder_kernel_stack);
+} kernel_stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -151,12 +160,37 @@ static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
 		*v += 1; /* per CPU, and perf_event programs do not nest */
 }
 
-static __always_inline long stack_id(struct bpf_perf_event_data *ctx,
-				     __u32 gen, __u64 flags)
+/* The kernel stack of a sample taken in the kernel, stored under its hash
+ * in *key (0 when it is empty or unreadable). Returns COUNTED, or
+ * LOST_STACK_COLLISION when the map has no room for a new stack. */
+static __always_inline enum smolder_stat read_kernel_stack(struct bpf_perf_event_data *ctx,
+							   __u32 gen, __u64 *key)
 {
-	if (gen)
-		return bpf_get_stackid(ctx, &stacks_1, flags);
-	return bpf_get_stackid(ctx, &stacks_0, flags);
+	void *stacks = gen ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
+	__u32 zero = 0;
+	struct smolder_kernel_stack *ks = bpf_map_lookup_elem(&kernel_stack_scratch, &zero);
+	__u64 h = FNV_OFFSET;
+	long bytes, err;
+
+	*key = 0;
+	if (!ks)
+		return SMOLDER_STAT_COUNTED;
+	bytes = bpf_get_stack(ctx, ks->pcs, sizeof(ks->pcs), 0);
+	if (bytes <= 0)
+		return SMOLDER_STAT_COUNTED;
+	ks->len = (__u32)(bytes / sizeof(__u64));
+	for (__u32 i = 0; i < SMOLDER_MAX_STACK_DEPTH; i++) {
+		if (i >= ks->len)
+			break;
+		h = (h ^ ks->pcs[i]) * FNV_PRIME;
+	}
+	if (h == 0)
+		h = 1;
+	err = bpf_map_update_elem(stacks, &h, ks, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return SMOLDER_STAT_LOST_STACK_COLLISION; /* the map is full */
+	*key = h;
+	return SMOLDER_STAT_COUNTED;
 }
 
 /* Adds one to key's count; returns 0 or the reason it could not. */
@@ -281,27 +315,23 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	 * cs would do too, but it is a 16-bit field on kernels with FRED, and
 	 * the verifier allows only full-width loads of the context.) */
 	bool in_kernel = ctx->regs.ip >= SMOLDER_KERNEL_START;
-	enum smolder_stat user = SMOLDER_STAT_LOST_STACK_READ;
-	long id;
+	enum smolder_stat fate;
 
 	key->user_stack = 0;
-	key->kernel_stack_id = -1;
+	key->kernel_stack = 0;
 	if (!kthread) {
-		user = read_user_stack(ctx, gen, task, key, walk, saved);
-		if (user == SMOLDER_STAT_LOST_STACK_COLLISION)
-			return user;
+		fate = read_user_stack(ctx, gen, task, key, walk, saved);
+		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
+			return fate;
 	}
 	if (in_kernel) {
-		id = stack_id(ctx, gen, 0);
-		if (id >= 0)
-			key->kernel_stack_id = id;
-		else if (id != -EFAULT)
-			return SMOLDER_STAT_LOST_STACK_COLLISION;
+		fate = read_kernel_stack(ctx, gen, &key->kernel_stack);
+		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
+			return fate;
 	}
-	/* -EEXIST (bucket taken) and -ENOMEM (no free entry) are the map's
-	 * fault; -EFAULT is an empty or unreadable stack: a loss only when
-	 * neither stack could be read. */
-	if (key->user_stack == 0 && key->kernel_stack_id < 0)
+	/* An empty or unreadable stack is a loss only when neither stack
+	 * could be read. */
+	if (key->user_stack == 0 && key->kernel_stack == 0)
 		return SMOLDER_STAT_LOST_STACK_READ;
 	return SMOLDER_STAT_COUNTED;
 }

@@ -36,8 +36,16 @@ struct smolder_count_key {
 	__u32 flags;       /* SMOLDER_KEY_* */
 	__u64 start_ticks; /* the process's start, in USER_HZ ticks since boot */
 	__u64 user_stack;  /* key of the user_stacks map; 0: none (kernel thread) */
-	__s32 kernel_stack_id; /* -1: none (sample taken in user mode) */
+	__u64 kernel_stack; /* key of the kernel_stacks map; 0: none (user mode) */
+};
+
+/* A kernel stack as bpf_get_stack gave it, in the kernel_stacks map of its
+ * generation under a hash of its frames (FNV-1a over the addresses, as
+ * user stacks are hashed; never 0). */
+struct smolder_kernel_stack {
+	__u32 len;
 	__u32 pad;
+	__u64 pcs[SMOLDER_MAX_STACK_DEPTH]; /* leaf first */
 };
 
 /* A user stack as the BPF walk left it (bpf/unwind.h), in the user_stacks
@@ -56,7 +64,7 @@ struct smolder_user_stack {
 enum smolder_stat {
 	SMOLDER_STAT_TAKEN = 0,            /* samples of processes we profile */
 	SMOLDER_STAT_COUNTED,              /* stored in the count map */
-	SMOLDER_STAT_LOST_STACK_COLLISION, /* stack map bucket held another stack */
+	SMOLDER_STAT_LOST_STACK_COLLISION, /* a stack map had no room for the stack */
 	SMOLDER_STAT_LOST_COUNT_MAP_FULL,  /* count map had no room for a new key */
 	SMOLDER_STAT_LOST_STACK_READ,      /* the stack could not be read */
 	SMOLDER_STAT_FILTERED,             /* idle task or not a --pid target */
