@@ -8,7 +8,6 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -160,36 +159,12 @@ static bool helper_in_perf_event(enum bpf_func_id id)
 	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, id, NULL) == 1;
 }
 
-/* The raw bytes of btf in a new memfd; -1 when it cannot be made. */
-static int btf_copy(const struct btf *btf)
-{
-	__u32 size = 0;
-	const void *raw = btf__raw_data(btf, &size);
-	int fd = memfd_create("smolder-vmlinux-btf", MFD_CLOEXEC);
-	size_t done = 0;
-
-	if (fd < 0)
-		return -1;
-	while (raw && done < size) {
-		ssize_t n = write(fd, (const char *)raw + done, size - done);
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	if (!raw || done < size) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_missing)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 
 	if (libbpf_get_error(vmlinux))
 		vmlinux = NULL;
-	kf->vmlinux_btf_fd = vmlinux ? btf_copy(vmlinux) : -1;
 	kf->have[KF_RINGBUF] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	kf->have[KF_TP_BTF] = tracing_program_loads(vmlinux, "btf_trace_sched_process_exec",
 						    BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP);
@@ -208,13 +183,6 @@ void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_miss
 	for (int f = 0; f < KF_COUNT; f++)
 		if (pretend_missing & (1u << f))
 			kf->have[f] = false;
-}
-
-void kernel_features_release(struct kernel_features *kf)
-{
-	if (kf->vmlinux_btf_fd >= 0)
-		close(kf->vmlinux_btf_fd);
-	kf->vmlinux_btf_fd = -1;
 }
 
 static const char *how_missing(const struct kernel_features *kf, enum kernel_feature f)

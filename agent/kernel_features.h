@@ -30,11 +30,6 @@ enum kernel_feature {
 struct kernel_features {
 	bool have[KF_COUNT];
 	unsigned int pretended; /* bit per feature: said missing by a test */
-	/* The vmlinux BTF the probes read, copied into a memfd for the
-	 * sampling object's CO-RE: from kernfs, each reader gets it 4 KiB a
-	 * read, a sixth of the agent's start-up for three readers. -1: none
-	 * (libbpf then reads it itself). */
-	int vmlinux_btf_fd;
 };
 
 /* The feature's name as --test-pretend-missing and the log spell it. */
@@ -46,9 +41,6 @@ int kernel_features_parse(const char *list, unsigned int *mask, char *err, size_
 
 /* Probes every feature; those in pretend_missing count as missing. */
 void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_missing);
-
-/* Closes what the probe kept (the BTF copy). */
-void kernel_features_release(struct kernel_features *kf);
 
 /* 0 when the agent can run on these features; else -EOPNOTSUPP with the
  * one line naming what is missing in what. */

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "disc.h"
+#include "heap_tuning.h"
 #include "log.h"
 #include "kernel_features.h"
 #include "probe.h"
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	heap_tune_for_start();
 	/* Before any thread: libcurl's global state is not thread-safe. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	targets = load_targets(&cfg, err, sizeof(err));
@@ -92,7 +94,6 @@ int main(int argc, char **argv)
 		} else {
 			status = agent_run(&cfg, targets, &kf);
 		}
-		kernel_features_release(&kf);
 	}
 	disc_targets_free(targets);
 	config_release(&cfg);

@@ -19,6 +19,7 @@
 
 #include "counters.h"
 #include "disc.h"
+#include "heap_tuning.h"
 #include "http_server.h"
 #include "interval.h"
 #include "kernel_features.h"
@@ -444,7 +445,7 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 }
 
 int agent_run(const struct config *cfg, const struct disc_targets *targets,
-	      struct kernel_features *kf)
+	      const struct kernel_features *kf)
 {
 	struct disc_table_opts disc_opts = { .sz = sizeof(disc_opts) };
 	struct sym_cache_opts sym_opts = { .sz = sizeof(sym_opts) };
@@ -462,7 +463,6 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
 		.preallocate_maps = !kf->have[KF_HASH_NO_PREALLOC],
 		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
-		.vmlinux_btf_fd = kf->vmlinux_btf_fd,
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
@@ -531,7 +531,6 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	/* Here, not at start: a mistake that stops the agent is its one line. */
 	kernel_features_warn(kf);
 	err = sampler_new(&sampler_opts, &ctx.sampler, &what);
-	kernel_features_release(kf); /* the BTF copy: 5 MB of memory */
 	if (err) {
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
@@ -574,6 +573,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
+	heap_tune_for_run(); /* every BPF object is loaded */
 	if (ctx.copies)
 		stack_copies_set_reread(ctx.copies, proc_events_reread, ctx.events);
 	proc_events_program_names(ctx.events, programs, sizeof(programs));

@@ -10,9 +10,8 @@
 #include "disc.h"
 #include "kernel_features.h"
 
-/* Returns the process exit status. Releases what kf keeps once the BPF
- * objects are loaded. */
+/* Returns the process exit status. */
 int agent_run(const struct config *cfg, const struct disc_targets *targets,
-	      struct kernel_features *kf);
+	      const struct kernel_features *kf);
 
 #endif

@@ -202,18 +202,6 @@ const char *sampler_program_name(const struct sampler *s)
 	return bpf_program__name(s->prog);
 }
 
-static struct sample_bpf *sample_bpf_open(const struct sampler_opts *o)
-{
-	char path[64];
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-
-	if (o->vmlinux_btf_fd < 0)
-		return sample_bpf__open();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", o->vmlinux_btf_fd);
-	open_opts.btf_custom_path = path;
-	return sample_bpf__open_opts(&open_opts);
-}
-
 int sampler_new(const struct sampler_opts *opts, struct sampler **out, const char **what)
 {
 	struct sampler *s = calloc(1, sizeof(*s));
@@ -228,7 +216,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		*what = "counting possible CPUs";
 		goto fail;
 	}
-	s->skel = sample_bpf_open(opts);
+	s->skel = sample_bpf__open();
 	if (!s->skel) {
 		err = -errno;
 		*what = "opening the BPF object";

@@ -33,9 +33,6 @@ struct sampler_opts {
 	/* Stack copies all CPUs together may send per second (stack_copy.h);
 	 * 0: none. The frame-pointer walk sends none. */
 	unsigned int stack_copies_per_sec;
-	/* A readable file descriptor of the kernel's BTF for CO-RE; -1: libbpf
-	 * reads /sys/kernel/btf/vmlinux. */
-	int vmlinux_btf_fd;
 };
 
 struct sampler_entry {
