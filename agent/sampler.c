@@ -106,6 +106,8 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 		if (!err && o->preallocate_maps)
 			err = preallocate(stacks[g]);
 	}
+	if (!err && o->preallocate_maps)
+		err = preallocate(skel->maps.exec_ranges);
 	if (!err && o->unwind_rows)
 		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);
 	/* The smallest ring buffer there is, when nothing is sent to it. */

@@ -21,10 +21,13 @@ struct {
 	__type(value, __u64);
 } seen SEC(".maps");
 
-/* tgid -> its executable ranges (events.h), filled by the agent. */
+/* tgid -> its executable ranges (events.h), filled by the agent.
+ * Allocated as filled: preallocated, its 5 MB were written whole at start
+ * (before Linux 6.1 the agent clears the flag: agent/sampler.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SMOLDER_EXEC_RANGES_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct smolder_exec_ranges);
 } exec_ranges SEC(".maps");
