@@ -61,7 +61,7 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 	int r;
 
 	disc_labels_release(&v->labels);
-	v->p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+	v->p = disc_table_get_image(ctx->disc, (int)k->tgid, k->start_ticks, k->exec_id);
 	if (!v->p && !(k->flags & SMOLDER_KEY_KERNEL_THREAD)) {
 		v->fate = CTR_LOST_UNKNOWN_PROCESS;
 		return;
@@ -181,11 +181,14 @@ static int compare_entries(const void *a, const void *b)
 		return x->tgid < y->tgid ? -1 : 1;
 	if (x->start_ticks != y->start_ticks)
 		return x->start_ticks < y->start_ticks ? -1 : 1;
+	if (x->exec_id != y->exec_id)
+		return x->exec_id < y->exec_id ? -1 : 1;
 	return 0;
 }
 
-/* One process of a drain: its entries [start, start + n) once they are
- * sorted by process, and their samples. */
+/* One process image of a drain (a process that exec'd in the interval has
+ * two): its entries [start, start + n) once they are sorted by process,
+ * and their samples. */
 struct drained_process {
 	size_t start, n;
 	uint64_t samples;
@@ -243,7 +246,8 @@ static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d,
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct smolder_count_key *k = &d->entries[procs[i].start].key;
-		const struct disc_process *p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+		const struct disc_process *p =
+			disc_table_get_image(ctx->disc, (int)k->tgid, k->start_ticks, k->exec_id);
 
 		for (size_t j = 0; p && !p->kernel_thread && j < procs[i].n; j++)
 			want_entry(ctx, d, &d->entries[procs[i].start + j], p);
@@ -511,7 +515,7 @@ static bool awaits_pod(struct interval_ctx *ctx, const struct sampler_drain *d)
 		if ((int32_t)k->tgid == last_tgid)
 			continue;
 		last_tgid = (int32_t)k->tgid;
-		p = disc_table_get(ctx->disc, (int)k->tgid, k->start_ticks);
+		p = disc_table_get_image(ctx->disc, (int)k->tgid, k->start_ticks, k->exec_id);
 		if (p && p->container_id[0] && !kube_knows(ctx->kube, p->container_id))
 			return true;
 	}

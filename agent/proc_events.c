@@ -380,7 +380,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 		/* Not read now: its libraries are not mapped yet. Its first
 		 * sample after the exec announces it again. */
 		if (!exec_done(e, ev))
-			disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks);
+			disc_table_exec(e->disc, (int)ev->tgid, ev->start_ticks, ev->exec_id);
 		/* The old image's mappings mislead the walk: frame pointers
 		 * until the new one is read. */
 		if (e->unwind)
@@ -407,6 +407,8 @@ static int handle_event(void *ctx, void *data, size_t len)
 		 * a sample of its exit, its memory already let go.) */
 		if (p && ev->image)
 			disc_table_set_image(e->disc, p, ev->image);
+		if (p)
+			disc_table_set_exec_id(e->disc, p, ev->exec_id);
 		if (p && !p->exited) {
 			publish_exec_ranges(e, p);
 			if (e->unwind)

@@ -485,7 +485,8 @@ static size_t resolve(struct stack_copies *c, int drained_gen, bool final)
 		struct pending *p = c->pending[i];
 		bool due = drained_gen >= 0 && p->gen == (uint32_t)drained_gen;
 		const struct disc_process *proc =
-			v && w ? disc_table_get(c->disc, (int)p->key.tgid, p->key.start_ticks) : NULL;
+			v && w ? disc_table_get_image(c->disc, (int)p->key.tgid, p->key.start_ticks,
+						   p->key.exec_id) : NULL;
 		bool done = false, walkable = proc && proc->maps.n && proc->image == p->image;
 
 		/* Mappings of another image (read before an exec, or after

@@ -33,6 +33,7 @@ static __always_inline void event_send_exec(struct task_struct *p, __u32 tgid)
 		bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), exe);
 	e->image = (__u64)BPF_CORE_READ(p, mm);
 	e->start_code = BPF_CORE_READ(p, mm, start_code);
+	e->exec_id = task_exec_id(p);
 	event_submit(e, SMOLDER_EVENT_EXEC);
 }
 

@@ -57,7 +57,9 @@ struct smolder_event {
 	 * counts of both, self_exec_id, are still the one the fork copied):
 	 * it has its parent's image. */
 	__u32 parent_image;
-	__u32 pad;
+	/* The image's exec count, as smolder_count_key has it: in exec
+	 * events, that of the new image (the old one's is one less). */
+	__u32 exec_id;
 	/* Its view of the file system, which the paths of its mmap records
 	 * are relative to: its mount namespace, and its root directory's
 	 * device and inode. Two processes with the same view reach the same

@@ -102,6 +102,12 @@ static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
 	event_submit(e, kind);
 }
 
+/* Which image of its process the task runs: its exec count. */
+static __always_inline __u32 task_exec_id(struct task_struct *task)
+{
+	return (__u32)BPF_CORE_READ(task, self_exec_id);
+}
+
 /* A process's start, as /proc/PID/stat gives it: the thread group leader's
  * boot-time start in USER_HZ ticks. Read with CO-RE reads, which serve the
  * raw tracepoints' untyped task pointer as well as a typed one. */

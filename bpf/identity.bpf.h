@@ -176,6 +176,7 @@ static __always_inline void event_send_sampled(__u32 tgid, __u64 start_ticks,
 	e->parent_tgid = BPF_CORE_READ(task, group_leader, real_parent, tgid);
 	e->parent_start_ticks = task_start_ticks(BPF_CORE_READ(task, group_leader, real_parent));
 	e->parent_image = same_image_as_parent(task);
+	e->exec_id = task_exec_id(task);
 	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->root_dev = BPF_CORE_READ(task, fs, root.mnt, mnt_sb, s_dev);
 	e->root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino);

@@ -484,6 +484,8 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	key.start_ticks = task_start_ticks(task);
 	if (!kthread)
+		key.exec_id = task_exec_id(task);
+	if (!kthread)
 		unknown_code = announce(task, tgid, key.start_ticks,
 					ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
 

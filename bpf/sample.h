@@ -37,6 +37,12 @@ struct smolder_count_key {
 	__u64 start_ticks; /* the process's start, in USER_HZ ticks since boot */
 	__u64 user_stack;  /* key of the user_stacks map; 0: none (kernel thread) */
 	__u64 kernel_stack; /* key of the kernel_stacks map; 0: none (user mode) */
+	/* The image the sample was taken in: the process's exec count
+	 * (self_exec_id, low bits), so that samples from before and after an
+	 * exec in one interval are told apart and each named through its own
+	 * image's mappings. 0 for kernel threads. */
+	__u32 exec_id;
+	__u32 pad;
 };
 
 /* A kernel stack as bpf_get_stack gave it, in the kernel_stacks map of its

@@ -179,6 +179,10 @@ struct disc_process {
 	/* The image (BPF's token for it, bpf/events.h) maps was read for, as
 	 * the first-sample event that had it read said; 0: not known. */
 	uint64_t image;
+	/* Its exec count (smolder_count_key.exec_id) as a first-sample event
+	 * said; exec_id_known false for a process read from /proc alone. */
+	uint32_t exec_id;
+	bool exec_id_known;
 };
 
 struct disc_table;
@@ -201,6 +205,13 @@ int disc_table_scan(struct disc_table *t);
 const struct disc_process *disc_table_get(struct disc_table *t, int pid,
 					  uint64_t start_ticks);
 
+/* As disc_table_get, for a sample taken in the image whose exec count is
+ * exec_id: the record of that image when the process has exec'd since
+ * (disc_table_exec keeps it until the drain after), NULL when the record
+ * known is of another image. */
+const struct disc_process *disc_table_get_image(struct disc_table *t, int pid,
+						uint64_t start_ticks, uint32_t exec_id);
+
 /* The live process known under pid (read, not exec'd since, not exited),
  * or NULL; never reads /proc. */
 const struct disc_process *disc_table_find_live(struct disc_table *t, int pid);
@@ -219,10 +230,12 @@ int disc_table_refresh_maps(struct disc_table *t, const struct disc_process *p);
 const struct disc_process *disc_table_refresh(struct disc_table *t, int pid,
 					      uint64_t start_ticks);
 
-/* Notes that (pid, start_ticks) exec'd: what is known of it describes its
- * old image, so until it is read again (disc_table_refresh, or a get that
- * can still read it) it is not handed out. */
-void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks);
+/* Notes that (pid, start_ticks) exec'd into the image whose exec count is
+ * exec_id: what is known of it describes its old image, so until it is
+ * read again (disc_table_refresh, or a get that can still read it) it is
+ * not handed out, except for samples of the old image
+ * (disc_table_get_image), until the drain after this interval's. */
+void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks, uint32_t exec_id);
 
 /* What the kernel said of a process at its first sample
  * (bpf/identity.bpf.h). */
@@ -324,10 +337,13 @@ const struct disc_process *disc_table_add_forked(struct disc_table *t, const str
 int disc_table_complete_maps(struct disc_table *t, int pid, uint64_t start_ticks,
 			     const struct disc_mappings *logged);
 
-/* Marks (pid, start_ticks) exited, as the kernel says it did. */
 /* The image of p the kernel's event named when p's maps were read. */
 void disc_table_set_image(struct disc_table *t, const struct disc_process *p, uint64_t image);
 
+/* The exec count of p's image, as the kernel's first-sample event said. */
+void disc_table_set_exec_id(struct disc_table *t, const struct disc_process *p, uint32_t exec_id);
+
+/* Marks (pid, start_ticks) exited, as the kernel says it did. */
 void disc_table_exit(struct disc_table *t, int pid, uint64_t start_ticks);
 
 /* Forgets processes marked exited before the last disc_table_next_interval:

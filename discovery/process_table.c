@@ -45,6 +45,9 @@ struct entry {
 	uint64_t maps_interval; /* interval its maps were last read in; 0: never */
 	uint64_t maps_read_ns;  /* when (CLOCK_MONOTONIC) */
 	bool stale;            /* exec'd since it was read: not to be used as is */
+	/* The record of an image the process exec'd out of, kept (as exited)
+	 * for that image's samples only: found by find_retired, never find. */
+	bool retired;
 	uint64_t exit_interval; /* interval it was marked exited in */
 };
 
@@ -73,7 +76,17 @@ static struct entry **bucket(const struct disc_table *t, int pid)
 static struct entry *find(const struct disc_table *t, int pid, uint64_t start_ticks)
 {
 	for (struct entry *e = *bucket(t, pid); e; e = e->next)
-		if (e->p.pid == pid && e->p.start_ticks == start_ticks)
+		if (e->p.pid == pid && e->p.start_ticks == start_ticks && !e->retired)
+			return e;
+	return NULL;
+}
+
+static struct entry *find_retired(const struct disc_table *t, int pid, uint64_t start_ticks,
+				  uint32_t exec_id)
+{
+	for (struct entry *e = *bucket(t, pid); e; e = e->next)
+		if (e->retired && e->p.pid == pid && e->p.start_ticks == start_ticks &&
+		    e->p.exec_id == exec_id)
 			return e;
 	return NULL;
 }
@@ -854,12 +867,59 @@ int disc_table_complete_maps(struct disc_table *t, int pid, uint64_t start_ticks
 	return added;
 }
 
-void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks)
+const struct disc_process *disc_table_get_image(struct disc_table *t, int pid,
+						uint64_t start_ticks, uint32_t exec_id)
+{
+	struct entry *r = find_retired(t, pid, start_ticks, exec_id);
+	const struct disc_process *p;
+
+	if (r)
+		return &r->p;
+	p = disc_table_get(t, pid, start_ticks);
+	return p && p->exec_id_known && p->exec_id != exec_id ? NULL : p;
+}
+
+/* The old image's record moves to an entry of its own, retired: samples
+ * taken before the exec (a shell's child before it runs the command) keep
+ * their names and labels even when the process is gone by the drain. */
+static void retire(struct disc_table *t, struct entry *e, uint32_t old_exec_id)
+{
+	struct entry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return; /* its old image's samples are then unknown */
+	r->p = e->p;
+	r->p.exec_id = old_exec_id;
+	r->p.exec_id_known = true;
+	r->retired = true;
+	r->p.exited = true;
+	r->exit_interval = t->interval;
+	e->p = (struct disc_process){
+		.pid = r->p.pid, .nspid = r->p.nspid, .start_ticks = r->p.start_ticks,
+	};
+	snprintf(e->p.comm, sizeof(e->p.comm), "%s", r->p.comm);
+	insert(t, r);
+}
+
+void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks, uint32_t exec_id)
 {
 	struct entry *e = find(t, pid, start_ticks);
 
-	if (e)
-		e->stale = true;
+	if (!e)
+		return;
+	if (!e->stale && !e->p.exited && !e->p.kernel_thread)
+		retire(t, e, exec_id - 1);
+	e->stale = true;
+}
+
+void disc_table_set_exec_id(struct disc_table *t, const struct disc_process *p, uint32_t exec_id)
+{
+	struct entry *e = find(t, p->pid, p->start_ticks);
+
+	if (e) {
+		e->p.exec_id = exec_id;
+		e->p.exec_id_known = true;
+	}
 }
 
 void disc_table_set_image(struct disc_table *t, const struct disc_process *p, uint64_t image)

@@ -427,8 +427,9 @@ static void test_refresh_maps(void)
 }
 
 /* An exec keeps pid and start time; until the new image is read, the old
- * one's record is not handed out, and a process gone before that is
- * unknown rather than mislabelled. The kernel's exit event marks it. */
+ * one's record is not handed out, but for the old image's samples, and a
+ * process gone before that is unknown rather than mislabelled. The
+ * kernel's exit event marks it. */
 static void test_exec_and_exit_events(void)
 {
 	struct disc_table *t = new_table();
@@ -456,7 +457,7 @@ static void test_exec_and_exit_events(void)
 	write_stat(930, "worker", 0x400000, 7000);
 	write_file(930, "maps", "55e000000000-55e000020000 r-xp 00000000 08:01 8 /usr/bin/worker\n");
 	write_bytes(930, "cmdline", TEXT("worker\0--once\0"));
-	disc_table_exec(t, 930, 7000);
+	disc_table_exec(t, 930, 7000, 2);
 	p = disc_table_refresh(t, 930, 7000);
 	CHECK_STR(p ? p->service_name : NULL, "worker");
 	CHECK_STR(p ? p->cmdline : NULL, "worker --once");
@@ -466,16 +467,35 @@ static void test_exec_and_exit_events(void)
 	CHECK_U64(p ? p->image : 1, 0);
 
 	/* exec, then gone before it could be read again: unknown */
-	disc_table_exec(t, 930, 7000);
+	disc_table_exec(t, 930, 7000, 3);
 	disc_table_exit(t, 930, 7000);
 	remove_process(930);
 	CHECK(disc_table_get(t, 930, 7000) == NULL);
 	CHECK(disc_table_refresh(t, 930, 7000) == NULL);
+	/* but the samples of each image before it are named after it, until
+	 * the drain after */
+	p = disc_table_get_image(t, 930, 7000, 1);
+	CHECK_STR(p ? p->service_name : NULL, "dash");
+	p = disc_table_get_image(t, 930, 7000, 2);
+	CHECK_STR(p ? p->service_name : NULL, "worker");
+	CHECK(disc_table_get_image(t, 930, 7000, 3) == NULL);
+	disc_table_next_interval(t);
+	disc_table_expire(t);
+	disc_table_next_interval(t);
+	disc_table_expire(t);
+	CHECK(disc_table_get_image(t, 930, 7000, 1) == NULL);
+	CHECK(disc_table_get_image(t, 930, 7000, 2) == NULL);
 
 	/* exit without exec: still known until expired after the drain */
 	make_process(931, "cron", 0x400000, 7100, "/usr/sbin/cron",
 		     "55f000000000-55f000010000 r-xp 00000000 08:01 9 /usr/sbin/cron\n");
-	CHECK(disc_table_get(t, 931, 7100) != NULL);
+	p = disc_table_get(t, 931, 7100);
+	CHECK(p != NULL);
+	/* an image it is not known to be in is not it */
+	if (p)
+		disc_table_set_exec_id(t, p, 5);
+	CHECK(disc_table_get_image(t, 931, 7100, 5) == p);
+	CHECK(disc_table_get_image(t, 931, 7100, 4) == NULL);
 	disc_table_exit(t, 931, 7100);
 	remove_process(931);
 	p = disc_table_get(t, 931, 7100);
