@@ -483,11 +483,11 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	key.tgid = tgid;
 	key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	key.start_ticks = task_start_ticks(task);
-	if (!kthread)
+	if (!kthread) {
 		key.exec_id = task_exec_id(task);
-	if (!kthread)
 		unknown_code = announce(task, tgid, key.start_ticks,
 					ctx->regs.ip < SMOLDER_KERNEL_START ? ctx->regs.ip : 0);
+	}
 
 	fate = read_stacks(ctx, gen, task, kthread, &key, walk, saved);
 	if (fate == SMOLDER_STAT_COUNTED)
