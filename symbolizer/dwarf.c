@@ -398,16 +398,59 @@ static bool is_function(Dwarf_Die *die)
 /* Nesting deeper than this is a damaged file, not code. */
 #define SCOPE_DEPTH_MAX 256
 
-/* Below parent, the innermost DIE whose ranges hold addr (*out), found by
- * descending only into children whose own ranges hold it, as
- * dwarf_getscopes does. When siblings overlap (GCC gives lexical blocks
- * that do), the one holding the most inlined subroutines wins, as in
- * llvm-symbolizer; else the first. Returns how many inlined subroutines
- * lie on the way down, -1 when no child holds addr. */
-static int innermost_die(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth,
-			 Dwarf_Die *out)
+/* Whether a DIE of this tag can hold code, or hold what does: asking a
+ * type's or a variable's DIE for address ranges costs a scan of its
+ * attributes, and most of a unit's DIEs are those. */
+static bool may_hold_code(int tag)
 {
-	Dwarf_Die child, below;
+	switch (tag) {
+	case DW_TAG_base_type:
+	case DW_TAG_const_type:
+	case DW_TAG_volatile_type:
+	case DW_TAG_restrict_type:
+	case DW_TAG_atomic_type:
+	case DW_TAG_pointer_type:
+	case DW_TAG_reference_type:
+	case DW_TAG_rvalue_reference_type:
+	case DW_TAG_typedef:
+	case DW_TAG_array_type:
+	case DW_TAG_subrange_type:
+	case DW_TAG_enumeration_type:
+	case DW_TAG_enumerator:
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+	case DW_TAG_class_type:
+	case DW_TAG_member:
+	case DW_TAG_subroutine_type:
+	case DW_TAG_unspecified_parameters:
+	case DW_TAG_formal_parameter:
+	case DW_TAG_variable:
+	case DW_TAG_constant:
+	case DW_TAG_imported_declaration:
+	case DW_TAG_imported_module:
+	case DW_TAG_call_site:
+	case DW_TAG_call_site_parameter:
+	case DW_TAG_GNU_call_site:
+	case DW_TAG_GNU_call_site_parameter:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Below parent, the DIEs down to the innermost one whose ranges hold addr,
+ * found by descending only into children whose own ranges hold it, as
+ * dwarf_getscopes does: path[depth] is parent's child on the way, and the
+ * way ends before path[*end]. When siblings overlap (GCC gives lexical
+ * blocks that do), the one holding the most inlined subroutines wins, as
+ * in llvm-symbolizer; else the first. Returns how many inlined subroutines
+ * lie on the way down, -1 when no child holds addr. */
+static int innermost_path(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth,
+			  Dwarf_Die *path, unsigned int *end)
+{
+	Dwarf_Die child, winner;
+	unsigned int below;
+	bool written = false; /* path[depth..) holds the winner's way */
 	int best = -1;
 
 	if (depth >= SCOPE_DEPTH_MAX || dwarf_child(parent, &child))
@@ -415,38 +458,64 @@ static int innermost_die(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth,
 	do {
 		int n;
 
-		if (dwarf_haspc(&child, addr) <= 0)
+		if (!may_hold_code(dwarf_tag(&child)) || dwarf_haspc(&child, addr) <= 0)
 			continue;
-		n = innermost_die(&child, addr, depth + 1, &below);
+		path[depth] = child;
+		n = innermost_path(&child, addr, depth + 1, path, &below);
 		if (n < 0) {
-			below = child;
+			below = depth + 1;
 			n = 0;
 		}
 		n += dwarf_tag(&child) == DW_TAG_inlined_subroutine;
-		if (n > best) {
+		written = n > best;
+		if (written) {
 			best = n;
-			*out = below;
+			winner = child;
+			*end = below;
 		}
 	} while (dwarf_siblingof(&child, &child) == 0);
+	/* A later sibling that lost wrote its own way over the winner's:
+	 * the winner's is found again (overlaps are rare). */
+	if (best >= 0 && !written) {
+		path[depth] = winner;
+		if (innermost_path(&winner, addr, depth + 1, path, end) < 0)
+			*end = depth + 1;
+	}
 	return best;
 }
 
-/* The chain of DIEs holding vaddr, innermost first, out to the CU, through
- * the concrete tree: each inlined subroutine is followed by what it was
- * inlined into.
+/* The chain of DIEs holding vaddr, innermost first, out to (not including)
+ * the CU, through the concrete tree: each inlined subroutine is followed
+ * by what it was inlined into. *out is malloc'd; returns its length.
  *
  * Not dwarf_getscopes: from an inlined subroutine it goes on to the scopes
  * of its abstract definition, which it looks for in the same CU; with LTO
  * (GCC's "<artificial>" units, whose DW_AT_abstract_origin is a
  * DW_FORM_ref_addr into the source file's own CU) it never finds it and
- * answers 0 scopes for every address of inlined code. */
+ * answers 0 scopes for every address of inlined code. Nor
+ * dwarf_getscopes_die on the innermost DIE: it walks the unit again from
+ * its start to find the DIEs around it, which the descent already passed
+ * through (in libc, half of what naming an address cost). */
 static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
 {
-	Dwarf_Die innermost;
+	Dwarf_Die *path = malloc(SCOPE_DEPTH_MAX * sizeof(*path));
+	unsigned int end;
 
-	if (innermost_die(cu, addr, 0, &innermost) < 0)
+	*out = NULL;
+	if (!path)
 		return 0;
-	return dwarf_getscopes_die(&innermost, out);
+	if (innermost_path(cu, addr, 0, path, &end) < 0) {
+		free(path);
+		return 0;
+	}
+	for (unsigned int i = 0; i < end / 2; i++) {
+		Dwarf_Die t = path[i];
+
+		path[i] = path[end - 1 - i];
+		path[end - 1 - i] = t;
+	}
+	*out = path;
+	return (int)end;
 }
 
 /* The line table's row for addr in cu: file (NULL when none) and line. */
