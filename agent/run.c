@@ -91,23 +91,45 @@ static int64_t min3(int64_t a, int64_t b, int64_t c)
 	return m < c ? m : c;
 }
 
+/* How long the rings of events and stack copies are left to fill after
+ * they woke the agent. A wake-up costs tens of microseconds of the agent's
+ * CPU on a virtual machine, and a host that starts dozens of processes a
+ * second (shells, probes, builds) woke it some 60 times a second, for one
+ * or two events each; batched, at most 10. Nothing waits on the agent
+ * meanwhile: BPF keeps counting and copying, a process gone in between is
+ * known from the mmap log, and a drain takes what is in the rings first. */
+#define EVENTS_BATCH_NS (100LL * 1000000LL)
+
 /* Waits until deadline (monotonic ns), handing process events to discovery
- * as they come; returns 1 if a signal came. */
+ * and stack copies to their walker as they come, but no sooner than
+ * *batch_end, which each batch taken moves on; returns 1 if a signal came. */
 static int wait_until(int sigfd, struct proc_events *events, struct stack_copies *copies,
-		      int64_t deadline)
+		      int64_t deadline, int64_t *batch_end)
 {
 	struct pollfd pfd[3] = {
 		{ .fd = sigfd, .events = POLLIN },
-		{ .fd = proc_events_fd(events), .events = POLLIN },
-		{ .fd = copies ? stack_copies_fd(copies) : -1, .events = POLLIN },
+		{ .events = POLLIN },
+		{ .events = POLLIN },
 	};
 
 	for (;;) {
-		int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		int64_t now = now_ns(CLOCK_MONOTONIC);
+		bool batching = *batch_end > now && *batch_end < deadline;
+		int64_t left = (batching ? *batch_end : deadline) - now;
 		int timeout = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+		int ready;
 
-		if (poll(pfd, 3, timeout) <= 0)
+		/* A negative fd is not polled: only signals, while the rings fill. */
+		pfd[1].fd = batching ? -1 : proc_events_fd(events);
+		pfd[2].fd = batching || !copies ? -1 : stack_copies_fd(copies);
+		pfd[1].revents = pfd[2].revents = 0;
+		ready = poll(pfd, 3, timeout);
+		if (ready == 0 && batching)
+			continue;
+		if (ready <= 0)
 			return 0;
+		if ((pfd[1].revents | pfd[2].revents) & POLLIN)
+			*batch_end = now_ns(CLOCK_MONOTONIC) + EVENTS_BATCH_NS;
 		if (pfd[1].revents & POLLIN)
 			proc_events_consume(events);
 		/* After the events: a copy's process is read at its first
@@ -172,6 +194,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
 				       : INT64_MAX;
 	int64_t finish_at = INT64_MAX; /* a drain waits to be finished until then */
+	int64_t batch_end = 0;
 	unsigned int stall_s = test_stall_s(), closes = 0;
 	bool retry_tables = false;
 	int stop = 0, err;
@@ -201,7 +224,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 			sym_cache_set_deadline(ctx->sym, close_at > 0 ? (uint64_t)close_at : 1);
 			wake = min3(wake, now_ns(CLOCK_MONOTONIC) + TABLES_POLL_NS, INT64_MAX);
 		}
-		stop = wait_until(sigfd, ctx->events, ctx->copies, wake);
+		stop = wait_until(sigfd, ctx->events, ctx->copies, wake, &batch_end);
 		now = now_ns(CLOCK_MONOTONIC);
 		if (now >= end)
 			stop = 1;
