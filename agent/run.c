@@ -558,6 +558,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		log_error("%s: %s", what, strerror(-err));
 		goto out;
 	}
+	/* The agent and its parser worker, unless --profile-self. */
+	if (!cfg->profile_self)
+		sampler_leave_out(ctx.sampler, getpid());
 	/* Without bpf_loop the walk follows frame pointers only: no tables. */
 	if (!sampler_opts.walk_frame_pointers) {
 		/* On the whole system, a file is read for its table once a

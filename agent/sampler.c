@@ -262,6 +262,11 @@ int sampler_start(struct sampler *s, const char **what)
 	return attach_all_cpus(s, s->sample_rate, what);
 }
 
+void sampler_leave_out(struct sampler *s, int pid)
+{
+	s->skel->bss->agent_tgid = (__u32)pid;
+}
+
 void sampler_free(struct sampler *s)
 {
 	if (!s)

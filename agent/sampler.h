@@ -57,6 +57,9 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out,
 const char *sampler_program_name(const struct sampler *s);
 /* Starts sampling: one perf event per online CPU. */
 int sampler_start(struct sampler *s, const char **what);
+/* Samples of this process and its children (0: none) are left out, as
+ * filtered. */
+void sampler_leave_out(struct sampler *s, int pid);
 void sampler_free(struct sampler *s);
 
 /* The maps the sampler shares with the process-event programs

@@ -26,6 +26,11 @@ const volatile __u32 include_idle = 0;
 /* Stack copies each CPU may send per second; 0: none (stack_copy.h). */
 const volatile __u32 copies_per_sec = 0;
 
+/* The agent's process (0: none), left out with its children, its parser
+ * workers, unless --profile-self: a worker is left out from its first
+ * instruction, before the agent knows its pid. Written by the agent. */
+volatile __u32 agent_tgid = 0;
+
 /* The generation samples go to. The agent flips it, then waits out the
  * programs that may have read the old value before draining that one. */
 volatile __u32 generation = 0;
@@ -473,6 +478,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	bool kthread, unknown_code = false;
 
 	if ((tgid == 0 && !include_idle) ||
+	    (agent_tgid && (tgid == agent_tgid || task->real_parent->tgid == agent_tgid)) ||
 	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid))) {
 		stat_add(gen, SMOLDER_STAT_FILTERED);
 		return 0;
