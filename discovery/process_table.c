@@ -907,7 +907,10 @@ void disc_table_exec(struct disc_table *t, int pid, uint64_t start_ticks, uint32
 
 	if (!e)
 		return;
-	if (!e->stale && !e->p.exited && !e->p.kernel_thread)
+	/* Also a record already marked exited: one added from the old image's
+	 * first-sample event when that was read after the exec (the agent
+	 * takes events in batches), whose samples are the old image's too. */
+	if (!e->stale && !e->p.kernel_thread)
 		retire(t, e, exec_id - 1);
 	e->stale = true;
 }

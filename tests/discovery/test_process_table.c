@@ -515,6 +515,21 @@ static void test_exec_and_exit_events(void)
 	make_process(933, "memfd:x", 0x400000, 7300, "/memfd:x (deleted)", "");
 	p = disc_table_get(t, 933, 7300);
 	CHECK_STR(p ? p->service_name : NULL, "memfd:x");
+
+	/* A shell's child whose first-sample event was taken after it
+	 * exec'd (events come in batches): added as gone, from the event,
+	 * then its exec's event. The samples before the exec are still the
+	 * shell's, and the new image is read apart. */
+	struct disc_kernel_identity gone = { .comm = "sh", .exe_name = "dash" };
+
+	p = disc_table_add_gone(t, 934, 7400, &gone);
+	CHECK(p && p->exited);
+	if (p)
+		disc_table_set_exec_id(t, p, 4);
+	disc_table_exec(t, 934, 7400, 5);
+	p = disc_table_get_image(t, 934, 7400, 4);
+	CHECK_STR(p ? p->service_name : NULL, "dash");
+	CHECK(disc_table_get_image(t, 934, 7400, 5) == NULL); /* not read yet */
 	disc_table_free(t);
 }
 
