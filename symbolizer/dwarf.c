@@ -456,9 +456,9 @@ static int innermost_path(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth
 	if (depth >= SCOPE_DEPTH_MAX || dwarf_child(parent, &child))
 		return -1;
 	do {
-		int n;
+		int tag = dwarf_tag(&child), n;
 
-		if (!may_hold_code(dwarf_tag(&child)) || dwarf_haspc(&child, addr) <= 0)
+		if (!may_hold_code(tag) || dwarf_haspc(&child, addr) <= 0)
 			continue;
 		path[depth] = child;
 		n = innermost_path(&child, addr, depth + 1, path, &below);
@@ -466,7 +466,7 @@ static int innermost_path(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth
 			below = depth + 1;
 			n = 0;
 		}
-		n += dwarf_tag(&child) == DW_TAG_inlined_subroutine;
+		n += tag == DW_TAG_inlined_subroutine;
 		written = n > best;
 		if (written) {
 			best = n;
@@ -495,7 +495,7 @@ static int innermost_path(Dwarf_Die *parent, Dwarf_Addr addr, unsigned int depth
  * answers 0 scopes for every address of inlined code. Nor
  * dwarf_getscopes_die on the innermost DIE: it walks the unit again from
  * its start to find the DIEs around it, which the descent already passed
- * through (in libc, half of what naming an address cost). */
+ * through (in libc, a fifth of what naming an address cost). */
 static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
 {
 	Dwarf_Die *path = malloc(SCOPE_DEPTH_MAX * sizeof(*path));
