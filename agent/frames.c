@@ -122,6 +122,25 @@ static int add_jit_frame(struct sym_cache *sym, const struct disc_process *p,
 	return add_named_location(b, desc, addr, name, id);
 }
 
+static bool is_vdso(const struct disc_mapping *m)
+{
+	return m->path && !strcmp(m->path, "[vdso]");
+}
+
+/* Code of the kernel's vDSO (clock_gettime, gettimeofday, getcpu), named
+ * from the image every process maps. */
+static int add_vdso_frame(struct sym_cache *sym, const struct disc_mapping *m,
+			  struct pprof_mapping_desc *desc, struct pprof_builder *b,
+			  uint64_t addr, size_t frame, uint64_t *id)
+{
+	const char *name = NULL;
+
+	if (sym_cache_lookup_vdso(sym, lookup_address(addr, frame) - m->start, m->end - m->start,
+				  &name))
+		name = NULL;
+	return add_named_location(b, desc, addr, name, id);
+}
+
 /* The file mapping m holds, read into the symbol cache; NULL when m is
  * no file or the file cannot be read (or not yet). */
 static struct sym_elf *mapped_elf(struct sym_cache *sym, const struct disc_process *p,
@@ -184,6 +203,8 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 
 	if (elf && file_vaddr(elf, m, addr, frame, &vaddr) && sym_elf_resolve(sym, elf, vaddr, &loc))
 		loc.n = 0;
+	if (loc.n == 0 && is_vdso(m))
+		return add_vdso_frame(sym, m, &desc, b, addr, frame, id);
 	if (loc.n == 0 && m->perms[2] == 'x')
 		return add_jit_frame(sym, p, &desc, b, addr, id);
 	if (loc.n > FRAMES_LINES_MAX)

@@ -199,6 +199,25 @@ static const struct disc_mapping *mapping_at(const struct disc_mappings *maps, u
 	return NULL;
 }
 
+/* ev's image's vDSO added to its logged mappings: the kernel maps it at
+ * exec, and no mmap record announces it. A failure leaves maps as they
+ * were (frames in it go unnamed). */
+static void add_vdso(const struct smolder_event *ev, struct disc_mappings *maps)
+{
+	struct disc_mapping vdso = {
+		.start = ev->vdso, .end = ev->vdso + ev->vdso_size, .perms = "r-xp",
+		.path = (char *)"[vdso]",
+	};
+	struct disc_mappings merged;
+
+	if (!ev->vdso || !ev->vdso_size || vdso.end < vdso.start)
+		return;
+	if (disc_mappings_merge(maps, &(struct disc_mappings){ .v = &vdso, .n = 1 }, &merged) < 0)
+		return;
+	disc_mappings_release(maps);
+	*maps = merged;
+}
+
 /* Whether path's base name is name, which BPF may have cut short. */
 static bool base_name_is(const char *path, const char *name)
 {
@@ -224,6 +243,7 @@ static const struct disc_mapping *logged_image(struct proc_events *e, const stru
 		disc_mappings_release(out);
 		if (disc_mmap_log_mappings(e->mmap_log, (int)ev->tgid, out))
 			return NULL;
+		add_vdso(ev, out);
 		exe = mapping_at(out, ev->start_code);
 		if (exe && base_name_is(exe->path, ev->exe_name))
 			return exe;
@@ -358,8 +378,10 @@ static const struct disc_process *add_gone(struct proc_events *e, const struct s
 	kernel_identity(e, ev, &buf, &id);
 	if (!buf.comm[0] && !buf.exe[0])
 		return NULL; /* not a first sample's event, or nothing read */
-	if (e->mmap_log && logged_mappings(e, (int)ev->tgid, &maps) == 0)
+	if (e->mmap_log && logged_mappings(e, (int)ev->tgid, &maps) == 0) {
+		add_vdso(ev, &maps);
 		id.maps = &maps;
+	}
 	p = disc_table_add_gone(e->disc, (int)ev->tgid, ev->start_ticks, &id);
 	disc_mappings_release(&maps); /* what add_gone did not take */
 	return p;

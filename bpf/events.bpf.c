@@ -34,6 +34,7 @@ static __always_inline void event_send_exec(struct task_struct *p, __u32 tgid)
 	e->image = (__u64)BPF_CORE_READ(p, mm);
 	e->start_code = BPF_CORE_READ(p, mm, start_code);
 	e->exec_id = task_exec_id(p);
+	fill_vdso(e, p);
 	event_submit(e, SMOLDER_EVENT_EXEC);
 }
 

@@ -67,6 +67,11 @@ struct smolder_event {
 	__u32 mnt_ns;
 	__u32 root_dev;
 	__u64 root_ino;
+	/* Where the kernel mapped its vDSO, and how long: no mmap record
+	 * announces it. 0s: no mm, or a 32-bit image's vDSO (not the one
+	 * the agent reads). */
+	__u64 vdso;
+	__u64 vdso_size;
 };
 
 /* The path of a cgroup, leaf first, one component a slot: enough for the

@@ -102,6 +102,18 @@ static __always_inline void event_send(enum smolder_event_kind kind, __u32 tgid,
 	event_submit(e, kind);
 }
 
+/* Where the kernel mapped task's vDSO (x86's mm->context), unless its
+ * image is the 32-bit one, the only one with a __kernel_vsyscall. */
+static __always_inline void fill_vdso(struct smolder_event *e, struct task_struct *task)
+{
+	const struct vdso_image *image = BPF_CORE_READ(task, mm, context.vdso_image);
+
+	if (!image || BPF_CORE_READ(image, sym___kernel_vsyscall))
+		return;
+	e->vdso = (__u64)BPF_CORE_READ(task, mm, context.vdso);
+	e->vdso_size = BPF_CORE_READ(image, size);
+}
+
 /* Which image of its process the task runs: its exec count. */
 static __always_inline __u32 task_exec_id(struct task_struct *task)
 {

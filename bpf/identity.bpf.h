@@ -180,6 +180,7 @@ static __always_inline void event_send_sampled(__u32 tgid, __u64 start_ticks,
 	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	e->root_dev = BPF_CORE_READ(task, fs, root.mnt, mnt_sb, s_dev);
 	e->root_ino = BPF_CORE_READ(task, fs, root.dentry, d_inode, i_ino);
+	fill_vdso(e, task);
 	event_submit(e, SMOLDER_EVENT_SAMPLED);
 }
 

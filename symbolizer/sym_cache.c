@@ -230,6 +230,7 @@ void sym_cache_free(struct sym_cache *c)
 	sym_htab_drop_if(&c->failed, free_fail_entry, NULL);
 	sym_htab_release(&c->failed);
 	sym_kallsyms_free(c->ksyms);
+	sym_vdso_names_free(c->vdso);
 	sym_kernel_names_free(c->knames);
 	free(c->kallsyms_path);
 	free(c->proc_root);
@@ -872,6 +873,20 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 	if (err)
 		c->stats.lookups_failed++;
 	return err;
+}
+
+int sym_cache_lookup_vdso(struct sym_cache *c, uint64_t offset, uint64_t map_size,
+			  const char **name)
+{
+	if (!c || !name)
+		return -EINVAL;
+	if (!c->vdso && !c->vdso_err) {
+		c->vdso_size = sym_vdso_size();
+		c->vdso_err = c->vdso_size ? sym_vdso_names_new(&c->vdso) : -ENOENT;
+	}
+	if (c->vdso_err || map_size != c->vdso_size)
+		return -ENOENT;
+	return sym_vdso_names_lookup(c->vdso, offset, name);
 }
 
 int sym_elf_resolve(struct sym_cache *c, struct sym_elf *elf, uint64_t vaddr,

@@ -104,6 +104,9 @@ struct sym_cache {
 	struct sym_kernel_names *knames; /* NULL: kallsyms names the kernel */
 	int ksyms_err;
 	bool ksyms_tried;
+	struct sym_vdso_names *vdso; /* NULL: not read, or -vdso_err */
+	uint64_t vdso_size;
+	int vdso_err;
 	struct sym_cache_stats stats;
 	struct sym_worker *worker;
 	struct sym_table_cache *table_cache; /* NULL: none */
