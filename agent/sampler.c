@@ -349,29 +349,77 @@ static int read_stats(struct sampler *s, unsigned int gen, uint64_t *stats)
 	return err;
 }
 
-/* Reads and deletes every entry of the (no longer written) count map. */
+/* Entries read and deleted per system call: a drain of a busy host's
+ * thousands of entries took four calls per entry, each microseconds on a
+ * VM, where batches take one call per this many. */
+#define DRAIN_BATCH 256
+
+/* Room in d for n more entries. */
+static int reserve_entries(struct sampler_drain *d, size_t *cap, size_t n)
+{
+	size_t ncap = *cap ? *cap : 256;
+	struct sampler_entry *v;
+
+	if (d->n + n <= *cap)
+		return 0;
+	while (ncap < d->n + n)
+		ncap *= 2;
+	v = realloc(d->entries, ncap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->entries = v;
+	*cap = ncap;
+	return 0;
+}
+
+/* Reads and deletes the count map's entries in batches (Linux 5.6). 0:
+ * the map is empty; otherwise the error that stopped it (a kernel without
+ * batch operations: EINVAL, ENOTSUPP), what was read kept in d. */
+static int read_counts_batched(int fd, struct sampler_drain *d, size_t *cap)
+{
+	struct smolder_count_key keys[DRAIN_BATCH];
+	__u64 values[DRAIN_BATCH], batch = 0;
+	void *in = NULL;
+
+	for (;;) {
+		__u32 n = DRAIN_BATCH;
+		int err = reserve_entries(d, cap, DRAIN_BATCH);
+
+		if (err)
+			return err;
+		err = bpf_map_lookup_and_delete_batch(fd, in, &batch, keys, values, &n, NULL);
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < n && i < DRAIN_BATCH; i++)
+			d->entries[d->n++] = (struct sampler_entry){ .key = keys[i], .count = values[i] };
+		if (err)
+			return 0; /* ENOENT: the last bucket was read */
+		in = &batch;
+	}
+}
+
+/* Reads and deletes every entry of the (no longer written) count map:
+ * in batches, else (or for what a failed batch left) one at a time. */
 static int read_counts(int fd, struct sampler_drain *d)
 {
 	struct smolder_count_key key, next;
-	size_t cap = 0;
+	size_t cap = 0, from;
 	void *prev = NULL;
+	int err = read_counts_batched(fd, d, &cap);
 
+	if (err == 0 || err == -ENOMEM)
+		return err;
+	from = d->n;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (d->n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct sampler_entry *v = realloc(d->entries, ncap * sizeof(*v));
-			if (!v)
-				return -ENOMEM;
-			d->entries = v;
-			cap = ncap;
-		}
+		if (reserve_entries(d, &cap, 1))
+			return -ENOMEM;
 		d->entries[d->n].key = next;
 		if (bpf_map_lookup_elem(fd, &next, &d->entries[d->n].count) == 0)
 			d->n++;
 		key = next;
 		prev = &key;
 	}
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = from; i < d->n; i++)
 		bpf_map_delete_elem(fd, &d->entries[i].key);
 	return 0;
 }
@@ -430,6 +478,26 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 	return (int)n;
 }
 
+/* Deletes a stack map's entries in batches, into a scratch buffer of
+ * value_size * DRAIN_BATCH bytes; false if the kernel would not (no batch
+ * operations, no memory), what is left to clear_map. */
+static bool clear_stacks_batched(int fd, size_t value_size)
+{
+	__u64 keys[DRAIN_BATCH], batch = 0;
+	void *values = malloc(value_size * DRAIN_BATCH), *in = NULL;
+	int err = values ? 0 : ENOMEM;
+
+	while (!err) {
+		__u32 n = DRAIN_BATCH;
+
+		if (bpf_map_lookup_and_delete_batch(fd, in, &batch, keys, values, &n, NULL))
+			err = errno;
+		in = &batch;
+	}
+	free(values);
+	return err == ENOENT; /* the last bucket was read */
+}
+
 /* Deletes every entry of a map whose keys are key_size bytes. */
 static void clear_map(int fd, size_t key_size)
 {
@@ -451,8 +519,10 @@ static void clear_map(int fd, size_t key_size)
 
 void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 {
-	clear_map(kernel_stacks_fd(s, d->gen), sizeof(__u64));
-	clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(kernel_stacks_fd(s, d->gen), sizeof(struct smolder_kernel_stack)))
+		clear_map(kernel_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(user_stacks_fd(s, d->gen), sizeof(struct smolder_user_stack)))
+		clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
 }
