@@ -84,8 +84,20 @@ int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id)
  * by mapping, address and lines, still keeps one location per function;
  * frames kallsyms does not name share one "[unknown kernel]" location. The
  * mapping has no range either, since its start would be an address too. */
-int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
-		      const uint64_t *ips, size_t n, bool addresses, uint64_t *ids)
+/* Frame i of a stack as memo keys it; p NULL: a kernel frame. */
+static struct location_key memo_key(const struct pprof_builder *b, const struct disc_process *p,
+				    const uint64_t *ips, size_t i)
+{
+	return (struct location_key){
+		.profile = b, .address = ips[i], .leaf = i == 0,
+		.pid = p ? (uint32_t)p->pid : 0, .start_ticks = p ? p->start_ticks : 0,
+		.exec_id = p ? p->exec_id : 0, .exec_id_known = p ? p->exec_id_known : 0,
+	};
+}
+
+int frames_add_kernel(struct sym_cache *sym, struct location_memo *memo,
+		      struct pprof_builder *b, const uint64_t *ips, size_t n, bool addresses,
+		      uint64_t *ids)
 {
 	struct pprof_mapping_desc kernel = {
 		.start = addresses ? SMOLDER_KERNEL_START : 0,
@@ -95,11 +107,16 @@ int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
+		struct location_key key = memo_key(b, NULL, ips, i);
 		const char *name = NULL;
 
+		if (location_memo_find(memo, &key, &ids[i]))
+			continue;
 		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name))
 			name = addresses ? NULL : "[unknown kernel]";
 		err = add_named_location(b, &kernel, addresses ? ips[i] : 0, name, &ids[i]);
+		if (!err)
+			location_memo_add(memo, &key, ids[i]);
 	}
 	return err;
 }
@@ -249,7 +266,7 @@ int frames_add_main_mapping(struct sym_cache *sym, const struct disc_process *p,
 	return pprof_builder_add_mapping(b, &desc, &id);
 }
 
-int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
+int frames_add_user(struct sym_cache *sym, struct location_memo *memo, struct disc_table *disc,
 		    const struct disc_process *p, struct pprof_builder *b,
 		    const uint64_t *ips, size_t n, uint64_t *ids)
 {
@@ -257,7 +274,12 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
-		const struct disc_mapping *m = disc_mappings_find(&p->maps, ips[i]);
+		struct location_key key = memo_key(b, p, ips, i);
+		const struct disc_mapping *m;
+
+		if (location_memo_find(memo, &key, &ids[i]))
+			continue;
+		m = disc_mappings_find(&p->maps, ips[i]);
 
 		if (!m && !refreshed && !p->exited) {
 			refreshed = true;
@@ -268,6 +290,8 @@ int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
 			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i]);
 		else
 			err = add_named_location(b, NULL, ips[i], NULL, &ids[i]);
+		if (!err)
+			location_memo_add(memo, &key, ids[i]);
 	}
 	return err;
 }

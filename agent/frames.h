@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "disc.h"
+#include "location_memo.h"
 #include "pprof.h"
 #include "sym.h"
 
@@ -24,9 +25,11 @@ int frames_add_marker(struct pprof_builder *b, const char *name, uint64_t *id);
 
 /* Adds the kernel frames ips[0..n) (leaf first) to b, named; ids receives
  * their location ids. Their addresses only when addresses is true
- * (--kernel-addresses). */
-int frames_add_kernel(struct sym_cache *sym, struct pprof_builder *b,
-		      const uint64_t *ips, size_t n, bool addresses, uint64_t *ids);
+ * (--kernel-addresses). A frame memo holds (NULL: none) is not named
+ * again, and those named are added to it. */
+int frames_add_kernel(struct sym_cache *sym, struct location_memo *memo,
+		      struct pprof_builder *b, const uint64_t *ips, size_t n, bool addresses,
+		      uint64_t *ids);
 
 /* Says which addresses of p's user frames ips[0..n), a stack of samples
  * samples, are about to be named, so that the symbolizer asks for them
@@ -40,9 +43,10 @@ void frames_want_user(struct sym_cache *sym, const struct disc_process *p,
 int frames_add_main_mapping(struct sym_cache *sym, const struct disc_process *p,
 			    struct pprof_builder *b);
 
-/* Adds the user frames of process p. May re-read p's maps once, when an
- * address lies outside every mapping we know (a library loaded since). */
-int frames_add_user(struct sym_cache *sym, struct disc_table *disc,
+/* Adds the user frames of process p (through memo, as frames_add_kernel).
+ * May re-read p's maps once, when an address lies outside every mapping we
+ * know (a library loaded since). */
+int frames_add_user(struct sym_cache *sym, struct location_memo *memo, struct disc_table *disc,
 		    const struct disc_process *p, struct pprof_builder *b,
 		    const uint64_t *ips, size_t n, uint64_t *ids);
 

@@ -149,10 +149,11 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	if (!err && pprof_builder_sample_count(b) == 0 && v->p)
 		err = frames_add_main_mapping(ctx->sym, v->p, b);
 	if (!err)
-		err = frames_add_kernel(ctx->sym, b, ips, (size_t)nk,
+		err = frames_add_kernel(ctx->sym, ctx->memo, b, ips, (size_t)nk,
 					ctx->cfg->kernel_addresses, ids);
 	if (!err && nu)
-		err = frames_add_user(ctx->sym, ctx->disc, v->p, b, ips + nk, (size_t)nu, ids + nk);
+		err = frames_add_user(ctx->sym, ctx->memo, ctx->disc, v->p, b, ips + nk, (size_t)nu,
+				      ids + nk);
 	/* A walk cut short ends in a frame that says why. */
 	marker = nu ? unwind_end_marker(end, end == SMOLDER_UNWIND_END_FP_ZERO &&
 					     frames_user_root(ctx->sym, v->p, ips + nk, (size_t)nu))
@@ -608,6 +609,8 @@ void interval_finish(struct interval_ctx *ctx)
 	if (set)
 		write_profiles(ctx, set);
 	profile_set_free(set);
+	/* Its keys name the builders just freed. */
+	location_memo_clear(ctx->memo);
 	/* The names handed out are in the files written: the symbolizer may
 	 * now let go of what it must. */
 	sym_cache_trim(ctx->sym);

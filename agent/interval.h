@@ -19,6 +19,7 @@
 #include "sym.h"
 #include "upload_set.h"
 #include "kube.h"
+#include "location_memo.h"
 #include "output_budget.h"
 #include "unwind_loader.h"
 #include "uploader.h"
@@ -30,6 +31,7 @@ struct interval_ctx {
 	struct disc_table *disc;
 	const struct disc_targets *targets;
 	struct sym_cache *sym;
+	struct location_memo *memo; /* the frames of this interval's profiles */
 	struct ksym_names *ksym_names; /* NULL: kallsyms names the kernel */
 	struct sym_worker *worker;         /* reads file contents for sym */
 	struct sym_debuginfod *debuginfod; /* NULL: none */

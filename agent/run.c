@@ -24,6 +24,7 @@
 #include "interval.h"
 #include "kernel_features.h"
 #include "ksym_names.h"
+#include "location_memo.h"
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
@@ -38,6 +39,9 @@
 /* Processes announce themselves (proc_events.c): the scan only reconciles
  * what a full ring buffer may have dropped. */
 #define SCAN_PERIOD_MS 10000
+/* Frames memoized per interval: 16k (at most 1.5 MiB of slots) covers a busy host's
+ * distinct frames; past it, the rest are named each time they come. */
+#define LOCATION_MEMO_MAX 16384
 
 static int64_t now_ns(clockid_t clock)
 {
@@ -543,7 +547,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	table_cache = table_cache_start(cfg);
 	sym_opts.table_cache = table_cache;
 	ctx.sym = sym_cache_new(&sym_opts);
-	if (!ctx.disc || !ctx.worker || !ctx.sym) {
+	ctx.memo = location_memo_new(LOCATION_MEMO_MAX);
+	if (!ctx.disc || !ctx.worker || !ctx.sym || !ctx.memo) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -621,6 +626,7 @@ out:
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
 	stack_copies_free(ctx.copies);
+	location_memo_free(ctx.memo);
 	sym_cache_set_table_holder(ctx.sym, NULL, NULL);
 	unwind_loader_free(ctx.unwind);
 	kube_stop(ctx.kube);
