@@ -130,12 +130,13 @@ static bool is_file_path(const char *path)
  * a JIT maps twice): named by the JIT's perf map, if it keeps one. */
 static int add_jit_frame(struct sym_cache *sym, const struct disc_process *p,
 			 struct pprof_mapping_desc *desc, struct pprof_builder *b,
-			 uint64_t addr, uint64_t *id)
+			 uint64_t addr, uint64_t *id, bool *named)
 {
 	const char *name = NULL;
 
 	if (sym_cache_lookup_perf_map(sym, p->pid, p->nspid, addr, &name))
 		name = NULL;
+	*named = name != NULL;
 	return add_named_location(b, desc, addr, name, id);
 }
 
@@ -148,13 +149,14 @@ static bool is_vdso(const struct disc_mapping *m)
  * from the image every process maps. */
 static int add_vdso_frame(struct sym_cache *sym, const struct disc_mapping *m,
 			  struct pprof_mapping_desc *desc, struct pprof_builder *b,
-			  uint64_t addr, size_t frame, uint64_t *id)
+			  uint64_t addr, size_t frame, uint64_t *id, bool *named)
 {
 	const char *name = NULL;
 
-	if (sym_cache_lookup_vdso(sym, lookup_address(addr, frame) - m->start, m->end - m->start,
-				  &name))
+	if (sym_cache_lookup_vdso(sym, m->start, m->end - m->start,
+				  lookup_address(addr, frame) - m->start, &name))
 		name = NULL;
+	*named = name != NULL;
 	return add_named_location(b, desc, addr, name, id);
 }
 
@@ -207,10 +209,11 @@ static struct pprof_mapping_desc mapping_desc(const struct disc_mapping *m,
 	};
 }
 
-/* Adds the location of addr, which lies in mapping m of process p. */
+/* Adds the location of addr, which lies in mapping m of process p;
+ * *named: whether it has a name (one not had yet may come later). */
 static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 			    const struct disc_mapping *m, struct pprof_builder *b,
-			    uint64_t addr, size_t frame, uint64_t *id)
+			    uint64_t addr, size_t frame, uint64_t *id, bool *named)
 {
 	struct pprof_line_desc lines[FRAMES_LINES_MAX];
 	struct sym_location loc = { 0 };
@@ -221,9 +224,10 @@ static int add_mapped_frame(struct sym_cache *sym, const struct disc_process *p,
 	if (elf && file_vaddr(elf, m, addr, frame, &vaddr) && sym_elf_resolve(sym, elf, vaddr, &loc))
 		loc.n = 0;
 	if (loc.n == 0 && is_vdso(m))
-		return add_vdso_frame(sym, m, &desc, b, addr, frame, id);
+		return add_vdso_frame(sym, m, &desc, b, addr, frame, id, named);
 	if (loc.n == 0 && m->perms[2] == 'x')
-		return add_jit_frame(sym, p, &desc, b, addr, id);
+		return add_jit_frame(sym, p, &desc, b, addr, id, named);
+	*named = loc.n > 0;
 	if (loc.n > FRAMES_LINES_MAX)
 		loc.n = FRAMES_LINES_MAX;
 	for (size_t i = 0; i < loc.n; i++)
@@ -276,6 +280,7 @@ int frames_add_user(struct sym_cache *sym, struct location_memo *memo, struct di
 	for (size_t i = 0; i < n && !err; i++) {
 		struct location_key key = memo_key(b, p, ips, i);
 		const struct disc_mapping *m;
+		bool named = false;
 
 		if (location_memo_find(memo, &key, &ids[i]))
 			continue;
@@ -287,10 +292,12 @@ int frames_add_user(struct sym_cache *sym, struct location_memo *memo, struct di
 				m = disc_mappings_find(&p->maps, ips[i]);
 		}
 		if (m)
-			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i]);
+			err = add_mapped_frame(sym, p, m, b, ips[i], i, &ids[i], &named);
 		else
 			err = add_named_location(b, NULL, ips[i], NULL, &ids[i]);
-		if (!err)
+		/* An unnamed frame is asked again: its file's answer may come
+		 * while the interval closes. */
+		if (!err && named)
 			location_memo_add(memo, &key, ids[i]);
 	}
 	return err;

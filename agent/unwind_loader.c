@@ -50,7 +50,6 @@ struct unwind_loader {
 	/* The vDSO's table, read once (rc < 0: none to be had). */
 	struct sym_unwind_table vdso;
 	uint64_t vdso_vaddr;
-	uint64_t vdso_size; /* a [vdso] mapping of another length: not this image */
 	int vdso_rc;
 	bool vdso_read;
 	bool publishing_incomplete; /* set by map_one during one publish */
@@ -389,10 +388,9 @@ static void map_vdso(struct unwind_loader *l, const struct disc_mapping *m,
 	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end };
 	if (!l->vdso_read) {
 		l->vdso_rc = sym_vdso_unwind_table(&l->vdso, &l->vdso_vaddr);
-		l->vdso_size = sym_vdso_size();
 		l->vdso_read = true;
 	}
-	if (l->vdso_rc || !l->vdso.n || m->end - m->start != l->vdso_size ||
+	if (l->vdso_rc || !l->vdso.n || !sym_vdso_is_agents(m->start, m->end - m->start) ||
 	    table_of(l, "vdso", &l->vdso, &index))
 		return;
 	l->tables[index].refs++;

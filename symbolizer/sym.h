@@ -129,9 +129,12 @@ bool sym_elf_table_held(const struct sym_elf *elf);
 /* The unwind table of the vDSO (the same in every process: the agent's
  * own is read), and the file address at the start of its mapping. */
 int sym_vdso_unwind_table(struct sym_unwind_table *out, uint64_t *vaddr_at_start);
-/* The length of the vDSO's mapping in a process (0: the agent has none):
- * a [vdso] mapping of another length is not the image the agent reads. */
+/* The length of the vDSO's mapping in a process (0: the agent has none). */
 uint64_t sym_vdso_size(void);
+/* Whether a [vdso] mapping at start, size bytes long, is the image the agent
+ * reads: a 32-bit or x32 process's vDSO, another image that may be as
+ * long, lies below 4 GiB, where no 64-bit process has its vDSO. */
+bool sym_vdso_is_agents(uint64_t start, uint64_t size);
 /* The vDSO's functions, named as perf names them (__vdso_clock_gettime,
  * the global name of aliases). */
 struct sym_vdso_names;
@@ -228,11 +231,12 @@ void sym_cache_fetch(struct sym_cache *c);
 int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
 			      uint64_t addr, const char **name);
 
-/* Names the function offset bytes into a [vdso] mapping map_size long
- * (sym_vdso_names_lookup). *name lives as long as c. -ENOENT: none, or
- * the mapping is not of the agent's vDSO image. */
-int sym_cache_lookup_vdso(struct sym_cache *c, uint64_t offset, uint64_t map_size,
-			  const char **name);
+/* Names the function offset bytes into a [vdso] mapping at map_start,
+ * map_size long (sym_vdso_names_lookup). *name lives as long as c.
+ * -ENOENT: none, or the mapping is not of the agent's vDSO image
+ * (sym_vdso_is_agents). */
+int sym_cache_lookup_vdso(struct sym_cache *c, uint64_t map_start, uint64_t map_size,
+			  uint64_t offset, const char **name);
 
 /* Called between intervals, when no name handed out is in use any more:
  * evicts least recently used files until the cache holds at most

@@ -875,16 +875,16 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
 	return err;
 }
 
-int sym_cache_lookup_vdso(struct sym_cache *c, uint64_t offset, uint64_t map_size,
-			  const char **name)
+int sym_cache_lookup_vdso(struct sym_cache *c, uint64_t map_start, uint64_t map_size,
+			  uint64_t offset, const char **name)
 {
 	if (!c || !name)
 		return -EINVAL;
-	if (!c->vdso && !c->vdso_err) {
-		c->vdso_size = sym_vdso_size();
-		c->vdso_err = c->vdso_size ? sym_vdso_names_new(&c->vdso) : -ENOENT;
-	}
-	if (c->vdso_err || map_size != c->vdso_size)
+	if (!sym_vdso_is_agents(map_start, map_size))
+		return -ENOENT;
+	if (!c->vdso && !c->vdso_err)
+		c->vdso_err = sym_vdso_names_new(&c->vdso);
+	if (c->vdso_err)
 		return -ENOENT;
 	return sym_vdso_names_lookup(c->vdso, offset, name);
 }

@@ -105,7 +105,6 @@ struct sym_cache {
 	int ksyms_err;
 	bool ksyms_tried;
 	struct sym_vdso_names *vdso; /* NULL: not read, or -vdso_err */
-	uint64_t vdso_size;
 	int vdso_err;
 	struct sym_cache_stats stats;
 	struct sym_worker *worker;

@@ -93,6 +93,11 @@ uint64_t sym_vdso_size(void)
 	return (image_size(base) + page - 1) / page * page;
 }
 
+bool sym_vdso_is_agents(uint64_t start, uint64_t size)
+{
+	return start >= (1ULL << 32) && size && size == sym_vdso_size();
+}
+
 struct vdso_function {
 	uint64_t start, end; /* file addresses */
 	bool global;
