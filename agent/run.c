@@ -25,6 +25,7 @@
 #include "kernel_features.h"
 #include "ksym_names.h"
 #include "location_memo.h"
+#include "parser_exe.h"
 #include "log.h"
 #include "proc_events.h"
 #include "sampler.h"
@@ -498,6 +499,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	};
 	char programs[128];
 	struct sym_debuginfod *debuginfod = NULL;
+	char *parser = NULL;
 	struct sym_table_cache *table_cache = NULL;
 	struct counters counters = {};
 	struct interval_ctx ctx = { .cfg = cfg, .targets = targets, .counters = &counters };
@@ -542,6 +544,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	/* The worker's share of --memory-limit: the files the symbol cache
 	 * keeps, which it holds, and room to parse one more. */
 	worker_opts.memory_cap = cfg->worker_memory_cap;
+	parser = parser_exe_find();
+	worker_opts.exe = parser;
+	log_debug("parser worker: %s", parser ? parser : "this executable");
 	ctx.worker = sym_worker_new(&worker_opts);
 	sym_opts.worker = ctx.worker;
 	table_cache = table_cache_start(cfg);
@@ -635,6 +640,7 @@ out:
 	sym_cache_free(ctx.sym);
 	ksym_names_free(ctx.ksym_names);
 	sym_worker_free(ctx.worker);
+	free(parser);
 	sym_table_cache_free(table_cache);
 	sym_debuginfod_free(debuginfod);
 	disc_table_free(ctx.disc);

@@ -266,9 +266,9 @@ static int from_debuginfod(const struct sym_debug_ctx *ctx, char **name)
 	char *path = NULL;
 	int fd, err;
 
-	if (!ctx->search->debuginfod || !ctx->build_id)
+	if (!ctx->search->debuginfod || !ctx->search->debuginfod_find || !ctx->build_id)
 		return -1;
-	err = sym_debuginfod_find(ctx->search->debuginfod, ctx->build_id, &path);
+	err = ctx->search->debuginfod_find(ctx->search->debuginfod, ctx->build_id, &path);
 	if (err == -EAGAIN)
 		return -2;
 	if (err)
@@ -314,9 +314,10 @@ int sym_debug_open_candidates(const struct sym_debug_search *s, const char *buil
 	out->n = 0;
 	out->pending = false;
 	walk_candidates(&w);
-	if (!w.build_id || !s->debuginfod || out->n == SYM_DEBUG_CANDIDATES_MAX)
+	if (!w.build_id || !s->debuginfod || !s->debuginfod_find ||
+	    out->n == SYM_DEBUG_CANDIDATES_MAX)
 		return 0;
-	err = sym_debuginfod_find(s->debuginfod, w.build_id, &path);
+	err = s->debuginfod_find(s->debuginfod, w.build_id, &path);
 	out->pending = err == -EAGAIN;
 	if (err)
 		return 0;

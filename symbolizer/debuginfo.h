@@ -43,6 +43,10 @@ struct sym_debug_search {
 	const char *path;               /* the binary, as the process sees it; may be NULL */
 	const char *const *debug_dirs;  /* NULL-terminated, may be NULL */
 	struct sym_debuginfod *debuginfod; /* may be NULL */
+	/* How debuginfod is asked (sym_debuginfod_find), given by the agent:
+	 * a pointer, so that the parser worker, which never asks, does not
+	 * link libdebuginfod and the libcurl it brings. */
+	int (*debuginfod_find)(struct sym_debuginfod *d, const char *build_id, char **path);
 	/* Set in the parser worker, which opens no path: the candidates
 	 * come from the agent (sym_debug_open_candidates there), and only
 	 * their checks run here. Returns 0 or a negative errno. */

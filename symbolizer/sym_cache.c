@@ -560,6 +560,7 @@ struct sym_debug_search sym_cache_debug_search(const struct sym_cache *c,
 		.path = ref->path,
 		.debug_dirs = (const char *const *)c->debug_dirs,
 		.debuginfod = c->debuginfod,
+		.debuginfod_find = sym_debuginfod_find,
 	};
 }
 
