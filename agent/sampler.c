@@ -478,17 +478,23 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 	return (int)n;
 }
 
-/* Deletes a stack map's entries in batches, into a scratch buffer of
- * value_size * DRAIN_BATCH bytes; false if the kernel would not (no batch
- * operations, no memory), what is left to clear_map. */
+/* Stack entries deleted per system call: their values (a kilobyte each)
+ * come back too, into a scratch buffer small enough for the heap to reuse
+ * (a larger one would be mapped afresh, and page faults cost more here
+ * than the calls saved). */
+#define CLEAR_BATCH 32
+
+/* Deletes a stack map's entries in batches of CLEAR_BATCH; false if the
+ * kernel would not (no batch operations, a bucket larger than a batch, no
+ * memory), what is left to clear_map. */
 static bool clear_stacks_batched(int fd, size_t value_size)
 {
-	__u64 keys[DRAIN_BATCH], batch = 0;
-	void *values = malloc(value_size * DRAIN_BATCH), *in = NULL;
+	__u64 keys[CLEAR_BATCH], batch = 0;
+	void *values = malloc(value_size * CLEAR_BATCH), *in = NULL;
 	int err = values ? 0 : ENOMEM;
 
 	while (!err) {
-		__u32 n = DRAIN_BATCH;
+		__u32 n = CLEAR_BATCH;
 
 		if (bpf_map_lookup_and_delete_batch(fd, in, &batch, keys, values, &n, NULL))
 			err = errno;

@@ -50,9 +50,10 @@ def perf_shares(data):
         if not m:
             continue
         name = ALIAS.get(m.group(2), m.group(2))
-        # The agent leaves itself out (without --profile-self): its
-        # samples are not in its shares, so not in perf's either.
-        if name in ("swapper", "smolder"):
+        # The agent leaves itself and its parser worker out (without
+        # --profile-self): their samples are not in its shares, so not in
+        # perf's either.
+        if name in ("swapper", "smolder", "smolder-parser"):
             left_out += float(m.group(1))
         else:
             shares[name] = shares.get(name, 0.0) + float(m.group(1))
