@@ -6,13 +6,13 @@
 #include <errno.h>
 #include <gelf.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
 #include "sym.h"
-#include "elf_file.h"
 #include "unwind_table.h"
 
 /* The image's extent: up to the end of its last section header table or
@@ -40,25 +40,15 @@ static uint64_t first_load_vaddr(const unsigned char *base)
 	return 0;
 }
 
-/* The agent's own vDSO image, or NULL if it has no 64-bit one. */
-static const unsigned char *own_image(void)
-{
-	const unsigned char *base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
-
-	if (!base || memcmp(base, ELFMAG, SELFMAG) != 0 || base[EI_CLASS] != ELFCLASS64)
-		return NULL;
-	return base;
-}
-
 /* The agent's vDSO image, copied for libelf; NULL if it has none. */
 static Elf *vdso_copy(char **copy)
 {
-	const unsigned char *base = own_image();
+	const unsigned char *base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
 	size_t size;
 	Elf *elf;
 
 	*copy = NULL;
-	if (!base)
+	if (!base || memcmp(base, ELFMAG, SELFMAG) != 0 || base[EI_CLASS] != ELFCLASS64)
 		return NULL;
 	size = image_size(base);
 	if (size == 0 || size > (1u << 20))
@@ -94,10 +84,10 @@ int sym_vdso_unwind_table(struct sym_unwind_table *out, uint64_t *vaddr_at_start
 
 uint64_t sym_vdso_size(void)
 {
-	const unsigned char *base = own_image();
+	const unsigned char *base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	if (!base)
+	if (!base || memcmp(base, ELFMAG, SELFMAG) != 0 || base[EI_CLASS] != ELFCLASS64)
 		return 0;
 	/* The kernel maps the whole image, which its build pads to pages. */
 	return (image_size(base) + page - 1) / page * page;
@@ -108,12 +98,65 @@ bool sym_vdso_is_agents(uint64_t start, uint64_t size)
 	return start >= (1ULL << 32) && size && size == sym_vdso_size();
 }
 
-/* Its functions as a file's are read (elf_symbols.c): the global name of
- * aliases first. */
+struct vdso_function {
+	uint64_t start, end; /* file addresses */
+	bool global;
+	char name[40];
+};
+
 struct sym_vdso_names {
-	struct sym_elf *functions;
+	struct vdso_function *v;
+	size_t n;
 	uint64_t vaddr_at_start;
 };
+
+static int by_start(const void *a, const void *b)
+{
+	const struct vdso_function *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (int)y->global - (int)x->global; /* the global name first */
+}
+
+/* Its functions from the dynamic symbol table, the one it has. */
+static int read_functions(Elf *elf, struct sym_vdso_names *v)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t count;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		count = sh.sh_size / sh.sh_entsize;
+		if (!data || count > 4096)
+			return -ENOEXEC;
+		v->v = calloc(count ? count : 1, sizeof(*v->v));
+		if (!v->v)
+			return -ENOMEM;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !sym.st_size || !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				continue;
+			v->v[v->n] = (struct vdso_function){
+				.start = sym.st_value, .end = sym.st_value + sym.st_size,
+				.global = GELF_ST_BIND(sym.st_info) == STB_GLOBAL,
+			};
+			snprintf(v->v[v->n].name, sizeof(v->v[v->n].name), "%s", name);
+			v->n++;
+		}
+		qsort(v->v, v->n, sizeof(*v->v), by_start);
+		return 0;
+	}
+	return -ENOENT;
+}
 
 int sym_vdso_names_new(struct sym_vdso_names **out)
 {
@@ -123,12 +166,10 @@ int sym_vdso_names_new(struct sym_vdso_names **out)
 	int rc;
 
 	*out = NULL;
-	if (!v || !(v->functions = calloc(1, sizeof(*v->functions)))) {
-		free(v);
+	if (!v)
 		return -ENOMEM;
-	}
 	elf = vdso_copy(&copy);
-	rc = elf ? sym_elf_read_functions(elf, v->functions) : -ENOENT;
+	rc = elf ? read_functions(elf, v) : -ENOENT;
 	if (elf) {
 		v->vaddr_at_start = first_load_vaddr((const unsigned char *)copy);
 		elf_end(elf);
@@ -146,11 +187,29 @@ void sym_vdso_names_free(struct sym_vdso_names *v)
 {
 	if (!v)
 		return;
-	sym_elf_free(v->functions);
+	free(v->v);
 	free(v);
 }
 
 int sym_vdso_names_lookup(const struct sym_vdso_names *v, uint64_t offset, const char **name)
 {
-	return sym_elf_lookup(v->functions, v->vaddr_at_start + offset, name);
+	uint64_t vaddr = v->vaddr_at_start + offset;
+	size_t lo = 0, hi = v->n;
+
+	/* The last function starting at or before vaddr; of aliases, the
+	 * global one (sorted first among equal starts). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->v[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo > 1 && v->v[lo - 2].start == v->v[lo - 1].start)
+		lo--;
+	if (lo == 0 || vaddr >= v->v[lo - 1].end)
+		return -ENOENT;
+	*name = v->v[lo - 1].name;
+	return 0;
 }
