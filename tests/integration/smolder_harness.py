@@ -382,6 +382,7 @@ class Run:
         self.counters = []   # one dict per interval, in order
         self.profiles = []   # every Profile written
         self.stray_files = []
+        self.hashed_files = []  # <service>/<start>-<end>-<labels hash>.pb.gz
         self.ready = None    # the workload's ready line
         self.done = None     # the workload's done line
         self.outdir = None
@@ -405,6 +406,7 @@ class Run:
             problems.append("no ` counters ` line in the agent's log")
         if self.stray_files:
             problems.append("files not named <service>/<start>-<end>.pb.gz: %s" % self.stray_files)
+        problems += self._hash_problems()
         want_period = 10**9 // sample_rate
         for p in self.profiles:
             name = os.path.relpath(p.path, self.outdir)
@@ -443,6 +445,22 @@ class Run:
             if p.interval not in seen:
                 problems.append("%s: no counters line for interval %s"
                                 % (os.path.relpath(p.path, self.outdir), p.interval))
+        return problems
+
+    def _hash_problems(self):
+        """A file name carries its labels' hash exactly when its service has
+        more than one label set in that interval."""
+        problems = []
+        by_key = {}
+        for p in self.profiles:
+            by_key.setdefault((p.service, p.interval), []).append(os.path.relpath(p.path, self.outdir))
+        for (service, interval), names in sorted(by_key.items()):
+            hashed = [n for n in names if n in self.hashed_files]
+            if hashed and len(hashed) != len(names):
+                problems.append("%s in %s: some files hashed, some not: %s" % (service, interval, names))
+            elif len(names) == 1 and hashed:
+                problems.append("%s: the only file of %s in %s carries a hash"
+                                % (names[0], service, interval))
         return problems
 
     def print_counters(self):
@@ -649,7 +667,9 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
             log("output kept in %s" % r.outdir)
 
 
-_FILE_RE = re.compile(r"^(\d+)-(\d+)\.pb\.gz$")
+# Several label sets of one service in one interval each get a file, told
+# apart by the hash of their labels.
+_FILE_RE = re.compile(r"^(\d+)-(\d+)(-[0-9a-f]{8})?\.pb\.gz$")
 
 
 def _collect(r):
@@ -664,6 +684,8 @@ def _collect(r):
                 r.stray_files.append(os.path.join(service, name))
                 continue
             r.profiles.append(decode(os.path.join(d, name), service, int(m.group(1)), int(m.group(2))))
+            if m.group(3):
+                r.hashed_files.append(os.path.join(service, name))
     log("decoded %d profile(s) with `go tool pprof -raw -symbolize=none`: %s"
         % (len(r.profiles), ", ".join(sorted({"%s/%s" % (p.service, os.path.basename(p.path))
                                              for p in r.profiles}))))
