@@ -4,8 +4,11 @@
 # fds); and the reading of its perf_event programs' run time while it runs.
 
 # bench_setup PREFIX: $TMP (mktemp under /tmp), $PIDS (killed at exit),
+# $PROC_WATCH (bench/proc_watch of the build $AGENT is in),
 # and kernel.bpf_stats_enabled put back at exit as it was.
 bench_setup() {
+	PROC_WATCH=$(dirname "$(dirname "$AGENT")")/bench/proc_watch
+	[[ -x $PROC_WATCH ]] || { echo "bench: no $PROC_WATCH (build the bench directory)" >&2; exit 2; }
 	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
 	STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 	PIDS=()
@@ -44,21 +47,13 @@ bench_agent_ids() {
 	grep -h "^$1:" /proc/"$AGENT_PID"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u
 }
 
-# bench_read_bpf_stats: `bpftool prog show` of the agent's programs every
-# second until it exits, into $TMP/bpf.last: the last reading that still
-# had its perf_event program (run_time_ns, run_cnt) before they went away.
+# bench_read_bpf_stats: until the agent exits, its perf_event programs'
+# run_time_ns and run_cnt ("NS CNT") into $TMP/bpf.last: the last reading
+# taken while it still had them. Read by one process (bench/proc_watch.c,
+# built beside the agent), so that measuring starts no processes the agent
+# would have to follow.
 bench_read_bpf_stats() {
-	local progs
-	progs=$(bench_agent_ids prog_id)
-	: >"$TMP/bpf.last"
-	while kill -0 "$AGENT_PID" 2>/dev/null; do
-		for id in $progs; do
-			bpftool prog show id "$id" --json 2>/dev/null
-			echo
-		done >"$TMP/bpf.now"
-		if grep -q '"perf_event"' "$TMP/bpf.now"; then cp "$TMP/bpf.now" "$TMP/bpf.last"; fi
-		sleep 1
-	done
+	"$PROC_WATCH" bpf "$AGENT_PID" "$TMP/bpf.last"
 }
 
 # bench_sample_rss PID OUT: every 0.2 s until PID exits, the resident
@@ -68,15 +63,5 @@ bench_read_bpf_stats() {
 # counted once); the two peaks, in KiB, into OUT. /usr/bin/time's peak is
 # one process's.
 bench_sample_rss() {
-	local pid=$1 out=$2 peak=0 peak_pss=0 sum pss kids
-	while kill -0 "$pid" 2>/dev/null; do
-		sum=$({ ps -o rss= -p "$pid" --ppid "$pid" 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
-		kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
-		pss=$(for p in "$pid" $kids; do cat /proc/"$p"/smaps_rollup 2>/dev/null || true; done |
-			awk '$1 == "Pss:" {s += $2} END {print s + 0}')
-		((sum > peak)) && peak=$sum
-		((pss > peak_pss)) && peak_pss=$pss
-		sleep 0.2
-	done
-	echo "$peak $peak_pss" >"$out"
+	"$PROC_WATCH" memory "$1" "$2"
 }

@@ -9,7 +9,7 @@
 #   (a) the agent, 60 s at 97 Hz on the whole system, under /usr/bin/time:
 #       CPU seconds (user+sys), peak RSS, bytes written, and the run time per
 #       sample of its perf_event BPF program (kernel.bpf_stats_enabled=1,
-#       then `bpftool prog show` run_time_ns / run_cnt, read while it runs);
+#       then run_time_ns / run_cnt from its fdinfo, read while it runs);
 #   (b) `perf record -a -g -F 97` for 60 s: CPU seconds, peak RSS, bytes.
 # Prints a Markdown table and the exact commands. Not a test: numbers only.
 set -euo pipefail
@@ -53,20 +53,7 @@ read -r A_USER A_SYS A_RSS <"$TMP/agent.time"
 read -r A_TREE_RSS A_TREE_PSS <"$TMP/agent.rss"
 A_BYTES=$(find "$TMP/profiles" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 A_FILES=$(find "$TMP/profiles" -type f | wc -l)
-read -r BPF_NS BPF_CNT < <(/usr/bin/python3 - "$TMP/bpf.last" <<'EOF'
-import json, sys
-ns = cnt = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
-        continue
-    p = json.loads(line)
-    if p.get("type") == "perf_event":
-        ns += p.get("run_time_ns", 0)
-        cnt += p.get("run_cnt", 0)
-print(ns, cnt)
-EOF
-)
+read -r BPF_NS BPF_CNT <"$TMP/bpf.last"
 # Totals of the agent's per-interval counters: taken, profiled, each loss.
 read -r A_TAKEN A_PROFILED A_LOST < <(grep ' counters ' "$TMP/agent.log" | /usr/bin/python3 -c '
 import re, sys

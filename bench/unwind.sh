@@ -53,20 +53,15 @@ wait "$TIME_PID"
 sysctl -q -w kernel.bpf_stats_enabled="$STATS_WAS"
 read -r A_USER A_SYS A_RSS <"$TMP/agent.time"
 
-read -r BPF_NS BPF_CNT ROWS_MEM PROCS_MEM < <(/usr/bin/python3 - "$TMP/bpf.last" "$TMP/maps.json" <<'PY'
+read -r BPF_NS BPF_CNT <"$TMP/bpf.last"
+read -r ROWS_MEM PROCS_MEM < <(/usr/bin/python3 - "$TMP/maps.json" <<'PY'
 import json, sys
-ns = cnt = 0
-for line in open(sys.argv[1]):
-    if line.strip():
-        p = json.loads(line)
-        if p.get("type") == "perf_event":
-            ns += p.get("run_time_ns", 0); cnt += p.get("run_cnt", 0)
 mem = {}
-for line in open(sys.argv[2]):
+for line in open(sys.argv[1]):
     if line.strip():
         m = json.loads(line)
         mem[m.get("name", "")] = m.get("bytes_memlock", 0)
-print(ns, cnt, mem.get("unwind_rows", 0), mem.get("unwind_procs", 0))
+print(mem.get("unwind_rows", 0), mem.get("unwind_procs", 0))
 PY
 )
 read -r TAKEN WALKED REACH ROWS < <(/usr/bin/python3 - "$TMP/profiles" "$TMP/agent.log" "$(dirname "$0")/../tests/integration" <<'PY'
