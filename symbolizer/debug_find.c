@@ -28,6 +28,7 @@
 #include <elfutils/libdwelf.h>
 
 #include "debuginfo.h"
+#include "dwarf_unused.h"
 #include "elf_file.h"
 #include "refusals.h"
 #include "root_open.h"
@@ -381,16 +382,22 @@ int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
 			       : dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
 							      file_name, debuglink_file,
 							      debuglink_crc, debuginfo_file_name);
-	if (ctx->search->candidates)
-		return from_agent(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
+	if (ctx->search->candidates) {
+		fd = from_agent(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
+		if (fd >= 0)
+			sym_dwarf_unused_note(fd);
+		return fd;
+	}
 	fd = search_here(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
 	if (fd >= 0) {
 		ctx->found = SYM_DEBUG_FILE;
+		sym_dwarf_unused_note(fd);
 		return fd;
 	}
 	fd = from_debuginfod(ctx, debuginfo_file_name);
 	if (fd >= 0) {
 		ctx->found = SYM_DEBUG_DEBUGINFOD;
+		sym_dwarf_unused_note(fd);
 		return fd;
 	}
 	ctx->found = fd == -2 ? SYM_DEBUG_PENDING : SYM_DEBUG_NONE;

@@ -21,6 +21,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "debuginfo.h"
+#include "dwarf_unused.h"
 #include "hashtab.h"
 
 struct sym_dwarf {
@@ -226,6 +227,7 @@ int sym_dwarf_open(int fd, const char *build_id,
 	Dwarf_Addr bias;
 	void **userdata;
 	int dup_fd, err;
+	bool got;
 
 	*out = NULL;
 	d = dwarf_new(search ? search->debug_dirs : NULL, true);
@@ -248,7 +250,10 @@ int sym_dwarf_open(int fd, const char *build_id,
 	dwfl_module_info(d->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
 	*userdata = &ctx;
 	ctx.found = SYM_DEBUG_SELF;
-	if (dwfl_module_getdwarf(d->mod, &bias))
+	sym_dwarf_unused_note(fd); /* and sym_debug_find, the debug file's */
+	got = dwfl_module_getdwarf(d->mod, &bias) != NULL;
+	sym_dwarf_unused_clear();
+	if (got)
 		d->source = ctx.found == SYM_DEBUG_FILE || ctx.found == SYM_DEBUG_DEBUGINFOD
 				    ? ctx.found : SYM_DEBUG_SELF;
 	else
@@ -262,6 +267,7 @@ int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 {
 	struct sym_dwarf *d;
 	Dwarf_Addr bias;
+	bool got;
 	int err;
 
 	*out = NULL;
@@ -280,7 +286,10 @@ int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 		sym_dwarf_free(d);
 		return err;
 	}
-	if (!dwfl_module_getdwarf(d->mod, &bias)) {
+	sym_dwarf_unused_note(fd);
+	got = dwfl_module_getdwarf(d->mod, &bias) != NULL;
+	sym_dwarf_unused_clear();
+	if (!got) {
 		sym_dwarf_free(d);
 		return -ENOEXEC;
 	}

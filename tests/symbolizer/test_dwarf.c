@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dwarf_unused.h"
 #include "sym.h"
 #include "test_util.h"
 
@@ -309,6 +310,7 @@ static void test_lto(const struct addrs *as)
 	const char *dirs[] = { dir, NULL };
 	struct sym_cache_stats st;
 	struct sym_cache *c;
+	unsigned long left;
 	size_t inlined;
 
 	c = cache_with_dirs(NULL, 0);
@@ -322,10 +324,16 @@ static void test_lto(const struct addrs *as)
 	snprintf(dir, sizeof(dir), "%s/dbg_lto", test_tmpdir());
 	copy_whole(test_env("SYM_INLINE_LTO_DEBUG"),
 		   build_id_path(test_env("SYM_INLINE_LTO_NOTES"), dir, path, sizeof(path)));
+	/* Its location lists are left compressed (dwarf_unused.c), and the
+	 * names, lines and inlined chains are the oracle's all the same. */
+	CHECK(section_compressed(test_env("SYM_INLINE_LTO_SECTIONS"), ".debug_loclists"),
+	      "the LTO fixture's debug file must have a compressed .debug_loclists");
+	left = sym_dwarf_unused_left();
 	c = cache_with_dirs(dirs, 0);
 	check_all(c, test_env("SYM_INLINE_LTO_STRIPPED"), as);
 	sym_cache_get_stats(c, &st);
 	CHECK_U64(st.debug_files, 1);
+	CHECK_U64(sym_dwarf_unused_left() - left, 1);
 	sym_cache_free(c);
 }
 
