@@ -64,7 +64,7 @@ by_service, cc1_total, cc1_rooted, cc1_whole = {}, 0, 0, 0
 out = os.path.join(tmp, "out")
 for service in os.listdir(out):
     for f in os.listdir(os.path.join(out, service)):
-        m = re.match(r"(\d+)-(\d+)\.pb\.gz$", f)
+        m = re.match(r"(\d+)-(\d+)(-[0-9a-f]{8})?\.pb\.gz$", f)
         p = h.decode(os.path.join(out, service, f), service, int(m.group(1)), int(m.group(2)))
         n = h.count(p.samples)
         by_service[service] = by_service.get(service, 0) + n
@@ -77,21 +77,27 @@ for service in os.listdir(out):
 agent_total = sum(by_service.values())
 
 # perf sorts by comm, the agent by executable: the same program where the
-# two differ on a Debian host (the parser worker runs as /proc/self/exe,
-# "exe"; binutils' as and ld are x86_64-linux-gnu-*; meson is python3.11).
-# The idle task is perf's alone: the agent leaves it out.
-ALIAS = {"exe": "smolder", "as": "x86_64-linux-gnu-as", "ld": "x86_64-linux-gnu-ld.bfd",
-         "meson": "python3.11", "collect2": "collect2"}
-perf, idle = {}, 0.0
+# two differ on a Debian host (binutils' as and ld are x86_64-linux-gnu-*;
+# meson is python3.11). The idle task is perf's alone, and so are the
+# agent's own samples (its parser worker runs as smolder-parser, or as
+# /proc/self/exe, "exe"): the agent leaves itself out. Their share of
+# perf's samples is printed on its own.
+ALIAS = {"exe": "smolder", "smolder-parser": "smolder", "as": "x86_64-linux-gnu-as",
+         "ld": "x86_64-linux-gnu-ld.bfd", "meson": "python3.11", "collect2": "collect2"}
+perf, left_out = {}, {"swapper": 0.0, "smolder": 0.0}
 for line in open(os.path.join(tmp, "perf.txt")):
     m = re.match(r"\s*([\d.]+)%\s+(\S.*?)\s*$", line)
     if m:
         name = ALIAS.get(m.group(2), m.group(2))
-        if name == "swapper":
-            idle += float(m.group(1))
+        if name in left_out:
+            left_out[name] += float(m.group(1))
             continue
         perf[name] = perf.get(name, 0.0) + float(m.group(1))
-perf = {k: 100.0 * v / (100.0 - idle) for k, v in perf.items()}  # of the busy samples
+busy = 100.0 - left_out["swapper"]
+print("the agent itself (smolder and its parser worker): %.1f%% of perf's busy samples; "
+      "perf itself: %.1f%%" % (100.0 * left_out["smolder"] / busy,
+                               100.0 * perf.get("perf", 0.0) / busy))
+perf = {k: 100.0 * v / (busy - left_out["smolder"]) for k, v in perf.items()}
 print("\n| executable | agent | perf | difference |\n| --- | ---: | ---: | ---: |")
 worst = 0.0
 for name in sorted(set(by_service) | set(perf), key=lambda n: -perf.get(n, 0))[:12]:
