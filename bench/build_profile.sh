@@ -39,6 +39,7 @@ tmp, src = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(src, "tests", "integration"))
 import elf_tools as et
 import smolder_harness as h
+import shutil
 import subprocess
 
 counters = [h.parse_counters(l) for l in open(os.path.join(tmp, "agent.log")) if " counters " in l]
@@ -84,11 +85,18 @@ agent_total = sum(by_service.values())
 # perf's samples is printed on its own.
 ALIAS = {"exe": "smolder", "smolder-parser": "smolder", "as": "x86_64-linux-gnu-as",
          "ld": "x86_64-linux-gnu-ld.bfd", "meson": "python3.11", "collect2": "collect2"}
+def exe_name(comm):
+    """A command run by the name of a link (cc, sh, nm) has that name as its
+    comm and its file's as its service: the file the name leads to."""
+    path = shutil.which(comm)
+    return os.path.basename(os.path.realpath(path)) if path else comm
+
+
 perf, left_out = {}, {"swapper": 0.0, "smolder": 0.0}
 for line in open(os.path.join(tmp, "perf.txt")):
     m = re.match(r"\s*([\d.]+)%\s+(\S.*?)\s*$", line)
     if m:
-        name = ALIAS.get(m.group(2), m.group(2))
+        name = ALIAS.get(m.group(2)) or exe_name(m.group(2))
         if name in left_out:
             left_out[name] += float(m.group(1))
             continue
