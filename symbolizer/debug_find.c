@@ -364,9 +364,9 @@ static int from_agent(struct sym_debug_ctx *ctx, const char *link, uint32_t crc,
 	return fd;
 }
 
-int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
-		   Dwarf_Addr base, const char *file_name, const char *debuglink_file,
-		   GElf_Word debuglink_crc, char **debuginfo_file_name)
+static int find_debug_file(Dwfl_Module *mod, void **userdata, const char *modname,
+			   Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			   GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
 	struct sym_debug_ctx *ctx = *userdata;
 	int fd;
@@ -382,24 +382,32 @@ int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
 			       : dwfl_build_id_find_debuginfo(mod, userdata, modname, base,
 							      file_name, debuglink_file,
 							      debuglink_crc, debuginfo_file_name);
-	if (ctx->search->candidates) {
-		fd = from_agent(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
-		if (fd >= 0)
-			sym_dwarf_unused_note(fd);
-		return fd;
-	}
+	if (ctx->search->candidates)
+		return from_agent(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
 	fd = search_here(ctx, debuglink_file, debuglink_crc, debuginfo_file_name);
 	if (fd >= 0) {
 		ctx->found = SYM_DEBUG_FILE;
-		sym_dwarf_unused_note(fd);
 		return fd;
 	}
 	fd = from_debuginfod(ctx, debuginfo_file_name);
 	if (fd >= 0) {
 		ctx->found = SYM_DEBUG_DEBUGINFOD;
-		sym_dwarf_unused_note(fd);
 		return fd;
 	}
 	ctx->found = fd == -2 ? SYM_DEBUG_PENDING : SYM_DEBUG_NONE;
 	return -1;
+}
+
+/* The file found is the one libdw opens next: its location lists stay
+ * compressed (dwarf_unused.c). */
+int sym_debug_find(Dwfl_Module *mod, void **userdata, const char *modname,
+		   Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+		   GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	int fd = find_debug_file(mod, userdata, modname, base, file_name, debuglink_file,
+				 debuglink_crc, debuginfo_file_name);
+
+	if (fd >= 0)
+		sym_dwarf_unused_note(fd);
+	return fd;
 }

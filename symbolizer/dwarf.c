@@ -219,15 +219,26 @@ static int report(struct sym_dwarf *d, const char *name, int fd)
 	return d->mod ? 0 : -ENOEXEC;
 }
 
+/* libdwfl's DWARF of the module reported from fd, its location lists (and
+ * those of the debug file sym_debug_find gives) left compressed. */
+static bool module_dwarf(struct sym_dwarf *d, int fd)
+{
+	Dwarf_Addr bias;
+	bool got;
+
+	sym_dwarf_unused_note(fd);
+	got = dwfl_module_getdwarf(d->mod, &bias) != NULL;
+	sym_dwarf_unused_clear();
+	return got;
+}
+
 int sym_dwarf_open(int fd, const char *build_id,
 		   const struct sym_debug_search *search, struct sym_dwarf **out)
 {
 	struct sym_debug_ctx ctx = { .search = search, .build_id = build_id };
 	struct sym_dwarf *d;
-	Dwarf_Addr bias;
 	void **userdata;
 	int dup_fd, err;
-	bool got;
 
 	*out = NULL;
 	d = dwarf_new(search ? search->debug_dirs : NULL, true);
@@ -250,10 +261,7 @@ int sym_dwarf_open(int fd, const char *build_id,
 	dwfl_module_info(d->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
 	*userdata = &ctx;
 	ctx.found = SYM_DEBUG_SELF;
-	sym_dwarf_unused_note(fd); /* and sym_debug_find, the debug file's */
-	got = dwfl_module_getdwarf(d->mod, &bias) != NULL;
-	sym_dwarf_unused_clear();
-	if (got)
+	if (module_dwarf(d, fd))
 		d->source = ctx.found == SYM_DEBUG_FILE || ctx.found == SYM_DEBUG_DEBUGINFOD
 				    ? ctx.found : SYM_DEBUG_SELF;
 	else
@@ -266,8 +274,6 @@ int sym_dwarf_open(int fd, const char *build_id,
 int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 {
 	struct sym_dwarf *d;
-	Dwarf_Addr bias;
-	bool got;
 	int err;
 
 	*out = NULL;
@@ -286,10 +292,7 @@ int sym_dwarf_open_debug_fd(int fd, struct sym_dwarf **out)
 		sym_dwarf_free(d);
 		return err;
 	}
-	sym_dwarf_unused_note(fd);
-	got = dwfl_module_getdwarf(d->mod, &bias) != NULL;
-	sym_dwarf_unused_clear();
-	if (!got) {
+	if (!module_dwarf(d, fd)) {
 		sym_dwarf_free(d);
 		return -ENOEXEC;
 	}
