@@ -52,6 +52,7 @@ struct config {
 	uint64_t unwind_table_max_bytes; /* given, or derived from it */
 	uint64_t worker_memory_cap;    /* derived: the symbol cache and room to parse */
 	bool kernel_addresses;         /* --kernel-addresses: kept in profiles */
+	bool python_frames;            /* --python-frames */
 	bool profile_self;             /* --profile-self: the agent samples itself */
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool http_listen_given;        /* by flag or variable: must be had */

@@ -86,6 +86,17 @@ enum counter_id {
 	CTR_STACK_COPIES_UNUSED,  /* copies walked no further than BPF, or never walked */
 	CTR_STACK_COPIES_LATE,    /* copies walked without all their tables, too late */
 	CTR_STACK_COPIES_BYTES,   /* gauge: copies waiting for their process's tables */
+	CTR_PYTHON_PROCESSES,     /* gauge: Python processes whose frames are walked */
+	CTR_PYTHON_UNSUPPORTED,   /* Python processes of a version or build not read: native frames */
+	CTR_PYTHON_SAMPLES,       /* samples with Python frames */
+	CTR_PYTHON_NO_FRAMES,     /* samples of a Python process's thread with none (not in Python) */
+	CTR_PYTHON_DROPPED,       /* ... whose Python frames found no room in BPF: native frames */
+	CTR_PYTHON_TRUNCATED,     /* ... whose Python stack passed SMOLDER_PY_MAX_FRAMES */
+	CTR_PYTHON_ERROR_READ,    /* ... whose Python walk stopped at a frame it could not read */
+	CTR_PYTHON_UNNAMED_GONE,  /* Python frames not named: the process was gone (per sample) */
+	CTR_PYTHON_UNNAMED_STALE, /* ... its code object freed and reused */
+	CTR_PYTHON_UNNAMED_LATE,  /* ... not named in time, or no room */
+	CTR_PYTHON_CODES,         /* gauge: code objects' names held */
 	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
 	CTR_KUBE_EVENTS,          /* watch events applied */

@@ -3,6 +3,7 @@
  * is either profiled or counted as lost for a named reason.
  */
 #include "interval.h"
+#include "python_frames.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -42,6 +43,9 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_LOST_STACK_READ, stats[SMOLDER_STAT_LOST_STACK_READ]);
 	counters_add(c, CTR_STACK_COPIES_SENT, stats[SMOLDER_STAT_COPIES_SENT]);
 	counters_add(c, CTR_STACK_COPIES_DROPPED, stats[SMOLDER_STAT_COPIES_DROPPED]);
+	counters_add(c, CTR_PYTHON_SAMPLES, stats[SMOLDER_STAT_PY_FRAMES]);
+	counters_add(c, CTR_PYTHON_NO_FRAMES, stats[SMOLDER_STAT_PY_NO_FRAMES]);
+	counters_add(c, CTR_PYTHON_DROPPED, stats[SMOLDER_STAT_PY_DROPPED]);
 }
 
 /* The labels of one process (and whether the rules keep it), worked out
@@ -117,6 +121,48 @@ static enum counter_id unwind_end_counter(unsigned int end)
 	return CTR_UNWIND_ERROR_BAD_FRAME;
 }
 
+/* The Python frames of entry e, into py (SMOLDER_PY_MAX_FRAMES of them);
+ * how many (0: none, or no process described to name them). */
+static int read_python(struct interval_ctx *ctx, const struct sampler_drain *d,
+		       const struct sampler_entry *e, struct python_proc **pr,
+		       struct smolder_py_frame *py, unsigned int *end)
+{
+	int n;
+
+	*pr = NULL;
+	*end = SMOLDER_PY_END_WHOLE;
+	if (!ctx->python || !e->key.py_stack)
+		return 0;
+	*pr = python_procs_find(ctx->python, (int)e->key.tgid, e->key.start_ticks);
+	if (!*pr)
+		return 0;
+	n = sampler_read_py_stack(ctx->sampler, d, e->key.py_stack, py, SMOLDER_PY_MAX_FRAMES,
+				  end);
+	return n > 0 ? n : 0;
+}
+
+/* The Python frames py[0..np) added to b and put into the user frames
+ * ids[0..nu) (at ips) where they belong; returns the user frames' new
+ * count. */
+static int add_python(struct interval_ctx *ctx, struct python_proc *pr, struct pprof_builder *b,
+		      const struct smolder_py_frame *py, int np, uint64_t samples,
+		      const uint64_t *ips, uint64_t *ids, int nu, int *err)
+{
+	uint64_t py_ids[SMOLDER_PY_MAX_FRAMES], merged[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES];
+	struct python_frames_unnamed unnamed = { 0 };
+	size_t n;
+
+	*err = python_frames_add(pr, b, py, (size_t)np, samples, &unnamed, py_ids);
+	if (*err)
+		return nu;
+	counters_add(ctx->counters, CTR_PYTHON_UNNAMED_GONE, unnamed.gone);
+	counters_add(ctx->counters, CTR_PYTHON_UNNAMED_STALE, unnamed.stale);
+	counters_add(ctx->counters, CTR_PYTHON_UNNAMED_LATE, unnamed.late);
+	n = python_frames_interleave(pr, ips, ids, (size_t)nu, py, py_ids, (size_t)np, merged);
+	memcpy(ids, merged, n * sizeof(*ids));
+	return (int)n;
+}
+
 /* Adds one drained entry to its label set's profile; returns the counter
  * that takes its samples (profiled, or the reason they were not). */
 static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
@@ -124,11 +170,13 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 				 struct profile_set *set)
 {
 	const struct smolder_count_key *k = &e->key;
-	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES + 1];
+	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES + 1];
+	struct smolder_py_frame py[SMOLDER_PY_MAX_FRAMES];
+	struct python_proc *pr = NULL;
 	struct pprof_builder *b;
-	unsigned int end = SMOLDER_UNWIND_END_STOP;
+	unsigned int end = SMOLDER_UNWIND_END_STOP, py_end;
 	const char *marker;
-	int nk, nu = 0, err;
+	int nk, nu = 0, np = 0, nframes, err;
 	int64_t value;
 
 	if (v->fate != CTR_SAMPLES_PROFILED)
@@ -140,6 +188,12 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 					     SMOLDER_MAX_STACK_DEPTH, &end);
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
+	if (v->p && !v->p->kernel_thread)
+		np = read_python(ctx, d, e, &pr, py, &py_end);
+	if (np && py_end == SMOLDER_PY_END_TRUNCATED)
+		counters_add(ctx->counters, CTR_PYTHON_TRUNCATED, e->count);
+	else if (np && py_end == SMOLDER_PY_END_READ)
+		counters_add(ctx->counters, CTR_PYTHON_ERROR_READ, e->count);
 
 	err = profile_set_builder(set, &v->labels, &b);
 	/* A profile's first mapping is the one pprof names it after ("File:"
@@ -158,13 +212,16 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	marker = nu ? unwind_end_marker(end, end == SMOLDER_UNWIND_END_FP_ZERO &&
 					     frames_user_root(ctx->sym, v->p, ips + nk, (size_t)nu))
 		    : NULL;
+	nframes = nk + nu;
+	if (!err && np)
+		nframes = nk + add_python(ctx, pr, b, py, np, e->count, ips + nk, ids + nk, nu, &err);
 	if (!err && marker) {
-		err = frames_add_marker(b, marker, &ids[nk + nu]);
+		err = frames_add_marker(b, marker, &ids[nframes]);
 		counters_add(ctx->counters, unwind_end_counter(end), e->count);
 	}
 	value = (int64_t)e->count * profile_set_period(set);
 	if (!err)
-		err = pprof_builder_add_sample(b, ids, (size_t)(nk + nu) + (marker ? 1 : 0), &value);
+		err = pprof_builder_add_sample(b, ids, (size_t)nframes + (marker ? 1 : 0), &value);
 	if (err) {
 		log_warn("could not add a sample of pid %u to its profile: %s", k->tgid,
 			 strerror(-err));
@@ -225,6 +282,23 @@ static struct drained_process *processes_by_samples(struct sampler_drain *d, siz
 	return p;
 }
 
+/* The code objects of e's Python frames, to be named with the rest. */
+static void want_python(struct interval_ctx *ctx, const struct sampler_drain *d,
+			const struct sampler_entry *e)
+{
+	struct smolder_py_frame *py = malloc(SMOLDER_PY_MAX_FRAMES * sizeof(*py));
+	struct python_proc *pr;
+	unsigned int end;
+	int n;
+
+	if (!py)
+		return;
+	n = read_python(ctx, d, e, &pr, py, &end);
+	if (n > 0)
+		python_procs_want(ctx->python, pr, py, (size_t)n);
+	free(py);
+}
+
 static void want_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
 		       const struct sampler_entry *e, const struct disc_process *p)
 {
@@ -235,6 +309,7 @@ static void want_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
 
 	if (n > 0)
 		frames_want_user(ctx->sym, p, ips, (size_t)n, e->count);
+	want_python(ctx, d, e);
 }
 
 /* Has the symbolizer ask for the names of every user frame of the drain
@@ -254,6 +329,8 @@ static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d,
 			want_entry(ctx, d, &d->entries[procs[i].start + j], p);
 	}
 	sym_cache_fetch(ctx->sym);
+	if (ctx->python)
+		python_procs_fetch(ctx->python);
 }
 
 /* Every drained entry into its profile, process by process, the most
@@ -418,6 +495,19 @@ static void count_copies(struct interval_ctx *ctx)
 	counters_add(ctx->counters, CTR_STACK_COPIES_LATE, st.late - seen->late);
 	counters_set(ctx->counters, CTR_STACK_COPIES_BYTES, st.pending_bytes);
 	*seen = st;
+}
+
+static void count_python(struct interval_ctx *ctx)
+{
+	struct python_procs_stats st;
+
+	if (!ctx->python)
+		return;
+	python_procs_get_stats(ctx->python, &st);
+	counters_set(ctx->counters, CTR_PYTHON_PROCESSES, st.processes);
+	counters_set(ctx->counters, CTR_PYTHON_CODES, st.codes);
+	counters_add(ctx->counters, CTR_PYTHON_UNSUPPORTED, st.unsupported - ctx->python_unsupported_seen);
+	ctx->python_unsupported_seen = st.unsupported;
 }
 
 static void count_unwind(struct interval_ctx *ctx)
@@ -618,6 +708,7 @@ void interval_finish(struct interval_ctx *ctx)
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);
+	count_python(ctx);
 	count_copies(ctx);
 	count_memory(ctx);
 	kube_count(ctx->kube, c);

@@ -22,6 +22,7 @@
 #include "location_memo.h"
 #include "output_budget.h"
 #include "unwind_loader.h"
+#include "python_procs.h"
 #include "uploader.h"
 
 struct interval_ctx {
@@ -39,6 +40,7 @@ struct interval_ctx {
 	struct output_budget *output_budget; /* NULL: no --output-max-bytes, or uploading */
 	struct http_server *http;          /* NULL: --http-listen off */
 	struct unwind_loader *unwind;
+	struct python_procs *python;       /* NULL: no Python frames */
 	struct stack_copies *copies;       /* NULL: BPF sends none */
 	struct kube *kube;                 /* NULL: not in a cluster */
 	struct upload_warned warned;
@@ -52,6 +54,7 @@ struct interval_ctx {
 	struct uploader_stats uploader_seen;
 	uint64_t unwind_evictions_seen, unwind_no_room_seen, unwind_retries_seen, output_removed_seen;
 	uint64_t unwind_wanted_seen;
+	uint64_t python_unsupported_seen;
 	uint64_t mmap_dropped_seen;
 	struct stack_copies_stats copies_seen;
 	/* The interval drained and not yet finished. */

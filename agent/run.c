@@ -581,6 +581,17 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		struct preload pl = { NULL, ctx.disc, cfg };
 
 		sampler_unwind_maps(ctx.sampler, &uo.rows_fd, &uo.procs_fd, &uo.max_rows);
+		if (cfg->python_frames) {
+			struct python_procs_opts po = { .sz = sizeof(po), .sym = ctx.sym,
+							.procs_fd = sampler_py_procs_fd(ctx.sampler) };
+
+			ctx.python = python_procs_new(&po);
+			if (!ctx.python) {
+				log_error("out of memory");
+				goto out;
+			}
+			uo.python = ctx.python;
+		}
 		ctx.unwind = unwind_loader_new(&uo);
 		if (!ctx.unwind) {
 			log_error("out of memory");
@@ -634,6 +645,7 @@ out:
 	location_memo_free(ctx.memo);
 	sym_cache_set_table_holder(ctx.sym, NULL, NULL);
 	unwind_loader_free(ctx.unwind);
+	python_procs_free(ctx.python);
 	kube_stop(ctx.kube);
 	output_budget_free(ctx.output_budget);
 	sampler_free(ctx.sampler);

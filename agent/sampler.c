@@ -26,6 +26,7 @@ struct sampler {
 	unsigned int gen;
 	unsigned int sample_rate;
 	bool copies;
+	bool walk_fp; /* the frame-pointer program: no Python walk */
 };
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
@@ -90,6 +91,7 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 	struct bpf_map *counts[] = { skel->maps.counts_0, skel->maps.counts_1 };
 	struct bpf_map *stacks[] = { skel->maps.kernel_stacks_0, skel->maps.kernel_stacks_1 };
 	struct bpf_map *user[] = { skel->maps.user_stacks_0, skel->maps.user_stacks_1 };
+	struct bpf_map *py[] = { skel->maps.py_stacks_0, skel->maps.py_stacks_1 };
 	int err = 0;
 
 	for (int g = 0; g < SMOLDER_GENERATIONS && !err; g++) {
@@ -99,6 +101,10 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 			err = bpf_map__set_max_entries(stacks[g], o->stack_map_entries);
 		if (!err && o->stack_map_entries)
 			err = bpf_map__set_max_entries(user[g], o->stack_map_entries);
+		if (!err && o->stack_map_entries)
+			err = bpf_map__set_max_entries(py[g], o->stack_map_entries);
+		if (!err && o->preallocate_maps)
+			err = preallocate(py[g]);
 		if (!err && o->preallocate_maps)
 			err = preallocate(counts[g]);
 		if (!err && o->preallocate_maps)
@@ -108,6 +114,8 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 	}
 	if (!err && o->preallocate_maps)
 		err = preallocate(skel->maps.exec_ranges);
+	if (!err && o->preallocate_maps)
+		err = preallocate(skel->maps.py_procs);
 	if (!err && o->unwind_rows)
 		err = bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_rows);
 	/* The smallest ring buffer there is, when nothing is sent to it. */
@@ -227,6 +235,7 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 	s->skel->rodata->filter_by_pid = opts->n_pids > 0;
 	s->skel->rodata->include_idle = opts->include_idle;
 	s->copies = !opts->walk_frame_pointers && opts->stack_copies_per_sec;
+	s->walk_fp = opts->walk_frame_pointers;
 	if (s->copies) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		unsigned int each = opts->stack_copies_per_sec / (unsigned int)(cpus > 0 ? cpus : 1);
@@ -308,6 +317,11 @@ static int kernel_stacks_fd(struct sampler *s, unsigned int gen)
 static int user_stacks_fd(struct sampler *s, unsigned int gen)
 {
 	return bpf_map__fd(gen ? s->skel->maps.user_stacks_1 : s->skel->maps.user_stacks_0);
+}
+
+static int py_stacks_fd(struct sampler *s, unsigned int gen)
+{
+	return bpf_map__fd(gen ? s->skel->maps.py_stacks_1 : s->skel->maps.py_stacks_0);
 }
 
 /* Makes every program that read the old generation finish: updating a
@@ -478,6 +492,38 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 	return (int)n;
 }
 
+int sampler_read_py_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			  struct smolder_py_frame *frames, size_t max, unsigned int *end)
+{
+	struct smolder_py_stack *st;
+	size_t n = 0;
+
+	*end = SMOLDER_PY_END_WHOLE;
+	if (key == 0)
+		return 0;
+	st = malloc(sizeof(*st)); /* 2 KiB: not on the stack of the drain */
+	if (!st)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(py_stacks_fd(s, d->gen), &key, st)) {
+		int err = -errno;
+
+		free(st);
+		return err;
+	}
+	while (n < st->len && n < SMOLDER_PY_MAX_FRAMES && n < max) {
+		frames[n] = st->frames[n];
+		n++;
+	}
+	*end = st->end;
+	free(st);
+	return (int)n;
+}
+
+int sampler_py_procs_fd(const struct sampler *s)
+{
+	return s->walk_fp ? -1 : bpf_map__fd(s->skel->maps.py_procs);
+}
+
 /* Stack entries deleted per system call: their values (a kilobyte each)
  * come back too, into a scratch buffer small enough for the heap to reuse
  * (a larger one would be mapped afresh, and page faults cost more here
@@ -529,6 +575,8 @@ void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 		clear_map(kernel_stacks_fd(s, d->gen), sizeof(__u64));
 	if (!clear_stacks_batched(user_stacks_fd(s, d->gen), sizeof(struct smolder_user_stack)))
 		clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(py_stacks_fd(s, d->gen), sizeof(struct smolder_py_stack)))
+		clear_map(py_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
 }

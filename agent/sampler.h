@@ -15,6 +15,7 @@
 #include <linux/types.h>
 #include "sample.h"
 #include "unwind.h"
+#include "python.h"
 
 struct sampler;
 
@@ -87,6 +88,16 @@ int sampler_read_kernel_stack(struct sampler *s, const struct sampler_drain *d, 
  * with how the walk ended (enum smolder_unwind_end) in *end. */
 int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
 			    uint64_t *ips, size_t max, unsigned int *end);
+
+/* Copies the Python frames of key (leaf first) into frames; returns how
+ * many (0 for key 0), with how their walk ended (enum smolder_py_end) in
+ * *end. */
+int sampler_read_py_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,
+			  struct smolder_py_frame *frames, size_t max, unsigned int *end);
+
+/* The map of Python processes (bpf/python.h); -1 when the program loaded
+ * walks no Python frames (the frame-pointer one). */
+int sampler_py_procs_fd(const struct sampler *s);
 
 /* The unwind tables' maps (bpf/unwind.h), for the unwind loader. */
 void sampler_unwind_maps(const struct sampler *s, int *rows_fd, int *procs_fd,

@@ -42,6 +42,7 @@ struct unwind_loader {
 	int rows_fd, procs_fd;
 	uint32_t max_rows;
 	struct sym_cache *sym;
+	struct python_procs *python;
 	struct table *tables;
 	size_t n_tables;
 	struct proc_ref *procs; /* sorted by pid */
@@ -69,6 +70,7 @@ struct unwind_loader *unwind_loader_new(const struct unwind_loader_opts *o)
 	l->max_rows = o->max_rows;
 	l->sym = o->sym;
 	l->on_demand = o->on_demand;
+	l->python = o->python;
 	return l;
 }
 
@@ -594,6 +596,7 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 	else
 		bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
 	free(up);
+	python_procs_publish(l->python, p);
 }
 
 void unwind_loader_retry(struct unwind_loader *l, struct disc_table *disc)
@@ -628,6 +631,8 @@ void unwind_loader_forget(struct unwind_loader *l, int pid)
 	struct proc_ref *r = find_proc(l, pid, &at);
 
 	bpf_map_delete_elem(l->procs_fd, &tgid);
+	if (l->python)
+		python_procs_forget(l->python, pid);
 	if (!r)
 		return;
 	release_refs(l, r);

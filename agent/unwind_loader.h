@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "disc.h"
+#include "python_procs.h"
 #include "rows_window.h"
 #include "sym.h"
 #include "unwind.h"
@@ -41,6 +42,8 @@ struct unwind_loader_opts {
 	 * is read when it is published (--pid targets: a few processes,
 	 * wanted whole from their first sample). */
 	bool on_demand;
+	/* Told of every process published and forgotten (NULL: none). */
+	struct python_procs *python;
 };
 
 struct unwind_loader_stats {

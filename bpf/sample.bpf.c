@@ -20,6 +20,8 @@
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
 
+#include "python.bpf.h" /* after EEXIST */
+
 /* Set by the agent before load: the verifier prunes what is off. */
 const volatile __u32 filter_by_pid = 0;
 const volatile __u32 include_idle = 0;
@@ -84,6 +86,19 @@ KERNEL_STACK_MAP(kernel_stacks_0);
 KERNEL_STACK_MAP(kernel_stacks_1);
 USER_STACK_MAP(user_stacks_0);
 USER_STACK_MAP(user_stacks_1);
+
+/* Python frames (bpf/python.h), under a hash of their frames. */
+#define PY_STACK_MAP(name)                                                   \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_HASH);                             \
+		__uint(max_entries, SMOLDER_STACK_MAP_ENTRIES);              \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
+		__type(key, __u64);                                          \
+		__type(value, struct smolder_py_stack);                     \
+	} name SEC(".maps")
+
+PY_STACK_MAP(py_stacks_0);
+PY_STACK_MAP(py_stacks_1);
 
 /* Where bpf_get_stack writes a kernel stack before it is hashed and
  * stored: one per CPU (perf_event programs do not nest). */
@@ -309,6 +324,23 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 	return SMOLDER_STAT_COUNTED;
 }
 
+/* The Python frames of a Python process's sample, counted by what became
+ * of them; a sample whose frames find no room keeps its native stack. */
+static __always_inline void read_python(__u32 gen, struct task_struct *task,
+					struct smolder_count_key *key)
+{
+	void *stacks = gen ? (void *)&py_stacks_1 : (void *)&py_stacks_0;
+	enum smolder_stat fate;
+
+	if (!bpf_map_lookup_elem(&py_procs, &key->tgid))
+		return;
+	fate = read_py_stack(task, key->tgid, key->start_ticks, stacks, &key->py_stack);
+	if (fate != SMOLDER_STAT_COUNTED)
+		stat_add(gen, SMOLDER_STAT_PY_DROPPED);
+	else
+		stat_add(gen, key->py_stack ? SMOLDER_STAT_PY_FRAMES : SMOLDER_STAT_PY_NO_FRAMES);
+}
+
 /* The stacks of the sample: none of a kind there is none of (a kernel
  * thread's user stack, the kernel stack of a sample taken in user mode). */
 static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data *ctx,
@@ -324,11 +356,14 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 
 	key->user_stack = 0;
 	key->kernel_stack = 0;
+	key->py_stack = 0;
 	if (!kthread) {
 		fate = read_user_stack(ctx, gen, task, key, walk, saved);
 		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 			return fate;
 	}
+	if (!kthread && walk == WALK_CFI)
+		read_python(gen, task, key);
 	if (in_kernel) {
 		fate = read_kernel_stack(ctx, gen, &key->kernel_stack);
 		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)

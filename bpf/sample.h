@@ -43,6 +43,9 @@ struct smolder_count_key {
 	 * image's mappings. 0 for kernel threads. */
 	__u32 exec_id;
 	__u32 pad;
+	/* Key of the py_stacks map: the sampled thread's Python frames
+	 * (bpf/python.h); 0: none. */
+	__u64 py_stack;
 };
 
 /* A kernel stack as bpf_get_stack gave it, in the kernel_stacks map of its
@@ -79,6 +82,14 @@ enum smolder_stat {
 	 * have been but for the rate limit or a full ring buffer. */
 	SMOLDER_STAT_COPIES_SENT,
 	SMOLDER_STAT_COPIES_DROPPED,
+	/* Not fates either: of the counted samples of a Python process the
+	 * agent described, those with Python frames, those of a thread
+	 * with none (not in the interpreter's thread list, or no frame),
+	 * and those whose Python frames had no room in the map (counted
+	 * with their native stack alone). */
+	SMOLDER_STAT_PY_FRAMES,
+	SMOLDER_STAT_PY_NO_FRAMES,
+	SMOLDER_STAT_PY_DROPPED,
 	SMOLDER_STAT_COUNT,
 };
 

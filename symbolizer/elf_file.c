@@ -272,6 +272,8 @@ static int read_fd(int fd, bool with_unwind, struct sym_elf **elf)
 		err = sym_elf_read_plt(e, se);
 	if (!err)
 		sym_elf_read_build_id(e, se);
+	if (!err)
+		sym_elf_read_python(e, se);
 	/* The walk in BPF knows x86_64's registers only. A file whose CFI
 	 * cannot be read is still named: it is walked by frame pointers. */
 	if (!err && with_unwind && is_x86_64(e))

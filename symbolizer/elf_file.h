@@ -70,6 +70,7 @@ struct sym_elf {
 	/* To be evicted at the next trim, and read again (sym_cache_reread). */
 	bool reread;
 	int remote_source;          /* enum sym_debug_source */
+	struct sym_py_file python;  /* runtime 0: no interpreter */
 };
 
 /* Drops the resolved addresses (their names may point into dwarf). */
@@ -103,6 +104,9 @@ int sym_elf_read_gopclntab(Elf *e, struct sym_elf *se);
  * fails: stubs that cannot be read stay unnamed. */
 int sym_elf_read_plt(Elf *e, struct sym_elf *se);
 void sym_elf_read_build_id(Elf *e, struct sym_elf *se);
+/* The CPython interpreter's symbols, into se->python (elf_python.c);
+ * nothing when e has none. After sym_elf_read_functions. */
+void sym_elf_read_python(Elf *e, struct sym_elf *se);
 /* The build-id of the ELF file open at fd, into hex (2 * SYM_BUILD_ID_MAX
  * + 1 bytes; "" when it has none), without reading anything else. */
 int sym_elf_peek_build_id(int fd, char *hex);

@@ -67,6 +67,32 @@ static int take_loads(struct sym_elf *se, const Smolder__Worker__OpenReply *r, b
 	return 0;
 }
 
+/* The interpreter the worker found, checked: all or nothing. */
+static void take_python(struct sym_elf *se, const Smolder__Worker__PythonFile *py, bool *malformed)
+{
+	if (!py)
+		return;
+	if (!py->runtime || !py->code_type || !py->unicode_type || !py->bytes_type ||
+	    py->n_eval_starts != py->n_eval_ends || py->n_eval_starts > 2) {
+		*malformed = true;
+		return;
+	}
+	for (size_t i = 0; i < py->n_eval_starts; i++) {
+		if (py->eval_starts[i] >= py->eval_ends[i]) {
+			*malformed = true;
+			return;
+		}
+		se->python.eval[i][0] = py->eval_starts[i];
+		se->python.eval[i][1] = py->eval_ends[i];
+	}
+	se->python.n_eval = (uint32_t)py->n_eval_starts;
+	se->python.runtime = py->runtime;
+	se->python.code_type = py->code_type;
+	se->python.unicode_type = py->unicode_type;
+	se->python.bytes_type = py->bytes_type;
+	se->python.version = py->version;
+}
+
 int sym_remote_elf_new(const Smolder__Worker__OpenReply *r, uint64_t handle,
 		       uint64_t generation, struct sym_elf **out, bool *malformed)
 {
@@ -96,6 +122,7 @@ int sym_remote_elf_new(const Smolder__Worker__OpenReply *r, uint64_t handle,
 		sym_elf_free(se);
 		return err;
 	}
+	take_python(se, r->python, malformed);
 	se->unwind.unsupported_rows = r->unsupported_rows;
 	se->unwind.skipped_fdes = r->skipped_fdes;
 	se->bytes = sym_remote_bytes(r->bytes) + sizeof(*se) + se->nloads * sizeof(*se->loads) +

@@ -183,6 +183,61 @@ int sym_cache_lookup_kernel(struct sym_cache *c, uint64_t addr,
  * milliseconds better spent at start than at the first interval's close. */
 int sym_cache_load_kernel(struct sym_cache *c);
 
+/* What a file says of the CPython interpreter linked into it
+ * (libpython3.X.so, or an executable with the interpreter in it), from its
+ * dynamic symbols (which a stripped interpreter keeps: extension modules
+ * link against them). */
+struct sym_py_file {
+	uint64_t runtime;      /* _PyRuntime's vaddr; 0: no interpreter here */
+	uint64_t code_type;    /* PyCode_Type's vaddr */
+	uint64_t unicode_type; /* PyUnicode_Type's */
+	uint64_t bytes_type;   /* PyBytes_Type's */
+	uint32_t version;      /* Py_Version (3.11+: 0x030b07f0 is 3.11.7); 0: none */
+	uint32_t n_eval;
+	/* _PyEval_EvalFrameDefault's code [start, end), and its .cold part's
+	 * where the symbol table names it: where a native stack passes
+	 * through an evaluation loop. */
+	uint64_t eval[2][2];
+};
+
+/* elf's interpreter; NULL when it has none. */
+const struct sym_py_file *sym_elf_python(const struct sym_elf *elf);
+
+/* What it takes to read a Python process's code objects: its CPython
+ * minor version, and where its type objects are in it. */
+struct sym_py_types {
+	unsigned int minor;
+	uint64_t code_type, unicode_type, bytes_type;
+};
+
+struct sym_py_line_range;
+
+/* A code object's names, as read (symbolizer/python_code.h). */
+struct sym_py_code {
+	char *qualname; /* co_qualname (3.11+), co_name before */
+	char *file;     /* co_filename */
+	int32_t first_line;
+	struct sym_py_line_range *lines; /* sorted; see python_lines.h */
+	size_t n_lines;
+};
+
+/* The line of the instruction at byte offset instr of code, or 0 when
+ * its table does not say (and first_line is all there is). */
+int64_t sym_py_code_line(const struct sym_py_code *code, int32_t instr);
+void sym_py_code_release(struct sym_py_code *code);
+
+/* Code objects asked for in one sym_cache_python_codes call, at most. */
+#define SYM_PY_CODES_BATCH 128
+
+/* Names the code objects codes[0..n) (with the tags BPF took of them) of
+ * the process whose memory mem_fd reads, through the parser worker, into
+ * out[0..n) (each zeroed first; release each) and errs[0..n) (0, or why
+ * that one was not named: sym_py_code_read's errors). Returns 0, -EAGAIN
+ * when the worker did not answer by the deadline, or -EIO. */
+int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_types *types,
+			   const uint64_t *codes, const uint32_t *tags, size_t n,
+			   struct sym_py_code *out, int *errs);
+
 /* ---- What an address holds, through DWARF ---- */
 
 /* One function of a location. An address inside inlined code holds several:

@@ -52,7 +52,7 @@ struct wanted {
 
 enum pending_kind {
 	PENDING_NONE, PENDING_PEEK, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH,
-	PENDING_PERF_MAP
+	PENDING_PERF_MAP, PENDING_PYTHON
 };
 
 struct sym_perf_map;
@@ -77,6 +77,10 @@ struct pending {
 	/* An open's unwind table, read from the table cache: the worker
 	 * was asked not to build it (owned until the answer takes it). */
 	struct sym_unwind_table cached;
+	/* A PythonCodes request's answers go here (the caller's arrays). */
+	struct sym_py_code *py_out;
+	int *py_errs;
+	size_t py_n;
 	/* The worker was asked not to build the table: the holder has it. */
 	bool table_held;
 	int err;

@@ -17,6 +17,8 @@
 
 #include "elf_file.h"
 #include "perf_map.h"
+#include "python_code.h"
+#include "worker_python.h"
 #include "remote_elf.h"
 #include "resolve.h"
 #include "sym_cache_internal.h"
@@ -319,6 +321,27 @@ static void apply_perf_map(struct sym_cache *c, const Smolder__Worker__PerfMapRe
 		c->stats.corrupt++;
 }
 
+/* A PythonCodes answer into the caller's arrays, checked. */
+static void apply_python(struct sym_cache *c, const Smolder__Worker__PythonCodesReply *r)
+{
+	c->pending.err = r->error;
+	if (r->error || !c->pending.py_out) /* late: its caller is gone */
+		return;
+	if (r->n_codes != c->pending.py_n) {
+		c->pending.err = -EPROTO;
+		c->stats.corrupt++;
+		return;
+	}
+	for (size_t i = 0; i < r->n_codes; i++) {
+		const Smolder__Worker__PythonCode *pc = r->codes[i];
+
+		c->pending.py_errs[i] = pc->error ? (pc->error < 0 ? pc->error : -EPROTO)
+						  : worker_python_take(pc, &c->pending.py_out[i]);
+		if (c->pending.py_errs[i] == -EPROTO)
+			c->stats.corrupt++;
+	}
+}
+
 static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 {
 	switch (c->pending.kind) {
@@ -341,6 +364,10 @@ static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 	case PENDING_PEEK:
 		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK_REPLY)
 			apply_peek(c, m->peek_reply);
+		break;
+	case PENDING_PYTHON:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES_REPLY)
+			apply_python(c, m->python_codes_reply);
 		break;
 	case PENDING_NONE:
 		break;
@@ -721,6 +748,75 @@ int sym_cache_read_perf_map_remote(void *cache, int fd, const struct stat *st,
 		*out = c->pending.perf_map;
 		c->pending.perf_map = NULL;
 	}
+	sym_cache_clear_pending(c);
+	return err;
+}
+
+/* Without a worker (tests, --no-parser-process), read here. */
+static void python_codes_here(int mem_fd, const struct sym_py_types *types,
+			      const uint64_t *codes, const uint32_t *tags, size_t n,
+			      struct sym_py_code *out, int *errs)
+{
+	for (size_t i = 0; i < n; i++)
+		errs[i] = sym_py_code_read(mem_fd, types, codes[i], tags[i], &out[i]);
+}
+
+int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_types *types,
+			   const uint64_t *codes, const uint32_t *tags, size_t n,
+			   struct sym_py_code *out, int *errs)
+{
+	Smolder__Worker__PythonCodes req = SMOLDER__WORKER__PYTHON_CODES__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct file_id none = { 0 };
+	uint64_t until = wait_until(c);
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		errs[i] = -EIO;
+	}
+	if (!c->worker) {
+		python_codes_here(mem_fd, types, codes, tags, n, out, errs);
+		return 0;
+	}
+	if (n > SYM_PY_CODES_PER_REQUEST)
+		return -E2BIG;
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	req.minor = types->minor;
+	req.code_type = types->code_type;
+	req.unicode_type = types->unicode_type;
+	req.bytes_type = types->bytes_type;
+	req.codes = (uint64_t *)codes;
+	req.n_codes = n;
+	req.tags = (uint32_t *)tags;
+	req.n_tags = n;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES;
+	m.python_codes = &req;
+	err = set_pending(c, PENDING_PYTHON, &none, "a Python process's code objects", 0, NULL, 0);
+	if (!err) {
+		c->pending.py_out = out;
+		c->pending.py_errs = errs;
+		c->pending.py_n = n;
+		err = sym_worker_send(c->worker, &m, &mem_fd, 1, NULL);
+	}
+	if (err) {
+		sym_cache_clear_pending(c);
+		return -EIO;
+	}
+	err = sym_cache_wait_pending(c, until);
+	if (err == -EAGAIN) {
+		/* Its answer, when it comes, is dropped: the arrays it
+		 * would fill are the caller's, gone by then. */
+		c->pending.py_out = NULL;
+		c->pending.py_n = 0;
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	if (!err)
+		err = c->pending.err;
 	sym_cache_clear_pending(c);
 	return err;
 }

@@ -49,6 +49,7 @@
 #include "sym.h"
 #include "unwind.h"
 #include "worker_confine.h"
+#include "worker_python.h"
 #include "worker_wire.h"
 
 #define WORKER_SOCK 3
@@ -278,6 +279,29 @@ static int ask_agent(void *ctx, const char *build_id, const char *debuglink,
 	return 0;
 }
 
+/* se's interpreter into py (its arrays point into se), r->python then. */
+static void describe_python(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
+			    Smolder__Worker__PythonFile *py, uint64_t starts[2], uint64_t ends[2])
+{
+	const struct sym_py_file *f = sym_elf_python(se);
+
+	if (!f)
+		return;
+	py->runtime = f->runtime;
+	py->code_type = f->code_type;
+	py->unicode_type = f->unicode_type;
+	py->bytes_type = f->bytes_type;
+	py->version = f->version;
+	for (uint32_t i = 0; i < f->n_eval && i < 2; i++) {
+		starts[i] = f->eval[i][0];
+		ends[i] = f->eval[i][1];
+	}
+	py->n_eval_starts = py->n_eval_ends = f->n_eval < 2 ? f->n_eval : 2;
+	py->eval_starts = starts;
+	py->eval_ends = ends;
+	r->python = py;
+}
+
 static void describe(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
 		     Smolder__Worker__Load *loads, Smolder__Worker__Load **load_ptrs)
 {
@@ -306,6 +330,8 @@ static int send_open_reply(struct worker *w, const struct sym_elf *se, int error
 	Smolder__Worker__OpenReply r = SMOLDER__WORKER__OPEN_REPLY__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	Smolder__Worker__Load *loads = NULL, **load_ptrs = NULL;
+	Smolder__Worker__PythonFile py = SMOLDER__WORKER__PYTHON_FILE__INIT;
+	uint64_t eval_starts[2], eval_ends[2];
 	struct sym_refusal_stats refused;
 	int err;
 
@@ -321,8 +347,10 @@ static int send_open_reply(struct worker *w, const struct sym_elf *se, int error
 		if (!loads || !load_ptrs)
 			r.error = -ENOMEM;
 	}
-	if (se && !r.error)
+	if (se && !r.error) {
 		describe(se, &r, loads, load_ptrs);
+		describe_python(se, &r, &py, eval_starts, eval_ends);
+	}
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN_REPLY;
 	m.open_reply = &r;
 	err = reply(w, &m);
@@ -561,6 +589,32 @@ static int perf_map(struct worker *w, int fd)
 	return err;
 }
 
+/* A Python process's code objects, read from its memory. */
+static int python_codes(struct worker *w, const Smolder__Worker__PythonCodes *req, int fd)
+{
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	Smolder__Worker__PythonCodesReply *r = NULL;
+	int err = worker_python_reply(req, fd, &r);
+
+	if (err && r) {
+		worker_python_reply_free(r);
+		r = NULL;
+	}
+	if (!r) {
+		Smolder__Worker__PythonCodesReply none = SMOLDER__WORKER__PYTHON_CODES_REPLY__INIT;
+
+		none.error = err ? err : -ENOMEM;
+		m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES_REPLY;
+		m.python_codes_reply = &none;
+		return reply(w, &m);
+	}
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES_REPLY;
+	m.python_codes_reply = r;
+	err = reply(w, &m);
+	worker_python_reply_free(r);
+	return err;
+}
+
 /* One request; descriptors not taken are closed by the caller. */
 static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 {
@@ -576,6 +630,8 @@ static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 		return perf_map(w, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PEEK:
 		return peek_build_id(w, fd);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES:
+		return python_codes(w, m->python_codes, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
 		forget(w, m->forget);
 		return 0;
