@@ -58,7 +58,8 @@ static int emit(struct builder *b, uint32_t start, uint32_t end, int32_t line)
 	}
 	if (b->n == b->max)
 		return -E2BIG;
-	/* cap is the most ranges the table's length allows (or max). */
+	/* cap is the most ranges the table's length allows (or max): never
+	 * reached, but the array's end is kept here, not in the count. */
 	if (b->n == b->cap)
 		return -EINVAL;
 	b->r[b->n++] = (struct sym_py_line_range){ start, end, line };
