@@ -328,9 +328,11 @@ static void want_names(struct interval_ctx *ctx, const struct sampler_drain *d,
 		for (size_t j = 0; p && !p->kernel_thread && j < procs[i].n; j++)
 			want_entry(ctx, d, &d->entries[procs[i].start + j], p);
 	}
-	sym_cache_fetch(ctx->sym);
+	/* Python's names first: a code object is a few small reads, and its
+	 * frames say more than the interpreter's around them. */
 	if (ctx->python)
 		python_procs_fetch(ctx->python);
+	sym_cache_fetch(ctx->sym);
 }
 
 /* Every drained entry into its profile, process by process, the most
@@ -708,6 +710,8 @@ void interval_finish(struct interval_ctx *ctx)
 	count_symbolizer(ctx);
 	count_uploads(ctx);
 	count_unwind(ctx);
+	if (ctx->python)
+		python_procs_end_interval(ctx->python);
 	count_python(ctx);
 	count_copies(ctx);
 	count_memory(ctx);

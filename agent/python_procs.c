@@ -35,7 +35,15 @@ struct python_proc {
 	uint64_t *want_codes;
 	uint32_t *want_tags;
 	size_t n_want, cap_want;
+	/* Intervals ended since the process exited (or exec'd): its record
+	 * stays for the samples drained after, until GONE_KEPT have ended. */
+	unsigned int gone;
+	bool unreadable; /* a version or build we cannot read: not walked */
 };
+
+/* The interval an exit falls in ends once, and its samples are named
+ * then; the record goes at the end of the one after. */
+#define GONE_KEPT 2
 
 struct python_procs {
 	int procs_fd;
@@ -106,11 +114,29 @@ struct python_proc *python_procs_find(struct python_procs *pp, int pid, uint64_t
 {
 	size_t i = proc_index(pp, pid);
 
-	if (i < pp->n && pp->v[i]->pid == pid && pp->v[i]->start_ticks == start_ticks)
+	if (i < pp->n && pp->v[i]->pid == pid && pp->v[i]->start_ticks == start_ticks &&
+	    !pp->v[i]->unreadable)
 		return pp->v[i];
 	return NULL;
 }
 
+static void proc_remove(struct python_procs *pp, size_t i)
+{
+	pp->st.codes -= pp->v[i]->n;
+	proc_free(pp->v[i]);
+	memmove(&pp->v[i], &pp->v[i + 1], (pp->n - i - 1) * sizeof(*pp->v));
+	pp->n--;
+}
+
+static void count_processes(struct python_procs *pp)
+{
+	pp->st.processes = 0;
+	for (size_t i = 0; i < pp->n; i++)
+		pp->st.processes += !pp->v[i]->gone && !pp->v[i]->unreadable;
+}
+
+/* The walk stops at once (the pid may be reused); the names stay for the
+ * samples not yet drained. */
 void python_procs_forget(struct python_procs *pp, int pid)
 {
 	size_t i = proc_index(pp, pid);
@@ -120,11 +146,18 @@ void python_procs_forget(struct python_procs *pp, int pid)
 		return;
 	if (pp->procs_fd >= 0)
 		bpf_map_delete_elem(pp->procs_fd, &tgid);
-	pp->st.codes -= pp->v[i]->n;
-	proc_free(pp->v[i]);
-	memmove(&pp->v[i], &pp->v[i + 1], (pp->n - i - 1) * sizeof(*pp->v));
-	pp->n--;
-	pp->st.processes = pp->n;
+	if (!pp->v[i]->gone)
+		pp->v[i]->gone = 1;
+	count_processes(pp);
+}
+
+void python_procs_end_interval(struct python_procs *pp)
+{
+	for (size_t i = pp->n; i-- > 0;) {
+		if (pp->v[i]->gone && ++pp->v[i]->gone > GONE_KEPT)
+			proc_remove(pp, i);
+	}
+	count_processes(pp);
 }
 
 /* 3.minor from a file name such as libpython3.11.so.1.0 or python3.13t;
@@ -199,6 +232,10 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 	layout = major == 3 && !free_threaded ? sym_py_layout_find(major, minor) : NULL;
 	if (!layout) {
 		warn_unsupported(pp, major == 3 ? minor : 0, free_threaded, m->path);
+		/* Kept, unreadable, so that it is neither asked about nor
+		 * counted again. */
+		*pr = (struct python_proc){ .pid = p->pid, .start_ticks = p->start_ticks,
+					    .unreadable = true };
 		return false;
 	}
 	*pr = (struct python_proc){
@@ -236,22 +273,32 @@ static void add_proc(struct python_procs *pp, const struct python_proc *desc,
 	memmove(&v[i + 1], &v[i], (pp->n - i) * sizeof(*v));
 	v[i] = pr;
 	pp->n++;
-	pp->st.processes = pp->n;
-	if (pp->procs_fd >= 0 && bpf_map_update_elem(pp->procs_fd, &tgid, bpf, BPF_ANY))
+	count_processes(pp);
+	if (bpf && pp->procs_fd >= 0 && bpf_map_update_elem(pp->procs_fd, &tgid, bpf, BPF_ANY))
 		log_debug("python: pid %d not described to BPF: %s", desc->pid, strerror(errno));
 }
 
 void python_procs_publish(struct python_procs *pp, const struct disc_process *p)
 {
+	struct python_proc *old;
+	size_t at;
+
 	if (!pp || p->kernel_thread)
 		return;
-	if (python_procs_find(pp, p->pid, p->start_ticks))
+	at = proc_index(pp, p->pid);
+	old = at < pp->n && pp->v[at]->pid == p->pid ? pp->v[at] : NULL;
+	if (old && old->start_ticks == p->start_ticks && !old->gone)
 		return;
-	python_procs_forget(pp, p->pid); /* another process under a reused pid */
+	/* Another process under a reused pid, or another image after an
+	 * exec: the old one's frames drained later go unnamed. */
+	if (old) {
+		python_procs_forget(pp, p->pid);
+		proc_remove(pp, at);
+	}
 	for (size_t i = 0; i < p->maps.n; i++) {
 		const struct disc_mapping *m = &p->maps.v[i];
 		struct smolder_py_proc bpf;
-		struct python_proc desc;
+		struct python_proc desc = { 0 };
 		struct sym_file_ref ref;
 		struct sym_elf *elf;
 
@@ -260,8 +307,8 @@ void python_procs_publish(struct python_procs *pp, const struct disc_process *p)
 		frames_file_ref(p, m, &ref);
 		if (sym_cache_get_elf(pp->sym, &ref, &elf) || !sym_elf_python(elf))
 			continue;
-		if (describe(pp, p, m, elf, &desc, &bpf))
-			add_proc(pp, &desc, &bpf);
+		if (describe(pp, p, m, elf, &desc, &bpf) || desc.unreadable)
+			add_proc(pp, &desc, desc.unreadable ? NULL : &bpf);
 		return; /* one interpreter per process */
 	}
 }
@@ -370,7 +417,8 @@ static void fetch_proc(struct python_procs *pp, struct python_proc *pr)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%d/mem", pp->proc_root, pr->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A process gone may have left its pid to another. */
+	fd = pr->gone ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	while (fd >= 0 && at < pr->n_want) {
 		size_t n = pr->n_want - at < SYM_PY_CODES_BATCH ? pr->n_want - at : SYM_PY_CODES_BATCH;
 		struct sym_py_code names[SYM_PY_CODES_BATCH];

@@ -45,7 +45,12 @@ void python_procs_free(struct python_procs *pp);
  * process; a file the worker has not read in time is tried again at the
  * next call). */
 void python_procs_publish(struct python_procs *pp, const struct disc_process *p);
+/* p exited or exec'd: no longer walked; its names are kept for the
+ * samples still to be drained, until two intervals have ended. */
 void python_procs_forget(struct python_procs *pp, int pid);
+/* An interval's profiles are written: records of processes gone long
+ * enough are let go. */
+void python_procs_end_interval(struct python_procs *pp);
 
 struct python_proc;
 

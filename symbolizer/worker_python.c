@@ -11,8 +11,11 @@ static void code_reply_free(Smolder__Worker__PythonCode *pc)
 {
 	if (!pc)
 		return;
-	free(pc->qualname);
-	free(pc->file);
+	/* Unset strings are protobuf-c's static "". */
+	if (pc->qualname != protobuf_c_empty_string)
+		free(pc->qualname);
+	if (pc->file != protobuf_c_empty_string)
+		free(pc->file);
 	free(pc->line_starts);
 	free(pc->line_ends);
 	free(pc->lines);
