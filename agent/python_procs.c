@@ -209,6 +209,39 @@ static void warn_unsupported(struct python_procs *pp, unsigned int minor, bool f
 			 path);
 }
 
+/* The walk's offsets from 3.13's own account of its layout (into *walk),
+ * and the naming table checked against it: false when the two disagree
+ * (a build we do not know), or for a free-threaded build. */
+static bool offsets_from_debug(const struct sym_py_debug_offsets *d,
+			       const struct sym_py_layout *layout, struct smolder_py_offsets *walk)
+{
+	if (d->free_threaded || d->code_qualname != layout->code_qualname ||
+	    d->code_linetable != layout->code_linetable ||
+	    d->code_firstlineno != layout->walk.code_firstlineno ||
+	    d->code_name != layout->walk.code_name ||
+	    d->code_filename != layout->walk.code_filename ||
+	    d->unicode_state != layout->unicode_state ||
+	    d->unicode_length != layout->unicode_length ||
+	    d->unicode_ascii_data != layout->unicode_ascii_data ||
+	    d->bytes_size != layout->bytes_size || d->bytes_data != layout->bytes_data)
+		return false;
+	*walk = layout->walk;
+	walk->runtime_interp_head = d->runtime_interp_head;
+	walk->interp_tstate_head = d->interp_threads_head;
+	walk->tstate_next = d->tstate_next;
+	walk->tstate_thread_id = d->tstate_thread_id;
+	walk->tstate_frame = d->tstate_current_frame;
+	walk->cframe_current_frame = SMOLDER_PY_FIELD_NONE;
+	walk->frame_back = d->frame_previous;
+	walk->frame_code = d->frame_executable;
+	walk->frame_lasti = d->frame_instr_ptr;
+	walk->frame_owner = d->frame_owner;
+	walk->frame_is_entry = SMOLDER_PY_FIELD_NONE;
+	walk->code_adaptive = d->code_adaptive;
+	walk->lasti = SMOLDER_PY_LASTI_INSTR_PTR;
+	return true;
+}
+
 /* The process's description, into pr and *bpf, from the interpreter in
  * file elf mapped by m. false when it is not one we can read. */
 static bool describe(struct python_procs *pp, const struct disc_process *p,
@@ -217,6 +250,7 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 {
 	const struct sym_py_file *py = sym_elf_python(elf);
 	const struct sym_py_layout *layout;
+	struct smolder_py_offsets walk;
 	unsigned int major = 3, minor;
 	bool free_threaded;
 	uint64_t vaddr, bias;
@@ -229,7 +263,11 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 		major = py->version >> 24;
 		minor = (py->version >> 16) & 0xff;
 	}
+	free_threaded |= py->has_debug_offsets && py->debug_offsets.free_threaded;
 	layout = major == 3 && !free_threaded ? sym_py_layout_find(major, minor) : NULL;
+	walk = layout ? layout->walk : (struct smolder_py_offsets){ 0 };
+	if (layout && py->has_debug_offsets && !offsets_from_debug(&py->debug_offsets, layout, &walk))
+		layout = NULL;
 	if (!layout) {
 		warn_unsupported(pp, major == 3 ? minor : 0, free_threaded, m->path);
 		/* Kept, unreadable, so that it is neither asked about nor
@@ -249,8 +287,10 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 		pr->eval[i][0] = py->eval[i][0] + bias;
 		pr->eval[i][1] = py->eval[i][1] + bias;
 	}
+	log_debug("python: pid %d runs CPython %u.%u (%s); offsets from %s", p->pid, major, minor,
+		  m->path, py->has_debug_offsets ? "its _Py_DebugOffsets" : "smolder's table");
 	*bpf = (struct smolder_py_proc){ .start_ticks = p->start_ticks, .runtime = py->runtime + bias,
-					 .version = major << 8 | minor, .off = layout->walk };
+					 .version = major << 8 | minor, .off = walk };
 	return true;
 }
 

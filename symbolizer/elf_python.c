@@ -5,6 +5,7 @@
  * frames where the native stack passes through the evaluation loop.
  * Parses untrusted bytes: in the parser worker. */
 #include <gelf.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "elf_file.h"
@@ -37,31 +38,88 @@ static void scan_table(Elf *e, Elf_Scn *scn, struct sym_py_file *py, uint64_t *v
 			py->unicode_type = s.st_value;
 		else if (!py->bytes_type && strcmp(name, "PyBytes_Type") == 0)
 			py->bytes_type = s.st_value;
-		else if (!*version_at && strcmp(name, "Py_Version") == 0 && s.st_size == 4)
+		/* const unsigned long: 8 bytes here, the low 4 hold it */
+		else if (!*version_at && strcmp(name, "Py_Version") == 0 && s.st_size >= 4)
 			*version_at = s.st_value;
 	}
 }
 
-/* The 4 bytes at vaddr in the file's data, or 0. */
-static uint32_t read_u32_at(Elf *e, uint64_t vaddr)
+/* The len bytes at vaddr in the file's initialised data into buf; false
+ * when the file does not hold them. */
+static bool read_at(Elf *e, uint64_t vaddr, void *buf, size_t len)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 
 	while ((scn = elf_nextscn(e, scn))) {
 		Elf_Data *d;
-		uint32_t v;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS || vaddr < sh.sh_addr ||
-		    vaddr - sh.sh_addr + 4 > sh.sh_size)
+		    vaddr - sh.sh_addr > sh.sh_size || len > sh.sh_size - (vaddr - sh.sh_addr))
 			continue;
 		d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || vaddr - sh.sh_addr + 4 > d->d_size)
-			return 0;
-		memcpy(&v, (const char *)d->d_buf + (vaddr - sh.sh_addr), sizeof(v));
-		return v;
+		if (!d || !d->d_buf || vaddr - sh.sh_addr > d->d_size ||
+		    len > d->d_size - (vaddr - sh.sh_addr))
+			return false;
+		memcpy(buf, (const char *)d->d_buf + (vaddr - sh.sh_addr), len);
+		return true;
 	}
-	return 0;
+	return false;
+}
+
+/* _Py_DebugOffsets of 3.13 (Include/internal/pycore_runtime.h): where
+ * each offset the agent uses sits in it (gdb's ptype /o of 3.13.0). */
+#define DEBUG_OFFSETS_313_SIZE 584
+#define DEBUG_COOKIE "xdebugpy"
+
+static bool debug_field(const uint8_t *d, size_t at, uint16_t *out)
+{
+	uint64_t v;
+
+	memcpy(&v, d + at, sizeof(v));
+	if (v > UINT16_MAX - 8)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+/* 3.13's own account of its layout, read from the file (where _PyRuntime
+ * is initialised, in .PyRuntime): cookie, version and every offset
+ * checked, or nothing. */
+static void read_debug_offsets(Elf *e, struct sym_py_file *py)
+{
+	static const struct {
+		size_t at;
+		size_t field;
+	} fields[] = {
+#define F(at, name) { at, offsetof(struct sym_py_debug_offsets, name) }
+		F(40, runtime_interp_head), F(72, interp_threads_head),
+		F(168, tstate_next), F(176, tstate_interp), F(184, tstate_current_frame),
+		F(192, tstate_thread_id), F(232, frame_previous), F(240, frame_executable),
+		F(248, frame_instr_ptr), F(264, frame_owner), F(280, code_filename),
+		F(288, code_name), F(296, code_qualname), F(304, code_linetable),
+		F(312, code_firstlineno), F(344, code_adaptive), F(520, bytes_size),
+		F(528, bytes_data), F(544, unicode_state), F(552, unicode_length),
+		F(560, unicode_ascii_data),
+#undef F
+	};
+	struct sym_py_debug_offsets o = { 0 };
+	uint8_t d[DEBUG_OFFSETS_313_SIZE];
+	uint64_t free_threaded;
+
+	if ((py->version >> 16) != 0x030d || !read_at(e, py->runtime, d, sizeof(d)) ||
+	    memcmp(d, DEBUG_COOKIE, 8) != 0)
+		return;
+	memcpy(&o.version, d + 8, sizeof(o.version));
+	memcpy(&free_threaded, d + 16, sizeof(free_threaded));
+	if ((o.version >> 16) != (py->version >> 16))
+		return;
+	o.free_threaded = free_threaded != 0;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
+		if (!debug_field(d, fields[i].at, (uint16_t *)((char *)&o + fields[i].field)))
+			return;
+	py->debug_offsets = o;
+	py->has_debug_offsets = true;
 }
 
 /* The evaluation loop's ranges, from the functions already read. */
@@ -95,9 +153,10 @@ void sym_elf_read_python(Elf *e, struct sym_elf *se)
 	}
 	if (!py.runtime || !py.code_type || !py.unicode_type || !py.bytes_type)
 		return;
-	if (version_at)
-		py.version = read_u32_at(e, version_at);
+	if (version_at && !read_at(e, version_at, &py.version, sizeof(py.version)))
+		py.version = 0;
 	find_eval(se, &py);
+	read_debug_offsets(e, &py);
 	se->python = py;
 }
 

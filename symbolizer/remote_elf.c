@@ -1,5 +1,6 @@
 /* Taking the parser worker's answers (remote_elf.h). */
 #include "remote_elf.h"
+#include "worker_python.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -86,6 +87,11 @@ static void take_python(struct sym_elf *se, const Smolder__Worker__PythonFile *p
 		se->python.eval[i][1] = py->eval_ends[i];
 	}
 	se->python.n_eval = (uint32_t)py->n_eval_starts;
+	if (py->debug_offsets) {
+		se->python.has_debug_offsets =
+			worker_python_debug_take(py->debug_offsets, &se->python.debug_offsets);
+		*malformed |= !se->python.has_debug_offsets;
+	}
 	se->python.runtime = py->runtime;
 	se->python.code_type = py->code_type;
 	se->python.unicode_type = py->unicode_type;

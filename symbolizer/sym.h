@@ -187,6 +187,20 @@ int sym_cache_load_kernel(struct sym_cache *c);
  * (libpython3.X.so, or an executable with the interpreter in it), from its
  * dynamic symbols (which a stripped interpreter keeps: extension modules
  * link against them). */
+/* What CPython 3.13+ says of its own layout at the start of _PyRuntime
+ * (_Py_DebugOffsets, which the file holds initialised): offsets in bytes. */
+struct sym_py_debug_offsets {
+	uint64_t version;       /* PY_VERSION_HEX, checked against Py_Version */
+	bool free_threaded;
+	uint16_t runtime_interp_head, interp_threads_head;
+	uint16_t tstate_next, tstate_interp, tstate_current_frame, tstate_thread_id;
+	uint16_t frame_previous, frame_executable, frame_instr_ptr, frame_owner;
+	uint16_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
+		code_adaptive;
+	uint16_t bytes_size, bytes_data;
+	uint16_t unicode_state, unicode_length, unicode_ascii_data;
+};
+
 struct sym_py_file {
 	uint64_t runtime;      /* _PyRuntime's vaddr; 0: no interpreter here */
 	uint64_t code_type;    /* PyCode_Type's vaddr */
@@ -198,6 +212,8 @@ struct sym_py_file {
 	 * where the symbol table names it: where a native stack passes
 	 * through an evaluation loop. */
 	uint64_t eval[2][2];
+	bool has_debug_offsets; /* 3.13+: its cookie read, debug_offsets filled */
+	struct sym_py_debug_offsets debug_offsets;
 };
 
 /* elf's interpreter; NULL when it has none. */

@@ -281,7 +281,8 @@ static int ask_agent(void *ctx, const char *build_id, const char *debuglink,
 
 /* se's interpreter into py (its arrays point into se), r->python then. */
 static void describe_python(const struct sym_elf *se, Smolder__Worker__OpenReply *r,
-			    Smolder__Worker__PythonFile *py, uint64_t starts[2], uint64_t ends[2])
+			    Smolder__Worker__PythonFile *py, uint64_t starts[2], uint64_t ends[2],
+			    Smolder__Worker__PythonDebugOffsets *debug)
 {
 	const struct sym_py_file *f = sym_elf_python(se);
 
@@ -299,6 +300,10 @@ static void describe_python(const struct sym_elf *se, Smolder__Worker__OpenReply
 	py->n_eval_starts = py->n_eval_ends = f->n_eval < 2 ? f->n_eval : 2;
 	py->eval_starts = starts;
 	py->eval_ends = ends;
+	if (f->has_debug_offsets) {
+		worker_python_debug_fill(&f->debug_offsets, debug);
+		py->debug_offsets = debug;
+	}
 	r->python = py;
 }
 
@@ -331,6 +336,7 @@ static int send_open_reply(struct worker *w, const struct sym_elf *se, int error
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
 	Smolder__Worker__Load *loads = NULL, **load_ptrs = NULL;
 	Smolder__Worker__PythonFile py = SMOLDER__WORKER__PYTHON_FILE__INIT;
+	Smolder__Worker__PythonDebugOffsets debug = SMOLDER__WORKER__PYTHON_DEBUG_OFFSETS__INIT;
 	uint64_t eval_starts[2], eval_ends[2];
 	struct sym_refusal_stats refused;
 	int err;
@@ -349,7 +355,7 @@ static int send_open_reply(struct worker *w, const struct sym_elf *se, int error
 	}
 	if (se && !r.error) {
 		describe(se, &r, loads, load_ptrs);
-		describe_python(se, &r, &py, eval_starts, eval_ends);
+		describe_python(se, &r, &py, eval_starts, eval_ends, &debug);
 	}
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_OPEN_REPLY;
 	m.open_reply = &r;

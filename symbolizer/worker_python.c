@@ -134,3 +134,36 @@ int worker_python_take(const Smolder__Worker__PythonCode *pc, struct sym_py_code
 	out->first_line = pc->first_line;
 	return 0;
 }
+
+/* Every offset of struct sym_py_debug_offsets, for the two directions. */
+#define DEBUG_OFFSETS(X)                                                           \
+	X(runtime_interp_head) X(interp_threads_head) X(tstate_next) X(tstate_interp) \
+	X(tstate_current_frame) X(tstate_thread_id) X(frame_previous)                \
+	X(frame_executable) X(frame_instr_ptr) X(frame_owner) X(code_filename)        \
+	X(code_name) X(code_qualname) X(code_linetable) X(code_firstlineno)           \
+	X(code_adaptive) X(bytes_size) X(bytes_data) X(unicode_state)                 \
+	X(unicode_length) X(unicode_ascii_data)
+
+void worker_python_debug_fill(const struct sym_py_debug_offsets *o,
+			      Smolder__Worker__PythonDebugOffsets *m)
+{
+	m->version = o->version;
+	m->free_threaded = o->free_threaded;
+#define FILL(f) m->f = o->f;
+	DEBUG_OFFSETS(FILL)
+#undef FILL
+}
+
+bool worker_python_debug_take(const Smolder__Worker__PythonDebugOffsets *m,
+			      struct sym_py_debug_offsets *o)
+{
+#define TAKE(f)                              \
+	if (m->f > UINT16_MAX - 8)           \
+		return false;                \
+	o->f = (uint16_t)m->f;
+	DEBUG_OFFSETS(TAKE)
+#undef TAKE
+	o->version = m->version;
+	o->free_threaded = m->free_threaded;
+	return true;
+}

@@ -18,6 +18,13 @@ int worker_python_reply(const Smolder__Worker__PythonCodes *req, int mem_fd,
 			Smolder__Worker__PythonCodesReply **out);
 void worker_python_reply_free(Smolder__Worker__PythonCodesReply *r);
 
+/* 3.13's debug offsets, both ways over the wire; take checks them (the
+ * worker is not trusted) and returns false for any out of range. */
+void worker_python_debug_fill(const struct sym_py_debug_offsets *o,
+			      Smolder__Worker__PythonDebugOffsets *m);
+bool worker_python_debug_take(const Smolder__Worker__PythonDebugOffsets *m,
+			      struct sym_py_debug_offsets *o);
+
 /* One code object of a reply into *out, checked (the worker is not
  * trusted): -EPROTO for names or ranges no reader would give. */
 int worker_python_take(const Smolder__Worker__PythonCode *pc, struct sym_py_code *out);
