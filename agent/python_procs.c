@@ -13,6 +13,7 @@
 #include "log.h"
 #include "python_layout.h"
 #include "python_procs.h"
+#include "unwind.h"
 
 /* Code objects held per process; beyond, frames stay unnamed (counted). */
 #define CODES_MAX 16384
@@ -351,6 +352,40 @@ void python_procs_publish(struct python_procs *pp, const struct disc_process *p)
 			add_proc(pp, &desc, desc.unreadable ? NULL : &bpf);
 		return; /* one interpreter per process */
 	}
+}
+
+/* Whether the perf map has a trampoline "py::..." starting at addr, and
+ * its size. */
+static bool trampoline_at(struct python_procs *pp, const struct disc_process *p, uint64_t addr,
+			  uint64_t *size)
+{
+	uint64_t start, end;
+	const char *name;
+
+	if (sym_cache_lookup_perf_map_range(pp->sym, p->pid, p->nspid, addr, &start, &end, &name) ||
+	    start != addr || strncmp(name, "py::", 4) != 0)
+		return false;
+	*size = end - start;
+	return true;
+}
+
+uint32_t python_procs_trampoline_size(struct python_procs *pp, const struct disc_process *p,
+				      const struct disc_mapping *m)
+{
+	struct python_proc *pr = python_procs_find(pp, p->pid, p->start_ticks);
+	uint64_t size, next;
+
+	/* CPython writes "py::QUALNAME:FILE" for each trampoline it makes,
+	 * from the arena's start, one every stride bytes: the second one
+	 * says which stride (one trampoline alone is not walked through). */
+	if (!pr || pr->gone || pr->types.minor < 12 || !trampoline_at(pp, p, m->start, &size) ||
+	    size < SMOLDER_PY_TRAMPOLINE_MIN || size > SMOLDER_PY_TRAMPOLINE_MAX)
+		return 0;
+	for (uint64_t stride = size; stride <= SMOLDER_PY_TRAMPOLINE_MAX; stride++)
+		if ((stride == size || stride % 8 == 0) &&
+		    trampoline_at(pp, p, m->start + stride, &next) && next == size)
+			return (uint32_t)(stride << 8 | size);
+	return 0;
 }
 
 bool python_proc_in_eval(const struct python_proc *pr, uint64_t addr)

@@ -57,6 +57,12 @@ struct python_proc;
 /* p's interpreter as described, or NULL. */
 struct python_proc *python_procs_find(struct python_procs *pp, int pid, uint64_t start_ticks);
 
+/* The stride << 8 | size of the perf trampolines (python -X perf, 3.12+)
+ * in p's anonymous executable mapping m (SMOLDER_UNWIND_PY_TRAMPOLINE),
+ * when its perf map says m holds them from its start; 0 when it does not. */
+uint32_t python_procs_trampoline_size(struct python_procs *pp, const struct disc_process *p,
+				      const struct disc_mapping *m);
+
 /* True when addr (of the process) is in its evaluation loop. */
 bool python_proc_in_eval(const struct python_proc *pr, uint64_t addr);
 

@@ -304,6 +304,10 @@ static struct unwind_walk_mapping view_mapping(struct stack_copies *c, struct vi
 	struct rows_window *w = &v->windows[v->n_windows];
 	size_t n_elems;
 
+	if (m->first_row == SMOLDER_UNWIND_PY_TRAMPOLINE) {
+		wm.py_trampoline = m->n_rows;
+		return wm;
+	}
 	if (!m->n_rows)
 		return wm;
 	if (in_memory) {

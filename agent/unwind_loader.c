@@ -442,6 +442,23 @@ static bool read_now(const struct unwind_loader *l, const struct disc_process *p
 	return !l->on_demand || file_set_has(&l->wanted, file_id_of(p, m));
 }
 
+/* m as an arena of CPython perf trampolines, into *out, if it is one. */
+static bool py_trampolines(struct unwind_loader *l, const struct disc_process *p,
+			   const struct disc_mapping *m, struct smolder_unwind_mapping *out)
+{
+	uint32_t size;
+
+	if (!l->python || m->perms[2] != 'x' || (m->path && m->path[0]))
+		return false;
+	size = python_procs_trampoline_size(l->python, p, m);
+	if (!size)
+		return false;
+	*out = (struct smolder_unwind_mapping){ .start = m->start, .end = m->end, .bias = m->start,
+						.first_row = SMOLDER_UNWIND_PY_TRAMPOLINE,
+						.n_rows = size };
+	return true;
+}
+
 /* p's mappings as the walk sees them, into up, loading the tables of
  * its files; refs takes a reference on each table. rows (NULL: not
  * wanted): each mapping's rows in the agent's memory. */
@@ -464,6 +481,8 @@ static void build_proc(struct unwind_loader *l, const struct disc_process *p,
 			refs->pending = true;
 		} else if (is_vdso(m)) {
 			map_vdso(l, m, out, refs, r);
+		} else if (py_trampolines(l, p, m, out)) {
+			/* walked by rule, no rows */
 		} else {
 			continue;
 		}
@@ -568,6 +587,8 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 
 	if (!up)
 		return;
+	/* First: an interpreter's perf trampolines are walked by rule. */
+	python_procs_publish(l->python, p);
 	build_proc(l, p, up, &refs, NULL);
 	/* The new references before the old ones go: a table both map is
 	 * not evicted in between. */
@@ -596,7 +617,6 @@ void unwind_loader_publish(struct unwind_loader *l, const struct disc_process *p
 	else
 		bpf_map_update_elem(l->procs_fd, &tgid, up, BPF_ANY);
 	free(up);
-	python_procs_publish(l->python, p);
 }
 
 void unwind_loader_retry(struct unwind_loader *l, struct disc_table *disc)

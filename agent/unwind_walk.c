@@ -281,6 +281,25 @@ static bool step_ends(const struct walk_state *st, int step, unsigned int *end)
 	return true;
 }
 
+/* step_py_trampoline and py_trampoline_cfa: one frame through a CPython
+ * perf trampoline. */
+static int step_py_trampoline(struct walk_state *st, const struct unwind_walk_mapping *m,
+			      uint64_t pc)
+{
+	uint64_t size = m->py_trampoline & 0xff, stride = m->py_trampoline >> 8, off, cfa, ra;
+
+	if (size < SMOLDER_PY_TRAMPOLINE_MIN || stride < size || stride > SMOLDER_PY_TRAMPOLINE_MAX)
+		return SMOLDER_UNWIND_END_BAD_FRAME;
+	off = (pc - m->start) % stride;
+	cfa = st->sp + (off + 7 >= size && off + 1 < size ? 16 : 8);
+	if (!read_user_u64(st, cfa - 8, &ra))
+		return SMOLDER_UNWIND_END_READ;
+	st->interrupted = false;
+	st->ip = ra;
+	st->sp = cfa;
+	return -1;
+}
+
 /* One frame: walk_one, with push_frame's check of room done by the caller. */
 static int walk_one(struct walk_state *st)
 {
@@ -290,6 +309,8 @@ static int walk_one(struct walk_state *st)
 	uint64_t pc = st->interrupted ? st->ip : st->ip - 1;
 
 	m = find_mapping(st, st->ip);
+	if (m && m->py_trampoline)
+		return step_py_trampoline(st, m, pc);
 	if (m && m->n_rows && (m->rows || (m->elems && m->n_elems >= m->n_rows)) &&
 	    find_row(m, pc - m->bias, &r))
 		return step_row(st, &r);

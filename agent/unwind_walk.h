@@ -35,6 +35,9 @@ struct unwind_walk_mapping {
 	const union smolder_unwind_elem *elems;
 	size_t n_rows;
 	size_t n_elems;
+	/* Nonzero: an arena of CPython perf trampolines, their stride << 8
+	 * | their size (SMOLDER_UNWIND_PY_TRAMPOLINE), no rows. */
+	uint32_t py_trampoline;
 };
 
 /* A copy of user memory: bytes[i] is the byte at address base + i. */

@@ -317,6 +317,30 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	return -1;
 }
 
+/* The CFA's distance from rsp at byte off of a perf trampoline of size
+ * bytes (unwind.h): 16 from the call (size - 7) to the ret (size - 1). */
+static __always_inline __u64 py_trampoline_cfa(__u64 off, __u64 size)
+{
+	return off + 7 >= size && off + 1 < size ? 16 : 8;
+}
+
+/* One frame through a CPython perf trampoline; -1 to go on. */
+static __always_inline int step_py_trampoline(struct walk_state *st,
+					      const struct smolder_unwind_mapping *m, __u64 pc)
+{
+	__u64 size = m->n_rows & 0xff, stride = m->n_rows >> 8, cfa, ra;
+
+	if (size < SMOLDER_PY_TRAMPOLINE_MIN || stride < size || stride > SMOLDER_PY_TRAMPOLINE_MAX)
+		return SMOLDER_UNWIND_END_BAD_FRAME;
+	cfa = st->sp + py_trampoline_cfa((pc - m->start) % stride, size);
+	if (read_user_u64(cfa - 8, &ra))
+		return SMOLDER_UNWIND_END_READ;
+	st->interrupted = 0;
+	st->ip = ra;
+	st->sp = cfa;
+	return -1;
+}
+
 /* What stays the same for a whole walk, on the caller's stack: bpf_loop
  * passes its callback a pointer there and nowhere else. */
 struct walk_ctx {
@@ -371,6 +395,8 @@ __noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_un
 	pc = st->interrupted ? st->ip : st->ip - 1;
 	if (proc)
 		m = find_mapping(st, proc, st->ip);
+	if (m && m->first_row == SMOLDER_UNWIND_PY_TRAMPOLINE)
+		return step_ends(st, step_py_trampoline(st, m, pc));
 	if (m && m->n_rows)
 		r = find_row(m->first_row, m->n_rows, pc - m->bias);
 	else if (m && m->first_row == SMOLDER_UNWIND_PENDING)

@@ -138,6 +138,17 @@ _Static_assert(sizeof(union smolder_unwind_elem) == 8, "elements are 8 bytes");
 #define SMOLDER_UNWIND_MAPPINGS_MAX 64
 #define SMOLDER_UNWIND_PROCS_MAX 8192
 #define SMOLDER_UNWIND_PENDING 0xffffffffu
+/* A mapping whose first_row is this is an arena of CPython 3.12+'s perf
+ * trampolines (python -X perf), from the mapping's start, one every
+ * n_rows >> 8 bytes (3.12: back to back; 3.13: 16-byte aligned), each
+ * n_rows & 0xff bytes: `sub $8,%rsp; call *%rcx; add $8,%rsp; ret`, after
+ * an endbr64 where built with CET. They have neither CFI nor a frame
+ * pointer: the CFA is rsp + 16 from the call to the add (the sub done,
+ * the add not), rsp + 8 elsewhere; the return address below it, rbp
+ * untouched. */
+#define SMOLDER_UNWIND_PY_TRAMPOLINE 0xfffffffeu
+#define SMOLDER_PY_TRAMPOLINE_MIN 11
+#define SMOLDER_PY_TRAMPOLINE_MAX 64
 /* Elements of all loaded tables together: the default of
  * --unwind-table-max-bytes (64M) / sizeof(union smolder_unwind_elem). */
 #define SMOLDER_UNWIND_ROWS_DEFAULT (8u << 20)

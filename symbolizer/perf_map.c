@@ -429,8 +429,8 @@ int sym_perf_map_parse(const char *buf, size_t len, struct sym_perf_map **out)
 	return parse_lines(p, end, 0, out);
 }
 
-int sym_perf_map_lookup(const struct sym_perf_map *m, uint64_t addr,
-			const char **name)
+int sym_perf_map_lookup_range(const struct sym_perf_map *m, uint64_t addr, uint64_t *start,
+			      uint64_t *end, const char **name)
 {
 	size_t i;
 
@@ -440,7 +440,17 @@ int sym_perf_map_lookup(const struct sym_perf_map *m, uint64_t addr,
 	if (!i || addr >= m->ranges[i - 1].end)
 		return -ENOENT;
 	*name = m->names + m->ranges[i - 1].name;
+	if (start)
+		*start = m->ranges[i - 1].start;
+	if (end)
+		*end = m->ranges[i - 1].end;
 	return 0;
+}
+
+int sym_perf_map_lookup(const struct sym_perf_map *m, uint64_t addr,
+			const char **name)
+{
+	return sym_perf_map_lookup_range(m, addr, NULL, NULL, name);
 }
 
 void sym_perf_map_get_info(const struct sym_perf_map *m,
@@ -949,6 +959,12 @@ static struct pm_proc *get_proc(struct sym_perf_maps *c, int pid, int nspid)
 int sym_perf_maps_lookup(struct sym_perf_maps *c, int pid, int nspid,
 			 uint64_t addr, const char **name)
 {
+	return sym_perf_maps_lookup_range(c, pid, nspid, addr, NULL, NULL, name);
+}
+
+int sym_perf_maps_lookup_range(struct sym_perf_maps *c, int pid, int nspid, uint64_t addr,
+			       uint64_t *start, uint64_t *end, const char **name)
+{
 	struct pm_proc *p;
 	uint64_t now;
 	int err;
@@ -969,7 +985,7 @@ int sym_perf_maps_lookup(struct sym_perf_maps *c, int pid, int nspid,
 	p->used_ns = now;
 	if (!p->map)
 		return p->err;
-	err = sym_perf_map_lookup(p->map, addr, name);
+	err = sym_perf_map_lookup_range(p->map, addr, start, end, name);
 	if (!err)
 		p->named = true;
 	return err;

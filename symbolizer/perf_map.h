@@ -48,6 +48,9 @@ int sym_perf_map_parse(const char *buf, size_t len, struct sym_perf_map **out);
 /* The name of the range holding addr, valid as long as m. -ENOENT: none. */
 int sym_perf_map_lookup(const struct sym_perf_map *m, uint64_t addr,
 			const char **name);
+/* The same, with the range [*start, *end) (either may be NULL). */
+int sym_perf_map_lookup_range(const struct sym_perf_map *m, uint64_t addr, uint64_t *start,
+			      uint64_t *end, const char **name);
 
 void sym_perf_map_get_info(const struct sym_perf_map *m,
 			   struct sym_perf_map_info *info);
@@ -128,6 +131,8 @@ void sym_perf_maps_free(struct sym_perf_maps *c);
  * no range holds addr; -ENOEXEC or -EPERM: as sym_perf_map_read says;
  * -ENOSPC: the map was refused (SYM_PERF_MAPS_TOTAL_MAX); -EINVAL: pid
  * <= 0. *name is valid until the next sym_perf_maps_trim. */
+int sym_perf_maps_lookup_range(struct sym_perf_maps *c, int pid, int nspid, uint64_t addr,
+			       uint64_t *start, uint64_t *end, const char **name);
 int sym_perf_maps_lookup(struct sym_perf_maps *c, int pid, int nspid,
 			 uint64_t addr, const char **name);
 

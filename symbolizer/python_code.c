@@ -105,7 +105,7 @@ static int read_str(int fd, const struct sym_py_layout *l, const struct sym_py_t
 	int err;
 
 	*out = NULL;
-	err = read_object(fd, addr, t->unicode_type, head, l->unicode_compact_data);
+	err = read_object(fd, addr, t->unicode_type, head, l->unicode_ascii_data);
 	if (err)
 		return err;
 	length = word_at(head, l->unicode_length);
@@ -129,7 +129,8 @@ static int read_str(int fd, const struct sym_py_layout *l, const struct sym_py_t
 			     : kind == 2 ? (uint32_t)(data[2 * i] | data[2 * i + 1] << 8)
 					 : u32_at(data, 4 * i);
 
-		len += put_utf8(s + len, c ? c : 0xfffd); /* no NUL inside a C string */
+		/* No NUL inside a C string, no lone surrogate in UTF-8. */
+		len += put_utf8(s + len, c && (c < 0xd800 || c > 0xdfff) ? c : 0xfffd);
 	}
 	free(data);
 	if (err) {

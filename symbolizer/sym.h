@@ -301,6 +301,9 @@ void sym_cache_fetch(struct sym_cache *c);
  * -ENOENT: no map, or no entry covers addr. */
 int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
 			      uint64_t addr, const char **name);
+/* The same, with the named range [*start, *end). */
+int sym_cache_lookup_perf_map_range(struct sym_cache *c, int pid, int nspid, uint64_t addr,
+				    uint64_t *start, uint64_t *end, const char **name);
 
 /* Names the function offset bytes into a [vdso] mapping at map_start,
  * map_size long (sym_vdso_names_lookup). *name lives as long as c.

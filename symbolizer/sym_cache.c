@@ -1099,7 +1099,13 @@ void sym_cache_trim(struct sym_cache *c)
 int sym_cache_lookup_perf_map(struct sym_cache *c, int pid, int nspid,
 			      uint64_t addr, const char **name)
 {
+	return sym_cache_lookup_perf_map_range(c, pid, nspid, addr, NULL, NULL, name);
+}
+
+int sym_cache_lookup_perf_map_range(struct sym_cache *c, int pid, int nspid, uint64_t addr,
+				    uint64_t *start, uint64_t *end, const char **name)
+{
 	if (!c || !name)
 		return -EINVAL;
-	return sym_perf_maps_lookup(c->perf_maps, pid, nspid, addr, name);
+	return sym_perf_maps_lookup_range(c->perf_maps, pid, nspid, addr, start, end, name);
 }

@@ -3,7 +3,9 @@
 Usage: python_workload.py SECONDS OUT_JSON
 
 Runs for SECONDS of wall-clock time, writes OUT_JSON and exits 0. Standard
-library only; runs unchanged on CPython 3.8 to 3.13.
+library only; runs unchanged on CPython 3.8 to 3.13. With
+PY_WORKLOAD_START_FILE set, it first burns 0.3 s of CPU and waits for that
+file to exist (warm_up), and runs for SECONDS from then.
 
 What a test can rely on:
   * From the start, a second thread runs thread_worker(), which calls
@@ -195,6 +197,21 @@ def hot_line():
     return hits[0]
 
 
+def warm_up():
+    """Burns a moment of CPU, so that a profiler samples (and so learns
+    of) this process, then waits without burning for the file named by
+    $PY_WORKLOAD_START_FILE to exist: a test starts the measured run once
+    the profiler knows every interpreter it started."""
+    start_file = os.environ.get("PY_WORKLOAD_START_FILE")
+    if not start_file:
+        return
+    t0 = time.thread_time()
+    while time.thread_time() - t0 < 0.3:
+        thread_inner()
+    while not os.path.exists(start_file):
+        time.sleep(0.05)
+
+
 def main(argv):
     global _phase_end, _stop, _worker_done
     if len(argv) != 3:
@@ -218,6 +235,7 @@ def main(argv):
         phases.append(("exec_churn", exec_churn, ()))
     spent = dict((name, 0.0) for name, _, _ in phases)
 
+    warm_up()
     start = time.perf_counter()
     _stop = start + seconds
     worker_result = []

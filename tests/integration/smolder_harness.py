@@ -188,12 +188,22 @@ _LINE_RE = re.compile(r"^(\S+) (.*):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
 _MAPPING_RE = re.compile(r"^(\d+): (0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+) ?(.*)$")
 
 
+def _marker(text):
+    """A frame that says something of the stack ("[truncated]", "[python:
+    process gone ...]"), whole, spaces and all; None for a function."""
+    if text.startswith("[") and "]" in text:
+        return text[:text.index("]") + 1]
+    return None
+
+
 def _line_fields(text):
     """(name, file, line) out of "NAME FILE:LINE s=START[(SYSNAME)]";
     (None, None, None) for "??" or nothing."""
     text = text.strip()
     if text in ("", "??"):
         return (None, None, None)
+    if _marker(text):
+        return (_marker(text), None, None)
     m = _LINE_RE.match(text)
     if m:
         return (m.group(1), m.group(2), int(m.group(3)))
@@ -205,6 +215,8 @@ def _function_name(text):
     text = text.strip()
     if text in ("", "??"):
         return None
+    if _marker(text):
+        return _marker(text)
     m = _LINE_RE.match(text)
     if m:
         return m.group(1)

@@ -10,6 +10,9 @@ CPU per function) at once:
      libpython3.X.so, with DWARF), with the exec/compile churn phase on;
   2. the same interpreters with a copy of their libpython stripped of DWARF
      and .symtab (LD_LIBRARY_PATH; DWARF must not be what makes it work),
+     3.12 and 3.13 with -X perf (their frames run through trampolines in
+     anonymous memory with neither CFI nor frame pointer: walked through,
+     no stack ends in an unwind error),
      Debian's static, stripped /usr/bin/python3.11, and a copy of it whose
      Py_Version says 3.14: a version the agent cannot read.
 For each interpreter that can be read, in its profile (its own service,
@@ -207,16 +210,23 @@ def check_churn(service, samples):
 def check_frames(service, samples):
     total = h.count(samples)
     # Under exec_churn, code objects are freed at once: see check_churn.
+    # A process's last moments (its shutdown) may be sampled after it
+    # exited: frames first seen then say the process was gone.
     unnamed = sum(s.count for s in samples
                   if "exec_churn" not in {f.name for f in python_frames(s)}
                   and any(is_python(f) and (f.name or "").startswith("[python:")
-                          for f in s.frames))
+                          and "process gone" not in f.name for f in s.frames))
+    gone = sum(s.count for s in samples
+               if any(is_python(f) and "process gone" in (f.name or "") for f in s.frames))
+    if gone > 0.03 * total:
+        h.fail("%s: %d of %d samples have Python frames unnamed as their process was gone"
+               % (service, gone, total))
     for s in samples:
         for f in python_frames(s):
             if (f.name or "").startswith("[python:"):
                 continue
             # exec'd source has a pseudo file such as <churn>
-            source = (f.file or "").endswith(".py") or re.fullmatch(r"<\w+>", f.file or "")
+            source = (f.file or "").endswith(".py") or re.fullmatch(r"<[^<>]+>", f.file or "")
             if not source or not f.line or f.line <= 0:
                 h.fail("%s: a Python frame without a .py file and line: %s %r:%r"
                        % (service, f.name, f.file, f.line))
@@ -226,7 +236,23 @@ def check_frames(service, samples):
                                                                         total))
 
 
-def check_interpreter(r, service, minor, workload, measured, churn):
+def check_whole(service, samples):
+    """Stacks through -X perf's trampolines are walked through: none ends
+    in an unwind error (a truncated one, 127 native frames deep, may)."""
+    total = h.count(samples)
+    broken = [s for s in samples if s.frames and (s.frames[-1].name or "").startswith("[unwind")]
+    h.log("%s: %d of %d samples end in an unwind error" % (service, h.count(broken), total))
+    if h.count(broken) > 0.02 * total:
+        h.fail("%s: %d of %d samples end in an unwind error: %s"
+               % (service, h.count(broken), total, h.top_stacks(broken)))
+    through = sum(s.count for s in samples
+                  if any((f.name or "").startswith("py::") for f in s.frames))
+    if through < 0.5 * total:
+        h.fail("%s: only %d of %d samples pass through a perf trampoline" % (service, through,
+                                                                            total))
+
+
+def check_interpreter(r, service, minor, workload, measured, churn, xperf=False):
     samples = r.samples(service)
     total = h.count(samples)
     h.log("%s (%s): %d samples" % (service, measured["version"], total))
@@ -241,26 +267,51 @@ def check_interpreter(r, service, minor, workload, measured, churn):
     check_sort_key(service, samples)
     if churn:
         check_churn(service, samples)
+    if xperf:
+        check_whole(service, samples)
 
 
-def run_workloads(smolder, workload, launches, tmp):
-    """Runs every (service, argv, env) of launches at once under one agent;
-    returns the Run and each one's measurements."""
+def walked(outdir, service):
+    """Whether the newest profile of service has Python frames."""
+    d = os.path.join(outdir, service)
+    files = sorted(glob.glob(os.path.join(d, "*.pb.gz")))
+    return bool(files) and any(python_frames(s) for s in h.decode(files[-1], service, 0, 0).samples)
+
+
+def run_workloads(smolder, workload, launches, readable, tmp):
+    """Runs every (service, argv, env) of launches at once under one agent,
+    their measured run started once the agent walks the Python frames of
+    the services `readable`; returns the Run (its profiles those of the
+    intervals begun after that) and each one's measurements."""
     outs = {}
+    start_file = os.path.join(tmp, "start")
     with sr.SystemAgent(smolder, upload_interval=INTERVAL) as agent:
         agent.start()
         procs = []
         for service, argv, env in launches:
             out = os.path.join(tmp, service + ".json")
             outs[service] = out
+            env = dict(env, PY_WORKLOAD_START_FILE=start_file)
             procs.append((service, subprocess.Popen(argv + [workload, str(SECONDS), out],
                                                     env=env, stdout=subprocess.DEVNULL)))
+        # The agent describes a process once it has read its interpreter's
+        # file: samples before are native only, and are not what is tested.
+        for _ in range(10):
+            agent.next_interval()
+            waiting = [s for s in readable if not walked(agent.run.outdir, s)]
+            if not waiting:
+                break
+        else:
+            h.fail("no Python frames in the profiles of %s after 10 intervals" % waiting)
+        started = time.time()
+        open(start_file, "w").close()
         for service, p in procs:
             if p.wait(SECONDS + 120) != 0:
                 h.fail("%s exited with status %d" % (service, p.returncode))
         agent.wait_written(time.time())
         r = agent.stop()
     sr.check_output(r)
+    r.profiles = [p for p in r.profiles if p.start >= started]
     measured = {}
     for service, out in outs.items():
         with open(out) as f:
@@ -322,7 +373,8 @@ def test(smolder, workload):
         # 1. As installed, with the churn of code objects.
         churn = dict(base, PY_WORKLOAD_CHURN="1")
         launches = [("python3.%d" % m, [pythons[m]], churn) for m in MINORS]
-        r, measured = run_workloads(smolder, workload, launches, tmp)
+        r, measured = run_workloads(smolder, workload, launches,
+                                    [service for service, _, _ in launches], tmp)
         for m in MINORS:
             s = "python3.%d" % m
             check_interpreter(r, s, m, workload, measured[s], churn=True)
@@ -333,14 +385,18 @@ def test(smolder, workload):
             if m == 11:
                 continue  # the service python3.11 is Debian's here
             env = dict(base, LD_LIBRARY_PATH=stripped_libpython(pythons[m], m, tmp))
-            launches.append(("python3.%d" % m, [pythons[m]], env))
+            # 3.12+: through -X perf's trampolines, too
+            launches.append(("python3.%d" % m, [pythons[m]] + (["-X", "perf"] if m >= 12 else []),
+                             env))
         launches.append(("python3.11", ["/usr/bin/python3.11"], base))
         launches.append(("python3.14", [fake_314(tmp)], base))
-        r, measured = run_workloads(smolder, workload, launches, tmp)
+        r, measured = run_workloads(smolder, workload, launches,
+                                    [service for service, _, _ in launches[:-1]], tmp)
         for service in measured:
             m = int(service.split(".")[1])
             if m != 14:
-                check_interpreter(r, service, m, workload, measured[service], churn=False)
+                check_interpreter(r, service, m, workload, measured[service], churn=False,
+                                  xperf=m >= 12)
         fake = r.samples("python3.14")
         if h.count(fake) < 100:
             h.fail("python3.14: only %d samples" % h.count(fake))
