@@ -141,18 +141,40 @@ static int read_python(struct interval_ctx *ctx, const struct sampler_drain *d,
 	return n > 0 ? n : 0;
 }
 
-/* The Python frames py[0..np) added to b and put into the user frames
+/* The frame that ends a Python walk that did not reach the thread's first
+ * frame, or NULL. */
+static const char *python_end_marker(unsigned int end)
+{
+	switch (end) {
+	case SMOLDER_PY_END_WHOLE:
+		return NULL;
+	case SMOLDER_PY_END_TRUNCATED:
+		return "[python: truncated]";
+	}
+	return "[python: frame not readable]";
+}
+
+/* The Python frames py[0..np) added to b (with a marker after the
+ * outermost when their walk ended early) and put into the user frames
  * ids[0..nu) (at ips) where they belong; returns the user frames' new
- * count. */
+ * count. py has room for one more frame. */
 static int add_python(struct interval_ctx *ctx, struct python_proc *pr, struct pprof_builder *b,
-		      const struct smolder_py_frame *py, int np, uint64_t samples,
+		      struct smolder_py_frame *py, int np, unsigned int end, uint64_t samples,
 		      const uint64_t *ips, uint64_t *ids, int nu, int *err)
 {
-	uint64_t py_ids[SMOLDER_PY_MAX_FRAMES], merged[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES];
+	uint64_t py_ids[SMOLDER_PY_MAX_FRAMES + 1], merged[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES + 1];
 	struct python_frames_unnamed unnamed = { 0 };
+	const char *marker = python_end_marker(end);
 	size_t n;
 
 	*err = python_frames_add(pr, b, py, (size_t)np, samples, &unnamed, py_ids);
+	/* The marker closes the outermost evaluation loop's frames. */
+	if (!*err && marker) {
+		*err = frames_add_marker(b, marker, &py_ids[np]);
+		py[np] = (struct smolder_py_frame){ .tag = SMOLDER_PY_TAG_ENTRY };
+		py[np - 1].tag &= ~(uint32_t)SMOLDER_PY_TAG_ENTRY;
+		np++;
+	}
 	if (*err)
 		return nu;
 	counters_add(ctx->counters, CTR_PYTHON_UNNAMED_GONE, unnamed.gone);
@@ -170,8 +192,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 				 struct profile_set *set)
 {
 	const struct smolder_count_key *k = &e->key;
-	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES + 1];
-	struct smolder_py_frame py[SMOLDER_PY_MAX_FRAMES];
+	uint64_t ips[MAX_FRAMES], ids[MAX_FRAMES + SMOLDER_PY_MAX_FRAMES + 2];
+	struct smolder_py_frame py[SMOLDER_PY_MAX_FRAMES + 1];
 	struct python_proc *pr = NULL;
 	struct pprof_builder *b;
 	unsigned int end = SMOLDER_UNWIND_END_STOP, py_end;
@@ -214,7 +236,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		    : NULL;
 	nframes = nk + nu;
 	if (!err && np)
-		nframes = nk + add_python(ctx, pr, b, py, np, e->count, ips + nk, ids + nk, nu, &err);
+		nframes = nk + add_python(ctx, pr, b, py, np, py_end, e->count, ips + nk, ids + nk,
+					  nu, &err);
 	if (!err && marker) {
 		err = frames_add_marker(b, marker, &ids[nframes]);
 		counters_add(ctx->counters, unwind_end_counter(end), e->count);

@@ -13,8 +13,9 @@ CPU per function) at once:
      3.12 and 3.13 with -X perf (their frames run through trampolines in
      anonymous memory with neither CFI nor frame pointer: walked through,
      no stack ends in an unwind error),
-     Debian's static, stripped /usr/bin/python3.11, and a copy of it whose
-     Py_Version says 3.14: a version the agent cannot read.
+     Debian's static, stripped /usr/bin/python3.11 (its debug file from
+     python3.11-dbg installed), a copy of it no debug file matches, and a
+     copy whose Py_Version says 3.14: a version the agent cannot read.
 For each interpreter that can be read, in its profile (its own service,
 python3.X), decoded by `go tool pprof -raw`:
   - each phase function's share of the process's samples is within 5 pp of
@@ -364,6 +365,35 @@ def fake_314(tmp):
     return path
 
 
+def section(path, name):
+    """(file offset, size) of section name of ELF file path (readelf)."""
+    out = subprocess.run(["readelf", "-S", "-W", path], check=True, capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        f = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)",
+                     line)
+        if f and f.group(1) == name:
+            return int(f.group(2), 16), int(f.group(3), 16)
+    h.fail("%s has no %s" % (path, name))
+
+
+def without_debug_file(tmp):
+    """A copy of Debian's python3.11 that no debug file matches: its
+    build-id and its .gnu_debuglink CRC changed, so python3.11-dbg's file is
+    found neither by build-id nor by name."""
+    path = os.path.join(tmp, "python3.11-nodbg")
+    shutil.copy("/usr/bin/python3.11", path)
+    note, _ = section(path, ".note.gnu.build-id")
+    link, size = section(path, ".gnu_debuglink")
+    with open(path, "r+b") as f:
+        for at in (note + 16, link + size - 4):  # the build-id's first byte, the CRC's
+            f.seek(at)
+            b = f.read(1)
+            f.seek(at)
+            f.write(bytes([b[0] ^ 0xff]))
+    return path
+
+
 def test(smolder, workload):
     tmp = tempfile.mkdtemp(prefix="smolder-it-python-")
     try:
@@ -389,14 +419,25 @@ def test(smolder, workload):
             launches.append(("python3.%d" % m, [pythons[m]] + (["-X", "perf"] if m >= 12 else []),
                              env))
         launches.append(("python3.11", ["/usr/bin/python3.11"], base))
+        launches.append(("python3.11-nodbg", [without_debug_file(tmp)], base))
         launches.append(("python3.14", [fake_314(tmp)], base))
         r, measured = run_workloads(smolder, workload, launches,
                                     [service for service, _, _ in launches[:-1]], tmp)
         for service in measured:
-            m = int(service.split(".")[1])
+            m = int(re.match(r"python3\.(\d+)", service).group(1))
             if m != 14:
                 check_interpreter(r, service, m, workload, measured[service], churn=False,
                                   xperf=m >= 12)
+        # The interpreter's own frames: named from python3.11-dbg's DWARF
+        # (file and line) where it is found, from .dynsym alone where not.
+        for service, exe, dwarf in (("python3.11", "/usr/bin/python3.11", True),
+                                    ("python3.11-nodbg", "python3.11-nodbg", False)):
+            own = [f for s in r.samples(service) for f in s.frames
+                   if f.mapping is not None and f.mapping.file.endswith(exe) and f.name]
+            lined = sum(1 for f in own if f.file)
+            h.log("%s: %d of %d interpreter frames with a file" % (service, lined, len(own)))
+            if not own or (lined < 0.5 * len(own) if dwarf else lined):
+                h.fail("%s: %d of %d interpreter frames have a file" % (service, lined, len(own)))
         fake = r.samples("python3.14")
         if h.count(fake) < 100:
             h.fail("python3.14: only %d samples" % h.count(fake))
