@@ -64,9 +64,11 @@ static int read_object(int fd, uint64_t addr, uint64_t type, uint8_t *buf, size_
 	return err;
 }
 
-/* Appends code point c as UTF-8. */
+/* Appends code point c as UTF-8: U+FFFD for a surrogate or past U+10FFFF. */
 static size_t put_utf8(char *out, uint32_t c)
 {
+	if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		c = 0xfffd;
 	if (c < 0x80) {
 		out[0] = (char)c;
 		return 1;
@@ -82,8 +84,6 @@ static size_t put_utf8(char *out, uint32_t c)
 		out[2] = (char)(0x80 | (c & 0x3f));
 		return 3;
 	}
-	if (c > 0x10ffff)
-		c = 0xfffd;
 	out[0] = (char)(0xf0 | (c >> 18));
 	out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
 	out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
@@ -129,8 +129,7 @@ static int read_str(int fd, const struct sym_py_layout *l, const struct sym_py_t
 			     : kind == 2 ? (uint32_t)(data[2 * i] | data[2 * i + 1] << 8)
 					 : u32_at(data, 4 * i);
 
-		/* No NUL inside a C string, no lone surrogate in UTF-8. */
-		len += put_utf8(s + len, c && (c < 0xd800 || c > 0xdfff) ? c : 0xfffd);
+		len += put_utf8(s + len, c ? c : 0xfffd); /* no NUL inside a C string */
 	}
 	free(data);
 	if (err) {
