@@ -80,6 +80,7 @@ const struct counter_def counter_defs[CTR__COUNT] = {
 	[CTR_PYTHON_PROCESSES] = { "python_processes", "Python processes whose frames are walked (CPython 3.8 to 3.13)", 1 },
 	[CTR_PYTHON_UNSUPPORTED] = { "python_unsupported", "Python processes of a version or build whose frames smolder cannot read (3.14+, free-threaded): native frames only", 0 },
 	[CTR_PYTHON_SAMPLES] = { "python_samples", "samples with Python frames", 0 },
+	[CTR_PYTHON_UNDESCRIBED] = { "python_undescribed", "samples of a process that maps a Python interpreter the agent had not read yet (its first moments): native frames only", 0 },
 	[CTR_PYTHON_NO_FRAMES] = { "python_no_frames", "samples of a Python process's thread that had no Python frames (not running Python, or not in the interpreter's thread list)", 0 },
 	[CTR_PYTHON_DROPPED] = { "python_dropped", "samples whose Python frames found no room in BPF's map: native frames only", 0 },
 	[CTR_PYTHON_TRUNCATED] = { "python_truncated", "samples whose Python stack was deeper than 127 frames: the outermost are left out", 0 },

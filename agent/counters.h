@@ -89,6 +89,7 @@ enum counter_id {
 	CTR_PYTHON_PROCESSES,     /* gauge: Python processes whose frames are walked */
 	CTR_PYTHON_UNSUPPORTED,   /* Python processes of a version or build not read: native frames */
 	CTR_PYTHON_SAMPLES,       /* samples with Python frames */
+	CTR_PYTHON_UNDESCRIBED,   /* samples of a Python process not read yet: native frames */
 	CTR_PYTHON_NO_FRAMES,     /* samples of a Python process's thread with none (not in Python) */
 	CTR_PYTHON_DROPPED,       /* ... whose Python frames found no room in BPF: native frames */
 	CTR_PYTHON_TRUNCATED,     /* ... whose Python stack passed SMOLDER_PY_MAX_FRAMES */

@@ -212,6 +212,9 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		return CTR_LOST_STACK_READ;
 	if (v->p && !v->p->kernel_thread)
 		np = read_python(ctx, d, e, &pr, py, &py_end);
+	if (ctx->python && v->p && !v->p->kernel_thread && !pr &&
+	    python_procs_undescribed(ctx->python, v->p))
+		counters_add(ctx->counters, CTR_PYTHON_UNDESCRIBED, e->count);
 	if (np && py_end == SMOLDER_PY_END_TRUNCATED)
 		counters_add(ctx->counters, CTR_PYTHON_TRUNCATED, e->count);
 	else if (np && py_end == SMOLDER_PY_END_READ)

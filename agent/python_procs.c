@@ -369,6 +369,18 @@ static bool trampoline_at(struct python_procs *pp, const struct disc_process *p,
 	return true;
 }
 
+bool python_procs_undescribed(struct python_procs *pp, const struct disc_process *p)
+{
+	size_t at = proc_index(pp, p->pid);
+
+	if (at < pp->n && pp->v[at]->pid == p->pid && pp->v[at]->start_ticks == p->start_ticks)
+		return false;
+	for (size_t i = 0; i < p->maps.n; i++)
+		if (python_file_name(&p->maps.v[i]))
+			return true;
+	return false;
+}
+
 uint32_t python_procs_trampoline_size(struct python_procs *pp, const struct disc_process *p,
 				      const struct disc_mapping *m)
 {

@@ -54,6 +54,11 @@ void python_procs_end_interval(struct python_procs *pp);
 
 struct python_proc;
 
+/* True when p maps a file named like an interpreter (python3.X,
+ * libpython3.X.so) that has not been read yet, so p is not walked: its
+ * samples have native frames only (python_undescribed). */
+bool python_procs_undescribed(struct python_procs *pp, const struct disc_process *p);
+
 /* p's interpreter as described, or NULL. */
 struct python_proc *python_procs_find(struct python_procs *pp, int pid, uint64_t start_ticks);
 
