@@ -19,7 +19,8 @@ CPU per function) at once:
 For each interpreter that can be read, in its profile (its own service,
 python3.X), decoded by `go tool pprof -raw`:
   - each phase function's share of the process's samples is within 5 pp of
-    the script's own measurement, the worker thread's too;
+    the script's own measurement (or 3 standard deviations of the share
+    in that many samples, where more), the worker thread's too;
   - >= 95% of samples reach <module> (main thread) or the thread's entry
     (_bootstrap);
   - a sample in recurse_leaf has exactly 30 recurse frames above it;
@@ -40,6 +41,7 @@ python_unsupported counter.
 import collections
 import json
 import glob
+import math
 import os
 import re
 import shutil
@@ -51,7 +53,7 @@ import time
 import smolder_harness as h
 import system_run as sr
 
-SECONDS = 24
+SECONDS = 28
 INTERVAL = "6s"
 MINORS = (8, 9, 10, 11, 12, 13)
 SHARE_PP = 5.0
@@ -93,9 +95,15 @@ def check_shares(service, minor, samples, measured):
         names = frame_names(minor, phase)
         got = sum(s.count for s in samples if names & {f.name for f in python_frames(s)})
         expect_pct, got_pct = 100.0 * secs / cpu, 100.0 * got / total
-        h.log("%s: %-18s %5.1f%% of samples, measured %5.1f%%" % (service, phase, got_pct,
-                                                                   expect_pct))
-        if abs(got_pct - expect_pct) > SHARE_PP:
+        # 5 pp, or three standard deviations of a share counted in this
+        # many samples where that is more (a run of 9 interpreters on 2
+        # CPUs gives each some 400): never a bound a fair count misses by
+        # chance once a day.
+        p = secs / cpu
+        tol = max(SHARE_PP, 300.0 * math.sqrt(p * (1 - p) / total))
+        h.log("%s: %-18s %5.1f%% of samples, measured %5.1f%% (within %.1f pp)"
+              % (service, phase, got_pct, expect_pct, tol))
+        if abs(got_pct - expect_pct) > tol:
             h.fail("%s: %s has %.1f%% of samples, the script measured %.1f%%; top stacks: %s"
                    % (service, phase, got_pct, expect_pct, h.top_stacks(samples)))
 
@@ -257,7 +265,7 @@ def check_interpreter(r, service, minor, workload, measured, churn, xperf=False)
     samples = r.samples(service)
     total = h.count(samples)
     h.log("%s (%s): %d samples" % (service, measured["version"], total))
-    if total < 300:
+    if total < 200:
         h.fail("%s: only %d samples (services: %s)" % (service, total, h.services(r)))
     check_frames(service, samples)
     check_roots(service, samples)
