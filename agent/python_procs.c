@@ -210,6 +210,36 @@ static void warn_unsupported(struct python_procs *pp, unsigned int minor, bool f
 			 path);
 }
 
+static uint16_t span_end(uint16_t field, uint16_t size, uint16_t end)
+{
+	return field != SMOLDER_PY_FIELD_NONE && field + size > end ? field + size : end;
+}
+
+/* What the walk reads of a frame and of a code object at once (see
+ * smolder_py_offsets); false when the fields lie too far apart. */
+static bool read_spans(struct smolder_py_offsets *w)
+{
+	uint16_t lasti = w->lasti <= SMOLDER_PY_LASTI_UNITS ? 4 : 8;
+	uint16_t frame = 0, from = w->code_firstlineno, end;
+
+	frame = span_end(w->frame_back, 8, frame);
+	frame = span_end(w->frame_code, 8, frame);
+	frame = span_end(w->frame_lasti, lasti, frame);
+	frame = span_end(w->frame_owner, 1, frame);
+	frame = span_end(w->frame_is_entry, 1, frame);
+	from = w->code_name < from ? w->code_name : from;
+	from = w->code_filename < from ? w->code_filename : from;
+	end = span_end(w->code_firstlineno, 4, 0);
+	end = span_end(w->code_name, 8, end);
+	end = span_end(w->code_filename, 8, end);
+	if (frame > SMOLDER_PY_READ_MAX || end - from > SMOLDER_PY_READ_MAX - 8)
+		return false;
+	w->frame_read = frame;
+	w->code_read_from = from;
+	w->code_read = end - from;
+	return true;
+}
+
 /* The walk's offsets from 3.13's own account of its layout (into *walk),
  * and the naming table checked against it: false when the two disagree
  * (a build we do not know), or for a free-threaded build. */
@@ -268,6 +298,8 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 	layout = major == 3 && !free_threaded ? sym_py_layout_find(major, minor) : NULL;
 	walk = layout ? layout->walk : (struct smolder_py_offsets){ 0 };
 	if (layout && py->has_debug_offsets && !offsets_from_debug(&py->debug_offsets, layout, &walk))
+		layout = NULL;
+	if (layout && !read_spans(&walk))
 		layout = NULL;
 	if (!layout) {
 		warn_unsupported(pp, major == 3 ? minor : 0, free_threaded, m->path);

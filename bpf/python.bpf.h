@@ -32,6 +32,8 @@ struct py_walk_state {
 	__u32 pad;
 	__u64 frame;                 /* the next frame to record */
 	__u64 hash;
+	__u8 frame_block[SMOLDER_PY_READ_MAX]; /* a frame's fields, read at once */
+	__u8 code_block[SMOLDER_PY_READ_MAX];  /* a code object's, likewise */
 	struct smolder_py_stack stack;
 };
 
@@ -83,44 +85,68 @@ static long py_thread_one(__u64 index, void *ctx)
 	return py_loop_result(smolder_py_find_thread(*(struct py_walk_state **)ctx));
 }
 
-/* The byte offset of the frame's instruction, or SMOLDER_PY_INSTR_NONE. */
-static __always_inline __s32 py_frame_instr(const struct py_walk_state *st, __u64 frame,
+/* A block read's length, 0 when it is none the scratch holds: through
+ * asm, so that clang keeps the 64-bit bounds check the verifier needs. */
+static __always_inline __u64 py_read_len(__u16 want)
+{
+	__u64 len = want;
+
+	asm volatile("" : "+r"(len));
+	return len <= SMOLDER_PY_READ_MAX ? len : 0;
+}
+
+/* The value of the size-byte field at off of a block read, 0 where it
+ * would lie outside the block. */
+static __always_inline __u64 py_field(const __u8 *block, __u32 off, __u32 size)
+{
+	__u64 v = 0;
+
+	if (off > SMOLDER_PY_READ_MAX - 8)
+		return 0;
+	if (size == 8)
+		v = *(const __u64 *)(block + off);
+	else if (size == 4)
+		v = *(const __u32 *)(block + off);
+	else
+		v = block[off];
+	return v;
+}
+
+/* The byte offset of the frame's instruction (its fields in block), or
+ * SMOLDER_PY_INSTR_NONE. */
+static __always_inline __s32 py_frame_instr(const struct py_walk_state *st, const __u8 *block,
 					    __u64 code)
 {
 	const struct smolder_py_offsets *o = &st->proc.off;
-	__u64 p = 0;
-	__s32 lasti = 0;
+	__s32 lasti;
 	__s64 off;
 
 	if (o->lasti == SMOLDER_PY_LASTI_BYTES || o->lasti == SMOLDER_PY_LASTI_UNITS) {
-		if (bpf_probe_read_user(&lasti, sizeof(lasti), (const void *)(frame + o->frame_lasti)))
-			return SMOLDER_PY_INSTR_NONE;
+		lasti = (__s32)py_field(block, o->frame_lasti, 4);
 		if (lasti < 0 || lasti >= (1 << 29))
 			return SMOLDER_PY_INSTR_NONE;
 		return o->lasti == SMOLDER_PY_LASTI_UNITS ? lasti * 2 : lasti;
 	}
-	if (py_read_ptr(frame + o->frame_lasti, &p))
-		return SMOLDER_PY_INSTR_NONE;
-	off = (__s64)(p - (code + o->code_adaptive));
+	off = (__s64)(py_field(block, o->frame_lasti, 8) - (code + o->code_adaptive));
 	if (off < 0 || off >= (1 << 30))
 		return SMOLDER_PY_INSTR_NONE;
 	return (__s32)off;
 }
 
 /* A tag of the code object: what tells it from another one that later
- * takes its memory. 0 when it cannot be read. */
-static __always_inline __u32 py_code_tag(const struct py_walk_state *st, __u64 code)
+ * takes its memory (see python_code.c's sym_py_code_tag). 0 when it cannot
+ * be read. */
+static __always_inline __u32 py_code_tag(struct py_walk_state *st, __u64 code)
 {
 	const struct smolder_py_offsets *o = &st->proc.off;
-	__u64 name = 0, file = 0, h = FNV_OFFSET;
-	__s32 first = 0;
+	__u32 from = o->code_read_from;
+	__u64 len = py_read_len(o->code_read), h = FNV_OFFSET;
 
-	if (bpf_probe_read_user(&first, sizeof(first), (const void *)(code + o->code_firstlineno)) ||
-	    py_read_ptr(code + o->code_name, &name) || py_read_ptr(code + o->code_filename, &file))
+	if (!len || bpf_probe_read_user(st->code_block, len, (const void *)(code + from)))
 		return 0;
-	h = (h ^ (__u64)(__u32)first) * FNV_PRIME;
-	h = (h ^ name) * FNV_PRIME;
-	h = (h ^ file) * FNV_PRIME;
+	h = (h ^ py_field(st->code_block, o->code_firstlineno - from, 4)) * FNV_PRIME;
+	h = (h ^ py_field(st->code_block, o->code_name - from, 8)) * FNV_PRIME;
+	h = (h ^ py_field(st->code_block, o->code_filename - from, 8)) * FNV_PRIME;
 	return (__u32)(h ^ (h >> 32)) & ~SMOLDER_PY_TAG_ENTRY;
 }
 
@@ -139,8 +165,9 @@ __noinline int smolder_py_walk_frame(struct py_walk_state *st)
 {
 	const struct smolder_py_offsets *o;
 	struct smolder_py_frame *f;
-	__u64 frame, code = 0, back = 0;
+	__u64 frame, code;
 	__u8 owner = 0, entry = 0;
+	__u64 len;
 	__u32 n;
 
 	if (!st)
@@ -152,16 +179,15 @@ __noinline int smolder_py_walk_frame(struct py_walk_state *st)
 		py_mark_entry(st);
 		return 1;
 	}
-	if (py_read_ptr(frame + o->frame_back, &back) || py_read_ptr(frame + o->frame_code, &code)) {
+	len = py_read_len(o->frame_read);
+	if (!len || bpf_probe_read_user(st->frame_block, len, (const void *)frame)) {
 		st->stack.end = SMOLDER_PY_END_READ;
 		return 1;
 	}
-	st->frame = back;
-	if (o->frame_owner != SMOLDER_PY_FIELD_NONE &&
-	    bpf_probe_read_user(&owner, sizeof(owner), (const void *)(frame + o->frame_owner))) {
-		st->stack.end = SMOLDER_PY_END_READ;
-		return 1;
-	}
+	st->frame = py_field(st->frame_block, o->frame_back, 8);
+	code = py_field(st->frame_block, o->frame_code, 8);
+	if (o->frame_owner != SMOLDER_PY_FIELD_NONE)
+		owner = (__u8)py_field(st->frame_block, o->frame_owner, 1);
 	/* A shim a C caller pushed where an evaluation loop began (3.12+):
 	 * the frames recorded since the last one are that loop's. */
 	if (owner == SMOLDER_PY_OWNED_BY_CSTACK) {
@@ -174,12 +200,12 @@ __noinline int smolder_py_walk_frame(struct py_walk_state *st)
 		return 1;
 	}
 	if (o->frame_is_entry != SMOLDER_PY_FIELD_NONE)
-		bpf_probe_read_user(&entry, sizeof(entry), (const void *)(frame + o->frame_is_entry));
+		entry = (__u8)py_field(st->frame_block, o->frame_is_entry, 1);
 	else if (o->frame_owner == SMOLDER_PY_FIELD_NONE)
 		entry = 1; /* before 3.11, each frame is an evaluation loop of its own */
 	f = &st->stack.frames[n];
 	f->code = code;
-	f->instr = py_frame_instr(st, frame, code);
+	f->instr = py_frame_instr(st, st->frame_block, code);
 	f->tag = py_code_tag(st, code) | (entry ? SMOLDER_PY_TAG_ENTRY : 0);
 	st->stack.len = n + 1;
 	st->hash = (st->hash ^ code) * FNV_PRIME;

@@ -54,7 +54,17 @@ struct smolder_py_offsets {
 	__u16 code_filename;        /* PyCodeObject.co_filename */
 	__u8 lasti;                 /* enum smolder_py_lasti */
 	__u8 pad;
+	/* What the walk reads at once (one read is most of a read's cost):
+	 * a frame's first frame_read bytes, which hold every frame field
+	 * above; code_read bytes of a code object from code_read_from, which
+	 * hold co_firstlineno, co_name and co_filename. Each at most
+	 * SMOLDER_PY_READ_MAX, the fields within. */
+	__u16 frame_read;
+	__u16 code_read_from;
+	__u16 code_read;
 };
+
+#define SMOLDER_PY_READ_MAX 128
 
 /* _PyInterpreterFrame.owner's values (3.11+): a frame a C function pushed
  * to mark where an evaluation loop began (3.12+), not Python code. */
