@@ -348,7 +348,7 @@ elif mode == "system":
                        100.0 * (got_perf - pexpect) / pexpect if pexpect else 0))
     print("\n".join(rows))
     keys = ("samples_taken", "samples_profiled", "samples_filtered", "python_samples",
-            "python_no_frames", "python_dropped", "python_truncated", "python_error_read",
+            "python_undescribed", "python_no_frames", "python_dropped", "python_truncated", "python_error_read",
             "python_unnamed_gone", "python_unnamed_stale", "python_unnamed_late",
             "python_unsupported", "stack_copies_sent", "stack_copies_used",
             "stack_copies_dropped", "symbol_late")
@@ -480,7 +480,7 @@ ${ROWS}
 
 - Agent counters (whole machine, all intervals): ${COUNTERS}
 - Samples by service (python_processes above 20, or services the load has not, are someone else's): ${SERVICES}
-- A sample of a Python process taken before the agent has put the process in BPF's py_procs (with its unwind tables, once the parser worker has read the interpreter) gets native frames only (from its stack copy, stack_copies_used, if its tables were not loaded either), and no python_* counter counts it: the "without" column, mostly in the first interval.
+- A sample of a Python process taken before the agent has put the process in BPF's py_procs (with its unwind tables, once the parser worker has read the interpreter) gets native frames only (from its stack copy, stack_copies_used, if its tables were not loaded either), counted as python_undescribed: the "without" column, mostly in the first interval.
 - The agent ran ${WINDOW} s from \`sampling started\` to its last counters line, where --duration ${SECS}s counts from that first line too: the rest is its loop seeing the end late (busy with the new processes, waiting on the parser worker) and the last interval's naming.
 EOF
 if [[ -n ${BENCH_KEEP:-} ]]; then
