@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "python_frames.h"
+#include "python_interleave.h"
 
 static const char *unnamed_name(int err, struct python_frames_unnamed *u, uint64_t samples)
 {
@@ -58,12 +59,9 @@ int python_frames_add(struct python_proc *pr, struct pprof_builder *b,
 	return err;
 }
 
-/* The end (exclusive) of the evaluation loop's frames that start at i. */
-static size_t group_end(const struct smolder_py_frame *py, size_t np, size_t i)
+static bool in_eval(const void *pr, uint64_t addr)
 {
-	while (i < np && !(py[i].tag & SMOLDER_PY_TAG_ENTRY))
-		i++;
-	return i < np ? i + 1 : np;
+	return python_proc_in_eval(pr, addr);
 }
 
 size_t python_frames_interleave(const struct python_proc *pr, const uint64_t *ips,
@@ -71,19 +69,5 @@ size_t python_frames_interleave(const struct python_proc *pr, const uint64_t *ip
 				const struct smolder_py_frame *py, const uint64_t *py_ids, size_t np,
 				uint64_t *out)
 {
-	size_t n = 0, j = 0;
-
-	for (size_t i = 0; i < nu; i++) {
-		/* A return address is after its call, maybe past the end. */
-		if (j < np && python_proc_in_eval(pr, i ? ips[i] - 1 : ips[i])) {
-			size_t end = group_end(py, np, j);
-
-			while (j < end)
-				out[n++] = py_ids[j++];
-		}
-		out[n++] = native_ids[i];
-	}
-	while (j < np)
-		out[n++] = py_ids[j++];
-	return n;
+	return python_interleave(ips, native_ids, nu, py, py_ids, np, in_eval, pr, out);
 }

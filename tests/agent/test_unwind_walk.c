@@ -575,6 +575,51 @@ static void test_hostile(void)
 	}
 }
 
+/* CPython's perf trampolines (-X perf): an arena, one every 16 bytes, each
+ * `sub $8,%rsp; call *%rcx; add $8,%rsp; ret` (11 bytes): CFA rsp+16 from
+ * the call (byte 4) to the ret (byte 10), rsp+8 elsewhere. */
+#define T_START 0x70000ull
+static void test_py_trampolines(void)
+{
+	struct unwind_walk_mapping m[2] = {
+		maps[0],
+		{ .start = T_START, .end = T_START + 0x1000, .py_trampoline = 16 << 8 | 11 },
+	};
+	struct unwind_walk_memory mem = { BASE, stack, STACK_LEN };
+	uint64_t sp = BASE + 0x100;
+	struct unwind_walk_regs r;
+
+	/* A leaf called from the third trampoline: its return address is the
+	 * add (byte 6), one word under the sub's slot: CFA sp + 16. */
+	reset();
+	put(sp, T_START + 0x26);
+	put(sp + 16, FN(0x1320));
+	r = regs_at(FN(0x1000), sp, 0);
+	EXPECT("through a trampoline", walk_mem(m, 2, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, FN(0x1000), T_START + 0x26, FN(0x1320));
+	/* Sampled in one: at the sub (byte 0) and the ret (byte 10) the
+	 * return address is at sp; at the call (byte 4) one word up. */
+	reset();
+	put(sp, FN(0x1320));
+	put(sp + 8, FN(0x1320));
+	r = regs_at(T_START + 0x10, sp, 0);
+	EXPECT("at the sub", walk_mem(m, 2, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, T_START + 0x10, FN(0x1320));
+	r = regs_at(T_START + 0x1a, sp, 0);
+	EXPECT("at the ret", walk_mem(m, 2, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, T_START + 0x1a, FN(0x1320));
+	reset();
+	put(sp, 0x1234); /* the sub's slot: not a return address */
+	put(sp + 8, FN(0x1320));
+	r = regs_at(T_START + 0x14, sp, 0);
+	EXPECT("at the call", walk_mem(m, 2, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_STOP, T_START + 0x14, FN(0x1320));
+	/* A stride below the size is no arena: the walk ends there. */
+	m[1].py_trampoline = 8 << 8 | 11;
+	EXPECT("stride below size", walk_mem(m, 2, &r, &mem, SMOLDER_MAX_STACK_DEPTH),
+	       SMOLDER_UNWIND_END_BAD_FRAME, T_START + 0x14);
+}
+
 static void run_all(void)
 {
 	test_chain();
@@ -587,6 +632,7 @@ static void run_all(void)
 	test_signal();
 	test_ends();
 	test_hostile();
+	test_py_trampolines();
 }
 
 /* What slim rows refuse: a pc past 32 bits; and a rule index past the
