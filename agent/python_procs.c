@@ -273,6 +273,29 @@ static bool offsets_from_debug(const struct sym_py_debug_offsets *d,
 	return true;
 }
 
+/* Whether the process's thread list reads as the layout says (through
+ * the worker, from /proc/PID/mem): false only when it certainly does not. */
+static bool layout_holds(struct python_procs *pp, const struct disc_process *p,
+			 const struct smolder_py_proc *bpf, const struct sym_py_layout *layout)
+{
+	struct sym_py_thread_list o = { .runtime_interp_head = bpf->off.runtime_interp_head,
+					.interp_tstate_head = bpf->off.interp_tstate_head,
+					.tstate_next = bpf->off.tstate_next,
+					.tstate_interp = layout->tstate_interp };
+	char path[64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%d/mem", pp->proc_root, p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* gone: nothing will be walked anyway */
+	err = sym_cache_python_check(pp->sym, fd, bpf->runtime, &o);
+	close(fd);
+	if (err && err != -EINVAL)
+		log_debug("python: pid %d's thread list not checked: %s", p->pid, strerror(-err));
+	return err != -EINVAL;
+}
+
 /* The process's description, into pr and *bpf, from the interpreter in
  * file elf mapped by m. false when it is not one we can read. */
 static bool describe(struct python_procs *pp, const struct disc_process *p,
@@ -324,6 +347,15 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 		  m->path, py->has_debug_offsets ? "its _Py_DebugOffsets" : "smolder's table");
 	*bpf = (struct smolder_py_proc){ .start_ticks = p->start_ticks, .runtime = py->runtime + bias,
 					 .version = major << 8 | minor, .off = walk };
+	if (!layout_holds(pp, p, bpf, layout)) {
+		log_warn("Python 3.%u (%s): its thread list does not read as smolder's layout of "
+			 "3.%u says (a build of its own?); its processes keep their native frames only",
+			 minor, m->path, minor);
+		pp->st.unsupported++;
+		*pr = (struct python_proc){ .pid = p->pid, .start_ticks = p->start_ticks,
+					    .unreadable = true };
+		return false;
+	}
 	return true;
 }
 

@@ -232,3 +232,29 @@ void sym_py_code_release(struct sym_py_code *code)
 	free(code->lines);
 	memset(code, 0, sizeof(*code));
 }
+
+int sym_py_check_threads(int mem_fd, uint64_t runtime, const struct sym_py_thread_list *o,
+			 uint32_t *threads)
+{
+	uint64_t interp, ts, back;
+	uint32_t n = 0;
+
+	*threads = 0;
+	if (read_mem(mem_fd, runtime + o->runtime_interp_head, &interp, sizeof(interp)))
+		return -EIO;
+	/* Not started yet (sampled before Py_Initialize): nothing to tell. */
+	if (!interp)
+		return -EAGAIN;
+	if (read_mem(mem_fd, interp + o->interp_tstate_head, &ts, sizeof(ts)))
+		return -EINVAL;
+	if (!ts)
+		return -EAGAIN;
+	while (ts && n < SMOLDER_PY_MAX_THREADS) {
+		if (read_mem(mem_fd, ts + o->tstate_interp, &back, sizeof(back)) || back != interp ||
+		    read_mem(mem_fd, ts + o->tstate_next, &ts, sizeof(ts)))
+			return -EINVAL;
+		n++;
+	}
+	*threads = n;
+	return 0;
+}

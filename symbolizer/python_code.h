@@ -32,4 +32,13 @@ uint32_t sym_py_code_tag(int32_t firstlineno, uint64_t name, uint64_t filename);
 int sym_py_code_read(int mem_fd, const struct sym_py_types *types, uint64_t addr,
 		     uint32_t tag, struct sym_py_code *out);
 
+/* Whether the thread list of the interpreter at runtime (offsets o) reads
+ * as one: an interpreter, its first thread and every next one (at most
+ * SMOLDER_PY_MAX_THREADS) pointing back to it. 0 with the count of
+ * threads in *threads; -EINVAL when it does not; -EAGAIN when there is
+ * nothing to tell yet (no interpreter, or no thread: the process has not
+ * started Python); -EIO when the memory cannot be read. */
+int sym_py_check_threads(int mem_fd, uint64_t runtime, const struct sym_py_thread_list *o,
+			 uint32_t *threads);
+
 #endif

@@ -242,6 +242,19 @@ struct sym_py_code {
 int64_t sym_py_code_line(const struct sym_py_code *code, int32_t instr);
 void sym_py_code_release(struct sym_py_code *code);
 
+/* Where a Python process's thread list is (sym_cache_python_check). */
+struct sym_py_thread_list {
+	uint16_t runtime_interp_head, interp_tstate_head, tstate_next, tstate_interp;
+};
+
+/* Checks, through the parser worker, that the thread list of the
+ * interpreter whose _PyRuntime is at runtime in the process mem_fd reads
+ * reads as one with offsets o (python_code.h's sym_py_check_threads):
+ * 0, -EINVAL when it does not, -EIO when unreadable, -EAGAIN when the
+ * worker did not answer in time. */
+int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
+			   const struct sym_py_thread_list *o);
+
 /* Code objects asked for in one sym_cache_python_codes call, at most. */
 #define SYM_PY_CODES_BATCH 128
 

@@ -369,6 +369,10 @@ static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES_REPLY)
 			apply_python(c, m->python_codes_reply);
 		break;
+	case PENDING_PYTHON_CHECK:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK_REPLY)
+			c->pending.err = m->python_check_reply->error;
+		break;
 	case PENDING_NONE:
 		break;
 	}
@@ -819,6 +823,50 @@ int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_
 		err = c->pending.err;
 	sym_cache_clear_pending(c);
 	return err;
+}
+
+int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
+			   const struct sym_py_thread_list *o)
+{
+	Smolder__Worker__PythonCheck req = SMOLDER__WORKER__PYTHON_CHECK__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct file_id none = { 0 };
+	uint64_t until = wait_until(c);
+	uint32_t threads;
+	int err;
+
+	if (!c->worker)
+		return sym_py_check_threads(mem_fd, runtime, o, &threads);
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	req.runtime = runtime;
+	req.runtime_interp_head = o->runtime_interp_head;
+	req.interp_tstate_head = o->interp_tstate_head;
+	req.tstate_next = o->tstate_next;
+	req.tstate_interp = o->tstate_interp;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK;
+	m.python_check = &req;
+	err = set_pending(c, PENDING_PYTHON_CHECK, &none, "a Python process's thread list", 0,
+			  NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, &mem_fd, 1, NULL);
+	if (err) {
+		sym_cache_clear_pending(c);
+		return -EIO;
+	}
+	err = sym_cache_wait_pending(c, until);
+	if (err == -EAGAIN) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	if (!err)
+		err = c->pending.err;
+	sym_cache_clear_pending(c);
+	/* Only the worker's -EINVAL says the layout is wrong; its other
+	 * errors say nothing of it. */
+	return err == -EINVAL || err == -EIO ? err : err ? -EAGAIN : 0;
 }
 
 /* Debug files debuginfod brought for files the worker holds: sent to it,

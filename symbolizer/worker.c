@@ -44,6 +44,7 @@
 #include "elf_file.h"
 #include "hashtab.h"
 #include "perf_map.h"
+#include "python_code.h"
 #include "refusals.h"
 #include "resolve.h"
 #include "sym.h"
@@ -621,6 +622,24 @@ static int python_codes(struct worker *w, const Smolder__Worker__PythonCodes *re
 	return err;
 }
 
+/* A Python process's thread list, checked against its memory. */
+static int python_check(struct worker *w, const Smolder__Worker__PythonCheck *req, int fd)
+{
+	Smolder__Worker__PythonCheckReply r = SMOLDER__WORKER__PYTHON_CHECK_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct sym_py_thread_list o = {
+		.runtime_interp_head = (uint16_t)req->runtime_interp_head,
+		.interp_tstate_head = (uint16_t)req->interp_tstate_head,
+		.tstate_next = (uint16_t)req->tstate_next,
+		.tstate_interp = (uint16_t)req->tstate_interp,
+	};
+
+	r.error = fd < 0 ? -EBADF : sym_py_check_threads(fd, req->runtime, &o, &r.threads);
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK_REPLY;
+	m.python_check_reply = &r;
+	return reply(w, &m);
+}
+
 /* One request; descriptors not taken are closed by the caller. */
 static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 {
@@ -638,6 +657,8 @@ static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 		return peek_build_id(w, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES:
 		return python_codes(w, m->python_codes, fd);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK:
+		return python_check(w, m->python_check, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
 		forget(w, m->forget);
 		return 0;

@@ -14,8 +14,10 @@ CPU per function) at once:
      anonymous memory with neither CFI nor frame pointer: walked through,
      no stack ends in an unwind error),
      Debian's static, stripped /usr/bin/python3.11 (its debug file from
-     python3.11-dbg installed), a copy of it no debug file matches, and a
-     copy whose Py_Version says 3.14: a version the agent cannot read.
+     python3.11-dbg installed), a copy of it no debug file matches, a copy
+     run in a container (a root of its own, new pid and mount namespaces:
+     its file exists only inside), and a copy whose Py_Version says 3.14:
+     a version the agent cannot read.
 For each interpreter that can be read, in its profile (its own service,
 python3.X), decoded by `go tool pprof -raw`:
   - each phase function's share of the process's samples is within 5 pp of
@@ -288,21 +290,29 @@ def walked(outdir, service):
 
 
 def run_workloads(smolder, workload, launches, readable, tmp):
-    """Runs every (service, argv, env) of launches at once under one agent,
+    """Runs every (service, argv, env, root) of launches at once under one
+    agent (root: the container's root, which holds the workload as
+    /work/python_workload.py and /out for its files; None: on the host),
     their measured run started once the agent walks the Python frames of
     the services `readable`; returns the Run (its profiles those of the
     intervals begun after that) and each one's measurements."""
     outs = {}
-    start_file = os.path.join(tmp, "start")
+    start_files = [os.path.join(tmp, "start")]
     with sr.SystemAgent(smolder, upload_interval=INTERVAL) as agent:
         agent.start()
         procs = []
-        for service, argv, env in launches:
+        for service, argv, env, root in launches:
             out = os.path.join(tmp, service + ".json")
+            args = [workload, str(SECONDS), out]
+            env = dict(env, PY_WORKLOAD_START_FILE=start_files[0])
+            if root:
+                out = os.path.join(root, "out", service + ".json")
+                args = ["/work/python_workload.py", str(SECONDS), "/out/%s.json" % service]
+                env["PY_WORKLOAD_START_FILE"] = "/out/start"
+                start_files.append(os.path.join(root, "out", "start"))
             outs[service] = out
-            env = dict(env, PY_WORKLOAD_START_FILE=start_file)
-            procs.append((service, subprocess.Popen(argv + [workload, str(SECONDS), out],
-                                                    env=env, stdout=subprocess.DEVNULL)))
+            procs.append((service, subprocess.Popen(argv + args, env=env,
+                                                    stdout=subprocess.DEVNULL)))
         # The agent describes a process once it has read its interpreter's
         # file: samples before are native only, and are not what is tested.
         for _ in range(10):
@@ -313,7 +323,8 @@ def run_workloads(smolder, workload, launches, readable, tmp):
         else:
             h.fail("no Python frames in the profiles of %s after 10 intervals" % waiting)
         started = time.time()
-        open(start_file, "w").close()
+        for f in start_files:
+            open(f, "w").close()
         for service, p in procs:
             if p.wait(SECONDS + 120) != 0:
                 h.fail("%s exited with status %d" % (service, p.returncode))
@@ -326,6 +337,24 @@ def run_workloads(smolder, workload, launches, readable, tmp):
         with open(out) as f:
             measured[service] = json.load(f)
     return r, measured
+
+
+def container(tmp, workload):
+    """A container of Debian's python3.11: a root of its own with /usr
+    bound in and the interpreter as /ctr/python3.11-ctr (a copy: no host
+    file at that path), in new pid and mount namespaces. Returns the root
+    and the command that runs the interpreter in it (arguments follow)."""
+    root = os.path.join(tmp, "ctr")
+    for d in ("ctr", "work", "out", "usr", "proc", "tmp"):
+        os.makedirs(os.path.join(root, d))
+    for link in ("lib", "lib64", "bin"):
+        os.symlink("usr/" + link, os.path.join(root, link))
+    shutil.copy("/usr/bin/python3.11", os.path.join(root, "ctr", "python3.11-ctr"))
+    shutil.copy(workload, os.path.join(root, "work", "python_workload.py"))
+    script = ('mount --rbind /usr "$0/usr" && mount -t proc proc "$0/proc" && '
+              'exec chroot "$0" /ctr/python3.11-ctr "$@"')
+    return root, ["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
+                  "sh", "-c", script, root]
 
 
 def stripped_libpython(python, minor, tmp):
@@ -410,9 +439,9 @@ def test(smolder, workload):
 
         # 1. As installed, with the churn of code objects.
         churn = dict(base, PY_WORKLOAD_CHURN="1")
-        launches = [("python3.%d" % m, [pythons[m]], churn) for m in MINORS]
+        launches = [("python3.%d" % m, [pythons[m]], churn, None) for m in MINORS]
         r, measured = run_workloads(smolder, workload, launches,
-                                    [service for service, _, _ in launches], tmp)
+                                    [launch[0] for launch in launches], tmp)
         for m in MINORS:
             s = "python3.%d" % m
             check_interpreter(r, s, m, workload, measured[s], churn=True)
@@ -425,12 +454,14 @@ def test(smolder, workload):
             env = dict(base, LD_LIBRARY_PATH=stripped_libpython(pythons[m], m, tmp))
             # 3.12+: through -X perf's trampolines, too
             launches.append(("python3.%d" % m, [pythons[m]] + (["-X", "perf"] if m >= 12 else []),
-                             env))
-        launches.append(("python3.11", ["/usr/bin/python3.11"], base))
-        launches.append(("python3.11-nodbg", [without_debug_file(tmp)], base))
-        launches.append(("python3.14", [fake_314(tmp)], base))
+                             env, None))
+        launches.append(("python3.11", ["/usr/bin/python3.11"], base, None))
+        launches.append(("python3.11-nodbg", [without_debug_file(tmp)], base, None))
+        root, in_container = container(tmp, workload)
+        launches.append(("python3.11-ctr", in_container, base, root))
+        launches.append(("python3.14", [fake_314(tmp)], base, None))
         r, measured = run_workloads(smolder, workload, launches,
-                                    [service for service, _, _ in launches[:-1]], tmp)
+                                    [launch[0] for launch in launches[:-1]], tmp)
         for service in measured:
             m = int(re.match(r"python3\.(\d+)", service).group(1))
             if m != 14:
