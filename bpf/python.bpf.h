@@ -24,6 +24,11 @@ struct {
 	__type(value, struct smolder_py_proc);
 } py_procs SEC(".maps");
 
+/* A block's room: twice the most read, so that a length masked to it is
+ * in bounds for the verifier of any kernel (5.17's and 6.1's do not follow
+ * a range check clang folds into one compare). */
+#define PY_BLOCK (2 * SMOLDER_PY_READ_MAX)
+
 struct py_walk_state {
 	struct smolder_py_proc proc; /* a copy: the map's may change as we walk */
 	__u64 fsbase;                /* the sampled thread's pthread_self() */
@@ -32,8 +37,8 @@ struct py_walk_state {
 	__u32 pad;
 	__u64 frame;                 /* the next frame to record */
 	__u64 hash;
-	__u8 frame_block[SMOLDER_PY_READ_MAX]; /* a frame's fields, read at once */
-	__u8 code_block[SMOLDER_PY_READ_MAX];  /* a code object's, likewise */
+	__u8 frame_block[PY_BLOCK]; /* a frame's fields, read at once */
+	__u8 code_block[PY_BLOCK];  /* a code object's, likewise */
 	struct smolder_py_stack stack;
 };
 
@@ -85,14 +90,11 @@ static long py_thread_one(__u64 index, void *ctx)
 	return py_loop_result(smolder_py_find_thread(*(struct py_walk_state **)ctx));
 }
 
-/* A block read's length, 0 when it is none the scratch holds: through
- * asm, so that clang keeps the 64-bit bounds check the verifier needs. */
+/* A block read's length: masked to the block (the agent never asks for
+ * more than SMOLDER_PY_READ_MAX). */
 static __always_inline __u64 py_read_len(__u16 want)
 {
-	__u64 len = want;
-
-	asm volatile("" : "+r"(len));
-	return len <= SMOLDER_PY_READ_MAX ? len : 0;
+	return want & (PY_BLOCK - 1);
 }
 
 /* The value of the size-byte field at off of a block read, 0 where it
