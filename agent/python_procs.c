@@ -273,15 +273,24 @@ static bool offsets_from_debug(const struct sym_py_debug_offsets *d,
 	return true;
 }
 
-/* Whether the process's thread list reads as the layout says (through
- * the worker, from /proc/PID/mem): false only when it certainly does not. */
+/* Whether the process reads as the layout says (through the worker, from
+ * /proc/PID/mem: PyCode_Type's name and members, the thread list): false
+ * only when it certainly does not. */
 static bool layout_holds(struct python_procs *pp, const struct disc_process *p,
-			 const struct smolder_py_proc *bpf, const struct sym_py_layout *layout)
+			 const struct python_proc *pr, const struct smolder_py_proc *bpf,
+			 const struct sym_py_layout *layout)
 {
-	struct sym_py_thread_list o = { .runtime_interp_head = bpf->off.runtime_interp_head,
-					.interp_tstate_head = bpf->off.interp_tstate_head,
-					.tstate_next = bpf->off.tstate_next,
-					.tstate_interp = layout->tstate_interp };
+	struct sym_py_check o = { .runtime_interp_head = bpf->off.runtime_interp_head,
+				  .interp_tstate_head = bpf->off.interp_tstate_head,
+				  .tstate_next = bpf->off.tstate_next,
+				  .tstate_interp = layout->tstate_interp,
+				  .code_type = pr->types.code_type,
+				  .code_name = layout->walk.code_name,
+				  .code_filename = layout->walk.code_filename,
+				  .code_qualname = layout->code_qualname,
+				  .code_firstlineno = layout->walk.code_firstlineno,
+				  .code_linetable = layout->code_linetable,
+				  .minor = layout->minor };
 	char path[64];
 	int fd, err;
 
@@ -347,9 +356,10 @@ static bool describe(struct python_procs *pp, const struct disc_process *p,
 		  m->path, py->has_debug_offsets ? "its _Py_DebugOffsets" : "smolder's table");
 	*bpf = (struct smolder_py_proc){ .start_ticks = p->start_ticks, .runtime = py->runtime + bias,
 					 .version = major << 8 | minor, .off = walk };
-	if (!layout_holds(pp, p, bpf, layout)) {
-		log_warn("Python 3.%u (%s): its thread list does not read as smolder's layout of "
-			 "3.%u says (a build of its own?); its processes keep their native frames only",
+	if (!layout_holds(pp, p, pr, bpf, layout)) {
+		log_warn("Python 3.%u (%s): its code objects or thread list do not read as "
+			 "smolder's layout of 3.%u says (a build of its own?); its processes keep "
+			 "their native frames only",
 			 minor, m->path, minor);
 		pp->st.unsupported++;
 		*pr = (struct python_proc){ .pid = p->pid, .start_ticks = p->start_ticks,

@@ -233,13 +233,100 @@ void sym_py_code_release(struct sym_py_code *code)
 	memset(code, 0, sizeof(*code));
 }
 
-int sym_py_check_threads(int mem_fd, uint64_t runtime, const struct sym_py_thread_list *o,
+/* PyTypeObject's tp_name and tp_members, and PyMemberDef's name and
+ * offset (x86_64): the same from 3.8 to 3.13 (Include/cpython/object.h,
+ * Include/descrobject.h). */
+#define TP_NAME 24
+#define TP_MEMBERS 240
+#define MEMBER_SIZE 40
+#define MEMBER_OFFSET 16
+#define MEMBERS_MAX 32
+
+/* The C string at addr, at most len - 1 bytes, into buf. */
+static int read_cstr(int fd, uint64_t addr, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		if (read_mem(fd, addr + n, buf + n, 1))
+			return -EIO;
+		if (!buf[n])
+			return 0;
+		n++;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The offset o expects of the code object member called name, or -1 when
+ * it is no member o knows of. */
+static int expected_member(const struct sym_py_check *o, const char *name)
+{
+	const char *table = o->minor < 10 ? "co_lnotab" : "co_linetable";
+
+	if (!strcmp(name, "co_name"))
+		return o->code_name;
+	if (!strcmp(name, "co_filename"))
+		return o->code_filename;
+	if (!strcmp(name, "co_qualname"))
+		return o->code_qualname;
+	if (!strcmp(name, "co_firstlineno"))
+		return o->code_firstlineno;
+	if (!strcmp(name, table))
+		return o->code_linetable;
+	return -1;
+}
+
+/* PyCode_Type read back: its name, then its members' offsets. */
+static int check_code_type(int fd, const struct sym_py_check *o)
+{
+	uint64_t name, members;
+	char buf[32];
+	unsigned int found = 0;
+
+	if (read_mem(fd, o->code_type + TP_NAME, &name, sizeof(name)))
+		return -EIO;
+	/* A type object's name is a string it can read: one it cannot is no
+	 * type object's. */
+	if (read_cstr(fd, name, buf, sizeof(buf)) || strcmp(buf, "code") != 0)
+		return -EINVAL;
+	if (read_mem(fd, o->code_type + TP_MEMBERS, &members, sizeof(members)) || !members)
+		return -EINVAL;
+	for (unsigned int i = 0; i < MEMBERS_MAX; i++) {
+		uint8_t m[MEMBER_SIZE];
+		int64_t offset;
+		int want;
+
+		if (read_mem(fd, members + (uint64_t)i * MEMBER_SIZE, m, sizeof(m)))
+			return -EINVAL;
+		if (!word_at(m, 0))
+			break;
+		if (read_cstr(fd, word_at(m, 0), buf, sizeof(buf)))
+			return -EINVAL;
+		want = expected_member(o, buf);
+		memcpy(&offset, m + MEMBER_OFFSET, sizeof(offset));
+		if (want < 0)
+			continue;
+		if (want == SMOLDER_PY_FIELD_NONE || offset != want)
+			return -EINVAL;
+		found++;
+	}
+	/* co_name, co_filename, co_firstlineno, the table; co_qualname too on
+	 * 3.11+. */
+	return found >= (o->code_qualname != SMOLDER_PY_FIELD_NONE ? 5u : 4u) ? 0 : -EINVAL;
+}
+
+int sym_py_check_layout(int mem_fd, uint64_t runtime, const struct sym_py_check *o,
 			 uint32_t *threads)
 {
 	uint64_t interp, ts, back;
 	uint32_t n = 0;
+	int err;
 
 	*threads = 0;
+	err = check_code_type(mem_fd, o);
+	if (err)
+		return err;
 	if (read_mem(mem_fd, runtime + o->runtime_interp_head, &interp, sizeof(interp)))
 		return -EIO;
 	/* Not started yet (sampled before Py_Initialize): nothing to tell. */

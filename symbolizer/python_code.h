@@ -32,13 +32,16 @@ uint32_t sym_py_code_tag(int32_t firstlineno, uint64_t name, uint64_t filename);
 int sym_py_code_read(int mem_fd, const struct sym_py_types *types, uint64_t addr,
 		     uint32_t tag, struct sym_py_code *out);
 
-/* Whether the thread list of the interpreter at runtime (offsets o) reads
- * as one: an interpreter, its first thread and every next one (at most
+/* Whether the process reads as o says: PyCode_Type's name reads back
+ * "code"; the offsets its tp_members gives co_name, co_filename,
+ * co_qualname, co_firstlineno and co_linetable (co_lnotab before 3.10)
+ * are o's; and the thread list of the interpreter at runtime is one: an
+ * interpreter, its first thread and every next one (at most
  * SMOLDER_PY_MAX_THREADS) pointing back to it. 0 with the count of
  * threads in *threads; -EINVAL when it does not; -EAGAIN when there is
  * nothing to tell yet (no interpreter, or no thread: the process has not
  * started Python); -EIO when the memory cannot be read. */
-int sym_py_check_threads(int mem_fd, uint64_t runtime, const struct sym_py_thread_list *o,
+int sym_py_check_layout(int mem_fd, uint64_t runtime, const struct sym_py_check *o,
 			 uint32_t *threads);
 
 #endif

@@ -242,18 +242,24 @@ struct sym_py_code {
 int64_t sym_py_code_line(const struct sym_py_code *code, int32_t instr);
 void sym_py_code_release(struct sym_py_code *code);
 
-/* Where a Python process's thread list is (sym_cache_python_check). */
-struct sym_py_thread_list {
+/* A Python process's layout as the agent will walk and name it, to be
+ * checked against its memory (sym_cache_python_check): where its thread
+ * list is, and where PyCode_Type (at code_type) says a code object's
+ * fields are (SMOLDER_PY_FIELD_NONE: a version without the field). */
+struct sym_py_check {
 	uint16_t runtime_interp_head, interp_tstate_head, tstate_next, tstate_interp;
+	uint64_t code_type;
+	uint16_t code_name, code_filename, code_qualname, code_firstlineno, code_linetable;
+	unsigned int minor;
 };
 
-/* Checks, through the parser worker, that the thread list of the
- * interpreter whose _PyRuntime is at runtime in the process mem_fd reads
- * reads as one with offsets o (python_code.h's sym_py_check_threads):
+/* Checks, through the parser worker, that the process mem_fd reads reads
+ * as o says (python_code.h's sym_py_check_layout), its _PyRuntime at
+ * runtime:
  * 0, -EINVAL when it does not, -EIO when unreadable, -EAGAIN when the
  * worker did not answer in time. */
 int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
-			   const struct sym_py_thread_list *o);
+			   const struct sym_py_check *o);
 
 /* Code objects asked for in one sym_cache_python_codes call, at most. */
 #define SYM_PY_CODES_BATCH 128

@@ -826,7 +826,7 @@ int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_
 }
 
 int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
-			   const struct sym_py_thread_list *o)
+			   const struct sym_py_check *o)
 {
 	Smolder__Worker__PythonCheck req = SMOLDER__WORKER__PYTHON_CHECK__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
@@ -836,7 +836,7 @@ int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
 	int err;
 
 	if (!c->worker)
-		return sym_py_check_threads(mem_fd, runtime, o, &threads);
+		return sym_py_check_layout(mem_fd, runtime, o, &threads);
 	if (worker_free(c, until)) {
 		c->stats.late++;
 		return -EAGAIN;
@@ -846,6 +846,13 @@ int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
 	req.interp_tstate_head = o->interp_tstate_head;
 	req.tstate_next = o->tstate_next;
 	req.tstate_interp = o->tstate_interp;
+	req.code_type = o->code_type;
+	req.code_name = o->code_name;
+	req.code_filename = o->code_filename;
+	req.code_qualname = o->code_qualname;
+	req.code_firstlineno = o->code_firstlineno;
+	req.code_linetable = o->code_linetable;
+	req.minor = o->minor;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK;
 	m.python_check = &req;
 	err = set_pending(c, PENDING_PYTHON_CHECK, &none, "a Python process's thread list", 0,

@@ -627,14 +627,21 @@ static int python_check(struct worker *w, const Smolder__Worker__PythonCheck *re
 {
 	Smolder__Worker__PythonCheckReply r = SMOLDER__WORKER__PYTHON_CHECK_REPLY__INIT;
 	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
-	struct sym_py_thread_list o = {
+	struct sym_py_check o = {
 		.runtime_interp_head = (uint16_t)req->runtime_interp_head,
 		.interp_tstate_head = (uint16_t)req->interp_tstate_head,
 		.tstate_next = (uint16_t)req->tstate_next,
 		.tstate_interp = (uint16_t)req->tstate_interp,
+		.code_type = req->code_type,
+		.code_name = (uint16_t)req->code_name,
+		.code_filename = (uint16_t)req->code_filename,
+		.code_qualname = (uint16_t)req->code_qualname,
+		.code_firstlineno = (uint16_t)req->code_firstlineno,
+		.code_linetable = (uint16_t)req->code_linetable,
+		.minor = req->minor,
 	};
 
-	r.error = fd < 0 ? -EBADF : sym_py_check_threads(fd, req->runtime, &o, &r.threads);
+	r.error = fd < 0 ? -EBADF : sym_py_check_layout(fd, req->runtime, &o, &r.threads);
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK_REPLY;
 	m.python_check_reply = &r;
 	return reply(w, &m);
