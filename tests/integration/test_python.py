@@ -236,8 +236,10 @@ def check_frames(service, samples):
         for f in python_frames(s):
             if (f.name or "").startswith("[python:"):
                 continue
-            # exec'd source has a pseudo file such as <churn>
-            source = (f.file or "").endswith(".py") or re.fullmatch(r"<[^<>]+>", f.file or "")
+            # a script (`.py`, or a file such as /usr/bin/meson), or the
+            # pseudo file of exec'd source such as <churn>
+            source = (f.file or "").endswith(".py") or (f.file or "").startswith("/") or \
+                re.fullmatch(r"<[^<>]+>", f.file or "")
             if not source or not f.line or f.line <= 0:
                 h.fail("%s: a Python frame without a .py file and line: %s %r:%r"
                        % (service, f.name, f.file, f.line))
@@ -266,7 +268,11 @@ def check_whole(service, samples):
 def check_interpreter(r, service, minor, workload, measured, churn, xperf=False):
     samples = r.samples(service)
     total = h.count(samples)
-    h.log("%s (%s): %d samples" % (service, measured["version"], total))
+    spans = sorted((p.start, p.end) for p in r.profiles if p.service == service)
+    cpu = sum(measured["main"].values()) + measured["thread"]
+    h.log("%s (%s): %d samples in %s; the script ran %.1f s, %.1f CPU-s" % (
+        service, measured["version"], total,
+        "%d-%d" % (spans[0][0], spans[-1][1]) if spans else "no profile", measured["wall"], cpu))
     if total < 200:
         h.fail("%s: only %d samples (services: %s)" % (service, total, h.services(r)))
     check_frames(service, samples)
@@ -297,7 +303,8 @@ def run_workloads(smolder, workload, launches, readable, tmp):
     the services `readable`; returns the Run (its profiles those of the
     intervals begun after that) and each one's measurements."""
     outs = {}
-    start_files = [os.path.join(tmp, "start")]
+    # A file of this run's own: the last run's would start this one at once.
+    start_files = [tempfile.mktemp(prefix="start-", dir=tmp)]
     with sr.SystemAgent(smolder, upload_interval=INTERVAL) as agent:
         agent.start()
         procs = []
