@@ -716,6 +716,41 @@ void sym_cache_fetch(struct sym_cache *c)
 	c->n_wanted = 0;
 }
 
+/* A request of one descriptor fd, with no answer kept but what apply_reply
+ * puts in pending: sent once the worker is free by until, as the
+ * outstanding request of kind. 0: sent; -EAGAIN: the worker was not free
+ * in time (counted late); -EIO: it could not be sent. */
+static int send_request(struct sym_cache *c, enum pending_kind kind, const struct file_id *id,
+			const char *what, sym_wire_msg *m, int fd, uint64_t until)
+{
+	int err;
+
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	err = set_pending(c, kind, id, what, 0, NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, m, &fd, 1, NULL);
+	if (err) {
+		sym_cache_clear_pending(c);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The answer to the request send_request sent, waited for until: 0 with
+ * it applied (pending.err the worker's), -EAGAIN late (counted; the
+ * request stays outstanding, its answer dropped when it comes), -EIO. */
+static int wait_answer(struct sym_cache *c, uint64_t until)
+{
+	int err = sym_cache_wait_pending(c, until);
+
+	if (err == -EAGAIN)
+		c->stats.late++;
+	return err;
+}
+
 int sym_cache_read_perf_map_remote(void *cache, int fd, const struct stat *st,
 				   struct sym_perf_map **out)
 {
@@ -727,26 +762,15 @@ int sym_cache_read_perf_map_remote(void *cache, int fd, const struct stat *st,
 	int err;
 
 	*out = NULL;
-	if (worker_free(c, until)) {
-		c->stats.late++;
-		return -EAGAIN;
-	}
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PERF_MAP;
 	m.perf_map = &pm;
-	err = set_pending(c, PENDING_PERF_MAP, &id, "a JIT's perf map", 0, NULL, 0);
-	if (!err)
-		err = sym_worker_send(c->worker, &m, &fd, 1, NULL);
-	if (err) {
-		sym_cache_clear_pending(c);
-		return -EIO;
-	}
-	err = sym_cache_wait_pending(c, until);
-	if (err == -EAGAIN) {
-		/* Its answer, when it comes, is dropped: the map is read
-		 * again at the next look. */
-		c->stats.late++;
-		return -EAGAIN;
-	}
+	err = send_request(c, PENDING_PERF_MAP, &id, "a JIT's perf map", &m, fd, until);
+	if (err)
+		return err;
+	/* Late, the map is read again at the next look. */
+	err = wait_answer(c, until);
+	if (err == -EAGAIN)
+		return err;
 	if (!err) {
 		err = c->pending.err;
 		*out = c->pending.perf_map;
@@ -785,10 +809,6 @@ int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_
 	}
 	if (n > SYM_PY_CODES_PER_REQUEST)
 		return -E2BIG;
-	if (worker_free(c, until)) {
-		c->stats.late++;
-		return -EAGAIN;
-	}
 	req.minor = types->minor;
 	req.code_type = types->code_type;
 	req.unicode_type = types->unicode_type;
@@ -799,25 +819,21 @@ int sym_cache_python_codes(struct sym_cache *c, int mem_fd, const struct sym_py_
 	req.n_tags = n;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CODES;
 	m.python_codes = &req;
-	err = set_pending(c, PENDING_PYTHON, &none, "a Python process's code objects", 0, NULL, 0);
-	if (!err) {
-		c->pending.py_out = out;
-		c->pending.py_errs = errs;
-		c->pending.py_n = n;
-		err = sym_worker_send(c->worker, &m, &mem_fd, 1, NULL);
-	}
-	if (err) {
-		sym_cache_clear_pending(c);
-		return -EIO;
-	}
-	err = sym_cache_wait_pending(c, until);
+	err = send_request(c, PENDING_PYTHON, &none, "a Python process's code objects", &m, mem_fd,
+			   until);
+	if (err)
+		return err;
+	/* Where apply_python puts the answer: it is applied while waiting. */
+	c->pending.py_out = out;
+	c->pending.py_errs = errs;
+	c->pending.py_n = n;
+	err = wait_answer(c, until);
 	if (err == -EAGAIN) {
 		/* Its answer, when it comes, is dropped: the arrays it
 		 * would fill are the caller's, gone by then. */
 		c->pending.py_out = NULL;
 		c->pending.py_n = 0;
-		c->stats.late++;
-		return -EAGAIN;
+		return err;
 	}
 	if (!err)
 		err = c->pending.err;
@@ -837,10 +853,6 @@ int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
 
 	if (!c->worker)
 		return sym_py_check_layout(mem_fd, runtime, o, &threads);
-	if (worker_free(c, until)) {
-		c->stats.late++;
-		return -EAGAIN;
-	}
 	req.runtime = runtime;
 	req.runtime_interp_head = o->runtime_interp_head;
 	req.interp_tstate_head = o->interp_tstate_head;
@@ -855,19 +867,13 @@ int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
 	req.minor = o->minor;
 	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK;
 	m.python_check = &req;
-	err = set_pending(c, PENDING_PYTHON_CHECK, &none, "a Python process's thread list", 0,
-			  NULL, 0);
-	if (!err)
-		err = sym_worker_send(c->worker, &m, &mem_fd, 1, NULL);
-	if (err) {
-		sym_cache_clear_pending(c);
-		return -EIO;
-	}
-	err = sym_cache_wait_pending(c, until);
-	if (err == -EAGAIN) {
-		c->stats.late++;
-		return -EAGAIN;
-	}
+	err = send_request(c, PENDING_PYTHON_CHECK, &none, "a Python process's thread list", &m,
+			   mem_fd, until);
+	if (err)
+		return err;
+	err = wait_answer(c, until);
+	if (err == -EAGAIN)
+		return err;
 	if (!err)
 		err = c->pending.err;
 	sym_cache_clear_pending(c);
