@@ -22,6 +22,7 @@
 enum flag_kind {
 	FLAG_UINT, FLAG_DURATION, FLAG_SIZE, FLAG_STRING, FLAG_STRING_LIST, FLAG_PID, FLAG_LOG_LEVEL,
 	FLAG_BOOL, /* --flag alone is true; --flag=false, and the variable, say either */
+	FLAG_DURATION_NS, FLAG_PROFILE_TYPES, FLAG_PROBABILITY,
 };
 
 struct flag_def {
@@ -131,6 +132,15 @@ static const struct flag_def flags[] = {
 	{ "python-frames", "SMOLDER_PYTHON_FRAMES", FLAG_BOOL, "", "true",
 	  "Walk the Python frames of CPython 3.8 to 3.13 processes and put them, named with file and line, where their native stacks pass through the interpreter's evaluation loop. --python-frames=false leaves Python processes with native frames only.",
 	  AT(python_frames), 0, 0, false },
+	{ "profile-types", "SMOLDER_PROFILE_TYPES", FLAG_PROFILE_TYPES, "LIST", "cpu",
+	  "Profiles to make, comma-separated: cpu (on-CPU time, sampled at --sample-rate), offcpu (time threads spend off the CPU, by stack and why: sleep, io or runqueue), mutex (contended lock acquisitions: futex lock waits, their count and delay). Each type is its own profile per label set and interval.",
+	  AT(profile_types), 0, 0, false },
+	{ "off-cpu-sample", "SMOLDER_OFF_CPU_SAMPLE", FLAG_PROBABILITY, "P", "0.05",
+	  "Probability that a thread's switch off the CPU is recorded (offcpu and mutex profiles); values are scaled by 1/P, so totals stay unbiased. 1 records every one.",
+	  AT(off_cpu_sample), 0, 0, false },
+	{ "off-cpu-min-block", "SMOLDER_OFF_CPU_MIN_BLOCK", FLAG_DURATION_NS, "DURATION", "0s",
+	  "Leave out of offcpu and mutex profiles the blocks shorter than this (such as 100us; 0s: none). A threshold biases totals down.",
+	  AT(off_cpu_min_block_ns), 0, 0, false },
 	{ "profile-self", "SMOLDER_PROFILE_SELF", FLAG_BOOL, "", "false",
 	  "Profile the agent itself and its parser worker too. Without it their samples are left out (counted as samples_filtered): naming the agent's frames and unwinding its libraries would be work the agent makes for itself. Its CPU is on /metrics either way.",
 	  AT(profile_self), 0, 0, false },
@@ -162,11 +172,16 @@ static const struct flag_def flags[] = {
 _Static_assert(SMOLDER_COUNT_MAP_ENTRIES == 16384 && SMOLDER_STACK_MAP_ENTRIES == 16384,
 	       "keep the test-only defaults in the flag table equal to sample.h's");
 
-int config_parse_duration(const char *s, uint64_t *ms)
+struct duration_unit {
+	const char *name;
+	uint64_t scale;
+};
+
+/* A sequence of numbers with units (1m30s) in the units of the table,
+ * longest unit names first ("ms" before "m"). */
+static int parse_duration(const char *s, const struct duration_unit *units, size_t n_units,
+			  uint64_t *out)
 {
-	static const struct { const char *unit; uint64_t ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-	};
 	uint64_t total = 0;
 
 	if (!*s)
@@ -181,21 +196,86 @@ int config_parse_duration(const char *s, uint64_t *ms)
 		unsigned long long n = strtoull(s, &end, 10);
 		if (errno || end == s)
 			return -EINVAL;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t ul = strlen(units[i].unit);
-			/* "m" must not swallow the "m" of "ms" */
-			if (strncmp(end, units[i].unit, ul) == 0 &&
-			    !(ul == 1 && end[0] == 'm' && end[1] == 's'))
+		for (i = 0; i < n_units; i++)
+			if (strncmp(end, units[i].name, strlen(units[i].name)) == 0)
 				break;
-		}
-		if (i == sizeof(units) / sizeof(units[0]))
+		if (i == n_units)
 			return -EINVAL; /* a bare number has no unit: refuse to guess */
-		if (n > UINT64_MAX / units[i].ms || total + n * units[i].ms < total)
+		if (n > UINT64_MAX / units[i].scale || total + n * units[i].scale < total)
 			return -ERANGE;
-		total += n * units[i].ms;
-		s = end + strlen(units[i].unit);
+		total += n * units[i].scale;
+		s = end + strlen(units[i].name);
 	}
-	*ms = total;
+	*out = total;
+	return 0;
+}
+
+int config_parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct duration_unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+
+	return parse_duration(s, units, sizeof(units) / sizeof(units[0]), ms);
+}
+
+int config_parse_duration_ns(const char *s, uint64_t *ns)
+{
+	static const struct duration_unit units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ULL },
+		{ "m", 60000000000ULL }, { "h", 3600000000000ULL },
+	};
+
+	return parse_duration(s, units, sizeof(units) / sizeof(units[0]), ns);
+}
+
+const char *profile_type_name(enum profile_type t)
+{
+	static const char *const names[PROFILE__COUNT] = {
+		[PROFILE_CPU] = "cpu", [PROFILE_OFFCPU] = "offcpu", [PROFILE_MUTEX] = "mutex",
+	};
+
+	return t < PROFILE__COUNT ? names[t] : "?";
+}
+
+/* "cpu,offcpu" into a bit per type; each at most once, one at least. */
+static int parse_profile_types(const char *s, unsigned int *out)
+{
+	char *copy = strdup(s), *save = NULL;
+	unsigned int types = 0;
+	int err = copy ? 0 : -ENOMEM;
+
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !err;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int t = 0;
+
+		while (t < PROFILE__COUNT && strcmp(tok, profile_type_name((enum profile_type)t)))
+			t++;
+		if (t == PROFILE__COUNT || (types & PROFILE_TYPE_BIT(t)))
+			err = -EINVAL;
+		types |= PROFILE_TYPE_BIT(t);
+	}
+	free(copy);
+	if (!err && !types)
+		err = -EINVAL;
+	if (!err)
+		*out = types;
+	return err;
+}
+
+/* A probability above 0, at most 1. */
+static int parse_probability(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v > 0.0 && v <= 1.0))
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -335,6 +415,12 @@ static int set_flag(struct config *cfg, const struct flag_def *f, const char *va
 		return log_level_parse(value, (enum log_level *)field);
 	case FLAG_BOOL:
 		return parse_bool(value, (bool *)field);
+	case FLAG_DURATION_NS:
+		return config_parse_duration_ns(value, (uint64_t *)field);
+	case FLAG_PROFILE_TYPES:
+		return parse_profile_types(value, (unsigned int *)field);
+	case FLAG_PROBABILITY:
+		return parse_probability(value, (double *)field);
 	}
 	return -EINVAL;
 }
@@ -355,6 +441,12 @@ static const char *kind_expects(const struct flag_def *f)
 		return "a whole number";
 	case FLAG_DURATION:
 		return "a duration such as 500ms, 30s, 5m or 1h";
+	case FLAG_DURATION_NS:
+		return "a duration such as 0s, 100us, 2ms or 1s";
+	case FLAG_PROFILE_TYPES:
+		return "a comma-separated list of cpu, offcpu and mutex, each once";
+	case FLAG_PROBABILITY:
+		return "a probability above 0, at most 1, such as 0.05";
 	case FLAG_SIZE:
 		return "a size such as 512K, 64M or 1G";
 	case FLAG_LOG_LEVEL:

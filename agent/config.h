@@ -16,6 +16,18 @@ struct config_list {
 	size_t n;
 };
 
+/* The profile types (--profile-types). */
+enum profile_type {
+	PROFILE_CPU,
+	PROFILE_OFFCPU,
+	PROFILE_MUTEX,
+	PROFILE__COUNT,
+};
+#define PROFILE_TYPE_BIT(t) (1u << (t))
+
+/* The name --profile-types and the file names spell t with. */
+const char *profile_type_name(enum profile_type t);
+
 struct config {
 	unsigned int sample_rate;      /* Hz, on each CPU */
 	uint64_t upload_interval_ms;
@@ -53,6 +65,9 @@ struct config {
 	uint64_t worker_memory_cap;    /* derived: the symbol cache and room to parse */
 	bool kernel_addresses;         /* --kernel-addresses: kept in profiles */
 	bool python_frames;            /* --python-frames */
+	unsigned int profile_types;    /* --profile-types: PROFILE_TYPE_* bits */
+	double off_cpu_sample;         /* --off-cpu-sample: probability, (0, 1] */
+	uint64_t off_cpu_min_block_ns; /* --off-cpu-min-block; 0: none */
 	bool profile_self;             /* --profile-self: the agent samples itself */
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool http_listen_given;        /* by flag or variable: must be had */
@@ -94,5 +109,7 @@ int config_parse_size(const char *s, uint64_t *bytes);
 
 /* Parses 500ms, 30s, 5m, 1h and sequences like 1m30s into milliseconds. */
 int config_parse_duration(const char *s, uint64_t *ms);
+/* The same, and 250us or 800ns, into nanoseconds. */
+int config_parse_duration_ns(const char *s, uint64_t *ns);
 
 #endif

@@ -99,6 +99,34 @@ enum counter_id {
 	CTR_PYTHON_UNNAMED_LATE,  /* ... not named in time, or no room */
 	CTR_PYTHON_CODES,         /* gauge: code objects' names held */
 	CTR_BPF_COUNT_MAP_ENTRIES, /* gauge: distinct stacks counted in the last interval */
+	/* Off the CPU (bpf/offcpu.h): switch-outs seen and drawn; the drawn
+	 * are stored or lost (sampled == stored + the three losses). */
+	CTR_OFFCPU_SWITCHES,
+	CTR_OFFCPU_SAMPLED,
+	CTR_OFFCPU_STORED,
+	CTR_OFFCPU_LOST_PENDING_FULL,
+	CTR_OFFCPU_LOST_STACK_COLLISION,
+	CTR_OFFCPU_LOST_STACK_READ,
+	CTR_OFFCPU_ENDED,          /* blocks that ended (the thread came back) */
+	CTR_OFFCPU_SHORT,          /* ... shorter than --off-cpu-min-block: left out */
+	CTR_OFFCPU_LOST_WAIT_MAP_FULL, /* pieces of time the wait map had no room for */
+	CTR_OFFCPU_CUT,            /* blocks under way at an interval's end, cut there */
+	CTR_OFFCPU_CUT_LOST,       /* ... whose thread came back and left during the cut */
+	CTR_OFFCPU_PENDING,        /* gauge: blocks under way at the last cut */
+	/* The time drained (as drawn, before scaling) is profiled, dropped
+	 * by a rule or lost: ns == profiled + dropped + lost. */
+	CTR_OFFCPU_NS,
+	CTR_OFFCPU_PROFILED_NS,
+	CTR_OFFCPU_DROPPED_NS,
+	CTR_OFFCPU_LOST_NS,
+	/* Lock waits (futex lock acquisitions) seen and drawn; contentions
+	 * drained: contentions == profiled + dropped + lost. */
+	CTR_MUTEX_WAITS,
+	CTR_MUTEX_SAMPLED,
+	CTR_MUTEX_CONTENTIONS,
+	CTR_MUTEX_PROFILED,
+	CTR_MUTEX_DROPPED,
+	CTR_MUTEX_LOST,
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
 	CTR_KUBE_EVENTS,          /* watch events applied */
 	CTR_KUBE_RELISTS,         /* lists again after a 410 Gone */

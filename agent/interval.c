@@ -46,6 +46,66 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_PYTHON_SAMPLES, stats[SMOLDER_STAT_PY_FRAMES]);
 	counters_add(c, CTR_PYTHON_NO_FRAMES, stats[SMOLDER_STAT_PY_NO_FRAMES]);
 	counters_add(c, CTR_PYTHON_DROPPED, stats[SMOLDER_STAT_PY_DROPPED]);
+	counters_add(c, CTR_OFFCPU_SWITCHES, stats[SMOLDER_STAT_OFFCPU_SWITCHES]);
+	counters_add(c, CTR_OFFCPU_SAMPLED, stats[SMOLDER_STAT_OFFCPU_SAMPLED]);
+	counters_add(c, CTR_OFFCPU_STORED, stats[SMOLDER_STAT_OFFCPU_STORED]);
+	counters_add(c, CTR_OFFCPU_LOST_PENDING_FULL, stats[SMOLDER_STAT_OFFCPU_LOST_PENDING_FULL]);
+	counters_add(c, CTR_OFFCPU_LOST_STACK_COLLISION,
+		     stats[SMOLDER_STAT_OFFCPU_LOST_STACK_COLLISION]);
+	counters_add(c, CTR_OFFCPU_LOST_STACK_READ, stats[SMOLDER_STAT_OFFCPU_LOST_STACK_READ]);
+	counters_add(c, CTR_OFFCPU_ENDED, stats[SMOLDER_STAT_OFFCPU_ENDED]);
+	counters_add(c, CTR_OFFCPU_SHORT, stats[SMOLDER_STAT_OFFCPU_SHORT]);
+	counters_add(c, CTR_OFFCPU_LOST_WAIT_MAP_FULL, stats[SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL]);
+	counters_add(c, CTR_MUTEX_WAITS, stats[SMOLDER_STAT_MUTEX_WAITS]);
+	counters_add(c, CTR_MUTEX_SAMPLED, stats[SMOLDER_STAT_MUTEX_SAMPLED]);
+}
+
+/* The profile a count key's kind goes to. */
+static enum profile_type kind_profile(uint32_t kind)
+{
+	switch (kind) {
+	case SMOLDER_KIND_OFFCPU_SLEEP:
+	case SMOLDER_KIND_OFFCPU_IO:
+	case SMOLDER_KIND_OFFCPU_RUNQUEUE:
+		return PROFILE_OFFCPU;
+	case SMOLDER_KIND_MUTEX:
+		return PROFILE_MUTEX;
+	}
+	return PROFILE_CPU;
+}
+
+/* The cuts of blocks under way at the drain (sampler.h). */
+static void count_cuts(struct counters *c, const struct sampler_drain *d)
+{
+	counters_add(c, CTR_OFFCPU_CUT, d->offcpu_cut);
+	counters_add(c, CTR_OFFCPU_CUT_LOST, d->offcpu_cut_lost);
+	counters_set(c, CTR_OFFCPU_PENDING, d->offcpu_pending);
+}
+
+/* Where an entry's quantity goes in the books of its type: CPU samples,
+ * off-CPU nanoseconds, or contentions, by fate (profiled, dropped by a
+ * rule, or lost for a reason the CPU books name). */
+static void count_fate(struct counters *c, const struct sampler_entry *e, enum counter_id fate)
+{
+	enum profile_type t = kind_profile(e->key.kind);
+
+	if (t == PROFILE_CPU) {
+		counters_add(c, fate, e->count);
+		return;
+	}
+	if (t == PROFILE_OFFCPU) {
+		counters_add(c, CTR_OFFCPU_NS, e->ns);
+		counters_add(c, fate == CTR_SAMPLES_PROFILED  ? CTR_OFFCPU_PROFILED_NS
+				: fate == CTR_SAMPLES_DROPPED ? CTR_OFFCPU_DROPPED_NS
+							      : CTR_OFFCPU_LOST_NS,
+			     e->ns);
+		return;
+	}
+	counters_add(c, CTR_MUTEX_CONTENTIONS, e->count);
+	counters_add(c, fate == CTR_SAMPLES_PROFILED  ? CTR_MUTEX_PROFILED
+			: fate == CTR_SAMPLES_DROPPED ? CTR_MUTEX_DROPPED
+						      : CTR_MUTEX_LOST,
+		     e->count);
 }
 
 /* The labels of one process (and whether the rules keep it), worked out
@@ -185,6 +245,48 @@ static int add_python(struct interval_ctx *ctx, struct python_proc *pr, struct p
 	return (int)n;
 }
 
+/* Why a thread was off the CPU, as the offcpu profile's sample label says. */
+static const char *offcpu_state(uint32_t kind)
+{
+	switch (kind) {
+	case SMOLDER_KIND_OFFCPU_IO:
+		return "io";
+	case SMOLDER_KIND_OFFCPU_RUNQUEUE:
+		return "runqueue";
+	}
+	return "sleep";
+}
+
+/* A drawn quantity scaled to what all switch-outs would have given. */
+static int64_t unbias(const struct interval_ctx *ctx, uint64_t v)
+{
+	return (int64_t)((double)v / ctx->cfg->off_cpu_sample + 0.5);
+}
+
+/* e into b, under the stack ids[0..n): its values as its type counts them. */
+static int add_values(struct interval_ctx *ctx, const struct profile_set *set,
+		      struct pprof_builder *b, const struct sampler_entry *e, const uint64_t *ids,
+		      size_t n)
+{
+	int64_t values[2];
+
+	switch (kind_profile(e->key.kind)) {
+	case PROFILE_OFFCPU: {
+		struct pprof_label state = { "state", offcpu_state(e->key.kind) };
+
+		values[0] = unbias(ctx, e->ns);
+		return pprof_builder_add_sample_labeled(b, ids, n, values, &state, 1);
+	}
+	case PROFILE_MUTEX:
+		values[0] = unbias(ctx, e->count);
+		values[1] = unbias(ctx, e->ns);
+		return pprof_builder_add_sample(b, ids, n, values);
+	default:
+		values[0] = (int64_t)e->count * profile_set_period(set);
+		return pprof_builder_add_sample(b, ids, n, values);
+	}
+}
+
 /* Adds one drained entry to its label set's profile; returns the counter
  * that takes its samples (profiled, or the reason they were not). */
 static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_drain *d,
@@ -199,7 +301,9 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	unsigned int end = SMOLDER_UNWIND_END_STOP, py_end;
 	const char *marker;
 	int nk, nu = 0, np = 0, nframes, err;
-	int64_t value;
+
+	/* The per-sample counters count CPU samples only. */
+	uint64_t samples = k->kind == SMOLDER_KIND_CPU ? e->count : 0;
 
 	if (v->fate != CTR_SAMPLES_PROFILED)
 		return v->fate;
@@ -214,13 +318,13 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		np = read_python(ctx, d, e, &pr, py, &py_end);
 	if (ctx->python && v->p && !v->p->kernel_thread && !pr &&
 	    python_procs_undescribed(ctx->python, v->p))
-		counters_add(ctx->counters, CTR_PYTHON_UNDESCRIBED, e->count);
+		counters_add(ctx->counters, CTR_PYTHON_UNDESCRIBED, samples);
 	if (np && py_end == SMOLDER_PY_END_TRUNCATED)
-		counters_add(ctx->counters, CTR_PYTHON_TRUNCATED, e->count);
+		counters_add(ctx->counters, CTR_PYTHON_TRUNCATED, samples);
 	else if (np && py_end == SMOLDER_PY_END_READ)
-		counters_add(ctx->counters, CTR_PYTHON_ERROR_READ, e->count);
+		counters_add(ctx->counters, CTR_PYTHON_ERROR_READ, samples);
 
-	err = profile_set_builder(set, &v->labels, &b);
+	err = profile_set_builder(set, kind_profile(k->kind), &v->labels, &b);
 	/* A profile's first mapping is the one pprof names it after ("File:"
 	 * in go tool pprof): the executable of its first process, which is
 	 * its most sampled (add_entries' order) when several processes share
@@ -239,15 +343,14 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 		    : NULL;
 	nframes = nk + nu;
 	if (!err && np)
-		nframes = nk + add_python(ctx, pr, b, py, np, py_end, e->count, ips + nk, ids + nk,
+		nframes = nk + add_python(ctx, pr, b, py, np, py_end, samples, ips + nk, ids + nk,
 					  nu, &err);
 	if (!err && marker) {
 		err = frames_add_marker(b, marker, &ids[nframes]);
-		counters_add(ctx->counters, unwind_end_counter(end), e->count);
+		counters_add(ctx->counters, unwind_end_counter(end), samples);
 	}
-	value = (int64_t)e->count * profile_set_period(set);
 	if (!err)
-		err = pprof_builder_add_sample(b, ids, (size_t)nframes + (marker ? 1 : 0), &value);
+		err = add_values(ctx, set, b, e, ids, (size_t)nframes + (marker ? 1 : 0));
 	if (err) {
 		log_warn("could not add a sample of pid %u to its profile: %s", k->tgid,
 			 strerror(-err));
@@ -373,8 +476,8 @@ static void add_entries(struct interval_ctx *ctx, const struct sampler_drain *d,
 	for (size_t i = 0; i < n; i++) {
 		judge_process(ctx, &d->entries[procs[i].start].key, &v);
 		for (size_t j = procs[i].start; j < procs[i].start + procs[i].n; j++)
-			counters_add(ctx->counters, add_entry(ctx, d, &d->entries[j], &v, set),
-				     d->entries[j].count);
+			count_fate(ctx->counters, &d->entries[j],
+				   add_entry(ctx, d, &d->entries[j], &v, set));
 	}
 	disc_labels_release(&v.labels);
 }
@@ -423,9 +526,29 @@ static void write_profiles(struct interval_ctx *ctx, const struct profile_set *s
 			  res.failed_path, strerror(-res.first_error));
 }
 
+/* The off-CPU and mutex books, as the CPU samples' are checked. */
+static void check_wait_books(const struct counters *c)
+{
+	const uint64_t *v = c->interval;
+	uint64_t stored = v[CTR_OFFCPU_STORED] + v[CTR_OFFCPU_LOST_PENDING_FULL] +
+			  v[CTR_OFFCPU_LOST_STACK_COLLISION] + v[CTR_OFFCPU_LOST_STACK_READ];
+	uint64_t ns = v[CTR_OFFCPU_PROFILED_NS] + v[CTR_OFFCPU_DROPPED_NS] + v[CTR_OFFCPU_LOST_NS];
+	uint64_t mutex = v[CTR_MUTEX_PROFILED] + v[CTR_MUTEX_DROPPED] + v[CTR_MUTEX_LOST];
+
+	if (stored != v[CTR_OFFCPU_SAMPLED])
+		log_warn("off-CPU switches do not add up this interval: %llu drawn, %llu stored or lost",
+			 (unsigned long long)v[CTR_OFFCPU_SAMPLED], (unsigned long long)stored);
+	if (ns != v[CTR_OFFCPU_NS])
+		log_warn("off-CPU time does not add up this interval: %llu ns drained, %llu profiled, dropped or lost",
+			 (unsigned long long)v[CTR_OFFCPU_NS], (unsigned long long)ns);
+	if (mutex != v[CTR_MUTEX_CONTENTIONS])
+		log_warn("contentions do not add up this interval: %llu drained, %llu profiled, dropped or lost",
+			 (unsigned long long)v[CTR_MUTEX_CONTENTIONS], (unsigned long long)mutex);
+}
+
 static void log_counters(const struct counters *c, int64_t start_ns, int64_t end_ns)
 {
-	char line[4096];
+	char line[8192];
 	uint64_t taken = c->interval[CTR_SAMPLES_TAKEN];
 	uint64_t accounted = c->interval[CTR_SAMPLES_PROFILED] + c->interval[CTR_SAMPLES_DROPPED] +
 			     counters_interval_lost(c);
@@ -437,6 +560,7 @@ static void log_counters(const struct counters *c, int64_t start_ns, int64_t end
 	if (accounted != taken)
 		log_warn("samples do not add up this interval: %llu taken, %llu profiled, dropped or lost",
 			 (unsigned long long)taken, (unsigned long long)accounted);
+	check_wait_books(c);
 }
 
 /* The per-file caps' refusals, counted process-wide by the symbolizer. */
@@ -708,6 +832,7 @@ void interval_finish(struct interval_ctx *ctx)
 		ctx->drained_awaits_tables = false;
 	}
 	count_bpf_stats(c, d->stats);
+	count_cuts(c, d);
 	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
 	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);
 	if (set)
@@ -720,7 +845,7 @@ void interval_finish(struct interval_ctx *ctx)
 		add_entries(ctx, d, procs, n_procs, set);
 	} else {
 		for (size_t i = 0; i < d->n; i++)
-			counters_add(c, CTR_LOST_PROFILE_ERROR, d->entries[i].count);
+			count_fate(c, &d->entries[i], CTR_LOST_PROFILE_ERROR);
 	}
 	free(procs);
 	sampler_drain_release(ctx->sampler, d);

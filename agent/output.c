@@ -91,22 +91,37 @@ static int write_file_atomically(const char *path, const uint8_t *data, size_t l
 }
 
 /* Several label sets of one service in one interval need the hash in the
- * file name to stay apart; the set is sorted by service, so look around. */
-static bool service_shared(const struct profile_set *set, size_t i, const char *service)
+ * file name to stay apart; the set is sorted by type and service, so look
+ * around. */
+static bool service_shared(const struct profile_set *set, size_t i, const struct profile_entry *e)
 {
 	struct profile_entry other;
 
 	if (i > 0) {
 		profile_set_entry(set, i - 1, &other);
-		if (strcmp(other.service_name, service) == 0)
+		if (other.type == e->type && strcmp(other.service_name, e->service_name) == 0)
 			return true;
 	}
 	if (i + 1 < profile_set_count(set)) {
 		profile_set_entry(set, i + 1, &other);
-		if (strcmp(other.service_name, service) == 0)
+		if (other.type == e->type && strcmp(other.service_name, e->service_name) == 0)
 			return true;
 	}
 	return false;
+}
+
+/* CPU profiles keep the names they always had; the others say their type
+ * before the extension (1700000000-1700000015.offcpu.pb.gz). */
+static const char *type_suffix(enum profile_type t)
+{
+	switch (t) {
+	case PROFILE_OFFCPU:
+		return ".offcpu";
+	case PROFILE_MUTEX:
+		return ".mutex";
+	default:
+		return "";
+	}
 }
 
 static int write_entry(const char *dir, const struct profile_set *set, size_t i,
@@ -123,13 +138,13 @@ static int write_entry(const char *dir, const struct profile_set *set, size_t i,
 	err = output_escape_component(e.service_name, service, sizeof(service));
 	if (err)
 		return err;
-	if (service_shared(set, i, e.service_name))
+	if (service_shared(set, i, &e))
 		snprintf(hash, sizeof(hash), "-%08" PRIx32, e.labels_hash);
 	snprintf(subdir, sizeof(subdir), "%s/%s", dir, service);
 	output_interval_seconds(profile_set_start_ns(set), profile_set_end_ns(set), &start_s,
 				&end_s);
-	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s.pb.gz", subdir, start_s, end_s,
-		 hash);
+	snprintf(path, path_len, "%s/%" PRId64 "-%" PRId64 "%s%s.pb.gz", subdir, start_s, end_s,
+		 hash, type_suffix(e.type));
 	err = make_service_dir(subdir);
 	if (err)
 		return err;

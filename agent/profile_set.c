@@ -1,6 +1,7 @@
-/* One interval's profiles, one per label set. Label sets are few (tens to
- * hundreds on a host), so a sorted array keeps this small and obvious;
- * sorted by set, so the sets of one service sit side by side. */
+/* One interval's profiles, one per type and label set. Label sets are few
+ * (tens to hundreds on a host), so a sorted array keeps this small and
+ * obvious; sorted by type, then set, so the sets of one service sit side by
+ * side. */
 #include "profile_set.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 struct profile_slot {
+	enum profile_type type;
 	struct disc_labels labels;
 	uint32_t labels_hash;
 	struct pprof_builder *builder;
@@ -56,17 +58,22 @@ unsigned int profile_set_sample_rate(const struct profile_set *s)
 	return s->sample_rate;
 }
 
-static struct pprof_builder *new_builder(const struct profile_set *s,
+static struct pprof_builder *new_builder(const struct profile_set *s, enum profile_type type,
 					 const struct disc_labels *labels)
 {
 	static const struct pprof_value_type cpu = { "cpu", "nanoseconds" };
+	static const struct pprof_value_type offcpu = { "offcpu", "nanoseconds" };
+	static const struct pprof_value_type mutex[] = {
+		{ "contentions", "count" },
+		{ "delay", "nanoseconds" },
+	};
 	struct pprof_label pl[DISC_LABELS_MAX];
 	struct pprof_builder_opts opts = {
 		.sz = sizeof(opts),
-		.sample_types = &cpu,
-		.n_sample_types = 1,
-		.period_type = cpu,
-		.period = s->period,
+		.sample_types = type == PROFILE_MUTEX ? mutex : type == PROFILE_OFFCPU ? &offcpu : &cpu,
+		.n_sample_types = type == PROFILE_MUTEX ? 2 : 1,
+		.period_type = type == PROFILE_MUTEX ? mutex[0] : type == PROFILE_OFFCPU ? offcpu : cpu,
+		.period = type == PROFILE_CPU ? s->period : 1,
 		.time_nanos = s->start_ns,
 		.duration_nanos = s->end_ns - s->start_ns,
 		.labels = pl,
@@ -77,16 +84,22 @@ static struct pprof_builder *new_builder(const struct profile_set *s,
 	return pprof_builder_new(&opts);
 }
 
-/* service_name first, then the rest: files of one service stay together. */
-static int compare_sets(const struct disc_labels *a, const struct disc_labels *b)
+/* By type, then service_name, then the rest: files of one service stay
+ * together. */
+static int compare_slot(const struct profile_slot *slot, enum profile_type type,
+			const struct disc_labels *b)
 {
-	int c = strcmp(disc_labels_get(a, "service_name"), disc_labels_get(b, "service_name"));
+	const struct disc_labels *a = &slot->labels;
+	int c;
 
+	if (slot->type != type)
+		return slot->type < type ? -1 : 1;
+	c = strcmp(disc_labels_get(a, "service_name"), disc_labels_get(b, "service_name"));
 	return c ? c : disc_labels_compare(a, b);
 }
 
-int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
-			struct pprof_builder **b)
+int profile_set_builder(struct profile_set *s, enum profile_type type,
+			const struct disc_labels *labels, struct pprof_builder **b)
 {
 	size_t lo = 0, hi = s->n;
 
@@ -94,7 +107,7 @@ int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
 		return -EINVAL;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		int c = compare_sets(&s->slots[mid].labels, labels);
+		int c = compare_slot(&s->slots[mid], type, labels);
 
 		if (c == 0) {
 			*b = s->slots[mid].builder;
@@ -114,8 +127,9 @@ int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
 		s->cap = ncap;
 	}
 	struct profile_slot slot = {
+		.type = type,
 		.labels_hash = disc_labels_hash(labels),
-		.builder = new_builder(s, labels),
+		.builder = new_builder(s, type, labels),
 	};
 	if (!slot.builder || disc_labels_copy(&slot.labels, labels)) {
 		disc_labels_release(&slot.labels);
@@ -136,6 +150,7 @@ size_t profile_set_count(const struct profile_set *s)
 
 void profile_set_entry(const struct profile_set *s, size_t i, struct profile_entry *e)
 {
+	e->type = s->slots[i].type;
 	e->labels = &s->slots[i].labels;
 	e->service_name = disc_labels_get(e->labels, "service_name");
 	e->labels_hash = s->slots[i].labels_hash;

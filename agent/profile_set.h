@@ -1,5 +1,6 @@
-/* The profiles of one interval: one pprof builder per label set (the
- * labels discovery's target rules gave the process: service_name first).
+/* The profiles of one interval: one pprof builder per profile type and
+ * label set (the labels discovery's target rules gave the process:
+ * service_name first).
  */
 #ifndef SMOLDER_PROFILE_SET_H
 #define SMOLDER_PROFILE_SET_H
@@ -7,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "disc.h"
 #include "pprof.h"
 
@@ -20,14 +22,19 @@ void profile_set_free(struct profile_set *s);
 int64_t profile_set_period(const struct profile_set *s);
 unsigned int profile_set_sample_rate(const struct profile_set *s);
 
-/* The builder for this label set (which must hold service_name), created
- * on first use; the labels are copied. */
-int profile_set_builder(struct profile_set *s, const struct disc_labels *labels,
-			struct pprof_builder **b);
+/* The builder of this type for this label set (which must hold
+ * service_name), created on first use; the labels are copied. Its sample
+ * types are Pyroscope's for the type: cpu/nanoseconds; offcpu/nanoseconds
+ * (as Grafana Alloy's pyroscope.ebpf sends off-CPU profiles);
+ * contentions/count and delay/nanoseconds (Go's and Pyroscope's mutex
+ * profiles). */
+int profile_set_builder(struct profile_set *s, enum profile_type type,
+			const struct disc_labels *labels, struct pprof_builder **b);
 
 size_t profile_set_count(const struct profile_set *s);
 
 struct profile_entry {
+	enum profile_type type;
 	const char *service_name;
 	const struct disc_labels *labels;
 	uint32_t labels_hash; /* tells label sets of one service apart */

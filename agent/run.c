@@ -472,6 +472,13 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 	unwind_loader_publish(pl->loader, p);
 }
 
+/* What the sched_switch program is loaded for (bpf/offcpu.h). */
+static unsigned int offcpu_types(unsigned int profile_types)
+{
+	return ((profile_types & PROFILE_TYPE_BIT(PROFILE_OFFCPU)) ? SMOLDER_OFFCPU_TYPE_OFFCPU : 0) |
+	       ((profile_types & PROFILE_TYPE_BIT(PROFILE_MUTEX)) ? SMOLDER_OFFCPU_TYPE_MUTEX : 0);
+}
+
 int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	      const struct kernel_features *kf)
 {
@@ -491,6 +498,11 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.regs_from_kernel_stack = !kf->have[KF_TASK_PT_REGS],
 		.preallocate_maps = !kf->have[KF_HASH_NO_PREALLOC],
 		.stack_copies_per_sec = SMOLDER_STACK_COPIES_PER_SEC,
+		.offcpu_types = offcpu_types(cfg->profile_types),
+		.offcpu_threshold = (uint64_t)(cfg->off_cpu_sample * (double)SMOLDER_OFFCPU_ALWAYS),
+		.offcpu_min_block_ns = cfg->off_cpu_min_block_ns,
+		.raw_tracepoints = !kf->have[KF_TP_BTF],
+		.no_cpu_clock = !(cfg->profile_types & PROFILE_TYPE_BIT(PROFILE_CPU)),
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
@@ -624,7 +636,10 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 	if (ctx.copies)
 		stack_copies_set_reread(ctx.copies, proc_events_reread, ctx.events);
 	proc_events_program_names(ctx.events, programs, sizeof(programs));
-	log_info("BPF programs: %s, %s", sampler_program_name(ctx.sampler), programs);
+	log_info("BPF programs: %s, %s%s%s", sampler_program_name(ctx.sampler), programs,
+		 sampler_offcpu_program_name(ctx.sampler) ? ", " : "",
+		 sampler_offcpu_program_name(ctx.sampler) ? sampler_offcpu_program_name(ctx.sampler)
+							   : "");
 	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, %s every %llums",
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
 		 ctx.uploader ? "uploading" : cfg->output_dir,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -19,6 +20,8 @@
 struct sampler {
 	struct sample_bpf *skel;
 	struct bpf_program *prog; /* the one of the four that is loaded */
+	struct bpf_program *offcpu_prog; /* NULL: no offcpu or mutex profiles */
+	struct bpf_link *offcpu_link;
 	struct bpf_link **links;
 	int *perf_fds;
 	size_t n_cpus;
@@ -27,6 +30,8 @@ struct sampler {
 	unsigned int sample_rate;
 	bool copies;
 	bool walk_fp; /* the frame-pointer program: no Python walk */
+	uint64_t offcpu_min_block_ns;
+	bool no_cpu_clock;
 };
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
@@ -92,6 +97,7 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 	struct bpf_map *stacks[] = { skel->maps.kernel_stacks_0, skel->maps.kernel_stacks_1 };
 	struct bpf_map *user[] = { skel->maps.user_stacks_0, skel->maps.user_stacks_1 };
 	struct bpf_map *py[] = { skel->maps.py_stacks_0, skel->maps.py_stacks_1 };
+	struct bpf_map *waits[] = { skel->maps.waits_0, skel->maps.waits_1 };
 	int err = 0;
 
 	for (int g = 0; g < SMOLDER_GENERATIONS && !err; g++) {
@@ -111,7 +117,13 @@ static int resize_maps(struct sample_bpf *skel, const struct sampler_opts *o)
 			err = preallocate(user[g]);
 		if (!err && o->preallocate_maps)
 			err = preallocate(stacks[g]);
+		if (!err && o->count_map_entries)
+			err = bpf_map__set_max_entries(waits[g], o->count_map_entries);
+		if (!err && o->preallocate_maps)
+			err = preallocate(waits[g]);
 	}
+	if (!err && o->preallocate_maps)
+		err = preallocate(skel->maps.pending);
 	if (!err && o->preallocate_maps)
 		err = preallocate(skel->maps.exec_ranges);
 	if (!err && o->preallocate_maps)
@@ -207,6 +219,33 @@ static struct bpf_program *choose_program(struct sample_bpf *skel, const struct 
 	return chosen;
 }
 
+/* Of the four sched_switch programs (CFI walk or frame pointers; tp_btf or
+ * raw tracepoint), keeps the one the kernel calls for, or none when no
+ * profile type needs it. */
+static struct bpf_program *choose_offcpu_program(struct sample_bpf *skel,
+						 const struct sampler_opts *o)
+{
+	struct bpf_program *all[] = {
+		skel->progs.smolder_off_cfi, skel->progs.smolder_off_cfi_r,
+		skel->progs.smolder_off_fp, skel->progs.smolder_off_fp_r,
+	};
+	struct bpf_program *chosen =
+		o->offcpu_types ? all[(o->walk_frame_pointers ? 2 : 0) + (o->raw_tracepoints ? 1 : 0)]
+				: NULL;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		bpf_program__set_autoload(all[i], all[i] == chosen);
+	return chosen;
+}
+
+static void set_offcpu_options(struct sample_bpf *skel, const struct sampler_opts *o)
+{
+	skel->rodata->offcpu_types = o->offcpu_types;
+	skel->rodata->offcpu_threshold = o->offcpu_threshold;
+	skel->rodata->offcpu_min_block_ns = o->offcpu_min_block_ns;
+	skel->rodata->offcpu_regs_from_kernel_stack = o->regs_from_kernel_stack;
+}
+
 const char *sampler_program_name(const struct sampler *s)
 {
 	return bpf_program__name(s->prog);
@@ -248,6 +287,10 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 		goto fail;
 	}
 	s->prog = choose_program(s->skel, opts);
+	s->offcpu_prog = choose_offcpu_program(s->skel, opts);
+	set_offcpu_options(s->skel, opts);
+	s->offcpu_min_block_ns = opts->offcpu_min_block_ns;
+	s->no_cpu_clock = opts->no_cpu_clock;
 	err = sample_bpf__load(s->skel);
 	if (err) {
 		*what = "loading the BPF program (run with --log-level debug for the verifier's log)";
@@ -268,7 +311,21 @@ fail:
 
 int sampler_start(struct sampler *s, const char **what)
 {
-	return attach_all_cpus(s, s->sample_rate, what);
+	int err = s->no_cpu_clock ? 0 : attach_all_cpus(s, s->sample_rate, what);
+
+	if (err || !s->offcpu_prog)
+		return err;
+	s->offcpu_link = bpf_program__attach(s->offcpu_prog);
+	if (!s->offcpu_link) {
+		*what = "attaching the sched_switch program (offcpu, mutex profiles)";
+		return -errno;
+	}
+	return 0;
+}
+
+const char *sampler_offcpu_program_name(const struct sampler *s)
+{
+	return s->offcpu_prog ? bpf_program__name(s->offcpu_prog) : NULL;
 }
 
 void sampler_leave_out(struct sampler *s, int pid)
@@ -280,6 +337,7 @@ void sampler_free(struct sampler *s)
 {
 	if (!s)
 		return;
+	bpf_link__destroy(s->offcpu_link);
 	for (size_t i = 0; i < s->n_cpus; i++) {
 		bpf_link__destroy(s->links[i]);
 		close(s->perf_fds[i]);
@@ -386,13 +444,38 @@ static int reserve_entries(struct sampler_drain *d, size_t *cap, size_t n)
 	return 0;
 }
 
-/* Reads and deletes the count map's entries in batches (Linux 5.6). 0:
- * the map is empty; otherwise the error that stopped it (a kernel without
- * batch operations: EINVAL, ENOTSUPP), what was read kept in d. */
-static int read_counts_batched(int fd, struct sampler_drain *d, size_t *cap)
+/* How a map's values become entries: a count map's samples, or a wait
+ * map's blocks and time. */
+typedef void (*entry_from_value)(struct sampler_entry *e, const void *value);
+
+static void entry_from_count(struct sampler_entry *e, const void *value)
+{
+	memcpy(&e->count, value, sizeof(e->count));
+	e->ns = 0;
+}
+
+static void entry_from_wait(struct sampler_entry *e, const void *value)
+{
+	struct smolder_wait w;
+
+	memcpy(&w, value, sizeof(w));
+	e->count = w.count;
+	e->ns = w.ns;
+}
+
+/* The largest value of a map drained into entries. */
+#define ENTRY_VALUE_MAX sizeof(struct smolder_wait)
+
+/* Reads and deletes the entries of a map keyed by count keys in batches
+ * (Linux 5.6). 0: the map is empty; otherwise the error that stopped it (a
+ * kernel without batch operations: EINVAL, ENOTSUPP), what was read kept
+ * in d. */
+static int read_entries_batched(int fd, size_t value_size, entry_from_value put,
+				struct sampler_drain *d, size_t *cap)
 {
 	struct smolder_count_key keys[DRAIN_BATCH];
-	__u64 values[DRAIN_BATCH], batch = 0;
+	unsigned char values[DRAIN_BATCH * ENTRY_VALUE_MAX];
+	__u64 batch = 0;
 	void *in = NULL;
 
 	for (;;) {
@@ -404,32 +487,37 @@ static int read_counts_batched(int fd, struct sampler_drain *d, size_t *cap)
 		err = bpf_map_lookup_and_delete_batch(fd, in, &batch, keys, values, &n, NULL);
 		if (err && errno != ENOENT)
 			return -errno;
-		for (__u32 i = 0; i < n && i < DRAIN_BATCH; i++)
-			d->entries[d->n++] = (struct sampler_entry){ .key = keys[i], .count = values[i] };
+		for (__u32 i = 0; i < n && i < DRAIN_BATCH; i++) {
+			d->entries[d->n].key = keys[i];
+			put(&d->entries[d->n++], values + i * value_size);
+		}
 		if (err)
 			return 0; /* ENOENT: the last bucket was read */
 		in = &batch;
 	}
 }
 
-/* Reads and deletes every entry of the (no longer written) count map:
- * in batches, else (or for what a failed batch left) one at a time. */
-static int read_counts(int fd, struct sampler_drain *d)
+/* Reads and deletes every entry of a (no longer written) map of count
+ * keys: in batches, else (or for what a failed batch left) one at a time. */
+static int read_entries(int fd, size_t value_size, entry_from_value put,
+			struct sampler_drain *d, size_t *cap)
 {
 	struct smolder_count_key key, next;
-	size_t cap = 0, from;
+	unsigned char value[ENTRY_VALUE_MAX];
+	size_t from;
 	void *prev = NULL;
-	int err = read_counts_batched(fd, d, &cap);
+	int err = read_entries_batched(fd, value_size, put, d, cap);
 
 	if (err == 0 || err == -ENOMEM)
 		return err;
 	from = d->n;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (reserve_entries(d, &cap, 1))
+		if (reserve_entries(d, cap, 1))
 			return -ENOMEM;
-		d->entries[d->n].key = next;
-		if (bpf_map_lookup_elem(fd, &next, &d->entries[d->n].count) == 0)
-			d->n++;
+		if (bpf_map_lookup_elem(fd, &next, value) == 0) {
+			d->entries[d->n].key = next;
+			put(&d->entries[d->n++], value);
+		}
 		key = next;
 		prev = &key;
 	}
@@ -438,22 +526,130 @@ static int read_counts(int fd, struct sampler_drain *d)
 	return 0;
 }
 
+static int waits_fd(struct sampler *s, unsigned int gen)
+{
+	return bpf_map__fd(gen ? s->skel->maps.waits_1 : s->skel->maps.waits_0);
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A block's time up to the cut, as the entries it is counted under. */
+static int add_cut_piece(struct sampler_drain *d, size_t *cap, const struct smolder_pending *p,
+			 uint64_t ns)
+{
+	int err = reserve_entries(d, cap, 2);
+
+	if (err)
+		return err;
+	if (p->flags & SMOLDER_PENDING_OFFCPU)
+		d->entries[d->n++] = (struct sampler_entry){ .key = p->key, .ns = ns };
+	if (p->flags & SMOLDER_PENDING_MUTEX) {
+		d->entries[d->n] = (struct sampler_entry){ .key = p->key, .ns = ns };
+		d->entries[d->n++].key.kind = SMOLDER_KIND_MUTEX;
+	}
+	return 0;
+}
+
+/* A stack of the old generation's map into the new one's, under its key. */
+static void copy_stack(int from, int to, uint64_t key, void *buf)
+{
+	if (key && bpf_map_lookup_elem(from, &key, buf) == 0)
+		bpf_map_update_elem(to, &key, buf, BPF_NOEXIST);
+}
+
+/* Takes the pending entry of tid (the agent's alone from here: a switch-in
+ * that comes now finds none); -ENOENT when the thread came back first. */
+static int take_pending(int fd, __u32 tid, struct smolder_pending *p)
+{
+	if (bpf_map_lookup_and_delete_elem(fd, &tid, p) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return -ENOENT;
+	/* Before Linux 5.14 hash maps have no lookup-and-delete: a delete
+	 * that fails says the program took it in between. */
+	if (bpf_map_lookup_elem(fd, &tid, p) || bpf_map_delete_elem(fd, &tid))
+		return -ENOENT;
+	return 0;
+}
+
+/* Cuts the blocks still off the CPU at the flip (cut_ns): their time up to
+ * it goes into d, their stacks to the new generation, and they go back to
+ * the pending map as of the flip (offcpu.h). */
+static int cut_pending(struct sampler *s, struct sampler_drain *d, size_t *cap, uint64_t cut_ns)
+{
+	int fd = bpf_map__fd(s->skel->maps.pending);
+	size_t max = bpf_map__max_entries(s->skel->maps.pending), n = 0;
+	__u32 *tids = malloc(max * sizeof(*tids)), key, next;
+	void *buf = malloc(sizeof(struct smolder_py_stack)), *prev = NULL;
+	int err = tids && buf ? 0 : -ENOMEM;
+	struct smolder_pending p;
+
+	while (!err && n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		tids[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		if (take_pending(fd, tids[i], &p))
+			continue;
+		if (p.gen != d->gen) { /* left after the flip */
+			if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST))
+				d->offcpu_cut_lost++;
+			continue;
+		}
+		if (cut_ns > p.from_ns &&
+		    (!s->offcpu_min_block_ns || cut_ns - p.start_ns >= s->offcpu_min_block_ns))
+			err = add_cut_piece(d, cap, &p, cut_ns - p.from_ns);
+		copy_stack(user_stacks_fd(s, d->gen), user_stacks_fd(s, s->gen), p.key.user_stack, buf);
+		copy_stack(kernel_stacks_fd(s, d->gen), kernel_stacks_fd(s, s->gen), p.key.kernel_stack,
+			   buf);
+		copy_stack(py_stacks_fd(s, d->gen), py_stacks_fd(s, s->gen), p.key.py_stack, buf);
+		p.gen = s->gen;
+		if (cut_ns > p.from_ns)
+			p.from_ns = cut_ns;
+		d->offcpu_cut++;
+		if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST))
+			d->offcpu_cut_lost++; /* it came back and left again meanwhile */
+	}
+	d->offcpu_pending = n;
+	free(tids);
+	free(buf);
+	return err;
+}
+
 int sampler_drain(struct sampler *s, struct sampler_drain *d)
 {
 	unsigned int old = s->gen;
+	uint64_t cut_ns = monotonic_ns();
+	size_t cap = 0;
 	int err;
 
 	memset(d, 0, sizeof(*d));
 	d->gen = old;
 	s->gen = old ^ 1;
+	__atomic_store_n(&s->skel->bss->generation_start_ns[s->gen], cut_ns, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&s->skel->bss->generation, s->gen, __ATOMIC_SEQ_CST);
 	err = wait_for_running_programs(s);
 	if (err)
 		return err;
-	err = read_stats(s, old, d->stats);
-	if (!err)
-		err = read_counts(counts_fd(s, old), d);
-	return err;
+	err = read_entries(counts_fd(s, old), sizeof(__u64), entry_from_count, d, &cap);
+	if (!err && s->offcpu_prog) {
+		err = cut_pending(s, d, &cap, cut_ns);
+		/* A switch-in that took an entry before the cut may still be
+		 * counting its time in the old generation. */
+		if (!err)
+			err = wait_for_running_programs(s);
+		if (!err)
+			err = read_entries(waits_fd(s, old), sizeof(struct smolder_wait),
+					   entry_from_wait, d, &cap);
+	}
+	return err ? err : read_stats(s, old, d->stats);
 }
 
 int sampler_read_kernel_stack(struct sampler *s, const struct sampler_drain *d, uint64_t key,

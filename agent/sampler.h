@@ -16,6 +16,7 @@
 #include "sample.h"
 #include "unwind.h"
 #include "python.h"
+#include "offcpu.h"
 
 struct sampler;
 
@@ -34,11 +35,25 @@ struct sampler_opts {
 	/* Stack copies all CPUs together may send per second (stack_copy.h);
 	 * 0: none. The frame-pointer walk sends none. */
 	unsigned int stack_copies_per_sec;
+	/* Time off the CPU and lock contention (bpf/offcpu.h): which of
+	 * them (SMOLDER_OFFCPU_TYPE_*; 0: none, and no sched_switch program
+	 * is loaded), the probability a switch-out is drawn (in 1/2^32,
+	 * SMOLDER_OFFCPU_ALWAYS: every one), and the shortest block counted. */
+	unsigned int offcpu_types;
+	uint64_t offcpu_threshold;
+	uint64_t offcpu_min_block_ns;
+	bool raw_tracepoints;           /* no tp_btf: sched_switch as a raw tracepoint */
+	bool no_cpu_clock;              /* no cpu profiles: no perf events attached */
 };
 
+/* A count key's total: for CPU samples, count is the samples; for the
+ * other kinds (key.kind), the blocks or contentions that ended and ns the
+ * time they took in the interval (unscaled: drawn with probability
+ * 1/scale). */
 struct sampler_entry {
 	struct smolder_count_key key;
 	uint64_t count;
+	uint64_t ns;
 };
 
 /* One generation's samples, readable until sampler_drain_release. */
@@ -47,6 +62,11 @@ struct sampler_drain {
 	size_t n;
 	uint64_t stats[SMOLDER_STAT_COUNT];
 	unsigned int gen;
+	/* Blocks still off the CPU at the flip, cut there (their time so
+	 * far is in entries), of them those whose thread came back and
+	 * left again during the cut (the time since the flip is lost), and
+	 * those in the pending map after it. */
+	uint64_t offcpu_cut, offcpu_cut_lost, offcpu_pending;
 };
 
 /* Loads the program and creates its maps, without sampling yet. Returns 0
@@ -56,7 +76,10 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out,
 		const char **what);
 /* The name of the sampling program loaded (one of bpf/sample.bpf.c's). */
 const char *sampler_program_name(const struct sampler *s);
-/* Starts sampling: one perf event per online CPU. */
+/* The sched_switch program loaded, or NULL: no offcpu or mutex profiles. */
+const char *sampler_offcpu_program_name(const struct sampler *s);
+/* Starts sampling: one perf event per online CPU, and the sched_switch
+ * program. */
 int sampler_start(struct sampler *s, const char **what);
 /* Samples of this process and its children (0: none) are left out, as
  * filtered. */

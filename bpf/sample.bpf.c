@@ -183,8 +183,8 @@ static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
 /* The kernel stack of a sample taken in the kernel, stored under its hash
  * in *key (0 when it is empty or unreadable). Returns COUNTED, or
  * LOST_STACK_COLLISION when the map has no room for a new stack. */
-static __always_inline enum smolder_stat read_kernel_stack(struct bpf_perf_event_data *ctx,
-							   __u32 gen, __u64 *key)
+static __always_inline enum smolder_stat read_kernel_stack(void *ctx, __u32 gen, __u64 *key,
+							   __u64 skip)
 {
 	void *stacks = gen ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
 	__u32 zero = 0;
@@ -195,7 +195,7 @@ static __always_inline enum smolder_stat read_kernel_stack(struct bpf_perf_event
 	*key = 0;
 	if (!ks)
 		return SMOLDER_STAT_COUNTED;
-	bytes = bpf_get_stack(ctx, ks->pcs, sizeof(ks->pcs), 0);
+	bytes = bpf_get_stack(ctx, ks->pcs, sizeof(ks->pcs), skip & BPF_F_SKIP_FIELD_MASK);
 	if (bytes <= 0)
 		return SMOLDER_STAT_COUNTED;
 	ks->len = (__u32)(bytes / sizeof(__u64));
@@ -279,35 +279,25 @@ static __always_inline void regs_from_ctx(struct walk_state *st, struct bpf_perf
 		to[i] = from[i];
 }
 
-/* The user stack, walked from the registers the task had in user mode:
- * the sample's own when it landed there, else those the kernel saved on
- * entry. Stored under its hash; 0 when it cannot be stored. */
-static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_data *ctx,
-							 __u32 gen, struct task_struct *task,
-							 struct smolder_count_key *key,
-							 enum sample_walk walk,
-							 enum sample_regs saved)
+/* The user registers task saved on entering the kernel, into st->saved. */
+static __always_inline bool read_saved_regs(struct walk_state *st, struct task_struct *task,
+					    enum sample_regs saved)
 {
-	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
+	struct pt_regs *regs = saved == REGS_HELPER ? (struct pt_regs *)bpf_task_pt_regs(task)
+						    : regs_on_kernel_stack(task);
+
+	return regs && !bpf_probe_read_kernel(&st->saved, sizeof(st->saved), regs);
+}
+
+/* Walks the user stack from (ip, sp, bp) (and, for the CFI walk, the rest
+ * of st->saved) and stores it under its hash in key->user_stack. */
+static __always_inline enum smolder_stat store_user_walk(struct walk_state *st, __u32 gen,
+							 struct smolder_count_key *key, __u64 ip,
+							 __u64 sp, __u64 bp, enum sample_walk walk)
+{
 	void *stacks = gen ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
-	struct walk_state *st = walk_scratch_get();
 	long err;
 
-	if (!st)
-		return SMOLDER_STAT_LOST_STACK_READ;
-	if (ip >= SMOLDER_KERNEL_START) {
-		struct pt_regs *regs = saved == REGS_HELPER
-					       ? (struct pt_regs *)bpf_task_pt_regs(task)
-					       : regs_on_kernel_stack(task);
-
-		if (!regs || bpf_probe_read_kernel(&st->saved, sizeof(st->saved), regs))
-			return SMOLDER_STAT_LOST_STACK_READ;
-		ip = st->saved.ip;
-		sp = st->saved.sp;
-		bp = st->saved.bp;
-	} else if (walk == WALK_CFI) {
-		regs_from_ctx(st, ctx);
-	}
 	if (ip == 0 || ip >= SMOLDER_KERNEL_START)
 		return SMOLDER_STAT_LOST_STACK_READ;
 	walk_start(st, key->tgid, key->start_ticks, ip, sp, bp);
@@ -322,6 +312,32 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 		return SMOLDER_STAT_LOST_STACK_COLLISION; /* the map is full */
 	key->user_stack = st->hash;
 	return SMOLDER_STAT_COUNTED;
+}
+
+/* The user stack, walked from the registers the task had in user mode:
+ * the sample's own when it landed there, else those the kernel saved on
+ * entry. Stored under its hash; 0 when it cannot be stored. */
+static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_data *ctx,
+							 __u32 gen, struct task_struct *task,
+							 struct smolder_count_key *key,
+							 enum sample_walk walk,
+							 enum sample_regs saved)
+{
+	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
+	struct walk_state *st = walk_scratch_get();
+
+	if (!st)
+		return SMOLDER_STAT_LOST_STACK_READ;
+	if (ip >= SMOLDER_KERNEL_START) {
+		if (!read_saved_regs(st, task, saved))
+			return SMOLDER_STAT_LOST_STACK_READ;
+		ip = st->saved.ip;
+		sp = st->saved.sp;
+		bp = st->saved.bp;
+	} else if (walk == WALK_CFI) {
+		regs_from_ctx(st, ctx);
+	}
+	return store_user_walk(st, gen, key, ip, sp, bp, walk);
 }
 
 /* The Python frames of a Python process's sample, counted by what became
@@ -365,7 +381,7 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	if (!kthread && walk == WALK_CFI)
 		read_python(gen, task, key);
 	if (in_kernel) {
-		fate = read_kernel_stack(ctx, gen, &key->kernel_stack);
+		fate = read_kernel_stack(ctx, gen, &key->kernel_stack, 0);
 		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 			return fate;
 	}
@@ -545,6 +561,8 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 	}
 	return 0;
 }
+
+#include "offcpu.bpf.h" /* after the stack readers it shares */
 
 /* One program per combination; the agent loads one. Names stay within the
  * kernel's 15 characters, so bpftool tells them apart. */

@@ -31,6 +31,18 @@
 
 #define SMOLDER_KEY_KERNEL_THREAD 0x1u
 
+/* What a count key counts (bpf/offcpu.h): CPU samples, in the count maps;
+ * time off the CPU, by why the task left it, and lock contentions, in the
+ * wait maps. */
+enum smolder_kind {
+	SMOLDER_KIND_CPU = 0,
+	SMOLDER_KIND_OFFCPU_SLEEP,    /* interruptible sleep (S) */
+	SMOLDER_KIND_OFFCPU_IO,       /* uninterruptible (D): usually I/O */
+	SMOLDER_KIND_OFFCPU_RUNQUEUE, /* preempted while runnable */
+	SMOLDER_KIND_MUTEX,           /* a futex wait to acquire a lock */
+	SMOLDER_KIND_COUNT,
+};
+
 struct smolder_count_key {
 	__u32 tgid;
 	__u32 flags;       /* SMOLDER_KEY_* */
@@ -42,7 +54,7 @@ struct smolder_count_key {
 	 * exec in one interval are told apart and each named through its own
 	 * image's mappings. 0 for kernel threads. */
 	__u32 exec_id;
-	__u32 pad;
+	__u32 kind; /* enum smolder_kind */
 	/* Key of the py_stacks map: the sampled thread's Python frames
 	 * (bpf/python.h); 0: none. */
 	__u64 py_stack;
@@ -90,6 +102,27 @@ enum smolder_stat {
 	SMOLDER_STAT_PY_FRAMES,
 	SMOLDER_STAT_PY_NO_FRAMES,
 	SMOLDER_STAT_PY_DROPPED,
+	/* Off the CPU (bpf/offcpu.h). Switch-outs of tasks we profile, and
+	 * of those the ones drawn: OFFCPU_SAMPLED == OFFCPU_STORED +
+	 * OFFCPU_LOST_PENDING_FULL + OFFCPU_LOST_STACK_COLLISION +
+	 * OFFCPU_LOST_STACK_READ. */
+	SMOLDER_STAT_OFFCPU_SWITCHES,
+	SMOLDER_STAT_OFFCPU_SAMPLED,
+	SMOLDER_STAT_OFFCPU_STORED,             /* waiting in the pending map */
+	SMOLDER_STAT_OFFCPU_LOST_PENDING_FULL,  /* the pending map had no room */
+	SMOLDER_STAT_OFFCPU_LOST_STACK_COLLISION,
+	SMOLDER_STAT_OFFCPU_LOST_STACK_READ,
+	/* At switch-in: blocks that ended, of them those shorter than
+	 * --off-cpu-min-block (not counted), and pieces of time the wait
+	 * maps had no room for. */
+	SMOLDER_STAT_OFFCPU_ENDED,
+	SMOLDER_STAT_OFFCPU_SHORT,
+	SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL,
+	/* Of the switch-outs seen, those waiting to acquire a lock (futex
+	 * FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2), and of them the ones
+	 * drawn (stored or lost as above). */
+	SMOLDER_STAT_MUTEX_WAITS,
+	SMOLDER_STAT_MUTEX_SAMPLED,
 	SMOLDER_STAT_COUNT,
 };
 

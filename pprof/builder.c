@@ -54,20 +54,50 @@ static bool location_eq(const void *key, const void *record, const void *ctx)
 	return true;
 }
 
-struct stack_key {
+/* A sample's key: its stack, as the caller holds it, and its own labels,
+ * staged in the sample_labels pool past its count. */
+struct sample_key {
 	const uint64_t *ids;
 	size_t n;
+	size_t first_label, n_labels; /* in pprof_builder.sample_labels */
 };
 
 static bool sample_eq(const void *key, const void *record, const void *ctx)
 {
-	const struct stack_key *k = key;
+	const struct sample_key *k = key;
 	const struct pprof_sample *s = record;
 	const struct pprof_builder *b = ctx;
 
-	return k->n == s->n_locations &&
-	       (k->n == 0 || memcmp(k->ids, pool_at(&b->stacks, s->first_location),
-				    k->n * sizeof(*k->ids)) == 0);
+	if (k->n != s->n_locations || k->n_labels != s->n_labels)
+		return false;
+	if (k->n > 0 && memcmp(k->ids, pool_at(&b->stacks, s->first_location),
+			       k->n * sizeof(*k->ids)) != 0)
+		return false;
+	for (size_t i = 0; i < k->n_labels; i++) {
+		const struct pprof_label_ref *x = pool_at(&b->sample_labels, k->first_label + i);
+		const struct pprof_label_ref *y = pool_at(&b->sample_labels, s->first_label + i);
+
+		if (x->key != y->key || x->value != y->value)
+			return false;
+	}
+	return true;
+}
+
+static uint64_t string_hash(const char *s)
+{
+	return intern_hash_bytes(INTERN_HASH_SEED, s, strlen(s));
+}
+
+/* Looks s up without adding it. */
+static bool find_string(const struct pprof_builder *b, const char *s,
+			int64_t *index)
+{
+	size_t i;
+
+	if (!intern_find(&b->strings, string_hash(s), s, &i))
+		return false;
+	*index = (int64_t)i;
+	return true;
 }
 
 /* NULL is "", which pprof keeps at index 0. */
@@ -80,7 +110,7 @@ static int add_string(struct pprof_builder *b, const char *s, int64_t *index)
 
 	if (!s)
 		s = "";
-	hash = intern_hash_bytes(INTERN_HASH_SEED, s, strlen(s));
+	hash = string_hash(s);
 	if (!intern_find(&b->strings, hash, s, &i)) {
 		copy = strdup(s);
 		if (!copy)
@@ -150,6 +180,7 @@ static int init_builder(struct pprof_builder *b,
 	pool_init(&b->lines, sizeof(struct pprof_line));
 	pool_init(&b->stacks, sizeof(uint64_t));
 	pool_init(&b->values, sizeof(int64_t));
+	pool_init(&b->sample_labels, sizeof(struct pprof_label_ref));
 	b->n_values = o->n_sample_types;
 	b->period = o->period;
 	b->time_nanos = o->time_nanos;
@@ -217,6 +248,7 @@ void pprof_builder_free(struct pprof_builder *b)
 	pool_free(&b->lines);
 	pool_free(&b->stacks);
 	pool_free(&b->values);
+	pool_free(&b->sample_labels);
 	free(b->sample_types);
 	free(b->labels);
 	free(b);
@@ -373,13 +405,118 @@ int pprof_builder_add_location(struct pprof_builder *b, uint64_t mapping_id,
 	return 0;
 }
 
-static uint64_t stack_hash(const struct stack_key *k)
+/* The key's labels must be staged in the sample_labels pool already. */
+static uint64_t sample_hash(const struct pprof_builder *b,
+			    const struct sample_key *k)
 {
 	uint64_t h = intern_hash_u64(INTERN_HASH_SEED, k->n);
 
 	for (size_t i = 0; i < k->n; i++)
 		h = intern_hash_u64(h, k->ids[i]);
+	h = intern_hash_u64(h, k->n_labels);
+	for (size_t i = 0; i < k->n_labels; i++) {
+		const struct pprof_label_ref *l = pool_at(&b->sample_labels, k->first_label + i);
+
+		h = intern_hash_u64(h, (uint64_t)l->key);
+		h = intern_hash_u64(h, (uint64_t)l->value);
+	}
 	return h;
+}
+
+static bool sample_valid(const struct pprof_builder *b, const uint64_t *ids,
+			 size_t n, const int64_t *values,
+			 const struct pprof_label *labels, size_t n_labels)
+{
+	if (!b || (n > 0 && !ids) || !values || (n_labels > 0 && !labels))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] == 0 || ids[i] > intern_count(&b->locations))
+			return false;
+	}
+	for (size_t i = 0; i < n_labels; i++) {
+		if (!labels[i].key || !labels[i].value)
+			return false;
+	}
+	return true;
+}
+
+/* The i-th string of labels, counting key, value, key, value..., and where
+ * its ref goes. */
+static int64_t *label_string(const struct pprof_label *labels,
+			     struct pprof_label_ref *refs, size_t i,
+			     const char **s)
+{
+	*s = i % 2 ? labels[i / 2].value : labels[i / 2].key;
+	return i % 2 ? &refs[i / 2].value : &refs[i / 2].key;
+}
+
+/* Fills refs with the labels' strings as far as the string table has them,
+ * -1 for the others: true if it has every one. A sample with a string the
+ * table lacks cannot be one already added. */
+static bool find_labels(const struct pprof_builder *b,
+			const struct pprof_label *labels, size_t n,
+			struct pprof_label_ref *refs)
+{
+	bool all = true;
+
+	for (size_t i = 0; i < 2 * n; i++) {
+		const char *s;
+		int64_t *ref = label_string(labels, refs, i, &s);
+
+		if (!find_string(b, s, ref)) {
+			*ref = -1;
+			all = false;
+		}
+	}
+	return all;
+}
+
+/* Adds the strings find_labels left at -1, all or none: every copy is made
+ * and every slot reserved before the first string goes in. */
+static int add_label_strings(struct pprof_builder *b,
+			     const struct pprof_label *labels, size_t n,
+			     struct pprof_label_ref *refs)
+{
+	size_t missing = 0, k = 0;
+	const char *s;
+	char **copies;
+	int err;
+
+	for (size_t i = 0; i < 2 * n; i++)
+		missing += *label_string(labels, refs, i, &s) < 0;
+	if (missing == 0)
+		return 0;
+	copies = calloc(missing, sizeof(*copies));
+	err = copies ? intern_reserve(&b->strings, missing) : -ENOMEM;
+	for (size_t i = 0; i < 2 * n && !err; i++) {
+		if (*label_string(labels, refs, i, &s) >= 0)
+			continue;
+		copies[k] = strdup(s);
+		if (!copies[k++])
+			err = -ENOMEM;
+	}
+	/* From here nothing fails. A string twice among the new ones is
+	 * found the second time, and its copy freed. */
+	k = 0;
+	for (size_t i = 0; i < 2 * n && !err; i++) {
+		int64_t *ref = label_string(labels, refs, i, &s);
+		size_t index;
+
+		if (*ref >= 0)
+			continue;
+		if (!find_string(b, s, ref)) {
+			err = intern_append(&b->strings, string_hash(s), &copies[k], &index);
+			if (!err) {
+				*ref = (int64_t)index;
+				copies[k] = NULL; /* the table's now */
+			}
+		}
+		k++;
+	}
+	for (size_t i = 0; copies && i < missing; i++)
+		free(copies[i]);
+	free(copies);
+	return err;
 }
 
 /* All or nothing, so that an overflow does not leave a half-merged sample. */
@@ -398,12 +535,16 @@ static int merge_values(struct pprof_builder *b, size_t sample,
 	return 0;
 }
 
-static int append_sample(struct pprof_builder *b, uint64_t hash,
-			 const struct stack_key *k, const int64_t *values)
+/* Every allocation comes first, the label strings last (they are added as
+ * they go), so that a failure adds nothing. */
+static int append_sample(struct pprof_builder *b, const struct sample_key *k,
+			 const struct pprof_label *labels, const int64_t *values)
 {
 	struct pprof_sample s = {
 		.first_location = b->stacks.count,
 		.n_locations = k->n,
+		.first_label = k->first_label,
+		.n_labels = k->n_labels,
 	};
 	size_t index;
 	int err;
@@ -412,7 +553,12 @@ static int append_sample(struct pprof_builder *b, uint64_t hash,
 	if (!err)
 		err = pool_reserve(&b->values, b->n_values);
 	if (!err)
-		err = intern_append(&b->samples, hash, &s, &index);
+		err = intern_reserve(&b->samples, 1);
+	if (!err && k->n_labels > 0)
+		err = add_label_strings(b, labels, k->n_labels,
+					pool_at(&b->sample_labels, k->first_label));
+	if (!err)
+		err = intern_append(&b->samples, sample_hash(b, k), &s, &index);
 	if (err)
 		return err;
 	if (k->n > 0)
@@ -422,6 +568,7 @@ static int append_sample(struct pprof_builder *b, uint64_t hash,
 	memcpy(pool_at(&b->values, b->values.count), values,
 	       b->n_values * sizeof(*values));
 	b->values.count += b->n_values;
+	b->sample_labels.count += k->n_labels;
 	return 0;
 }
 
@@ -429,21 +576,33 @@ int pprof_builder_add_sample(struct pprof_builder *b,
 			     const uint64_t *location_ids, size_t n,
 			     const int64_t *values)
 {
-	struct stack_key key = { .ids = location_ids, .n = n };
-	uint64_t hash;
-	size_t index;
+	return pprof_builder_add_sample_labeled(b, location_ids, n, values,
+						NULL, 0);
+}
 
-	if (!b || (n > 0 && !location_ids) || !values)
+int pprof_builder_add_sample_labeled(struct pprof_builder *b,
+				     const uint64_t *location_ids, size_t n,
+				     const int64_t *values,
+				     const struct pprof_label *labels,
+				     size_t n_labels)
+{
+	struct sample_key key = { .ids = location_ids, .n = n, .n_labels = n_labels };
+	size_t index;
+	int err;
+
+	if (!sample_valid(b, location_ids, n, values, labels, n_labels))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (location_ids[i] == 0 ||
-		    location_ids[i] > intern_count(&b->locations))
-			return -EINVAL;
-	}
-	hash = stack_hash(&key);
-	if (intern_find(&b->samples, hash, &key, &index))
+	/* Stage the labels' refs past the pool's count: they are the key,
+	 * and they are kept only if the sample is new. */
+	err = pool_reserve(&b->sample_labels, n_labels);
+	if (err)
+		return err;
+	key.first_label = b->sample_labels.count;
+	if ((n_labels == 0 ||
+	     find_labels(b, labels, n_labels, pool_at(&b->sample_labels, key.first_label))) &&
+	    intern_find(&b->samples, sample_hash(b, &key), &key, &index))
 		return merge_values(b, index, values);
-	return append_sample(b, hash, &key, values);
+	return append_sample(b, &key, labels, values);
 }
 
 size_t pprof_builder_sample_count(const struct pprof_builder *b)

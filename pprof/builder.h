@@ -47,9 +47,11 @@ struct pprof_location {
 	size_t first_line, n_lines; /* in pprof_builder.lines */
 };
 
-/* Its values are pprof_builder.values[index * n_values ...]. */
+/* Its values are pprof_builder.values[index * n_values ...]. Its labels are
+ * its own, which follow the profile's (pprof_builder.labels) when encoded. */
 struct pprof_sample {
 	size_t first_location, n_locations; /* in pprof_builder.stacks */
+	size_t first_label, n_labels;       /* in pprof_builder.sample_labels */
 };
 
 struct pprof_builder {
@@ -61,12 +63,13 @@ struct pprof_builder {
 	struct pool lines;       /* struct pprof_line, a run per location */
 	struct pool stacks;      /* uint64_t location ids, a run per sample */
 	struct pool values;      /* int64_t, n_values per sample */
+	struct pool sample_labels; /* struct pprof_label_ref, a run per sample */
 
 	size_t n_values; /* values per sample */
 	struct pprof_value_type_ref *sample_types; /* n_values of them */
 	struct pprof_value_type_ref period_type;
 	int64_t period, time_nanos, duration_nanos;
-	struct pprof_label_ref *labels;
+	struct pprof_label_ref *labels; /* the profile's, on every sample */
 	size_t n_labels;
 };
 

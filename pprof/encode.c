@@ -31,7 +31,11 @@ struct message {
 	ValueType *types; /* the sample types, then the period type */
 	ValueType **type_ptrs;
 	Sample *samples, **sample_ptrs;
-	Label *labels, **label_ptrs; /* the same labels, shared by every sample */
+	/* The profile's labels, then those of the sample_labels pool.
+	 * label_ptrs starts with the profile's run, which every sample
+	 * without labels of its own shares; a run per sample with some
+	 * follows, the profile's again, then its own. */
+	Label *labels, **label_ptrs;
 	Mapping *mappings, **mapping_ptrs;
 	Location *locations, **location_ptrs;
 	Line *lines, **line_ptrs; /* as the builder's lines pool */
@@ -62,19 +66,38 @@ static void message_free(struct message *m)
 	free(m->function_ptrs);
 }
 
+/* The length of label_ptrs; false if it does not fit a size_t. */
+static bool count_label_ptrs(const struct pprof_builder *b, size_t *n)
+{
+	*n = b->n_labels;
+	for (size_t i = 0; i < intern_count(&b->samples); i++) {
+		const struct pprof_sample *s = intern_at(&b->samples, i);
+
+		if (s->n_labels > 0 &&
+		    (__builtin_add_overflow(*n, b->n_labels, n) ||
+		     __builtin_add_overflow(*n, s->n_labels, n)))
+			return false;
+	}
+	return true;
+}
+
 static int message_alloc(const struct pprof_builder *b, struct message *m)
 {
 	size_t n_samples = intern_count(&b->samples);
 	size_t n_mappings = intern_count(&b->mappings);
 	size_t n_locations = intern_count(&b->locations);
 	size_t n_functions = intern_count(&b->functions);
+	size_t n_labels = b->n_labels + b->sample_labels.count, n_label_ptrs;
+
+	if (!count_label_ptrs(b, &n_label_ptrs))
+		return -ENOMEM;
 
 	m->types = alloc_array(b->n_values + 1, sizeof(*m->types));
 	m->type_ptrs = alloc_array(b->n_values, sizeof(*m->type_ptrs));
 	m->samples = alloc_array(n_samples, sizeof(*m->samples));
 	m->sample_ptrs = alloc_array(n_samples, sizeof(*m->sample_ptrs));
-	m->labels = alloc_array(b->n_labels, sizeof(*m->labels));
-	m->label_ptrs = alloc_array(b->n_labels, sizeof(*m->label_ptrs));
+	m->labels = alloc_array(n_labels, sizeof(*m->labels));
+	m->label_ptrs = alloc_array(n_label_ptrs, sizeof(*m->label_ptrs));
 	m->mappings = alloc_array(n_mappings, sizeof(*m->mappings));
 	m->mapping_ptrs = alloc_array(n_mappings, sizeof(*m->mapping_ptrs));
 	m->locations = alloc_array(n_locations, sizeof(*m->locations));
@@ -99,14 +122,47 @@ static void fill_type(ValueType *t, const struct pprof_value_type_ref *ref)
 	t->unit = ref->unit;
 }
 
+static void fill_label(Label *l, const struct pprof_label_ref *ref)
+{
+	perftools__profiles__label__init(l);
+	l->key = ref->key;
+	l->str = ref->value;
+}
+
+/* A sample's labels: the profile's shared run if it has none of its own,
+ * else a run of its own at label_ptrs[*next_ptr], the profile's then its. */
+static void fill_sample_labels(const struct pprof_builder *b,
+			       struct message *m, const struct pprof_sample *src,
+			       Sample *s, size_t *next_ptr)
+{
+	Label **run, *own;
+
+	if (src->n_labels == 0) {
+		s->n_label = b->n_labels;
+		s->label = b->n_labels ? m->label_ptrs : NULL;
+		return;
+	}
+	run = m->label_ptrs + *next_ptr;
+	own = m->labels + b->n_labels + src->first_label;
+	for (size_t j = 0; j < b->n_labels; j++)
+		run[j] = m->label_ptrs[j];
+	for (size_t j = 0; j < src->n_labels; j++)
+		run[b->n_labels + j] = &own[j];
+	s->n_label = b->n_labels + src->n_labels;
+	s->label = run;
+	*next_ptr += s->n_label;
+}
+
 static void fill_samples(const struct pprof_builder *b, struct message *m)
 {
+	size_t next_ptr = b->n_labels; /* in label_ptrs */
+
 	for (size_t i = 0; i < b->n_labels; i++) {
-		perftools__profiles__label__init(&m->labels[i]);
-		m->labels[i].key = b->labels[i].key;
-		m->labels[i].str = b->labels[i].value;
+		fill_label(&m->labels[i], &b->labels[i]);
 		m->label_ptrs[i] = &m->labels[i];
 	}
+	for (size_t i = 0; i < b->sample_labels.count; i++)
+		fill_label(&m->labels[b->n_labels + i], pool_at(&b->sample_labels, i));
 	for (size_t i = 0; i < intern_count(&b->samples); i++) {
 		const struct pprof_sample *src = intern_at(&b->samples, i);
 		Sample *s = &m->samples[i];
@@ -118,8 +174,7 @@ static void fill_samples(const struct pprof_builder *b, struct message *m)
 			pool_at(&b->stacks, src->first_location) : NULL;
 		s->n_value = b->n_values;
 		s->value = pool_at(&b->values, i * b->n_values);
-		s->n_label = b->n_labels;
-		s->label = b->n_labels ? m->label_ptrs : NULL;
+		fill_sample_labels(b, m, src, s, &next_ptr);
 		m->sample_ptrs[i] = s;
 	}
 }

@@ -54,15 +54,17 @@ static void place(struct intern_slot *slots, size_t mask, uint64_t hash,
 	slots[i] = (struct intern_slot){ .hash = hash, .pos = pos };
 }
 
-/* Makes room for one more record without passing half full. */
-static int reserve_slot(struct intern *t)
+/* Makes room for `more` records without passing half full. */
+static int reserve_slots(struct intern *t, size_t more)
 {
 	size_t n = t->slots ? t->mask + 1 : MIN_SLOTS;
 	struct intern_slot *slots;
 
-	if (t->slots && intern_count(t) + 1 <= n / 2)
+	if (more > SIZE_MAX / 2 - intern_count(t))
+		return -ENOMEM;
+	if (t->slots && intern_count(t) + more <= n / 2)
 		return 0;
-	while (intern_count(t) + 1 > n / 2) {
+	while (intern_count(t) + more > n / 2) {
 		if (n > SIZE_MAX / 2 / sizeof(*slots))
 			return -ENOMEM;
 		n *= 2;
@@ -83,15 +85,20 @@ static int reserve_slot(struct intern *t)
 	return 0;
 }
 
+int intern_reserve(struct intern *t, size_t more)
+{
+	int err = pool_reserve(&t->records, more);
+
+	return err ? err : reserve_slots(t, more);
+}
+
 int intern_append(struct intern *t, uint64_t hash, const void *record,
 		  size_t *index)
 {
 	size_t i = intern_count(t);
 	int err;
 
-	err = pool_reserve(&t->records, 1);
-	if (!err)
-		err = reserve_slot(t);
+	err = intern_reserve(t, 1);
 	if (err)
 		return err;
 	memcpy(intern_at(t, i), record, t->records.size);

@@ -52,6 +52,11 @@ bool intern_find(const struct intern *t, uint64_t hash, const void *key,
 int intern_append(struct intern *t, uint64_t hash, const void *record,
 		  size_t *index);
 
+/* Makes room for `more` appends, so that that many intern_append calls cannot
+ * fail: for a caller that must add several records or none. 0, or -ENOMEM
+ * with the records untouched. */
+int intern_reserve(struct intern *t, size_t more);
+
 /* Finds record, or appends it if absent: for tables whose keys are records. */
 int intern_add(struct intern *t, uint64_t hash, const void *record,
 	       size_t *index);

@@ -2,8 +2,9 @@
  *
  * Sits at the end of the data flow: agent/ has counted and named the stacks
  * of one label set for one interval; this module deduplicates strings,
- * functions, locations and mappings, merges identical stacks, and encodes the
- * result with protobuf-c and gzip. It knows nothing of BPF or processes.
+ * functions, locations and mappings, merges identical samples (same stack,
+ * same labels of their own), and encodes the result with protobuf-c and
+ * gzip. It knows nothing of BPF or processes.
  *
  * Errors are negative errno values; nothing here prints.
  */
@@ -90,6 +91,16 @@ int pprof_builder_add_location(struct pprof_builder *b, uint64_t mapping_id,
 int pprof_builder_add_sample(struct pprof_builder *b,
 			     const uint64_t *location_ids, size_t n,
 			     const int64_t *values);
+
+/* As pprof_builder_add_sample, with string labels of this sample alone
+ * (encoded after the profile's own labels): samples merge only when their
+ * stacks and these labels (same keys and values, same order) are equal.
+ * Strings are copied. -EINVAL for a label without key or value. */
+int pprof_builder_add_sample_labeled(struct pprof_builder *b,
+				     const uint64_t *location_ids, size_t n,
+				     const int64_t *values,
+				     const struct pprof_label *labels,
+				     size_t n_labels);
 
 /* Number of distinct samples so far. */
 size_t pprof_builder_sample_count(const struct pprof_builder *b);

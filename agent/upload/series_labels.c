@@ -99,7 +99,7 @@ static const char *problem(const struct disc_label *in, char *clean, size_t len)
 
 /* One pass over the input in the order that decides who wins the last
  * places: service_name first, then the set's own order. */
-static int add_all(const struct disc_labels *in, struct series_labels *out,
+static int add_all(const struct disc_labels *in, const char *name, struct series_labels *out,
 		   struct series_report *report)
 {
 	char clean[DISC_LABEL_NAME_MAX + 2];
@@ -108,7 +108,7 @@ static int add_all(const struct disc_labels *in, struct series_labels *out,
 
 	if (!svc || !*svc || disc_label_value_problem(svc))
 		return -EINVAL;
-	if ((rc = insert(out, "__name__", SERIES_PROFILE_NAME)) < 0 ||
+	if ((rc = insert(out, "__name__", name)) < 0 ||
 	    (rc = insert(out, "service_name", svc)) < 0)
 		return rc;
 	for (size_t i = 0; i < in->n; i++) {
@@ -133,14 +133,26 @@ static int add_all(const struct disc_labels *in, struct series_labels *out,
 	return 0;
 }
 
-int series_labels_build(const struct disc_labels *in, struct series_labels *out,
-			struct series_report *report)
+const char *series_profile_name(enum profile_type t)
+{
+	switch (t) {
+	case PROFILE_OFFCPU:
+		return "offcpu";
+	case PROFILE_MUTEX:
+		return "mutex";
+	default:
+		return "process_cpu";
+	}
+}
+
+int series_labels_build(const struct disc_labels *in, const char *name,
+			struct series_labels *out, struct series_report *report)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(report, 0, sizeof(*report));
-	rc = add_all(in, out, report);
+	rc = add_all(in, name, out, report);
 	if (rc)
 		series_labels_release(out);
 	return rc;

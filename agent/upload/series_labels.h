@@ -15,12 +15,11 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "disc.h"
 
 /* Pyroscope's max_label_names_per_series default. */
 #define SERIES_LABELS_MAX 30
-/* The profile type, as Pyroscope names process CPU profiles. */
-#define SERIES_PROFILE_NAME "process_cpu"
 
 struct series_label {
 	char *name;
@@ -46,11 +45,16 @@ struct series_report {
 	size_t n_dropped; /* may exceed SERIES_DROPPED_REPORTED */
 };
 
-/* Builds the series labels of in into *out (overwritten; release it with
- * series_labels_release). service_name always survives: -EINVAL if in has
- * none that can be sent, -ENOMEM. */
-int series_labels_build(const struct disc_labels *in, struct series_labels *out,
-			struct series_report *report);
+/* The __name__ of a profile type's series, as Pyroscope names them:
+ * process_cpu, offcpu (as Grafana Alloy's pyroscope.ebpf sends off-CPU
+ * profiles), mutex. */
+const char *series_profile_name(enum profile_type t);
+
+/* Builds the series labels of in, with __name__ = name, into *out
+ * (overwritten; release it with series_labels_release). service_name
+ * always survives: -EINVAL if in has none that can be sent, -ENOMEM. */
+int series_labels_build(const struct disc_labels *in, const char *name,
+			struct series_labels *out, struct series_report *report);
 void series_labels_release(struct series_labels *l);
 int series_labels_copy(struct series_labels *dst, const struct series_labels *src);
 

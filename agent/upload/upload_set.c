@@ -19,7 +19,7 @@ static int submit_entry(struct uploader *u, const struct profile_set *set, size_
 	int rc;
 
 	profile_set_entry(set, i, &e);
-	rc = series_labels_build(e.labels, &labels, &report);
+	rc = series_labels_build(e.labels, series_profile_name(e.type), &labels, &report);
 	if (rc)
 		return rc;
 	*labels_dropped += report.n_dropped;

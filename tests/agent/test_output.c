@@ -48,13 +48,13 @@ static void test_write(void)
 	CHECK(disc_labels_set(&one, "service_name", "svc/one") == 0, "labels");
 	CHECK(disc_labels_set(&two, "service_name", "two") == 0, "labels");
 	CHECK(disc_labels_copy(&one_b, &one) == 0 && disc_labels_set(&one_b, "team", "b") == 0, "labels");
-	CHECK(profile_set_builder(set, &one, &b) == 0, "builder");
+	CHECK(profile_set_builder(set, PROFILE_CPU, &one, &b) == 0, "builder");
 	struct pprof_line_desc line = { .function_name = "main" };
 	CHECK(pprof_builder_add_location(b, 0, 0x1000, &line, 1, &loc) == 0, "location");
 	CHECK(pprof_builder_add_sample(b, &loc, 1, &v) == 0, "sample");
 	struct pprof_builder *again;
-	CHECK(profile_set_builder(set, &one, &again) == 0 && again == b, "same labels, same builder");
-	CHECK(profile_set_builder(set, &two, &b) == 0 && b != again, "another service");
+	CHECK(profile_set_builder(set, PROFILE_CPU, &one, &again) == 0 && again == b, "same labels, same builder");
+	CHECK(profile_set_builder(set, PROFILE_CPU, &two, &b) == 0 && b != again, "another service");
 	CHECK(profile_set_count(set) == 2, "two profiles");
 
 	snprintf(path, sizeof(path), "%s/out", dir);
@@ -69,7 +69,7 @@ static void test_write(void)
 
 	/* a second label set of svc/one: both its files carry their labels'
 	 * hash, and svc/one's plain name is not written again */
-	CHECK(profile_set_builder(set, &one_b, &b) == 0 && b != again, "another label set");
+	CHECK(profile_set_builder(set, PROFILE_CPU, &one_b, &b) == 0 && b != again, "another label set");
 	snprintf(path, sizeof(path), "%s/out2", dir);
 	output_write_set(path, set, &res);
 	CHECK(res.written == 3 && res.failed == 0, "written %zu failed %zu", res.written, res.failed);
@@ -126,7 +126,7 @@ static void test_modes(void)
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	set = profile_set_new(1700000000LL * 1000000000, 1700000015LL * 1000000000, 100);
 	CHECK(disc_labels_set(&labels, "service_name", "svc") == 0, "labels");
-	CHECK(set && profile_set_builder(set, &labels, &b) == 0, "builder");
+	CHECK(set && profile_set_builder(set, PROFILE_CPU, &labels, &b) == 0, "builder");
 	CHECK(pprof_builder_add_location(b, 0, 0x1000, &line, 1, &loc) == 0 &&
 	      pprof_builder_add_sample(b, &loc, 1, &v) == 0, "sample");
 

@@ -3,11 +3,17 @@
  * pprof, protoc --decode). What is written here is what that script expects:
  * change one, change the other.
  *
- * Stacks, leaf first, values (samples, cpu ns):
+ * Stacks, leaf first, values (samples, cpu ns), labels of their own:
  *   leaf_x a main          (3, 30000000), added as 2 + 1 to test merging
  *   leaf_y a main          (1, 10000000)
  *   b_inner b main         (2, 20000000), b_inner inlined into b: one location
+ *   leaf_x a main          (4, 40000000) state=sleep, added as 3 + 1
+ *   leaf_x a main          (5, 50000000) state=io
+ *   leaf_y a main          (6, 60000000) state=io cgroup=/a
+ *   leaf_x a main          (7, 70000000) cgroup=/a: strings all known, yet
+ *                          labels of no sample of this stack
  * a's system name is "_Z1av"; the others have none, so it is their name.
+ * Every sample has the profile's label service_name=example first.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,13 +58,31 @@ static int add_profile(struct pprof_builder *b)
 	const uint64_t x_stack[] = { x_id, a_id, main_id };
 	const uint64_t y_stack[] = { y_id, a_id, main_id };
 	const uint64_t b_stack[] = { b_id, main_id };
+	const struct pprof_label sleep = { "state", "sleep" }, io = { "state", "io" };
+	const struct pprof_label io_a[] = { io, { "cgroup", "/a" } };
+	const struct pprof_label a = { "cgroup", "/a" };
 	err = pprof_builder_add_sample(b, x_stack, 3, (const int64_t[]){ 2, 20000000 });
+	if (!err)
+		err = pprof_builder_add_sample_labeled(b, x_stack, 3,
+						       (const int64_t[]){ 3, 30000000 }, &sleep, 1);
 	if (!err)
 		err = pprof_builder_add_sample(b, y_stack, 3, (const int64_t[]){ 1, 10000000 });
 	if (!err)
 		err = pprof_builder_add_sample(b, x_stack, 3, (const int64_t[]){ 1, 10000000 });
 	if (!err)
+		err = pprof_builder_add_sample_labeled(b, x_stack, 3,
+						       (const int64_t[]){ 5, 50000000 }, &io, 1);
+	if (!err)
 		err = pprof_builder_add_sample(b, b_stack, 2, (const int64_t[]){ 2, 20000000 });
+	if (!err)
+		err = pprof_builder_add_sample_labeled(b, x_stack, 3,
+						       (const int64_t[]){ 1, 10000000 }, &sleep, 1);
+	if (!err)
+		err = pprof_builder_add_sample_labeled(b, y_stack, 3,
+						       (const int64_t[]){ 6, 60000000 }, io_a, 2);
+	if (!err)
+		err = pprof_builder_add_sample_labeled(b, x_stack, 3,
+						       (const int64_t[]){ 7, 70000000 }, &a, 1);
 	return err;
 }
 
@@ -82,6 +106,7 @@ int main(int argc, char **argv)
 		{ "samples", "count" },
 		{ "cpu", "nanoseconds" },
 	};
+	static const struct pprof_label service = { "service_name", "example" };
 	const struct pprof_builder_opts opts = {
 		.sz = sizeof(opts),
 		.sample_types = types,
@@ -90,6 +115,8 @@ int main(int argc, char **argv)
 		.period = 10000000,
 		.time_nanos = 1700000000000000000LL,
 		.duration_nanos = 10000000000LL,
+		.labels = &service,
+		.n_labels = 1,
 	};
 	struct pprof_builder *b;
 	uint8_t *data = NULL;

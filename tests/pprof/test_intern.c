@@ -1,9 +1,11 @@
 /* Unit test of pprof/intern.c, the hash index every builder table stands on:
  * finding and appending through growth, keys that collide on purpose, keys
- * that differ from records, and the hash helpers' sensitivity to order and
- * length. A broken index would show in the profile tests only as a wrong
- * count; here it shows as the exact record that went missing.
+ * that differ from records, room reserved ahead, and the hash helpers'
+ * sensitivity to order and length. A broken index would show in the profile
+ * tests only as a wrong count; here it shows as the exact record that went
+ * missing.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +136,41 @@ static void test_string_keys(void)
 	intern_free(&t);
 }
 
+/* After intern_reserve(n), n appends neither move the records nor grow the
+ * index, so none of them can fail: what the builder counts on to add several
+ * strings or none. */
+static void test_reserve(void)
+{
+	struct intern t;
+	struct pair p = { 0, 0 };
+	size_t index, slots;
+	const void *items;
+
+	intern_init(&t, sizeof(struct pair), pair_eq, &eq_calls);
+	CHECK(intern_add(&t, pair_hash(&p), &p, &index) == 0, "first add");
+	CHECK(intern_reserve(&t, 1000) == 0, "reserve 1000");
+	CHECK(intern_count(&t) == 1, "reserve changed the count to %zu", intern_count(&t));
+	items = t.records.items;
+	slots = t.mask + 1;
+	CHECK(slots >= 2 * 1001, "%zu slots for 1001 records: over half full", slots);
+	for (uint64_t i = 1; i <= 1000; i++) {
+		p = (struct pair){ i, i };
+		CHECK(intern_append(&t, pair_hash(&p), &p, &index) == 0 && index == i,
+		      "append %llu after reserve", (unsigned long long)i);
+	}
+	CHECK(t.records.items == items && t.mask + 1 == slots,
+	      "appends within a reservation reallocated");
+	CHECK(intern_reserve(&t, 0) == 0 && t.mask + 1 == slots, "reserve 0");
+	CHECK(intern_reserve(&t, SIZE_MAX) == -ENOMEM && intern_count(&t) == 1001,
+	      "an impossible reservation");
+	for (uint64_t i = 0; i <= 1000; i++) {
+		p = (struct pair){ i, i };
+		CHECK(intern_find(&t, pair_hash(&p), &p, &index) && index == i,
+		      "record %llu lost", (unsigned long long)i);
+	}
+	intern_free(&t);
+}
+
 static void test_hash_helpers(void)
 {
 	uint64_t s = INTERN_HASH_SEED;
@@ -165,6 +202,7 @@ int main(void)
 	test_growth(good_hash, 100000, "spread hash");
 	test_growth(constant_hash, 2000, "constant hash");
 	test_string_keys();
+	test_reserve();
 	test_hash_helpers();
 	CHECK(eq_calls > 0, "eq never called");
 	return check_report("test_intern");

@@ -2,7 +2,8 @@
  * gunzips and unpacks the bytes with the protobuf-c code generated from
  * pprof/profile.proto and checks the message field by field: the string
  * table, deduplication of every table, merged samples, stack order, ids,
- * and the header fields. Runs under ASan/UBSan/LSan in the sanitizer build,
+ * the header fields, and labels: the profile's and each sample's own, which
+ * keep apart samples of one stack. Runs under ASan/UBSan/LSan in the sanitizer build,
  * which is what checks that pprof_builder_free frees everything.
  */
 #include <errno.h>
@@ -534,6 +535,287 @@ static void test_profile_labels(void)
 	CHECK(pprof_builder_new(&o) == NULL, "n_labels without labels accepted");
 }
 
+/* Sample i's labels are want[0..n), key then value, in that order. */
+static void check_labels(const Profile *p, size_t i,
+			 const struct pprof_label *want, size_t n)
+{
+	const Sample *s;
+
+	CHECK(i < p->n_sample, "no sample %zu", i);
+	if (i >= p->n_sample)
+		return;
+	s = p->sample[i];
+	CHECK(s->n_label == n, "sample %zu has %zu labels, want %zu", i, s->n_label, n);
+	for (size_t j = 0; j < n && j < s->n_label; j++)
+		CHECK(strcmp(str(p, s->label[j]->key), want[j].key) == 0 &&
+		      strcmp(str(p, s->label[j]->str), want[j].value) == 0 &&
+		      s->label[j]->num == 0 && s->label[j]->num_unit == 0,
+		      "sample %zu label %zu is %s=%s, want %s=%s", i, j,
+		      str(p, s->label[j]->key), str(p, s->label[j]->str),
+		      want[j].key, want[j].value);
+}
+
+/* Encodes b; NULL (after a failed check) on failure. */
+static uint8_t *encode(struct pprof_builder *b, size_t *len)
+{
+	uint8_t *out = NULL;
+	int err = pprof_builder_encode(b, &out, len);
+
+	CHECK(err == 0, "encode: %s", strerror(-err));
+	return err ? NULL : out;
+}
+
+/* A builder with the default opts and one profile label, with two
+ * locations added: ids 1 and 2, so that {1, 2} is a stack. */
+static const struct pprof_label svc = { "service_name", "svc" };
+
+static struct pprof_builder *new_labeled_builder(void)
+{
+	struct pprof_builder_opts o = opts;
+	struct pprof_builder *b;
+	struct pprof_line_desc leaf = { .function_name = "leaf" };
+	struct pprof_line_desc root = { .function_name = "root" };
+	uint64_t id1 = 0, id2 = 0;
+
+	o.labels = &svc;
+	o.n_labels = 1;
+	b = pprof_builder_new(&o);
+	CHECK(b != NULL, "pprof_builder_new: %s", strerror(errno));
+	if (!b)
+		return NULL;
+	CHECK(pprof_builder_add_location(b, 0, 0x10, &leaf, 1, &id1) == 0 && id1 == 1 &&
+	      pprof_builder_add_location(b, 0, 0x20, &root, 1, &id2) == 0 && id2 == 2,
+	      "locations");
+	return b;
+}
+
+static const uint64_t stack[] = { 1, 2 };
+
+/* The off-CPU case: one stack in three states is three samples, each with
+ * the profile's label and then its state; a state seen twice merges. */
+static void test_sample_labels_split(void)
+{
+	static const struct pprof_label sleep = { "state", "sleep" },
+					io = { "state", "io" },
+					runqueue = { "state", "runqueue" };
+	struct pprof_builder *b = new_labeled_builder();
+	Profile *p;
+
+	if (!b)
+		return;
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 1, 10 }, &sleep, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 2, 20 }, &io, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 3, 30 }, &runqueue, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 4, 40 }, &sleep, 1) == 0,
+	      "labeled samples");
+	CHECK(pprof_builder_sample_count(b) == 3, "%zu samples, want 3",
+	      pprof_builder_sample_count(b));
+	p = roundtrip(b);
+	if (p) {
+		check_invariants(p);
+		CHECK(p->n_sample == 3, "%zu samples, want 3", p->n_sample);
+		check_sample(p, 0, stack, 2, 5, 50);
+		check_labels(p, 0, (struct pprof_label[]){ svc, sleep }, 2);
+		check_sample(p, 1, stack, 2, 2, 20);
+		check_labels(p, 1, (struct pprof_label[]){ svc, io }, 2);
+		check_sample(p, 2, stack, 2, 3, 30);
+		check_labels(p, 2, (struct pprof_label[]){ svc, runqueue }, 2);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	pprof_builder_free(b);
+}
+
+/* Samples merge on equal labels, compared by value (the strings are
+ * copies), and only on the same keys and values in the same order. */
+static void test_sample_labels_merge(void)
+{
+	const struct pprof_label io_a[] = { { "state", "io" }, { "cgroup", "/a" } };
+	const struct pprof_label a_io[] = { { "cgroup", "/a" }, { "state", "io" } };
+	const struct pprof_label reason_io = { "reason", "io" };
+	const struct pprof_label same = { "x", "x" }; /* one new string, twice */
+	char key[] = "state", value[] = "io";
+	struct pprof_label copied[] = { { key, value }, { "cgroup", "/a" } };
+	struct pprof_builder *b = new_labeled_builder();
+	Profile *p;
+	int err;
+
+	if (!b)
+		return;
+	err = pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 1, 10 }, io_a, 2);
+	CHECK(err == 0, "first: %s", strerror(-err));
+	err = pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 2, 20 }, copied, 2);
+	CHECK(err == 0, "same labels, other pointers: %s", strerror(-err));
+	strcpy(key, "XXXXX"); /* the builder kept copies, not our buffers */
+	strcpy(value, "XX");
+	err = pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 4, 40 }, io_a, 2);
+	CHECK(err == 0, "third: %s", strerror(-err));
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 8, 80 }, a_io, 2) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 16, 160 }, io_a, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 32, 320 }, &reason_io, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 64, 640 }, &same, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 1, (int64_t[]){ 128, 1280 }, io_a, 2) == 0 &&
+	      pprof_builder_add_sample_labeled(b, NULL, 0, (int64_t[]){ 256, 2560 }, io_a, 2) == 0 &&
+	      pprof_builder_add_sample_labeled(b, NULL, 0, (int64_t[]){ 512, 5120 }, io_a, 2) == 0,
+	      "other labels");
+	CHECK(pprof_builder_sample_count(b) == 7, "%zu samples, want 7",
+	      pprof_builder_sample_count(b));
+	p = roundtrip(b);
+	if (p) {
+		check_invariants(p); /* "x" is in the table once */
+		CHECK(p->n_sample == 7, "%zu samples, want 7", p->n_sample);
+		check_sample(p, 0, stack, 2, 7, 70);
+		check_labels(p, 0, (struct pprof_label[]){ svc, io_a[0], io_a[1] }, 3);
+		check_sample(p, 1, stack, 2, 8, 80);
+		check_labels(p, 1, (struct pprof_label[]){ svc, a_io[0], a_io[1] }, 3);
+		check_sample(p, 2, stack, 2, 16, 160);
+		check_labels(p, 2, (struct pprof_label[]){ svc, io_a[0] }, 2);
+		check_sample(p, 3, stack, 2, 32, 320);
+		check_labels(p, 3, (struct pprof_label[]){ svc, reason_io }, 2);
+		check_sample(p, 4, stack, 2, 64, 640);
+		check_labels(p, 4, (struct pprof_label[]){ svc, same }, 2);
+		check_sample(p, 5, stack, 1, 128, 1280);
+		check_labels(p, 5, (struct pprof_label[]){ svc, io_a[0], io_a[1] }, 3);
+		check_sample(p, 6, NULL, 0, 768, 7680);
+		check_labels(p, 6, (struct pprof_label[]){ svc, io_a[0], io_a[1] }, 3);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	pprof_builder_free(b);
+}
+
+/* A sample without labels of its own is not one with some, whichever call
+ * adds it: add_sample_labeled with no labels is add_sample. */
+static void test_sample_labels_unlabeled_apart(void)
+{
+	static const struct pprof_label sleep = { "state", "sleep" };
+	struct pprof_builder *b = new_labeled_builder();
+	Profile *p;
+
+	if (!b)
+		return;
+	CHECK(pprof_builder_add_sample(b, stack, 2, (int64_t[]){ 1, 10 }) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 2, 20 }, &sleep, 1) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 4, 40 }, NULL, 0) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 8, 80 }, &sleep, 0) == 0 &&
+	      pprof_builder_add_sample(b, stack, 2, (int64_t[]){ 16, 160 }) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, (int64_t[]){ 32, 320 }, &sleep, 1) == 0,
+	      "samples");
+	CHECK(pprof_builder_sample_count(b) == 2, "%zu samples, want 2",
+	      pprof_builder_sample_count(b));
+	p = roundtrip(b);
+	if (p) {
+		check_invariants(p);
+		CHECK(p->n_sample == 2, "%zu samples, want 2", p->n_sample);
+		check_sample(p, 0, stack, 2, 29, 290);
+		check_labels(p, 0, &svc, 1);
+		check_sample(p, 1, stack, 2, 34, 340);
+		check_labels(p, 1, (struct pprof_label[]){ svc, sleep }, 2);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	pprof_builder_free(b);
+}
+
+/* A rejected labeled sample leaves the profile as it was, to the byte: not
+ * even the strings of its other labels are added. */
+static void test_sample_labels_errors(void)
+{
+	static const struct pprof_label sleep = { "state", "sleep" };
+	const struct pprof_label no_key[] = { { "new_key", "new_value" }, { NULL, "io" } };
+	const struct pprof_label no_value[] = { { "new_key", "new_value" }, { "state", NULL } };
+	struct pprof_builder *b = new_labeled_builder();
+	int64_t v[2] = { 1, 10 }, huge[2] = { 1, INT64_MAX };
+	uint64_t unknown[] = { 1, 3 };
+	uint8_t *before, *after;
+	size_t before_len = 0, after_len = 0;
+	Profile *p;
+
+	if (!b)
+		return;
+	CHECK(pprof_builder_add_sample(b, stack, 2, v) == 0 &&
+	      pprof_builder_add_sample_labeled(b, stack, 2, v, &sleep, 1) == 0, "samples");
+	before = encode(b, &before_len);
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, v, no_key, 2) == -EINVAL,
+	      "a NULL key");
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, v, no_value, 2) == -EINVAL,
+	      "a NULL value");
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, v, NULL, 1) == -EINVAL,
+	      "n_labels without labels");
+	CHECK(pprof_builder_add_sample_labeled(b, unknown, 2, v, &sleep, 1) == -EINVAL,
+	      "an unknown location");
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, NULL, &sleep, 1) == -EINVAL,
+	      "NULL values");
+	CHECK(pprof_builder_add_sample_labeled(NULL, stack, 2, v, &sleep, 1) == -EINVAL,
+	      "NULL builder");
+	CHECK(pprof_builder_add_sample_labeled(b, stack, 2, huge, &sleep, 1) == -EOVERFLOW,
+	      "an overflowing merge");
+	CHECK(pprof_builder_sample_count(b) == 2, "rejected samples counted: %zu",
+	      pprof_builder_sample_count(b));
+	after = encode(b, &after_len);
+	CHECK(before && after && before_len == after_len &&
+	      memcmp(before, after, before_len) == 0,
+	      "rejected calls changed the profile");
+	free(before);
+	free(after);
+	p = roundtrip(b);
+	if (p) {
+		check_invariants(p);
+		for (size_t i = 0; i < p->n_string_table; i++)
+			CHECK(strncmp(p->string_table[i], "new_", 4) != 0,
+			      "a rejected label's string '%s' was kept", p->string_table[i]);
+		check_sample(p, 0, stack, 2, 1, 10);
+		check_labels(p, 0, &svc, 1);
+		check_sample(p, 1, stack, 2, 1, 10);
+		check_labels(p, 1, (struct pprof_label[]){ svc, sleep }, 2);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	pprof_builder_free(b);
+}
+
+/* Enough labeled samples to grow the string table, the samples and their
+ * labels many times while labels are staged. */
+static void test_sample_labels_scale(void)
+{
+	enum { N_VALUES = 3000 };
+	struct pprof_builder *b = new_labeled_builder();
+	int err = 0;
+	Profile *p;
+
+	if (!b)
+		return;
+	for (size_t round = 0; round < 2 && !err; round++) {
+		for (size_t i = 0; i < N_VALUES && !err; i++) {
+			char value[32];
+			struct pprof_label l[] = { { "state", "sleep" }, { "pid", value } };
+
+			snprintf(value, sizeof(value), "%zu", i);
+			err = pprof_builder_add_sample_labeled(b, stack, 1 + i % 2,
+							       (int64_t[]){ 1, (int64_t)i }, l, 2);
+			CHECK(!err, "round %zu sample %zu: %s", round, i, strerror(-err));
+		}
+	}
+	CHECK(pprof_builder_sample_count(b) == N_VALUES, "%zu samples, want %d",
+	      pprof_builder_sample_count(b), N_VALUES);
+	p = roundtrip(b);
+	if (p) {
+		check_invariants(p);
+		for (size_t i = 0; i < p->n_sample && i < N_VALUES; i++) {
+			const Sample *s = p->sample[i];
+			char value[32];
+
+			snprintf(value, sizeof(value), "%zu", i);
+			if (s->n_location_id != 1 + i % 2 || s->value[0] != 2 ||
+			    s->value[1] != 2 * (int64_t)i || s->n_label != 3 ||
+			    strcmp(str(p, s->label[2]->str), value) != 0) {
+				CHECK(false, "sample %zu: %zu frames, values %lld %lld, %zu labels",
+				      i, s->n_location_id, (long long)s->value[0],
+				      (long long)s->value[1], s->n_label);
+				break;
+			}
+		}
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	pprof_builder_free(b);
+}
+
 static void test_encode_again(void)
 {
 	struct pprof_builder *b = new_builder();
@@ -687,6 +969,11 @@ int main(void)
 	test_structure();
 	test_mapping_flags_conjunction();
 	test_profile_labels();
+	test_sample_labels_split();
+	test_sample_labels_merge();
+	test_sample_labels_unlabeled_apart();
+	test_sample_labels_errors();
+	test_sample_labels_scale();
 	test_encode_again();
 	test_errors();
 	test_scale();

@@ -5,7 +5,9 @@ Runs pprof_write_example (tests/pprof/pprof_write_example.c) to write a known
 profile, then decodes it twice, with `go tool pprof -raw` (the reference
 reader) and with `protoc --decode` against pprof/profile.proto (the schema
 alone), and checks both see the same function names, stacks (leaf first,
-inlined frames innermost first), values, sample types and period. Our own
+inlined frames innermost first), values, labels (the profile's, then each
+sample's own, which keep apart samples of one stack), sample types and
+period. Our own
 protobuf-c round trip (test_pprof.c) cannot catch a field number that is
 wrong in our .proto, since encoder and decoder would share the mistake; these
 can.
@@ -21,11 +23,18 @@ import subprocess
 import sys
 import tempfile
 
-# What pprof_write_example.c writes, in the order it adds the stacks.
+# What pprof_write_example.c writes, in the order it adds the samples:
+# stack, values, labels in the order written (go tool pprof keeps no order).
+SERVICE = ("service_name", "example")
 EXPECTED_SAMPLES = [
-    (("leaf_x", "a", "main"), (3, 30000000)),
-    (("leaf_y", "a", "main"), (1, 10000000)),
-    (("b_inner", "b", "main"), (2, 20000000)),
+    (("leaf_x", "a", "main"), (3, 30000000), (SERVICE,)),
+    (("leaf_x", "a", "main"), (4, 40000000), (SERVICE, ("state", "sleep"))),
+    (("leaf_y", "a", "main"), (1, 10000000), (SERVICE,)),
+    (("leaf_x", "a", "main"), (5, 50000000), (SERVICE, ("state", "io"))),
+    (("b_inner", "b", "main"), (2, 20000000), (SERVICE,)),
+    (("leaf_y", "a", "main"), (6, 60000000),
+     (SERVICE, ("state", "io"), ("cgroup", "/a"))),
+    (("leaf_x", "a", "main"), (7, 70000000), (SERVICE, ("cgroup", "/a"))),
 ]
 EXPECTED_SAMPLE_TYPES = [("samples", "count"), ("cpu", "nanoseconds")]
 EXPECTED_PERIOD_TYPE = ("cpu", "nanoseconds")
@@ -81,6 +90,7 @@ def parse_go_raw(text):
     Samples:
     samples/count cpu/nanoseconds
               3   30000000: 1 2 3
+                    service_name:[example] state:[io]   <- labels, sorted by key
     Locations
          1: 0x403000 M=1 leaf_x example.c:12 s=10
          2: 0x402000 M=1 a example.c:30 s=28(_Z1av)  <- system name, if not the name
@@ -103,10 +113,14 @@ def parse_go_raw(text):
             out["header"][key] = value
         elif section == "samples":
             m = re.match(r"\s*([-\d ]+?):((?: \d+)*)\s*$", line)
+            labels = re.fullmatch(r"\s+((?:\S+?:\[[^\]]*\] ?)+)", line)
             if m:
                 values = tuple(int(v) for v in m.group(1).split())
                 ids = tuple(int(i) for i in m.group(2).split())
-                out["samples"].append((ids, values))
+                out["samples"].append((ids, values, []))
+            elif labels and out["samples"]:
+                for key, vals in re.findall(r"(\S+?):\[([^\]]*)\]", labels.group(1)):
+                    out["samples"][-1][2].extend((key, v) for v in vals.split())
             elif "/" in line and "sample_types" not in out:
                 out["sample_types"] = [tuple(t.split("/")) for t in line.split()]
             else:
@@ -160,13 +174,14 @@ def check_go(path):
 
     locs = p["locations"]
     stacks = []
-    for ids, values in p["samples"]:
+    for ids, values, labels in p["samples"]:
         names = []
         for i in ids:
             check(i in locs, f"go: sample refers to unknown location {i}")
             names += [ln[0] for ln in locs.get(i, {"lines": []})["lines"]]
-        stacks.append((tuple(names), values))
-    check(stacks == EXPECTED_SAMPLES, f"go: stacks {stacks}, want {EXPECTED_SAMPLES}")
+        stacks.append((tuple(names), values, tuple(sorted(labels))))
+    want = [(st, v, tuple(sorted(ls))) for st, v, ls in EXPECTED_SAMPLES]
+    check(stacks == want, f"go: stacks {stacks}, want {want}")
 
     for loc in locs.values():
         check(loc["mapping"] == 1, f"go: location in mapping {loc['mapping']}")
@@ -278,7 +293,11 @@ def check_protoc(path, proto_dir):
         frames = []
         for loc_id in smp.get("location_id", []):
             frames += names(loc_id)
-        stacks.append((tuple(frames), tuple(smp.get("value", []))))
+        labels = []
+        for lab in smp.get("label", []):
+            check("num" not in lab and "num_unit" not in lab, f"protoc: numeric label {lab}")
+            labels.append((s(one(lab, "key")), s(one(lab, "str"))))
+        stacks.append((tuple(frames), tuple(smp.get("value", [])), tuple(labels)))
     check(stacks == EXPECTED_SAMPLES, f"protoc: stacks {stacks}, want {EXPECTED_SAMPLES}")
 
     maps = p.get("mapping", [])

@@ -75,7 +75,7 @@ static void test_build_basic(void)
 	CHECK(disc_labels_set(&in, "app.kubernetes.io/name", "shop") == 0);
 	CHECK(disc_labels_set(&in, "0tier", "gold") == 0);
 
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK_INT(rep.n_dropped, 0);
 	/* Bytewise, as Pyroscope compares: 'A' (0x41) < '_' (0x5f) < 'a' (0x61),
 	 * and "_0tier" < "__name__" because '0' (0x30) < '_'. */
@@ -93,7 +93,7 @@ static void test_build_basic(void)
 		CHECK_STR(out.v[i].value, want[i][1]);
 	}
 	check_sorted_unique(&out);
-	CHECK_STR(series_labels_get(&out, "__name__"), SERIES_PROFILE_NAME);
+	CHECK_STR(series_labels_get(&out, "__name__"), "process_cpu");
 	CHECK_STR(series_labels_get(&out, "service_name"), "checkout");
 	CHECK_STR(series_labels_get(&out, "nope"), NULL);
 
@@ -138,10 +138,10 @@ static void test_build_drops(void)
 	CHECK(disc_labels_set(&in, "a/b", "second") == 0);
 	CHECK(disc_labels_set(&in, "service.name", "other") == 0);
 
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	check_sorted_unique(&out);
 	CHECK_STR(series_labels_get(&out, "service_name"), "svc");
-	CHECK_STR(series_labels_get(&out, "__name__"), SERIES_PROFILE_NAME);
+	CHECK_STR(series_labels_get(&out, "__name__"), "process_cpu");
 	CHECK_STR(series_labels_get(&out, "__meta_x"), NULL);
 	CHECK_STR(series_labels_get(&out, "bad_utf8"), NULL);
 	CHECK_STR(series_labels_get(&out, "surrogate"), NULL);
@@ -190,7 +190,7 @@ static void test_build_name_length(void)
 	CHECK(disc_labels_set(&in, fits, "a") == 0);
 	CHECK(disc_labels_set(&in, over, "b") == 0);
 	CHECK(disc_labels_set(&in, digit, "c") == 0);
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK_STR(series_labels_get(&out, fits), "a");
 	CHECK_INT(out.n, 3);
 	CHECK_INT(rep.n_dropped, 2);
@@ -214,7 +214,7 @@ static void test_build_empty_value(void)
 	struct series_labels out;
 	struct series_report rep;
 
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK_INT(out.n, 2);
 	CHECK_STR(series_labels_get(&out, "empty"), NULL);
 	CHECK_INT(rep.n_dropped, 1);
@@ -235,7 +235,7 @@ static void test_build_reserved_after_sanitize(void)
 	CHECK(disc_labels_set(&in, "service_name", "svc") == 0);
 	CHECK(disc_labels_set(&in, "..meta", "x") == 0);
 	CHECK(disc_labels_set(&in, "..delta__", "false") == 0);
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK(series_labels_get(&out, "__delta__") == NULL,
 	      "'..delta__' sent as Pyroscope's __delta__");
 	CHECK(series_labels_get(&out, "__meta") == NULL,
@@ -256,7 +256,7 @@ static void test_build_empty_name(void)
 	CHECK(disc_labels_set(&in, "service_name", "svc") == 0);
 	CHECK(disc_labels_set(&in, "", "v") == 0);
 	CHECK_INT(in.n, 2);
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK(series_labels_get(&out, "") == NULL, "a label with an empty name is sent");
 	CHECK(dropped(&rep, ""), "the empty name is not reported as dropped");
 	CHECK_INT(out.n, 2);
@@ -278,9 +278,9 @@ static void test_build_limit(void)
 		CHECK(disc_labels_set(&in, name, "v") == 0);
 	}
 	CHECK_INT(in.n, 40);
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK_INT(out.n, SERIES_LABELS_MAX);
-	CHECK_STR(series_labels_get(&out, "__name__"), SERIES_PROFILE_NAME);
+	CHECK_STR(series_labels_get(&out, "__name__"), "process_cpu");
 	CHECK_STR(series_labels_get(&out, "service_name"), "svc");
 	check_sorted_unique(&out);
 	/* In the set's order: l00..l27 won, l28..l38 lost. */
@@ -294,10 +294,10 @@ static void test_build_limit(void)
 
 	/* service_name sorts after many names, yet it is never the one dropped. */
 	CHECK(disc_labels_set(&in, "aaa", "first") == 0);
-	CHECK_INT(series_labels_build(&in, &out, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), 0);
 	CHECK_INT(out.n, SERIES_LABELS_MAX);
 	CHECK_STR(series_labels_get(&out, "service_name"), "svc");
-	CHECK_STR(series_labels_get(&out, "__name__"), SERIES_PROFILE_NAME);
+	CHECK_STR(series_labels_get(&out, "__name__"), "process_cpu");
 	CHECK_STR(series_labels_get(&out, "aaa"), "first");
 	CHECK_STR(series_labels_get(&out, "l27"), NULL);
 	CHECK_INT(rep.n_dropped, 12);
@@ -312,16 +312,16 @@ static void test_build_no_service(void)
 	struct series_report rep;
 
 	CHECK(disc_labels_set(&in, "zone", "a") == 0);
-	CHECK_INT(series_labels_build(&in, &out, &rep), -EINVAL);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), -EINVAL);
 	CHECK_INT(out.n, 0);
 	/* A service_name that cannot be sent is as good as none. */
 	CHECK(disc_labels_set(&in, "service_name", "\xc0\xaf") == 0);
-	CHECK_INT(series_labels_build(&in, &out, &rep), -EINVAL);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &out, &rep), -EINVAL);
 	CHECK_INT(out.n, 0);
 	disc_labels_release(&in);
 
 	struct disc_labels empty = { 0 };
-	CHECK_INT(series_labels_build(&empty, &out, &rep), -EINVAL);
+	CHECK_INT(series_labels_build(&empty, "process_cpu", &out, &rep), -EINVAL);
 }
 
 static void test_legacy_ok(void)
@@ -335,8 +335,27 @@ static void test_legacy_ok(void)
 	CHECK_INT(series_label_value_legacy_ok("="), 0);
 }
 
+/* Each profile type is its own series, named as Pyroscope names it. */
+static void test_profile_names(void)
+{
+	struct disc_labels in = { 0 };
+	struct series_labels out;
+	struct series_report rep;
+
+	CHECK_STR(series_profile_name(PROFILE_CPU), "process_cpu");
+	CHECK_STR(series_profile_name(PROFILE_OFFCPU), "offcpu");
+	CHECK_STR(series_profile_name(PROFILE_MUTEX), "mutex");
+	CHECK_INT(disc_labels_set(&in, "service_name", "svc"), 0);
+	CHECK_INT(series_labels_build(&in, "offcpu", &out, &rep), 0);
+	CHECK_STR(series_labels_get(&out, "__name__"), "offcpu");
+	CHECK_STR(series_labels_get(&out, "service_name"), "svc");
+	series_labels_release(&out);
+	disc_labels_release(&in);
+}
+
 int main(void)
 {
+	test_profile_names();
 	test_sanitize();
 	test_build_basic();
 	test_build_drops();

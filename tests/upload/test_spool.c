@@ -68,7 +68,7 @@ static struct upload_profile *profile(uint64_t seq, int64_t end_ns, size_t len, 
 	snprintf(svc, sizeof(svc), "svc%d", tag);
 	CHECK(disc_labels_set(&in, "service_name", svc) == 0);
 	CHECK(disc_labels_set(&in, "zone", "z") == 0);
-	CHECK_INT(series_labels_build(&in, &labels, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &labels, &rep), 0);
 	disc_labels_release(&in);
 	p = upload_profile_new(end_ns - 15 * NS, end_ns, 100 + (uint32_t)tag, &labels, pprof, len);
 	if (p)

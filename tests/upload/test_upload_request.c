@@ -41,7 +41,7 @@ static struct upload_profile *profile(int64_t start_ns, int64_t end_ns, size_t l
 	CHECK(disc_labels_set(&in, "service_name", "svc") == 0);
 	for (size_t i = 0; extra && extra[i]; i += 2)
 		CHECK(disc_labels_set(&in, extra[i], extra[i + 1]) == 0);
-	CHECK_INT(series_labels_build(&in, &labels, &rep), 0);
+	CHECK_INT(series_labels_build(&in, "process_cpu", &labels, &rep), 0);
 	disc_labels_release(&in);
 	return upload_profile_new(start_ns, end_ns, 100, &labels, pprof, len);
 }
