@@ -599,23 +599,27 @@ static bool move_sample(struct stack_copies *c, struct sampler_drain *d, size_t 
 	d->entries[d->n].key = w->key;
 	d->entries[d->n].key.user_stack = key;
 	d->entries[d->n].count = 1;
+	d->entries[d->n].ns = 0;
 	d->n++;
 	return true;
 }
 
-/* One entry per key, none empty. */
+/* One entry per key, none empty (an off-CPU piece cut at the drain has
+ * time and no count). */
 static void merge_entries(struct sampler_drain *d)
 {
 	size_t n = 0;
 
 	qsort(d->entries, d->n, sizeof(*d->entries), entry_cmp);
 	for (size_t i = 0; i < d->n; i++) {
-		if (!d->entries[i].count)
+		if (!d->entries[i].count && !d->entries[i].ns)
 			continue;
-		if (n && key_cmp(&d->entries[n - 1].key, &d->entries[i].key) == 0)
+		if (n && key_cmp(&d->entries[n - 1].key, &d->entries[i].key) == 0) {
 			d->entries[n - 1].count += d->entries[i].count;
-		else
+			d->entries[n - 1].ns += d->entries[i].ns;
+		} else {
 			d->entries[n++] = d->entries[i];
+		}
 	}
 	d->n = n;
 }
@@ -643,7 +647,10 @@ size_t stack_copies_apply(struct stack_copies *c, struct sampler_drain *d, bool 
 			c->walked[kept++] = *w; /* the next drain's */
 			continue;
 		}
-		if (room && walked_better(c, d, w) && move_sample(c, d, n_orig, w)) {
+		/* An off-CPU block is one value under its stack: it stays as
+		 * BPF walked it; its copy only had the files it needs read. */
+		if (room && w->key.kind == SMOLDER_KIND_CPU && walked_better(c, d, w) &&
+		    move_sample(c, d, n_orig, w)) {
 			c->st.used++;
 		} else {
 			log_debug("stack copy of pid %u unused: walked %u frames, end %u", w->key.tgid,

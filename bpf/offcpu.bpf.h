@@ -49,6 +49,7 @@ WAIT_MAP(waits_1);
 
 #define TASK_RUNNING 0x0
 #define TASK_UNINTERRUPTIBLE 0x2
+#define TASK_DEAD 0x80     /* the last switch of a thread that exited */
 #define TASK_NOLOAD 0x400 /* TASK_IDLE: a kernel thread idling, not I/O */
 
 #define SYS_FUTEX 202 /* x86-64 */
@@ -227,6 +228,26 @@ static __always_inline enum smolder_stat offcpu_stat(enum smolder_stat fate)
 	return SMOLDER_STAT_OFFCPU_LOST_STACK_READ;
 }
 
+/* Tells the agent about the process (a thread that only sleeps is never
+ * on a CPU sample), and, as a CPU sample does, copies the stack of a walk
+ * that lacked tables: the agent walks the copy, which makes it read the
+ * files the walk needs, so the next switch-outs are walked whole. The
+ * copy's samples stay as BPF walked them (the agent moves only CPU
+ * samples to their copy's walk). */
+static __always_inline void announce_waiter(__u32 gen, struct task_struct *task,
+					    const struct smolder_count_key *key,
+					    enum smolder_stat fate, enum sample_walk walk)
+{
+	struct walk_state *st = walk_scratch_get();
+	bool outside;
+
+	outside = announce(task, key->tgid, key->start_ticks,
+			   st && key->user_stack ? st->saved.ip : 0);
+	if (walk == WALK_CFI && st && fate == SMOLDER_STAT_COUNTED && key->user_stack &&
+	    (st->no_tables || outside))
+		send_stack_copy(gen, key, st, task, COPY_OFFCPU);
+}
+
 /* The task going out: drawn with the configured probability among those
  * we profile, its stacks and the time it left are kept until it comes
  * back. */
@@ -241,6 +262,9 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 
 	if (tid == 0 || (agent_tgid && (tgid == agent_tgid || task->real_parent->tgid == agent_tgid)) ||
 	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid)))
+		return;
+	/* A thread's last switch, after its exit: it never comes back. */
+	if (!preempt && (task_state(task) & TASK_DEAD))
 		return;
 	stat_add(gen, SMOLDER_STAT_OFFCPU_SWITCHES);
 	kthread = task->flags & PF_KTHREAD;
@@ -265,11 +289,11 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 	p.key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	p.key.start_ticks = task_start_ticks(task);
 	p.key.kind = offcpu_kind(task, preempt);
-	if (!kthread) {
+	if (!kthread)
 		p.key.exec_id = task_exec_id(task);
-		announce(task, tgid, p.key.start_ticks, 0);
-	}
 	fate = read_wait_stacks(ctx, gen, task, kthread, &p.key, walk);
+	if (!kthread)
+		announce_waiter(gen, task, &p.key, fate, walk);
 	if (fate != SMOLDER_STAT_COUNTED) {
 		stat_add(gen, offcpu_stat(fate));
 		return;

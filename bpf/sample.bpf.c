@@ -138,8 +138,10 @@ struct {
 	__type(value, struct smolder_stack_copy);
 } copy_scratch SEC(".maps");
 
-/* Each CPU's token bucket for copies: nanoseconds of credit, one copy
- * costing 1e9 / copies_per_sec, at most a second's worth saved up. */
+/* Each CPU's token buckets for copies: nanoseconds of credit, one copy
+ * costing 1e9 / copies_per_sec, at most a second's worth saved up. One for
+ * CPU samples, one for off-CPU switches (a quarter of the rate), so that
+ * a host's sleepers do not take the copies its CPU samples need. */
 struct copy_budget {
 	__u64 last_ns;
 	__u64 credit_ns;
@@ -147,10 +149,12 @@ struct copy_budget {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct copy_budget);
 } copy_budget SEC(".maps");
+
+enum copy_bucket { COPY_CPU, COPY_OFFCPU };
 
 /* Never read here: the agent updates it after flipping the generation, and
  * the kernel makes an update of a map-in-map wait for an RCU grace period,
@@ -420,15 +424,17 @@ static __always_inline bool outside_known_code(__u32 tgid, __u64 start_ticks, __
 
 #define NSEC_PER_SEC 1000000000ULL
 
-static __always_inline bool copy_allowed(void)
+static __always_inline bool copy_allowed(enum copy_bucket bucket)
 {
-	__u32 zero = 0;
-	struct copy_budget *b = bpf_map_lookup_elem(&copy_budget, &zero);
+	__u32 idx = bucket;
+	struct copy_budget *b = bpf_map_lookup_elem(&copy_budget, &idx);
 	__u64 now = bpf_ktime_get_ns(), cost, credit;
 
 	if (!b || !copies_per_sec)
 		return false;
 	cost = NSEC_PER_SEC / copies_per_sec;
+	if (bucket == COPY_OFFCPU)
+		cost *= 4;
 	credit = b->credit_ns + (now - b->last_ns);
 	if (credit > NSEC_PER_SEC)
 		credit = NSEC_PER_SEC;
@@ -450,7 +456,8 @@ static __always_inline bool copy_allowed(void)
  * be read, and the agent could walk no copy of it (on a build host, half
  * the copies it could not use). */
 static __always_inline void send_stack_copy(__u32 gen, const struct smolder_count_key *key,
-					    const struct walk_state *st, struct task_struct *task)
+					    const struct walk_state *st, struct task_struct *task,
+					    enum copy_bucket bucket)
 {
 	const struct pt_regs *r = &st->saved;
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -461,7 +468,7 @@ static __always_inline void send_stack_copy(__u32 gen, const struct smolder_coun
 
 	if (!image)
 		return;
-	if (!copy_allowed()) {
+	if (!copy_allowed(bucket)) {
 		stat_add(gen, SMOLDER_STAT_COPIES_DROPPED);
 		return;
 	}
@@ -557,7 +564,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 		struct walk_state *st = walk_scratch_get();
 
 		if (st && (st->no_tables || unknown_code))
-			send_stack_copy(gen, &key, st, task);
+			send_stack_copy(gen, &key, st, task, COPY_CPU);
 	}
 	return 0;
 }
