@@ -119,14 +119,16 @@ enum counter_id {
 	CTR_OFFCPU_PROFILED_NS,
 	CTR_OFFCPU_DROPPED_NS,
 	CTR_OFFCPU_LOST_NS,
-	/* Lock waits (futex lock acquisitions) seen and drawn; contentions
-	 * drained: contentions == profiled + dropped + lost. */
+	/* Lock waits (futex lock acquisitions, and FUTEX_WAIT_BITSET waits
+	 * that may be a lock's) seen and drawn; contentions drained:
+	 * contentions == profiled + dropped + lost + not_lock. */
 	CTR_MUTEX_WAITS,
 	CTR_MUTEX_SAMPLED,
 	CTR_MUTEX_CONTENTIONS,
 	CTR_MUTEX_PROFILED,
 	CTR_MUTEX_DROPPED,
 	CTR_MUTEX_LOST,
+	CTR_MUTEX_NOT_LOCK,        /* FUTEX_WAIT_BITSET waits no lock function made */
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
 	CTR_KUBE_EVENTS,          /* watch events applied */
 	CTR_KUBE_RELISTS,         /* lists again after a 410 Gone */

@@ -121,6 +121,28 @@ int frames_add_kernel(struct sym_cache *sym, struct location_memo *memo,
 	return err;
 }
 
+size_t frames_kernel_tracing(struct sym_cache *sym, const uint64_t *ips, size_t n)
+{
+	static const char *const tracing[] = {
+		"bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_",
+	};
+	size_t i = 0;
+
+	for (; i < n; i++) {
+		const char *name = NULL;
+		size_t t = 0;
+
+		if (sym_cache_lookup_kernel(sym, lookup_address(ips[i], i), &name) || !name)
+			break;
+		while (t < sizeof(tracing) / sizeof(tracing[0]) &&
+		       strncmp(name, tracing[t], strlen(tracing[t])))
+			t++;
+		if (t == sizeof(tracing) / sizeof(tracing[0]))
+			break;
+	}
+	return i;
+}
+
 static bool is_file_path(const char *path)
 {
 	return path && path[0] == '/';
@@ -320,20 +342,44 @@ static bool is_root_function(const char *name)
 	return false;
 }
 
-bool frames_user_root(struct sym_cache *sym, const struct disc_process *p,
-		      const uint64_t *ips, size_t n)
+/* The function of p's user frame i of ips (its own, the outermost of
+ * its inlined calls), named into *loc; false when it has no name. */
+static bool user_frame_named(struct sym_cache *sym, const struct disc_process *p,
+			     const uint64_t *ips, size_t i, struct sym_location *loc)
 {
-	const struct disc_mapping *m;
-	struct sym_location loc = { 0 };
+	const struct disc_mapping *m = disc_mappings_find(&p->maps, ips[i]);
 	struct sym_elf *elf;
 	uint64_t vaddr;
 
-	if (n == 0 || !(m = disc_mappings_find(&p->maps, ips[n - 1])))
+	if (!m)
 		return false;
 	elf = mapped_elf(sym, p, m);
-	if (!elf || !file_vaddr(elf, m, ips[n - 1], n - 1, &vaddr) ||
-	    sym_elf_resolve(sym, elf, vaddr, &loc) || loc.n == 0)
+	return elf && file_vaddr(elf, m, ips[i], i, &vaddr) && !sym_elf_resolve(sym, elf, vaddr, loc) &&
+	       loc->n > 0;
+}
+
+bool frames_user_root(struct sym_cache *sym, const struct disc_process *p,
+		      const uint64_t *ips, size_t n)
+{
+	struct sym_location loc = { 0 };
+
+	if (n == 0 || !user_frame_named(sym, p, ips, n - 1, &loc))
 		return false;
-	/* The frame's own function is the outermost of its inlined calls. */
 	return is_root_function(loc.frames[loc.n - 1].name);
+}
+
+bool frames_user_calls(struct sym_cache *sym, const struct disc_process *p,
+		       const uint64_t *ips, size_t n, size_t depth,
+		       bool (*match)(const char *name))
+{
+	for (size_t i = 0; i < n && i < depth; i++) {
+		struct sym_location loc = { 0 };
+
+		if (!user_frame_named(sym, p, ips, i, &loc))
+			continue;
+		for (size_t j = 0; j < loc.n; j++)
+			if (loc.frames[j].name && match(loc.frames[j].name))
+				return true;
+	}
+	return false;
 }

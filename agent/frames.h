@@ -56,4 +56,16 @@ int frames_add_user(struct sym_cache *sym, struct location_memo *memo, struct di
 bool frames_user_root(struct sym_cache *sym, const struct disc_process *p,
 		      const uint64_t *ips, size_t n);
 
+/* How many of the kernel frames ips[0..n) (leaf first) are the tracing's
+ * own, atop a stack taken in a tracepoint's program (the program,
+ * bpf_trace_run, the tracepoint's iterator): how many go at a time varies
+ * with the probes attached to the tracepoint. */
+size_t frames_kernel_tracing(struct sym_cache *sym, const uint64_t *ips, size_t n);
+
+/* True when one of the depth innermost of p's user frames ips[0..n), or a
+ * call inlined into it, is named as match says. */
+bool frames_user_calls(struct sym_cache *sym, const struct disc_process *p,
+		       const uint64_t *ips, size_t n, size_t depth,
+		       bool (*match)(const char *name));
+
 #endif

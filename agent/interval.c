@@ -69,6 +69,7 @@ static enum profile_type kind_profile(uint32_t kind)
 	case SMOLDER_KIND_OFFCPU_RUNQUEUE:
 		return PROFILE_OFFCPU;
 	case SMOLDER_KIND_MUTEX:
+	case SMOLDER_KIND_MUTEX_MAYBE:
 		return PROFILE_MUTEX;
 	}
 	return PROFILE_CPU;
@@ -104,6 +105,7 @@ static void count_fate(struct counters *c, const struct sampler_entry *e, enum c
 	counters_add(c, CTR_MUTEX_CONTENTIONS, e->count);
 	counters_add(c, fate == CTR_SAMPLES_PROFILED  ? CTR_MUTEX_PROFILED
 			: fate == CTR_SAMPLES_DROPPED ? CTR_MUTEX_DROPPED
+			: fate == CTR_MUTEX_NOT_LOCK  ? CTR_MUTEX_NOT_LOCK
 						      : CTR_MUTEX_LOST,
 		     e->count);
 }
@@ -263,6 +265,23 @@ static int64_t unbias(const struct interval_ctx *ctx, uint64_t v)
 	return (int64_t)((double)v / ctx->cfg->off_cpu_sample + 0.5);
 }
 
+/* The functions whose FUTEX_WAIT_BITSET waits are for a lock: glibc's
+ * rwlocks (their slow paths are inlined into pthread_rwlock_rdlock and the
+ * others), Rust std's futex locks (lock_contended, read_contended,
+ * write_contended). A condition variable's or a semaphore's wait is not. */
+static bool names_a_lock(const char *name)
+{
+	return strstr(name, "pthread_rwlock_") || strstr(name, "_contended");
+}
+
+/* Whether a FUTEX_WAIT_BITSET wait of entry e (user frames ips[0..n))
+ * was for a lock, by the functions it was called from. */
+static bool waits_for_lock(struct interval_ctx *ctx, const struct disc_process *p,
+			   const uint64_t *ips, int n)
+{
+	return p && n > 0 && frames_user_calls(ctx->sym, p, ips, (size_t)n, 6, names_a_lock);
+}
+
 /* e into b, under the stack ids[0..n): its values as its type counts them. */
 static int add_values(struct interval_ctx *ctx, const struct profile_set *set,
 		      struct pprof_builder *b, const struct sampler_entry *e, const uint64_t *ids,
@@ -312,8 +331,17 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	if (nk >= 0 && v->p && !v->p->kernel_thread)
 		nu = sampler_read_user_stack(ctx->sampler, d, k->user_stack, ips + nk,
 					     SMOLDER_MAX_STACK_DEPTH, &end);
+	if (nk > 0 && k->kind != SMOLDER_KIND_CPU) {
+		/* Taken in sched_switch's program: the stack starts at __schedule. */
+		size_t skip = frames_kernel_tracing(ctx->sym, ips, (size_t)nk);
+
+		memmove(ips, ips + skip, (size_t)(nk + (nu > 0 ? nu : 0) - (int)skip) * sizeof(*ips));
+		nk -= (int)skip;
+	}
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
+	if (k->kind == SMOLDER_KIND_MUTEX_MAYBE && !waits_for_lock(ctx, v->p, ips + nk, nu))
+		return CTR_MUTEX_NOT_LOCK;
 	if (v->p && !v->p->kernel_thread)
 		np = read_python(ctx, d, e, &pr, py, &py_end);
 	if (ctx->python && v->p && !v->p->kernel_thread && !pr &&
@@ -533,7 +561,8 @@ static void check_wait_books(const struct counters *c)
 	uint64_t stored = v[CTR_OFFCPU_STORED] + v[CTR_OFFCPU_LOST_PENDING_FULL] +
 			  v[CTR_OFFCPU_LOST_STACK_COLLISION] + v[CTR_OFFCPU_LOST_STACK_READ];
 	uint64_t ns = v[CTR_OFFCPU_PROFILED_NS] + v[CTR_OFFCPU_DROPPED_NS] + v[CTR_OFFCPU_LOST_NS];
-	uint64_t mutex = v[CTR_MUTEX_PROFILED] + v[CTR_MUTEX_DROPPED] + v[CTR_MUTEX_LOST];
+	uint64_t mutex = v[CTR_MUTEX_PROFILED] + v[CTR_MUTEX_DROPPED] + v[CTR_MUTEX_LOST] +
+			 v[CTR_MUTEX_NOT_LOCK];
 
 	if (stored != v[CTR_OFFCPU_SAMPLED])
 		log_warn("off-CPU switches do not add up this interval: %llu drawn, %llu stored or lost",
@@ -542,7 +571,7 @@ static void check_wait_books(const struct counters *c)
 		log_warn("off-CPU time does not add up this interval: %llu ns drained, %llu profiled, dropped or lost",
 			 (unsigned long long)v[CTR_OFFCPU_NS], (unsigned long long)ns);
 	if (mutex != v[CTR_MUTEX_CONTENTIONS])
-		log_warn("contentions do not add up this interval: %llu drained, %llu profiled, dropped or lost",
+		log_warn("contentions do not add up this interval: %llu drained, %llu profiled, dropped, lost or no lock's",
 			 (unsigned long long)v[CTR_MUTEX_CONTENTIONS], (unsigned long long)mutex);
 }
 

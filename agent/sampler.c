@@ -549,9 +549,11 @@ static int add_cut_piece(struct sampler_drain *d, size_t *cap, const struct smol
 		return err;
 	if (p->flags & SMOLDER_PENDING_OFFCPU)
 		d->entries[d->n++] = (struct sampler_entry){ .key = p->key, .ns = ns };
-	if (p->flags & SMOLDER_PENDING_MUTEX) {
+	if (p->flags & (SMOLDER_PENDING_MUTEX | SMOLDER_PENDING_MUTEX_MAYBE)) {
 		d->entries[d->n] = (struct sampler_entry){ .key = p->key, .ns = ns };
-		d->entries[d->n++].key.kind = SMOLDER_KIND_MUTEX;
+		d->entries[d->n++].key.kind = (p->flags & SMOLDER_PENDING_MUTEX)
+						      ? SMOLDER_KIND_MUTEX
+						      : SMOLDER_KIND_MUTEX_MAYBE;
 	}
 	return 0;
 }

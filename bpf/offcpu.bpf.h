@@ -18,9 +18,7 @@ const volatile __u32 offcpu_types = 0;         /* SMOLDER_OFFCPU_TYPE_* */
 const volatile __u64 offcpu_threshold = 0;     /* see SMOLDER_OFFCPU_ALWAYS */
 const volatile __u64 offcpu_min_block_ns = 0;  /* 0: every block counts */
 const volatile __u32 offcpu_regs_from_kernel_stack = 0; /* no bpf_task_pt_regs */
-/* The frames of the tracing itself atop a kernel stack taken here (the
- * program, bpf_trace_run): the stack starts at __schedule. */
-const volatile __u32 offcpu_kernel_skip = 2;
+
 
 /* When each generation began (bpf_ktime_get_ns), by generation: the agent
  * writes the new one's before it flips to it, so a program that reads the
@@ -55,6 +53,7 @@ WAIT_MAP(waits_1);
 #define SYS_FUTEX 202 /* x86-64 */
 #define FUTEX_WAIT 0
 #define FUTEX_LOCK_PI 6
+#define FUTEX_WAIT_BITSET 9
 #define FUTEX_LOCK_PI2 13
 #define FUTEX_CMD_BITS 0x7f /* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
 
@@ -84,9 +83,11 @@ static __always_inline __u32 offcpu_kind(struct task_struct *task, bool preempt)
 }
 
 /* A task blocked in futex() to acquire a lock: glibc's mutex slow path
- * waits with FUTEX_WAIT, PI mutexes lock with FUTEX_LOCK_PI(2). A condition
- * variable's or a semaphore's wait (FUTEX_WAIT_BITSET) is not contention. */
-static __always_inline bool in_lock_wait(struct task_struct *task)
+ * waits with FUTEX_WAIT, PI mutexes lock with FUTEX_LOCK_PI(2). A
+ * FUTEX_WAIT_BITSET wait may be a lock's (glibc's rwlocks, Rust's std
+ * locks) or not (a condition variable's, a semaphore's): the agent decides
+ * by the stack's functions. Any other wait is no lock's. */
+static __always_inline __u32 lock_wait_flags(struct task_struct *task)
 {
 	struct pt_regs *regs = offcpu_regs_from_kernel_stack
 				       ? regs_on_kernel_stack(task)
@@ -94,9 +95,11 @@ static __always_inline bool in_lock_wait(struct task_struct *task)
 	unsigned long cmd;
 
 	if (!regs || BPF_CORE_READ(regs, orig_ax) != SYS_FUTEX)
-		return false;
+		return 0;
 	cmd = BPF_CORE_READ(regs, si) & FUTEX_CMD_BITS;
-	return cmd == FUTEX_WAIT || cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2;
+	if (cmd == FUTEX_WAIT || cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2)
+		return SMOLDER_PENDING_MUTEX;
+	return cmd == FUTEX_WAIT_BITSET ? SMOLDER_PENDING_MUTEX_MAYBE : 0;
 }
 
 /* Adds ns (and count blocks) to key's entry of the generation's wait map. */
@@ -129,10 +132,11 @@ static __always_inline void pending_count(__u32 gen, struct smolder_pending *p, 
 {
 	if (p->flags & SMOLDER_PENDING_OFFCPU)
 		wait_add(gen, &p->key, ns, count);
-	if (p->flags & SMOLDER_PENDING_MUTEX) {
+	if (p->flags & (SMOLDER_PENDING_MUTEX | SMOLDER_PENDING_MUTEX_MAYBE)) {
 		struct smolder_count_key k = p->key;
 
-		k.kind = SMOLDER_KIND_MUTEX;
+		k.kind = (p->flags & SMOLDER_PENDING_MUTEX) ? SMOLDER_KIND_MUTEX
+							    : SMOLDER_KIND_MUTEX_MAYBE;
 		wait_add(gen, &k, ns, count);
 	}
 }
@@ -213,7 +217,7 @@ static __always_inline enum smolder_stat read_wait_stacks(void *ctx, __u32 gen,
 		if (walk == WALK_CFI)
 			read_python(gen, task, key);
 	}
-	fate = read_kernel_stack(ctx, gen, &key->kernel_stack, offcpu_kernel_skip);
+	fate = read_kernel_stack(ctx, gen, &key->kernel_stack);
 	if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 		return fate;
 	if (key->user_stack == 0 && key->kernel_stack == 0)
@@ -258,7 +262,8 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen = generation & 1;
 	struct smolder_pending p = {};
 	enum smolder_stat fate;
-	bool kthread, lock_wait = false;
+	__u32 lock_wait = 0;
+	bool kthread;
 
 	if (tid == 0 || (agent_tgid && (tgid == agent_tgid || task->real_parent->tgid == agent_tgid)) ||
 	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid)))
@@ -268,15 +273,13 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 		return;
 	stat_add(gen, SMOLDER_STAT_OFFCPU_SWITCHES);
 	kthread = task->flags & PF_KTHREAD;
-	if ((offcpu_types & SMOLDER_OFFCPU_TYPE_MUTEX) && !kthread && !preempt &&
-	    in_lock_wait(task)) {
-		lock_wait = true;
+	if ((offcpu_types & SMOLDER_OFFCPU_TYPE_MUTEX) && !kthread && !preempt)
+		lock_wait = lock_wait_flags(task);
+	if (lock_wait)
 		stat_add(gen, SMOLDER_STAT_MUTEX_WAITS);
-	}
 	if (offcpu_types & SMOLDER_OFFCPU_TYPE_OFFCPU)
 		p.flags |= SMOLDER_PENDING_OFFCPU;
-	if (lock_wait)
-		p.flags |= SMOLDER_PENDING_MUTEX;
+	p.flags |= lock_wait;
 	if (!p.flags)
 		return;
 	if (offcpu_threshold < SMOLDER_OFFCPU_ALWAYS && bpf_get_prandom_u32() >= offcpu_threshold)

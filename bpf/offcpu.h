@@ -40,7 +40,8 @@
 
 /* What a pending block is counted as (smolder_pending.flags). */
 #define SMOLDER_PENDING_OFFCPU 0x1u
-#define SMOLDER_PENDING_MUTEX 0x2u
+#define SMOLDER_PENDING_MUTEX 0x2u       /* counted as SMOLDER_KIND_MUTEX */
+#define SMOLDER_PENDING_MUTEX_MAYBE 0x4u /* ... as SMOLDER_KIND_MUTEX_MAYBE */
 
 struct smolder_pending {
 	/* Kind SMOLDER_KIND_OFFCPU_*: why it left; the stacks are in the

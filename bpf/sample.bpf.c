@@ -187,8 +187,7 @@ static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
 /* The kernel stack of a sample taken in the kernel, stored under its hash
  * in *key (0 when it is empty or unreadable). Returns COUNTED, or
  * LOST_STACK_COLLISION when the map has no room for a new stack. */
-static __always_inline enum smolder_stat read_kernel_stack(void *ctx, __u32 gen, __u64 *key,
-							   __u64 skip)
+static __always_inline enum smolder_stat read_kernel_stack(void *ctx, __u32 gen, __u64 *key)
 {
 	void *stacks = gen ? (void *)&kernel_stacks_1 : (void *)&kernel_stacks_0;
 	__u32 zero = 0;
@@ -199,7 +198,7 @@ static __always_inline enum smolder_stat read_kernel_stack(void *ctx, __u32 gen,
 	*key = 0;
 	if (!ks)
 		return SMOLDER_STAT_COUNTED;
-	bytes = bpf_get_stack(ctx, ks->pcs, sizeof(ks->pcs), skip & BPF_F_SKIP_FIELD_MASK);
+	bytes = bpf_get_stack(ctx, ks->pcs, sizeof(ks->pcs), 0);
 	if (bytes <= 0)
 		return SMOLDER_STAT_COUNTED;
 	ks->len = (__u32)(bytes / sizeof(__u64));
@@ -385,7 +384,7 @@ static __always_inline enum smolder_stat read_stacks(struct bpf_perf_event_data 
 	if (!kthread && walk == WALK_CFI)
 		read_python(gen, task, key);
 	if (in_kernel) {
-		fate = read_kernel_stack(ctx, gen, &key->kernel_stack, 0);
+		fate = read_kernel_stack(ctx, gen, &key->kernel_stack);
 		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 			return fate;
 	}

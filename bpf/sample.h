@@ -40,6 +40,10 @@ enum smolder_kind {
 	SMOLDER_KIND_OFFCPU_IO,       /* uninterruptible (D): usually I/O */
 	SMOLDER_KIND_OFFCPU_RUNQUEUE, /* preempted while runnable */
 	SMOLDER_KIND_MUTEX,           /* a futex wait to acquire a lock */
+	/* A FUTEX_WAIT_BITSET wait: a condition variable's, a semaphore's, or
+	 * a lock's (glibc's rwlocks, Rust's std locks); the agent tells them
+	 * apart by the functions on the stack. */
+	SMOLDER_KIND_MUTEX_MAYBE,
 	SMOLDER_KIND_COUNT,
 };
 
@@ -118,9 +122,10 @@ enum smolder_stat {
 	SMOLDER_STAT_OFFCPU_ENDED,
 	SMOLDER_STAT_OFFCPU_SHORT,
 	SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL,
-	/* Of the switch-outs seen, those waiting to acquire a lock (futex
-	 * FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2), and of them the ones
-	 * drawn (stored or lost as above). */
+	/* Of the switch-outs seen, those waiting in futex() to acquire a lock
+	 * (FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2) or maybe one
+	 * (FUTEX_WAIT_BITSET), and of them the ones drawn (stored or lost as
+	 * above). */
 	SMOLDER_STAT_MUTEX_WAITS,
 	SMOLDER_STAT_MUTEX_SAMPLED,
 	SMOLDER_STAT_COUNT,

@@ -29,6 +29,7 @@ say "burner_pid=$burner"
 
 say "agent_start=$(now)"
 smolder --output-dir /tmp/out --upload-interval 10s --duration 10m \
+  --profile-types cpu,offcpu,mutex --off-cpu-sample 1 \
   --log-level info 2>/tmp/agent.log &
 agent=$!
 
@@ -81,6 +82,7 @@ KT_CONTAINER_ID=$(cat /kt_container_id)
 printf 'relabel_configs:\n  - source_labels: [__meta_process_container_id]\n    target_label: container_id\n' >/tmp/rules.yaml
 smolder --output-dir /tmp/out_fallback --upload-interval 10s --duration 10m \
   --log-level info --test-pretend-missing bpf_loop,task_pt_regs,tp_btf,fentry \
+  --profile-types cpu,offcpu,mutex --off-cpu-sample 1 \
   --config /tmp/rules.yaml 2>$log &
 agent=$!
 if wait_log "sampling started" 300; then

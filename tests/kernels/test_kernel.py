@@ -30,6 +30,12 @@ Debian 12's 6.1 cloud kernel booted under qemu.
    is stopped: its samples are kept, labelled with that container's id
    from what BPF read of the cgroup (kernfs_node->parent, the older side of
    the 6.15 rename); the agent exited 0 with no error.
+6. Both agents also make offcpu and mutex profiles (--off-cpu-sample 1):
+   the sched_switch program this kernel's verifier takes (smolder_off_cfi;
+   with every fallback the raw tracepoint's, smolder_off_fp_r) writes
+   off-CPU profiles of type offcpu/nanoseconds whose samples each say why
+   (sleep, io, runqueue), among them the init script's `sleep`s, asleep in
+   do_nanosleep.
 Any failure prints the tail of the guest's console and the agent's log.
 SMOLDER_KT_KEEP=1 keeps the work directory (console, initramfs, results).
 """
@@ -326,6 +332,38 @@ def check_profiles(outdir):
 
 
 FALLBACK_PROGRAMS = "BPF programs: smolder_fp_ks, smolder_exec_rt, smolder_exit_rt"
+OFFCPU_FILE_RE = re.compile(r"^(\d+)-(\d+)(?:-[0-9a-f]+)?\.offcpu\.pb\.gz$")
+
+
+def check_offcpu(outdir, sub, log_name, program):
+    """The sched_switch program this kernel's verifier took (tp_btf, or the
+    raw tracepoint with every fallback), and what it wrote: off-CPU profiles
+    whose every sample says why, holding the init script's `sleep`s
+    (do_nanosleep, asleep)."""
+    agent_log = h.read_text(os.path.join(outdir, log_name)).splitlines()
+    programs = [l for l in agent_log if "BPF programs:" in l]
+    if not programs or not programs[0].rstrip().endswith(", " + program):
+        h.fail("%s: the sched_switch program loaded is not %s: %s" % (sub, program, programs))
+    d = os.path.join(outdir, sub)
+    profiles = [h.decode(os.path.join(d, svc, n), svc, int(m.group(1)), int(m.group(2)))
+                for svc in (sorted(os.listdir(d)) if os.path.isdir(d) else [])
+                for n, m in ((n, OFFCPU_FILE_RE.match(n)) for n in sorted(os.listdir(os.path.join(d, svc))))
+                if m]
+    samples = [s for p in profiles for s in p.samples]
+    states = sorted({s.labels.get("state", "") for s in samples})
+    sleeps = [s for s in samples if s.labels.get("state") == "sleep" and
+              "do_nanosleep" in [f.name for f in s.kernel_frames]]
+    h.log("%s: %d off-CPU profiles, %d samples, states %s, %.1f s asleep in do_nanosleep"
+          % (sub, len(profiles), len(samples), states, sum(s.values[0] for s in sleeps) / 1e9))
+    if not profiles:
+        h.fail("%s: no off-CPU profile" % sub)
+    bad = [p.path for p in profiles if p.sample_types != [("offcpu", "nanoseconds")]]
+    if bad:
+        h.fail("%s: off-CPU profiles without the sample type offcpu/nanoseconds: %s" % (sub, bad))
+    if not set(states) <= {"sleep", "io", "runqueue"}:
+        h.fail("%s: off-CPU samples whose state is not sleep, io or runqueue: %s" % (sub, states))
+    if not sleeps:
+        h.fail("%s: no off-CPU sample asleep in do_nanosleep (the init script sleeps)" % sub)
 
 
 def check_fallbacks(outdir, container_id):
@@ -410,6 +448,8 @@ def test(smolder, qsort_work, short_work):
             check_agent(outdir)
             check_profiles(outdir)
             check_fallbacks(outdir, container_id)
+            check_offcpu(outdir, "out", "agent.log", "smolder_off_cfi")
+            check_offcpu(outdir, "out_fallback", "agent_fallback.log", "smolder_off_fp_r")
         except h.Failure:
             h.log("---- the guest's console (last 300 lines) ----\n%s" % tail(console, 300))
             h.log("---- the agent's log ----\n%s" % tail(os.path.join(outdir, "agent.log"), 300))
