@@ -28,6 +28,26 @@ static void test_durations(void)
 	}
 }
 
+/* Durations under a millisecond, for --off-cpu-min-block. */
+static void test_durations_ns(void)
+{
+	static const struct { const char *s; int ok; uint64_t ns; } cases[] = {
+		{ "0s", 1, 0 }, { "800ns", 1, 800 }, { "250us", 1, 250000 },
+		{ "2ms", 1, 2000000 }, { "1s", 1, 1000000000 }, { "1m", 1, 60000000000ULL },
+		{ "1ms500us", 1, 1500000 },
+		{ "", 0, 0 }, { "100", 0, 0 }, { "5u", 0, 0 }, { "1.5ms", 0, 0 },
+		{ "99999999999999999999ns", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t ns = 12345;
+		int err = config_parse_duration_ns(cases[i].s, &ns);
+		CHECK((err == 0) == cases[i].ok, "duration '%s': err %d", cases[i].s, err);
+		if (cases[i].ok)
+			CHECK(ns == cases[i].ns, "duration '%s' = %llu ns, want %llu", cases[i].s,
+			      (unsigned long long)ns, (unsigned long long)cases[i].ns);
+	}
+}
+
 static int parse(struct config *cfg, char *err, size_t len, ...)
 {
 	char *argv[16] = { "smolder" };
@@ -57,6 +77,18 @@ static void test_defaults(void)
 	CHECK(!cfg.http_listen_given, "--http-listen defaulted, not given");
 	CHECK(cfg.cache_dir == NULL, "no --cache-dir by default");
 	CHECK_U64(cfg.cache_max_bytes, 256ull << 20);
+	CHECK(cfg.profile_types == PROFILE_TYPE_BIT(PROFILE_CPU), "default types %#x",
+	      cfg.profile_types);
+	CHECK(cfg.off_cpu_sample == 0.05, "default off-CPU sampling %g", cfg.off_cpu_sample);
+	CHECK_U64(cfg.off_cpu_min_block_ns, 0);
+	config_release(&cfg);
+	CHECK(parse(&cfg, err, sizeof(err), "--profile-types", "mutex,cpu,offcpu", "--off-cpu-sample",
+		    "1", "--off-cpu-min-block", "100us", NULL) == CONFIG_RUN, "%s", err);
+	CHECK(cfg.profile_types == (PROFILE_TYPE_BIT(PROFILE_CPU) | PROFILE_TYPE_BIT(PROFILE_OFFCPU) |
+				    PROFILE_TYPE_BIT(PROFILE_MUTEX)),
+	      "types %#x", cfg.profile_types);
+	CHECK(cfg.off_cpu_sample == 1.0, "off-CPU sampling %g", cfg.off_cpu_sample);
+	CHECK_U64(cfg.off_cpu_min_block_ns, 100000);
 	config_release(&cfg);
 	CHECK(parse(&cfg, err, sizeof(err), "--cache-dir", "/var/cache/smolder", "--cache-max-bytes",
 		    "1G", NULL) == CONFIG_RUN, "%s", err);
@@ -132,6 +164,14 @@ static void test_errors(void)
 		{ { "--cache-dir" }, "--cache-dir" },
 		{ { "--test-pretend-missing", "bpf_loop,warp" }, "--test-pretend-missing" },
 		{ { "--test-pretend-missing", "bpf_loop,," }, "--test-pretend-missing" },
+		{ { "--profile-types", "cpu,gpu" }, "--profile-types" },
+		{ { "--profile-types", "cpu,cpu" }, "--profile-types" },
+		{ { "--profile-types", "," }, "--profile-types" },
+		{ { "--off-cpu-sample", "0" }, "--off-cpu-sample" },
+		{ { "--off-cpu-sample", "1.5" }, "--off-cpu-sample" },
+		{ { "--off-cpu-sample", "nan" }, "--off-cpu-sample" },
+		{ { "--off-cpu-sample", "0.1x" }, "--off-cpu-sample" },
+		{ { "--off-cpu-min-block", "5" }, "--off-cpu-min-block" },
 		{ { "stray" }, "stray" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -231,6 +271,7 @@ static void test_memory_budget(void)
 int main(void)
 {
 	test_durations();
+	test_durations_ns();
 	test_defaults();
 	test_http_listen_given();
 	test_flags_and_env();
