@@ -56,6 +56,7 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_OFFCPU_ENDED, stats[SMOLDER_STAT_OFFCPU_ENDED]);
 	counters_add(c, CTR_OFFCPU_SHORT, stats[SMOLDER_STAT_OFFCPU_SHORT]);
 	counters_add(c, CTR_OFFCPU_LOST_WAIT_MAP_FULL, stats[SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL]);
+	counters_add(c, CTR_OFFCPU_STALE, stats[SMOLDER_STAT_OFFCPU_STALE]);
 	counters_add(c, CTR_MUTEX_WAITS, stats[SMOLDER_STAT_MUTEX_WAITS]);
 	counters_add(c, CTR_MUTEX_SAMPLED, stats[SMOLDER_STAT_MUTEX_SAMPLED]);
 }
@@ -274,12 +275,25 @@ static bool names_a_lock(const char *name)
 	return strstr(name, "pthread_rwlock_") || strstr(name, "_contended");
 }
 
-/* Whether a FUTEX_WAIT_BITSET wait of entry e (user frames ips[0..n))
- * was for a lock, by the functions it was called from. */
-static bool waits_for_lock(struct interval_ctx *ctx, const struct disc_process *p,
+/* A condition variable's own functions: glibc's pthread_cond_signal waits
+ * with FUTEX_WAIT for the waiters of a group to quiesce
+ * (__condvar_quiesce_and_switch_g1), a lock of no caller's. */
+static bool names_a_condvar(const char *name)
+{
+	return strstr(name, "pthread_cond_") || strstr(name, "__condvar_");
+}
+
+/* Whether a futex wait of kind (user frames ips[0..n)) was for a lock, by
+ * the functions it was called from. */
+static bool waits_for_lock(struct interval_ctx *ctx, uint32_t kind, const struct disc_process *p,
 			   const uint64_t *ips, int n)
 {
-	return p && n > 0 && frames_user_calls(ctx->sym, p, ips, (size_t)n, 6, names_a_lock);
+	if (!p || n <= 0)
+		return kind == SMOLDER_KIND_MUTEX;
+	if (frames_user_calls(ctx->sym, p, ips, (size_t)n, 6, names_a_condvar))
+		return false;
+	return kind == SMOLDER_KIND_MUTEX ||
+	       frames_user_calls(ctx->sym, p, ips, (size_t)n, 6, names_a_lock);
 }
 
 /* e into b, under the stack ids[0..n): its values as its type counts them. */
@@ -340,7 +354,8 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	}
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
-	if (k->kind == SMOLDER_KIND_MUTEX_MAYBE && !waits_for_lock(ctx, v->p, ips + nk, nu))
+	if ((k->kind == SMOLDER_KIND_MUTEX || k->kind == SMOLDER_KIND_MUTEX_MAYBE) &&
+	    !waits_for_lock(ctx, k->kind, v->p, ips + nk, nu))
 		return CTR_MUTEX_NOT_LOCK;
 	if (v->p && !v->p->kernel_thread)
 		np = read_python(ctx, d, e, &pr, py, &py_end);

@@ -580,9 +580,13 @@ static int take_pending(int fd, __u32 tid, struct smolder_pending *p)
 	return 0;
 }
 
-/* Cuts the blocks still off the CPU at the flip (cut_ns): their time up to
- * it goes into d, their stacks to the new generation, and they go back to
- * the pending map as of the flip (offcpu.h). */
+/* Cuts the blocks still off the CPU at the flip (cut_ns): their stacks go
+ * to the new generation, they go back to the pending map as of the flip,
+ * and their time up to it into d (offcpu.h). The stacks are copied before
+ * the entry is taken, so that it is out of the map for two system calls
+ * only: a thread that comes back meanwhile finds none (its block is
+ * counted up to the cut), and the entry put back is deleted at its next
+ * switch-out (offcpu_stale). */
 static int cut_pending(struct sampler *s, struct sampler_drain *d, size_t *cap, uint64_t cut_ns)
 {
 	int fd = bpf_map__fd(s->skel->maps.pending);
@@ -590,7 +594,7 @@ static int cut_pending(struct sampler *s, struct sampler_drain *d, size_t *cap, 
 	__u32 *tids = malloc(max * sizeof(*tids)), key, next;
 	void *buf = malloc(sizeof(struct smolder_py_stack)), *prev = NULL;
 	int err = tids && buf ? 0 : -ENOMEM;
-	struct smolder_pending p;
+	struct smolder_pending seen, p;
 
 	while (!err && n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		tids[n++] = next;
@@ -598,26 +602,34 @@ static int cut_pending(struct sampler *s, struct sampler_drain *d, size_t *cap, 
 		prev = &key;
 	}
 	for (size_t i = 0; i < n && !err; i++) {
+		if (bpf_map_lookup_elem(fd, &tids[i], &seen) || seen.gen != d->gen)
+			continue; /* gone, or left after the flip */
+		copy_stack(user_stacks_fd(s, d->gen), user_stacks_fd(s, s->gen), seen.key.user_stack,
+			   buf);
+		copy_stack(kernel_stacks_fd(s, d->gen), kernel_stacks_fd(s, s->gen),
+			   seen.key.kernel_stack, buf);
+		copy_stack(py_stacks_fd(s, d->gen), py_stacks_fd(s, s->gen), seen.key.py_stack, buf);
 		if (take_pending(fd, tids[i], &p))
-			continue;
-		if (p.gen != d->gen) { /* left after the flip */
+			continue; /* the thread came back: the program counted it */
+		if (p.gen != d->gen || p.start_ns != seen.start_ns) {
+			/* Another block of the thread, left after the flip. */
 			if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST))
 				d->offcpu_cut_lost++;
 			continue;
 		}
-		if (cut_ns > p.from_ns &&
-		    (!s->offcpu_min_block_ns || cut_ns - p.start_ns >= s->offcpu_min_block_ns))
-			err = add_cut_piece(d, cap, &p, cut_ns - p.from_ns);
-		copy_stack(user_stacks_fd(s, d->gen), user_stacks_fd(s, s->gen), p.key.user_stack, buf);
-		copy_stack(kernel_stacks_fd(s, d->gen), kernel_stacks_fd(s, s->gen), p.key.kernel_stack,
-			   buf);
-		copy_stack(py_stacks_fd(s, d->gen), py_stacks_fd(s, s->gen), p.key.py_stack, buf);
 		p.gen = s->gen;
-		if (cut_ns > p.from_ns)
+		if (cut_ns > p.from_ns) {
+			uint64_t ns = cut_ns - p.from_ns;
+
 			p.from_ns = cut_ns;
+			if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST))
+				d->offcpu_cut_lost++; /* it came back and left again meanwhile */
+			if (!s->offcpu_min_block_ns || cut_ns - p.start_ns >= s->offcpu_min_block_ns)
+				err = add_cut_piece(d, cap, &p, ns);
+		} else if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST)) {
+			d->offcpu_cut_lost++;
+		}
 		d->offcpu_cut++;
-		if (bpf_map_update_elem(fd, &tids[i], &p, BPF_NOEXIST))
-			d->offcpu_cut_lost++; /* it came back and left again meanwhile */
 	}
 	d->offcpu_pending = n;
 	free(tids);

@@ -68,13 +68,12 @@ static __always_inline unsigned int task_state(struct task_struct *task)
 	return (unsigned int)BPF_CORE_READ((struct task_struct___before_5_14 *)task, state);
 }
 
-/* Why a task left the CPU. Read from the task rather than the tracepoint's
- * prev_state (Linux 5.18): a task that set a sleeping state and found a
- * signal pending is put back to running, and waits in the run queue. */
-static __always_inline __u32 offcpu_kind(struct task_struct *task, bool preempt)
+/* Why a task left the CPU, from its state (read from the task rather than
+ * the tracepoint's prev_state, Linux 5.18: a task that set a sleeping
+ * state and found a signal pending is put back to running, and waits in
+ * the run queue). */
+static __always_inline __u32 offcpu_kind(unsigned int state)
 {
-	unsigned int state = preempt ? TASK_RUNNING : task_state(task);
-
 	if (state == TASK_RUNNING)
 		return SMOLDER_KIND_OFFCPU_RUNQUEUE;
 	if ((state & TASK_UNINTERRUPTIBLE) && !(state & TASK_NOLOAD))
@@ -263,17 +262,25 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 	struct smolder_pending p = {};
 	enum smolder_stat fate;
 	__u32 lock_wait = 0;
+	unsigned int state;
 	bool kthread;
 
 	if (tid == 0 || (agent_tgid && (tgid == agent_tgid || task->real_parent->tgid == agent_tgid)) ||
 	    (filter_by_pid && !bpf_map_lookup_elem(&pid_filter, &tgid)))
 		return;
+	state = preempt ? TASK_RUNNING : task_state(task);
 	/* A thread's last switch, after its exit: it never comes back. */
-	if (!preempt && (task_state(task) & TASK_DEAD))
+	if (state & TASK_DEAD)
 		return;
 	stat_add(gen, SMOLDER_STAT_OFFCPU_SWITCHES);
+	/* A block of this thread the agent put back during a cut while the
+	 * thread ran (offcpu.h): it ended then, uncounted. */
+	if (bpf_map_lookup_elem(&pending, &tid) && !bpf_map_delete_elem(&pending, &tid))
+		stat_add(gen, SMOLDER_STAT_OFFCPU_STALE);
 	kthread = task->flags & PF_KTHREAD;
-	if ((offcpu_types & SMOLDER_OFFCPU_TYPE_MUTEX) && !kthread && !preempt)
+	/* Blocked, not on its way out of futex() (preempted, or woken by a
+	 * signal before it slept). */
+	if ((offcpu_types & SMOLDER_OFFCPU_TYPE_MUTEX) && !kthread && state != TASK_RUNNING)
 		lock_wait = lock_wait_flags(task);
 	if (lock_wait)
 		stat_add(gen, SMOLDER_STAT_MUTEX_WAITS);
@@ -291,7 +298,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 	p.key.tgid = tgid;
 	p.key.flags = kthread ? SMOLDER_KEY_KERNEL_THREAD : 0;
 	p.key.start_ticks = task_start_ticks(task);
-	p.key.kind = offcpu_kind(task, preempt);
+	p.key.kind = offcpu_kind(state);
 	if (!kthread)
 		p.key.exec_id = task_exec_id(task);
 	fate = read_wait_stacks(ctx, gen, task, kthread, &p.key, walk);
