@@ -10,12 +10,19 @@ A test calls run(), which
   4. stops the agent with SIGINT (it flushes the partial interval and must
      exit 0), then lets the workload exit;
   5. parses every ` counters ` line of the agent's log into a dict, and
-     decodes every DIR/<service>/<start>-<end>.pb.gz with
+     decodes every DIR/<service>/<start>-<end>[-<hash>][.<type>].pb.gz with
      `go tool pprof -raw -symbolize=none`.
+
+Profiles have a type, told by the file name: <start>-<end>.offcpu.pb.gz is
+an off-CPU profile, <start>-<end>.mutex.pb.gz a lock-contention profile,
+<start>-<end>.pb.gz (no type) a CPU profile. Run.profiles holds the CPU
+profiles only, so a test of CPU profiles sees nothing else; every type is in
+Run.all_profiles and Run.profiles_of_type(type).
 
 Only the standard library of Debian's /usr/bin/python3 is used.
 """
 
+import collections
 import gzip
 import json
 import os
@@ -139,10 +146,15 @@ class Frame:
 
 
 class Sample:
-    def __init__(self, count, frames, values, locations=None):
-        self.count = count    # value / period
+    def __init__(self, count, frames, values, locations=None, labels=None, num_labels=None):
+        self.count = count    # value / period (or the value of the type whose unit is count)
         self.frames = frames  # leaf first
-        self.values = values  # the raw values
+        self.values = values  # the raw values, one per sample type
+        # pprof sample labels: {"state": "sleep"}; a key with several values
+        # has them joined by a space (label_lists keeps them apart).
+        self.label_lists = labels or {}
+        self.labels = {k: " ".join(v) for k, v in self.label_lists.items()}
+        self.num_labels = num_labels or {}  # {key: ["1024 bytes", ...]}, as -raw prints them
         # [[Frame]]: one list per Location, leaf first; a Location's frames
         # are its Lines, innermost (inlined) first.
         self.locations = locations if locations is not None else [[f] for f in frames]
@@ -160,9 +172,20 @@ class Sample:
         return [f for f in self.frames if not f.is_kernel]
 
 
+# A profile's type, by its file name (_FILE_RE): the agent's --profile-types.
+PROFILE_TYPES = ("cpu", "offcpu", "mutex")
+# What each type's profile declares: (PeriodType, sample types).
+TYPE_FORMATS = {
+    "offcpu": (("offcpu", "nanoseconds"), [("offcpu", "nanoseconds")]),
+    "mutex": (("contentions", "count"), [("contentions", "count"), ("delay", "nanoseconds")]),
+}
+OFFCPU_STATES = ("sleep", "io", "runqueue")
+
+
 class Profile:
-    def __init__(self, path, service, start, end):
+    def __init__(self, path, service, start, end, type="cpu"):
         self.path, self.service, self.start, self.end = path, service, start, end
+        self.type = type          # "cpu", "offcpu" or "mutex"
         self.comments = []
         self.period_type = None   # ("cpu", "nanoseconds")
         self.period = None
@@ -181,11 +204,29 @@ class Profile:
     def total_count(self):
         return sum(s.count for s in self.samples)
 
+    def total_value(self, k=0):
+        """The sum of the samples' k-th values (offcpu: nanoseconds; mutex:
+        0 contentions, 1 delay nanoseconds)."""
+        return sum(s.values[k] for s in self.samples)
+
 
 _SAMPLE_RE = re.compile(r"^((?:\s+-?\d+)+): ((?:\d+ )*)\s*$")
 _LOCATION_RE = re.compile(r"^\s*(\d+): (0x[0-9a-fA-F]+) (?:M=(\d+) )?(?:\[F\] )?(.*)$")
 _LINE_RE = re.compile(r"^(\S+) (.*):(-?\d+) s=(-?\d+)(?:\((.*)\))?$")
 _MAPPING_RE = re.compile(r"^(\d+): (0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+)/(0x[0-9a-fA-F]+) ?(.*)$")
+# A label line under a sample: "KEY:[V1 V2] KEY2:[V]", keys sorted; pprof
+# prints the string labels' line first, then the numeric labels' line.
+_LABEL_RE = re.compile(r"([^\s:\[\]]+):\[([^\]]*)\]")
+_LABEL_LINE_RE = re.compile(r"^ {16}((?:[^\s:\[\]]+:\[[^\]]*\] ?)+)$")
+
+
+def parse_label_line(line):
+    """{key: [values]} out of one label line of `go tool pprof -raw`; None if
+    the line is not one."""
+    m = _LABEL_LINE_RE.match(line.rstrip())
+    if not m:
+        return None
+    return {k: v.split() for k, v in _LABEL_RE.findall(m.group(1))}
 
 
 def _marker(text):
@@ -227,7 +268,7 @@ def parse_raw(text, profile):
     """Fills profile from the output of `go tool pprof -raw`. Strict: a line
     it does not understand is an error, so a format change is noticed."""
     section = "header"
-    raw_samples = []  # (values, [location ids])
+    raw_samples = []  # [values, [location ids], [label lines' dicts]]
     loc_lines = {}    # id -> (address, mapping id, [names])
     last_loc = None
     lines = text.splitlines()
@@ -262,12 +303,17 @@ def parse_raw(text, profile):
                 section = "locations"
                 continue
             m = _SAMPLE_RE.match(line)
+            labels = parse_label_line(line) if not m else None
             if m:
                 values = [int(v) for v in m.group(1).split()]
                 ids = [int(v) for v in m.group(2).split()]
-                raw_samples.append((values, ids))
-            elif line.startswith(" " * 16) and ":[" in line:
-                pass  # labels of the previous sample
+                if len(values) != len(profile.sample_types):
+                    fail("%s: a sample of %d values, but %d sample types %s: %r"
+                         % (profile.path, len(values), len(profile.sample_types),
+                            profile.sample_types, line))
+                raw_samples.append([values, ids, []])
+            elif labels is not None and raw_samples and len(raw_samples[-1][2]) < 2:
+                raw_samples[-1][2].append(labels)  # labels of the previous sample
             else:
                 fail("%s: unexpected sample line %r" % (profile.path, line))
         elif section == "locations":
@@ -312,7 +358,7 @@ def parse_raw(text, profile):
     for k, (typ, unit) in enumerate(profile.sample_types):
         if unit == "count":
             count_idx = k
-    for values, ids in raw_samples:
+    for values, ids, label_lines in raw_samples:
         if count_idx is not None:
             count = values[count_idx]
         else:
@@ -334,7 +380,15 @@ def parse_raw(text, profile):
                 loc.append(Frame(name, addr, mp, lid, file, lineno))
             frames += loc
             locations.append(loc)
-        profile.samples.append(Sample(count, frames, values, locations))
+        # The first label line holds the string labels, a second the numeric
+        # ones (the agent writes string labels only).
+        num = None
+        if len(label_lines) > 1:  # "N UNIT" values ("1024 bytes"), or plain numbers
+            num = {k: re.findall(r"-?\d+(?: [^\s\d-]\S*)?", " ".join(v))
+                   for k, v in label_lines[1].items()}
+        profile.samples.append(Sample(count, frames, values, locations,
+                                      labels=label_lines[0] if label_lines else None,
+                                      num_labels=num))
     return profile
 
 
@@ -346,8 +400,9 @@ def go_binary():
     return go
 
 
-def decode(path, service, start, end):
-    """Decodes one profile with `go tool pprof -raw -symbolize=none`."""
+def decode(path, service, start, end, type=None):
+    """Decodes one profile with `go tool pprof -raw -symbolize=none`; its
+    type is the file name's (profile_type) unless given."""
     with open(path, "rb") as f:
         head = f.read(2)
     if head != b"\x1f\x8b":
@@ -360,7 +415,8 @@ def decode(path, service, start, end):
                        timeout=120)
     if p.returncode != 0:
         fail("go tool pprof -raw %s failed (%d): %s" % (path, p.returncode, p.stderr.strip()))
-    return parse_raw(p.stdout, Profile(path, service, start, end))
+    return parse_raw(p.stdout, Profile(path, service, start, end,
+                                       type or profile_type(os.path.basename(path)) or "cpu"))
 
 
 # ---------------------------------------------------------------------------
@@ -392,32 +448,48 @@ class Run:
         self.agent_log = []
         self.agent_rc = None
         self.counters = []   # one dict per interval, in order
-        self.profiles = []   # every Profile written
+        self.profiles = []   # every CPU Profile written (<start>-<end>[-<hash>].pb.gz)
+        self.all_profiles = []  # every Profile written, of every type
         self.stray_files = []
-        self.hashed_files = []  # <service>/<start>-<end>-<labels hash>.pb.gz
+        self.hashed_files = []  # <service>/<start>-<end>-<labels hash>[.<type>].pb.gz
         self.ready = None    # the workload's ready line
         self.done = None     # the workload's done line
         self.outdir = None
 
-    def samples(self, service=None):
-        return [s for p in self.profiles if service in (None, p.service) for s in p.samples]
+    def profiles_of_type(self, type):
+        """The profiles of one type ("cpu", "offcpu", "mutex"); "cpu" is
+        self.profiles, which a test may have narrowed."""
+        if type == "cpu":
+            return list(self.profiles)
+        return [p for p in self.all_profiles if p.type == type]
+
+    def samples(self, service=None, type="cpu"):
+        """The samples of service's profiles (every service's if None) of
+        one type (CPU by default)."""
+        return [s for p in self.profiles_of_type(type) if service in (None, p.service)
+                for s in p.samples]
 
     def total(self, key):
         return sum(c.get(key, 0) for c in self.counters)
 
-    def profiles_of_interval(self, interval):
-        return [p for p in self.profiles if p.interval == interval]
+    def profiles_of_interval(self, interval, type="cpu"):
+        return [p for p in self.profiles_of_type(type) if p.interval == interval]
 
-    def contract_problems(self, sample_rate):
+    def contract_problems(self, sample_rate, off_cpu_sample=None):
         """What in the output breaks the agent's contract on profile format
-        and per-interval accounting; [] when nothing does."""
+        and per-interval accounting; [] when nothing does. The CPU books
+        are checked against the CPU profiles; the offcpu and mutex profiles
+        against their types' format (every offcpu sample has a state) and,
+        given off_cpu_sample (--off-cpu-sample), against the offcpu_* and
+        mutex_* counters of their interval."""
         problems = []
         if self.agent_rc != 0:
             problems.append("agent exited with status %s, not 0" % self.agent_rc)
         if not self.counters:
             problems.append("no ` counters ` line in the agent's log")
         if self.stray_files:
-            problems.append("files not named <service>/<start>-<end>.pb.gz: %s" % self.stray_files)
+            problems.append("files not named <service>/<start>-<end>[-<hash>][.offcpu|.mutex].pb.gz: %s"
+                            % self.stray_files)
         problems += self._hash_problems()
         want_period = 10**9 // sample_rate
         for p in self.profiles:
@@ -453,10 +525,60 @@ class Run:
                                    [os.path.relpath(p.path, self.outdir)
                                     for p in self.profiles_of_interval(iv)] or "no files"))
             seen.add(iv)
-        for p in self.profiles:
+        problems += self._typed_problems(off_cpu_sample)
+        for p in self.all_profiles:
             if p.interval not in seen:
                 problems.append("%s: no counters line for interval %s"
                                 % (os.path.relpath(p.path, self.outdir), p.interval))
+        return problems
+
+    def _typed_problems(self, off_cpu_sample):
+        """The offcpu and mutex profiles' format, and their totals against
+        the interval's counters (the counters count as drawn, before the
+        values are scaled by 1/P)."""
+        problems = []
+        for p in self.all_profiles:
+            if p.type not in TYPE_FORMATS:
+                continue
+            name = os.path.relpath(p.path, self.outdir)
+            period_type, sample_types = TYPE_FORMATS[p.type]
+            if p.period_type != period_type:
+                problems.append("%s: PeriodType %s, want %s" % (name, p.period_type, period_type))
+            if p.sample_types != sample_types:
+                problems.append("%s: sample types %s, want %s" % (name, p.sample_types, sample_types))
+            if p.period != 1:
+                problems.append("%s: period %s, want 1" % (name, p.period))
+            negative = [s.values for s in p.samples if any(v < 0 for v in s.values)]
+            if negative:
+                problems.append("%s: %d samples with negative values, e.g. %s"
+                                % (name, len(negative), negative[0]))
+            if p.type == "offcpu":
+                bad = collections.Counter(s.labels.get("state") for s in p.samples
+                                          if s.labels.get("state") not in OFFCPU_STATES)
+                if bad:
+                    problems.append("%s: samples without a state label of %s: %s"
+                                    % (name, "/".join(OFFCPU_STATES), dict(bad)))
+        if off_cpu_sample is None:
+            return problems
+        books = (("offcpu", "offcpu_profiled_ns", 0), ("mutex", "mutex_profiled", 0))
+        for c in self.counters:
+            iv = c.get("interval")
+            for type, key, k in books:
+                files = self.profiles_of_interval(iv, type)
+                if not files and not c.get(key):
+                    continue
+                if key not in c:
+                    problems.append("interval %s: %s profiles but no %s counter"
+                                    % (iv, type, key))
+                    continue
+                decoded = sum(p.total_value(k) for p in files)
+                want = c[key] / off_cpu_sample
+                # Each entry is scaled and rounded on its own: half a unit each
+                # (a sample may hold several entries: a millionth more).
+                slack = 1 + 0.5 * sum(len(p.samples) for p in files) + 1e-6 * want
+                if abs(decoded - want) > slack:
+                    problems.append("interval %s: %s=%d (/ P %g = %.0f) but its %s files hold %d"
+                                    % (iv, key, c[key], off_cpu_sample, want, type, decoded))
         return problems
 
     def _hash_problems(self):
@@ -464,15 +586,17 @@ class Run:
         more than one label set in that interval."""
         problems = []
         by_key = {}
-        for p in self.profiles:
-            by_key.setdefault((p.service, p.interval), []).append(os.path.relpath(p.path, self.outdir))
-        for (service, interval), names in sorted(by_key.items()):
+        for p in self.all_profiles:
+            by_key.setdefault((p.type, p.service, p.interval), []).append(
+                os.path.relpath(p.path, self.outdir))
+        for (type, service, interval), names in sorted(by_key.items()):
             hashed = [n for n in names if n in self.hashed_files]
             if hashed and len(hashed) != len(names):
-                problems.append("%s in %s: some files hashed, some not: %s" % (service, interval, names))
+                problems.append("%s profiles of %s in %s: some files hashed, some not: %s"
+                                % (type, service, interval, names))
             elif len(names) == 1 and hashed:
-                problems.append("%s: the only file of %s in %s carries a hash"
-                                % (names[0], service, interval))
+                problems.append("%s: the only %s file of %s in %s carries a hash"
+                                % (names[0], type, service, interval))
         return problems
 
     def print_counters(self):
@@ -680,8 +804,18 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
 
 
 # Several label sets of one service in one interval each get a file, told
-# apart by the hash of their labels.
-_FILE_RE = re.compile(r"^(\d+)-(\d+)(-[0-9a-f]{8})?\.pb\.gz$")
+# apart by the hash of their labels; a profile other than CPU says its type
+# before the extension.
+_FILE_RE = re.compile(r"^(\d+)-(\d+)(-[0-9a-f]{8})?(?:\.(offcpu|mutex))?\.pb\.gz$")
+
+
+def profile_type(name):
+    """The type of the profile a file name (<start>-<end>[-<hash>][.<type>].pb.gz)
+    holds: "cpu", "offcpu" or "mutex"; None if the name is not a profile's."""
+    m = _FILE_RE.match(name)
+    if not m:
+        return None
+    return m.group(4) or "cpu"
 
 
 def _collect(r):
@@ -695,23 +829,29 @@ def _collect(r):
             if not m:
                 r.stray_files.append(os.path.join(service, name))
                 continue
-            r.profiles.append(decode(os.path.join(d, name), service, int(m.group(1)), int(m.group(2))))
+            p = decode(os.path.join(d, name), service, int(m.group(1)), int(m.group(2)),
+                       m.group(4) or "cpu")
+            r.all_profiles.append(p)
+            if p.type == "cpu":
+                r.profiles.append(p)
             if m.group(3):
                 r.hashed_files.append(os.path.join(service, name))
-    log("decoded %d profile(s) with `go tool pprof -raw -symbolize=none`: %s"
-        % (len(r.profiles), ", ".join(sorted({"%s/%s" % (p.service, os.path.basename(p.path))
-                                             for p in r.profiles}))))
+    by_type = collections.Counter(p.type for p in r.all_profiles)
+    log("decoded %d profile(s) (%s) with `go tool pprof -raw -symbolize=none`: %s"
+        % (len(r.all_profiles), ", ".join("%s %d" % kv for kv in sorted(by_type.items())),
+           ", ".join(sorted({"%s/%s" % (p.service, os.path.basename(p.path))
+                             for p in r.all_profiles}))))
 
 
 # ---------------------------------------------------------------------------
 # Reading a Run.
 
-def check_output(r, sample_rate, label=None):
+def check_output(r, sample_rate, label=None, off_cpu_sample=None):
     """Prints the counters, then fails the test if the output breaks the
     agent's contract (see Run.contract_problems); label, if given, starts
     the message."""
     r.print_counters()
-    problems = r.contract_problems(sample_rate)
+    problems = r.contract_problems(sample_rate, off_cpu_sample)
     if problems:
         fail("%sthe output breaks the contract:\n  %s"
              % ("%s: " % label if label else "", "\n  ".join(problems)))
@@ -758,6 +898,37 @@ def top_stacks(samples, n=5):
                        for f in s.frames[:8])
         agg[key] = agg.get(key, 0) + s.count
     return ["%d %s" % (c, k) for k, c in sorted(agg.items(), key=lambda kv: -kv[1])[:n]]
+
+
+# The frames of the tracing itself (a tracepoint's iterator, the BPF
+# trampoline and program): none may be atop an off-CPU or mutex stack, which
+# starts at __schedule.
+TRACING_FRAME_RE = re.compile(r"^(__traceiter_|__bpf_trace_|bpf_trace_run|bpf_prog_|__bpf_prog_)")
+
+
+def tracing_frames(sample):
+    """The tracing frames among a sample's kernel frames."""
+    return [f.name for f in sample.kernel_frames if f.name and TRACING_FRAME_RE.match(f.name)]
+
+
+def sched_switch_links():
+    """How many BPF links are attached to the sched_switch tracepoint now
+    (`bpftool link show`; None if bpftool cannot say). More than the
+    agent's own puts the tracepoint's iterator (__traceiter_sched_switch)
+    between __schedule and the programs."""
+    p = subprocess.run(["bpftool", "link", "show"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    return len(re.findall(r"tp '?sched_switch'?", p.stdout))
+
+
+def kernel_leaves(samples, k=0):
+    """{leaf kernel frame: sum of the samples' k-th value}, for a log line."""
+    out = collections.Counter()
+    for s in samples:
+        kf = s.kernel_frames
+        out[kf[0].name if kf else "(no kernel frames)"] += s.values[k]
+    return out
 
 
 def expected_samples(cpu_ns, sample_rate):

@@ -291,7 +291,8 @@ def check_interpreter(r, service, minor, workload, measured, churn, xperf=False)
 def walked(outdir, service):
     """Whether the newest profile of service has Python frames."""
     d = os.path.join(outdir, service)
-    files = sorted(glob.glob(os.path.join(d, "*.pb.gz")))
+    files = sorted(f for f in glob.glob(os.path.join(d, "*.pb.gz"))
+                   if h.profile_type(os.path.basename(f)) == "cpu")
     return bool(files) and any(python_frames(s) for s in h.decode(files[-1], service, 0, 0).samples)
 
 
