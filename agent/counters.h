@@ -112,7 +112,7 @@ enum counter_id {
 	CTR_OFFCPU_LOST_WAIT_MAP_FULL, /* pieces of time the wait map had no room for */
 	CTR_OFFCPU_CUT,            /* blocks under way at an interval's end, cut there */
 	CTR_OFFCPU_CUT_LOST,       /* ... whose thread came back and left during the cut */
-	CTR_OFFCPU_STALE,          /* ... whose thread came back during the cut: deleted later */
+	CTR_OFFCPU_STALE,          /* ... whose thread came back during the cut: uncounted later */
 	CTR_OFFCPU_PENDING,        /* gauge: blocks under way at the last cut */
 	/* The time drained (as drawn, before scaling) is profiled, dropped
 	 * by a rule or lost: ns == profiled + dropped + lost. */

@@ -61,11 +61,13 @@ struct task_struct___before_5_14 {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* The state of the current task (a trusted pointer: plain loads, no
+ * helper call on a path every switch takes). */
 static __always_inline unsigned int task_state(struct task_struct *task)
 {
 	if (bpf_core_field_exists(task->__state))
-		return BPF_CORE_READ(task, __state);
-	return (unsigned int)BPF_CORE_READ((struct task_struct___before_5_14 *)task, state);
+		return task->__state;
+	return (unsigned int)((struct task_struct___before_5_14 *)task)->state;
 }
 
 /* Why a task left the CPU, from its state (read from the task rather than
@@ -164,10 +166,13 @@ static __always_inline void stacks_move(__u32 from, const struct smolder_count_k
 
 /* The thread coming in: the block it ends, if one of its switch-outs was
  * drawn. The entry is deleted before it is counted: if the agent took it
- * first (a drain's cut), the delete fails and the agent counts it. */
-static __always_inline void switch_in(__u32 tid, __u64 now)
+ * first (a drain's cut), the delete fails and the agent counts it. An
+ * entry the agent put back while the thread ran (it came back during the
+ * cut) ended then: the thread's run time says so. */
+static __always_inline void switch_in(struct task_struct *next, __u32 tid)
 {
 	struct smolder_pending *p = bpf_map_lookup_elem(&pending, &tid), e;
+	__u64 now;
 	__u32 gen;
 
 	if (!p)
@@ -176,6 +181,11 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 	if (bpf_map_delete_elem(&pending, &tid))
 		return;
 	gen = generation & 1;
+	if (BPF_CORE_READ(next, se.sum_exec_runtime) != e.runtime_ns) {
+		stat_add(gen, SMOLDER_STAT_OFFCPU_STALE);
+		return;
+	}
+	now = bpf_ktime_get_ns();
 	stat_add(gen, SMOLDER_STAT_OFFCPU_ENDED);
 	if (offcpu_min_block_ns && now - e.start_ns < offcpu_min_block_ns) {
 		stat_add(gen, SMOLDER_STAT_OFFCPU_SHORT);
@@ -255,7 +265,7 @@ static __always_inline void announce_waiter(__u32 gen, struct task_struct *task,
  * we profile, its stacks and the time it left are kept until it comes
  * back. */
 static __always_inline void switch_out(void *ctx, struct task_struct *task, bool preempt,
-				       __u64 now, enum sample_walk walk)
+				       enum sample_walk walk)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen = generation & 1;
@@ -273,10 +283,6 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 	if (state & TASK_DEAD)
 		return;
 	stat_add(gen, SMOLDER_STAT_OFFCPU_SWITCHES);
-	/* A block of this thread the agent put back during a cut while the
-	 * thread ran (offcpu.h): it ended then, uncounted. */
-	if (bpf_map_lookup_elem(&pending, &tid) && !bpf_map_delete_elem(&pending, &tid))
-		stat_add(gen, SMOLDER_STAT_OFFCPU_STALE);
 	kthread = task->flags & PF_KTHREAD;
 	/* Blocked, not on its way out of futex() (preempted, or woken by a
 	 * signal before it slept). */
@@ -308,8 +314,10 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 		stat_add(gen, offcpu_stat(fate));
 		return;
 	}
-	p.start_ns = now;
-	p.from_ns = now;
+	p.start_ns = bpf_ktime_get_ns();
+	p.from_ns = p.start_ns;
+	/* Final: the scheduler accounted this run before the tracepoint. */
+	p.runtime_ns = task->se.sum_exec_runtime;
 	p.gen = gen;
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY)) {
 		stat_add(gen, SMOLDER_STAT_OFFCPU_LOST_PENDING_FULL);
@@ -320,43 +328,44 @@ static __always_inline void switch_out(void *ctx, struct task_struct *task, bool
 
 /* sched_switch(bool preempt, struct task_struct *prev, struct task_struct
  * *next, ...): prev is the current task. */
-static __always_inline int on_switch(void *ctx, __u64 preempt, __u64 next_ptr,
-				     enum sample_walk walk)
+static __always_inline int on_switch(void *ctx, __u64 preempt, struct task_struct *next,
+				     __u32 next_tid, enum sample_walk walk)
 {
-	struct task_struct *next = (struct task_struct *)next_ptr;
-	__u32 next_tid = BPF_CORE_READ(next, pid);
-	__u64 now = bpf_ktime_get_ns();
-
 	if (next_tid)
-		switch_in(next_tid, now);
-	switch_out(ctx, bpf_get_current_task_btf(), preempt & 1, now, walk);
+		switch_in(next, next_tid);
+	switch_out(ctx, bpf_get_current_task_btf(), preempt & 1, walk);
 	return 0;
 }
 
 /* One per walk and tracepoint kind; the agent loads the one it needs, and
- * none when neither offcpu nor mutex profiles are asked for. */
+ * none when neither offcpu nor mutex profiles are asked for. tp_btf's next
+ * is a trusted pointer, read with a plain load. */
 SEC("tp_btf/sched_switch")
-int smolder_off_cfi(__u64 *ctx)
+int BPF_PROG(smolder_off_cfi, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, ctx[0], ctx[2], WALK_CFI);
+	return on_switch(ctx, preempt, next, next->pid, WALK_CFI);
 }
 
 SEC("raw_tp/sched_switch")
 int smolder_off_cfi_r(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_switch(ctx, ctx->args[0], ctx->args[2], WALK_CFI);
+	struct task_struct *next = (struct task_struct *)ctx->args[2];
+
+	return on_switch(ctx, ctx->args[0], next, BPF_CORE_READ(next, pid), WALK_CFI);
 }
 
 SEC("tp_btf/sched_switch")
-int smolder_off_fp(__u64 *ctx)
+int BPF_PROG(smolder_off_fp, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, ctx[0], ctx[2], WALK_FP);
+	return on_switch(ctx, preempt, next, next->pid, WALK_FP);
 }
 
 SEC("raw_tp/sched_switch")
 int smolder_off_fp_r(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_switch(ctx, ctx->args[0], ctx->args[2], WALK_FP);
+	struct task_struct *next = (struct task_struct *)ctx->args[2];
+
+	return on_switch(ctx, ctx->args[0], next, BPF_CORE_READ(next, pid), WALK_FP);
 }
 
 #endif

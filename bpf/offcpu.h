@@ -49,6 +49,9 @@ struct smolder_pending {
 	struct smolder_count_key key;
 	__u64 start_ns; /* when it left the CPU (bpf_ktime_get_ns) */
 	__u64 from_ns;  /* counted up to here already: start_ns, or the last cut */
+	/* The thread's run time when it left (se.sum_exec_runtime): one that
+	 * differs at its switch-in says it ran in between, unseen. */
+	__u64 runtime_ns;
 	__u32 gen;
 	__u32 flags;    /* SMOLDER_PENDING_* */
 };

@@ -123,8 +123,8 @@ enum smolder_stat {
 	SMOLDER_STAT_OFFCPU_SHORT,
 	SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL,
 	/* Blocks the agent put back at a cut while their thread ran (it came
-	 * back between the agent's taking and its putting back), deleted at
-	 * the thread's next switch-out. */
+	 * back between the agent's taking and its putting back), found out
+	 * by the thread's run time at its next switch-in, uncounted. */
 	SMOLDER_STAT_OFFCPU_STALE,
 	/* Of the switch-outs seen, those waiting in futex() to acquire a lock
 	 * (FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_LOCK_PI2) or maybe one
