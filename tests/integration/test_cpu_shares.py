@@ -41,8 +41,12 @@ def attribute(sample):
     return None, None
 
 
-def test(smolder, workload):
-    r = h.run(smolder, [workload, str(SECONDS)], sample_rate=RATE, upload_interval=INTERVAL)
+def test(smolder, workload, agent_args=()):
+    """The checks above; agent_args are added to the agent's command line
+    (test_profile_types: the same checks with every profile type on).
+    Returns the Run."""
+    r = h.run(smolder, [workload, str(SECONDS)], agent_args=agent_args, sample_rate=RATE,
+              upload_interval=INTERVAL)
     h.check_output(r, RATE)
 
     service = os.path.basename(workload)
@@ -133,6 +137,7 @@ def test(smolder, workload):
                         % (attributed, total))
     if failures:
         h.fail("\n  ".join(failures))
+    return r
 
 
 if __name__ == "__main__":

@@ -57,8 +57,12 @@ class UploadRun:
 
     # -- the workload ------------------------------------------------------
 
+    def _workload_cmd(self):
+        """The workload's command line (a run of another workload says its own)."""
+        return [self.workload_path, str(WORKLOAD_SECONDS), "1"]
+
     def _start_workload(self):
-        self.workload = subprocess.Popen([self.workload_path, str(WORKLOAD_SECONDS), "1"],
+        self.workload = subprocess.Popen(self._workload_cmd(),
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                          start_new_session=True)
         line = self.workload.stdout.readline()
