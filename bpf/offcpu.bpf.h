@@ -33,14 +33,8 @@ struct {
 	__type(value, struct smolder_pending);
 } pending SEC(".maps");
 
-#define WAIT_MAP(name)                                                       \
-	struct {                                                             \
-		__uint(type, BPF_MAP_TYPE_HASH);                             \
-		__uint(max_entries, SMOLDER_WAIT_MAP_ENTRIES);               \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
-		__type(key, struct smolder_count_key);                      \
-		__type(value, struct smolder_wait);                         \
-	} name SEC(".maps")
+/* Keyed and allocated as the count maps are (sample.bpf.c). */
+#define WAIT_MAP(name) KEYED_MAP(name, SMOLDER_WAIT_MAP_ENTRIES, struct smolder_wait)
 
 WAIT_MAP(waits_0);
 WAIT_MAP(waits_1);

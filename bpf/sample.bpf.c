@@ -42,14 +42,15 @@ volatile __u32 generation = 0;
  * free list), a third of the agent's start-up CPU. A kernel before 6.1
  * refuses that in a perf_event program; the agent then clears the flag
  * (agent/sampler.c). */
-#define COUNT_MAP(name)                                                      \
+#define KEYED_MAP(name, entries, value_type)                                 \
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_HASH);                             \
-		__uint(max_entries, SMOLDER_COUNT_MAP_ENTRIES);              \
+		__uint(max_entries, entries);                                \
 		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
 		__type(key, struct smolder_count_key);                      \
-		__type(value, __u64);                                        \
+		__type(value, value_type);                                   \
 	} name SEC(".maps")
+#define COUNT_MAP(name) KEYED_MAP(name, SMOLDER_COUNT_MAP_ENTRIES, __u64)
 
 /* Kernel stacks under a hash of their frames, like user stacks, rather
  * than in a stack trace map (bpf_get_stackid): that map is always

@@ -171,6 +171,14 @@ class Sample:
     def user_frames(self):
         return [f for f in self.frames if not f.is_kernel]
 
+    def leaf_kernel_split(self):
+        """(the kernel frames at the leaf, every frame after them): a
+        stack taken in the kernel has its kernel frames first."""
+        k = 0
+        while k < len(self.frames) and self.frames[k].is_kernel:
+            k += 1
+        return self.frames[:k], self.frames[k:]
+
 
 # A profile's type, by its file name (_FILE_RE): the agent's --profile-types.
 PROFILE_TYPES = ("cpu", "offcpu", "mutex")

@@ -53,11 +53,7 @@ LOCK_FNS = ("pthread_mutex_lock", "___pthread_mutex_lock", "__pthread_mutex_lock
 
 def stack_problem(sample):
     """Why a contend_for_lock sample's stack is not whole, or None."""
-    frames = sample.frames
-    k = 0
-    while k < len(frames) and frames[k].is_kernel:
-        k += 1
-    kernel, user = frames[:k], frames[k:]
+    kernel, user = sample.leaf_kernel_split()
     if any(f.is_kernel for f in user):
         return "kernel frames below user frames"
     if not any(f.name and "futex" in f.name for f in kernel):

@@ -116,11 +116,7 @@ def function_of(sample):
 
 def stack_problem(sample, fn):
     """Why a sample's stack is not whole, or None."""
-    frames = sample.frames
-    k = 0
-    while k < len(frames) and frames[k].is_kernel:
-        k += 1
-    kernel, user = frames[:k], frames[k:]
+    kernel, user = sample.leaf_kernel_split()
     if any(f.is_kernel for f in user):
         return "kernel frames below user frames"
     if "__schedule" not in [f.name for f in kernel]:

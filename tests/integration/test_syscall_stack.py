@@ -27,11 +27,7 @@ MIN_SHARE = 80.0
 
 def classify(sample):
     """Why a sample does not have the wanted shape, or None if it does."""
-    frames = sample.frames
-    k = 0
-    while k < len(frames) and frames[k].is_kernel:
-        k += 1
-    kernel, user = frames[:k], frames[k:]
+    kernel, user = sample.leaf_kernel_split()
     if not kernel:
         return "no kernel frames"
     if not any(f.name in SYSCALL_FRAMES for f in kernel):
