@@ -133,7 +133,7 @@ static const struct flag_def flags[] = {
 	  "Walk the Python frames of CPython 3.8 to 3.13 processes and put them, named with file and line, where their native stacks pass through the interpreter's evaluation loop. --python-frames=false leaves Python processes with native frames only.",
 	  AT(python_frames), 0, 0, false },
 	{ "profile-types", "SMOLDER_PROFILE_TYPES", FLAG_PROFILE_TYPES, "LIST", "cpu",
-	  "Profiles to make, comma-separated: cpu (on-CPU time, sampled at --sample-rate), offcpu (time threads spend off the CPU, by stack and why: sleep, io or runqueue), mutex (contended lock acquisitions: futex lock waits, their count and delay). Each type is its own profile per label set and interval.",
+	  "Profiles to make, comma-separated: cpu (on-CPU time, sampled at --sample-rate), offcpu (time threads spend off the CPU, by stack and why: sleep, io or runqueue), mutex (contended lock acquisitions: futex lock waits, their count and delay), memory (allocations and what they still hold, by stack, of the memory targets alone: the --pid processes, or those a target rule gives the label __profile_memory__=\"true\" or whose pod has the annotation smolder.io/profile-memory: \"true\"; uprobes on their allocator make its every call cost about a microsecond). Each type is its own profile per label set and interval.",
 	  AT(profile_types), 0, 0, false },
 	{ "off-cpu-sample", "SMOLDER_OFF_CPU_SAMPLE", FLAG_PROBABILITY, "P", "0.05",
 	  "Probability that a thread's switch off the CPU is recorded (offcpu and mutex profiles); values are scaled by 1/P, so totals stay unbiased. 1 records every one.",
@@ -141,6 +141,12 @@ static const struct flag_def flags[] = {
 	{ "off-cpu-min-block", "SMOLDER_OFF_CPU_MIN_BLOCK", FLAG_DURATION_NS, "DURATION", "0s",
 	  "Leave out of offcpu and mutex profiles the blocks shorter than this (such as 100us; 0s: none). A threshold biases totals down.",
 	  AT(off_cpu_min_block_ns), 0, 0, false },
+	{ "memory-sample-bytes", "SMOLDER_MEMORY_SAMPLE_BYTES", FLAG_SIZE, "SIZE", "512K",
+	  "Mean bytes allocated between two sampled allocations (memory profiles), drawn at random as Go and tcmalloc draw them; values are scaled so that totals stay unbiased. Smaller samples more, at the same probe cost.",
+	  AT(memory_sample_bytes), 0, 0, false },
+	{ "memory-max-hits", "SMOLDER_MEMORY_MAX_HITS", FLAG_UINT, "N", "20000",
+	  "Most allocator calls a second a memory target may make with its probes on: above it its probes are taken off for a while (10 s, doubling to 5 m while it stays above), what it allocated meanwhile is estimated from the time they were on, and malloc_detached counts it. 0: no ceiling.",
+	  AT(memory_max_hits), 0, UINT_MAX, false },
 	{ "profile-self", "SMOLDER_PROFILE_SELF", FLAG_BOOL, "", "false",
 	  "Profile the agent itself and its parser worker too. Without it their samples are left out (counted as samples_filtered): naming the agent's frames and unwinding its libraries would be work the agent makes for itself. Its CPU is on /metrics either way.",
 	  AT(profile_self), 0, 0, false },
@@ -233,6 +239,7 @@ const char *profile_type_name(enum profile_type t)
 {
 	static const char *const names[PROFILE__COUNT] = {
 		[PROFILE_CPU] = "cpu", [PROFILE_OFFCPU] = "offcpu", [PROFILE_MUTEX] = "mutex",
+		[PROFILE_MEMORY] = "memory",
 	};
 
 	return t < PROFILE__COUNT ? names[t] : "?";
@@ -444,7 +451,7 @@ static const char *kind_expects(const struct flag_def *f)
 	case FLAG_DURATION_NS:
 		return "a duration such as 0s, 100us, 2ms or 1s";
 	case FLAG_PROFILE_TYPES:
-		return "a comma-separated list of cpu, offcpu and mutex, each once";
+		return "a comma-separated list of cpu, offcpu, mutex and memory, each once";
 	case FLAG_PROBABILITY:
 		return "a probability above 0, at most 1, such as 0.05";
 	case FLAG_SIZE:
@@ -728,6 +735,10 @@ int config_parse(int argc, char **argv, struct config *cfg, char *err, size_t er
 		return -EINVAL;
 	if (cfg->upload_interval_ms < 1000) {
 		snprintf(err, err_len, "--upload-interval: must be at least 1s");
+		return -EINVAL;
+	}
+	if (cfg->memory_sample_bytes == 0) {
+		snprintf(err, err_len, "--memory-sample-bytes: must be at least 1");
 		return -EINVAL;
 	}
 	if (!*cfg->output_dir) {

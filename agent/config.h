@@ -21,6 +21,7 @@ enum profile_type {
 	PROFILE_CPU,
 	PROFILE_OFFCPU,
 	PROFILE_MUTEX,
+	PROFILE_MEMORY,
 	PROFILE__COUNT,
 };
 #define PROFILE_TYPE_BIT(t) (1u << (t))
@@ -68,6 +69,8 @@ struct config {
 	unsigned int profile_types;    /* --profile-types: PROFILE_TYPE_* bits */
 	double off_cpu_sample;         /* --off-cpu-sample: probability, (0, 1] */
 	uint64_t off_cpu_min_block_ns; /* --off-cpu-min-block; 0: none */
+	uint64_t memory_sample_bytes;  /* --memory-sample-bytes: mean bytes a sample */
+	unsigned int memory_max_hits;  /* --memory-max-hits: a target's probe hits a second */
 	bool profile_self;             /* --profile-self: the agent samples itself */
 	char *http_listen;             /* HOST:PORT; "" or "off": none */
 	bool http_listen_given;        /* by flag or variable: must be had */

@@ -130,6 +130,32 @@ enum counter_id {
 	CTR_MUTEX_DROPPED,
 	CTR_MUTEX_LOST,
 	CTR_MUTEX_NOT_LOCK,        /* FUTEX_WAIT_BITSET waits no lock function made */
+	/* Allocations of memory targets (bpf/memory.h): outermost calls,
+	 * of them drawn; the drawn are stored or lost (sampled == stored +
+	 * failed + the three losses). */
+	CTR_MALLOC_CALLS,
+	CTR_MALLOC_NESTED,
+	CTR_MALLOC_NO_THREAD,
+	CTR_MALLOC_SAMPLED,
+	CTR_MALLOC_STORED,
+	CTR_MALLOC_FAILED,
+	CTR_MALLOC_LOST_STACK_COLLISION,
+	CTR_MALLOC_LOST_STACK_READ,
+	CTR_MALLOC_LOST_WAIT_MAP_FULL,
+	CTR_MALLOC_LIVE_FULL,
+	CTR_MALLOC_FREED,
+	/* Drawn allocations drained: samples == profiled + dropped + lost. */
+	CTR_MALLOC_SAMPLES,
+	CTR_MALLOC_PROFILED,
+	CTR_MALLOC_DROPPED,
+	CTR_MALLOC_LOST,
+	CTR_MALLOC_LIVE,           /* gauge: drawn allocations held at the last drain */
+	CTR_MALLOC_FORGOTTEN,      /* ... forgotten: their target's probes were taken off */
+	CTR_MALLOC_TARGETS,        /* gauge: processes with probes on */
+	CTR_MALLOC_HITS,           /* probe hits of the targets */
+	CTR_MALLOC_ATTACH_FAILED,  /* targets whose probes could not be attached */
+	CTR_MALLOC_DETACHED,       /* targets whose probes were taken off past --memory-max-hits */
+	CTR_MALLOC_SCALED,         /* profiles of targets whose probes were off part of the interval */
 	CTR_KUBE_PODS,            /* gauge: this node's pods, from the API server */
 	CTR_KUBE_EVENTS,          /* watch events applied */
 	CTR_KUBE_RELISTS,         /* lists again after a 410 Gone */

@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "frames.h"
+#include "memory_targets.h"
 #include "log.h"
 #include "memory_usage.h"
 #include "output.h"
@@ -59,6 +61,19 @@ static void count_bpf_stats(struct counters *c, const uint64_t *stats)
 	counters_add(c, CTR_OFFCPU_STALE, stats[SMOLDER_STAT_OFFCPU_STALE]);
 	counters_add(c, CTR_MUTEX_WAITS, stats[SMOLDER_STAT_MUTEX_WAITS]);
 	counters_add(c, CTR_MUTEX_SAMPLED, stats[SMOLDER_STAT_MUTEX_SAMPLED]);
+	counters_add(c, CTR_MALLOC_CALLS, stats[SMOLDER_STAT_MEMORY_CALLS]);
+	counters_add(c, CTR_MALLOC_NESTED, stats[SMOLDER_STAT_MEMORY_NESTED]);
+	counters_add(c, CTR_MALLOC_NO_THREAD, stats[SMOLDER_STAT_MEMORY_NO_THREAD]);
+	counters_add(c, CTR_MALLOC_SAMPLED, stats[SMOLDER_STAT_MEMORY_SAMPLED]);
+	counters_add(c, CTR_MALLOC_STORED, stats[SMOLDER_STAT_MEMORY_STORED]);
+	counters_add(c, CTR_MALLOC_FAILED, stats[SMOLDER_STAT_MEMORY_FAILED]);
+	counters_add(c, CTR_MALLOC_LOST_STACK_COLLISION,
+		     stats[SMOLDER_STAT_MEMORY_LOST_STACK_COLLISION]);
+	counters_add(c, CTR_MALLOC_LOST_STACK_READ, stats[SMOLDER_STAT_MEMORY_LOST_STACK_READ]);
+	counters_add(c, CTR_MALLOC_LOST_WAIT_MAP_FULL,
+		     stats[SMOLDER_STAT_MEMORY_LOST_WAIT_MAP_FULL]);
+	counters_add(c, CTR_MALLOC_LIVE_FULL, stats[SMOLDER_STAT_MEMORY_LIVE_FULL]);
+	counters_add(c, CTR_MALLOC_FREED, stats[SMOLDER_STAT_MEMORY_FREED]);
 }
 
 /* The profile a count key's kind goes to. */
@@ -72,6 +87,9 @@ static enum profile_type kind_profile(uint32_t kind)
 	case SMOLDER_KIND_MUTEX:
 	case SMOLDER_KIND_MUTEX_MAYBE:
 		return PROFILE_MUTEX;
+	case SMOLDER_KIND_MEMORY_ALLOC:
+	case SMOLDER_KIND_MEMORY_INUSE:
+		return PROFILE_MEMORY;
 	}
 	return PROFILE_CPU;
 }
@@ -82,6 +100,7 @@ static void count_cuts(struct counters *c, const struct sampler_drain *d)
 	counters_add(c, CTR_OFFCPU_CUT, d->offcpu_cut);
 	counters_add(c, CTR_OFFCPU_CUT_LOST, d->offcpu_cut_lost);
 	counters_set(c, CTR_OFFCPU_PENDING, d->offcpu_pending);
+	counters_set(c, CTR_MALLOC_LIVE, d->memory_live);
 }
 
 /* Where an entry's quantity goes in the books of its type: CPU samples,
@@ -103,6 +122,17 @@ static void count_fate(struct counters *c, const struct sampler_entry *e, enum c
 			     e->ns);
 		return;
 	}
+	if (t == PROFILE_MEMORY) {
+		/* What is held is no new sample: the books count allocations. */
+		if (e->key.kind != SMOLDER_KIND_MEMORY_ALLOC)
+			return;
+		counters_add(c, CTR_MALLOC_SAMPLES, e->count);
+		counters_add(c, fate == CTR_SAMPLES_PROFILED  ? CTR_MALLOC_PROFILED
+				: fate == CTR_SAMPLES_DROPPED ? CTR_MALLOC_DROPPED
+							      : CTR_MALLOC_LOST,
+			     e->count);
+		return;
+	}
 	counters_add(c, CTR_MUTEX_CONTENTIONS, e->count);
 	counters_add(c, fate == CTR_SAMPLES_PROFILED  ? CTR_MUTEX_PROFILED
 			: fate == CTR_SAMPLES_DROPPED ? CTR_MUTEX_DROPPED
@@ -119,6 +149,41 @@ struct process_verdict {
 	struct disc_labels labels;
 };
 
+/* What the target rules are applied to for p, its pod's labels into *pod
+ * (release them). Returns false when its pod opted out
+ * (smolder.io/profile: "false"). */
+static bool target_input(struct interval_ctx *ctx, const struct disc_process *p,
+			 struct disc_target_input *in, struct disc_labels *pod)
+{
+	bool opted_out = false;
+
+	in->exe = p->exe_path;
+	in->comm = p->comm;
+	in->cgroup = p->cgroup_path;
+	in->container_id = p->container_id;
+	in->default_service_name = p->service_name;
+	if (kube_pod_labels(ctx->kube, p->container_id, pod, &opted_out))
+		in->kube = pod;
+	return !opted_out;
+}
+
+bool interval_wants_memory(void *arg, const struct disc_process *p)
+{
+	struct interval_ctx *ctx = arg;
+	struct disc_target_input in = { .pid = p->pid };
+	struct disc_labels pod = { 0 };
+	bool wanted = false;
+
+	if (ctx->cfg->n_pids) {
+		for (size_t i = 0; i < ctx->cfg->n_pids; i++)
+			wanted = wanted || ctx->cfg->pids[i] == p->pid;
+		return wanted;
+	}
+	wanted = target_input(ctx, p, &in, &pod) && disc_targets_memory(ctx->targets, &in) > 0;
+	disc_labels_release(&pod);
+	return wanted;
+}
+
 static void judge_process(struct interval_ctx *ctx, const struct smolder_count_key *k,
 			  struct process_verdict *v)
 {
@@ -133,15 +198,8 @@ static void judge_process(struct interval_ctx *ctx, const struct smolder_count_k
 		v->fate = CTR_LOST_UNKNOWN_PROCESS;
 		return;
 	}
-	if (v->p) {
-		in.exe = v->p->exe_path;
-		in.comm = v->p->comm;
-		in.cgroup = v->p->cgroup_path;
-		in.container_id = v->p->container_id;
-		in.default_service_name = v->p->service_name;
-		if (kube_pod_labels(ctx->kube, v->p->container_id, &pod, &opted_out))
-			in.kube = &pod;
-	}
+	if (v->p)
+		opted_out = !target_input(ctx, v->p, &in, &pod);
 	r = opted_out ? 0 : disc_targets_apply(ctx->targets, &in, &v->labels);
 	disc_labels_release(&pod);
 	if (r < 0)
@@ -296,6 +354,36 @@ static bool waits_for_lock(struct interval_ctx *ctx, uint32_t kind, const struct
 	       frames_user_calls(ctx->sym, p, ips, (size_t)n, 6, names_a_lock);
 }
 
+/* Drawn allocations (count of them, bytes in all) scaled to all the
+ * allocations they stand for, as Go scales its heap profile: an allocation
+ * of size s is drawn with probability 1 - exp(-s / rate), taken at the
+ * mean size under the stack. hidden (>= 1) further scales for the time
+ * the target's probes were off (memory_targets.h). */
+static void unbias_memory(const struct interval_ctx *ctx, const struct sampler_entry *e,
+			  double hidden, int64_t *values)
+{
+	double rate = (double)ctx->cfg->memory_sample_bytes, scale = hidden;
+
+	if (e->count && e->ns && rate > 1)
+		scale /= 1 - exp(-((double)e->ns / (double)e->count) / rate);
+	values[0] = (int64_t)((double)e->count * scale + 0.5);
+	values[1] = (int64_t)((double)e->ns * scale + 0.5);
+}
+
+static int add_memory_values(struct interval_ctx *ctx, struct pprof_builder *b,
+			     const struct sampler_entry *e, const uint64_t *ids, size_t n)
+{
+	int64_t values[4] = { 0 };
+
+	if (e->key.kind == SMOLDER_KIND_MEMORY_ALLOC)
+		unbias_memory(ctx, e, memory_targets_hidden(ctx->memory, (int)e->key.tgid,
+							     e->key.start_ticks),
+			      values);
+	else
+		unbias_memory(ctx, e, 1.0, values + 2);
+	return pprof_builder_add_sample(b, ids, n, values);
+}
+
 /* e into b, under the stack ids[0..n): its values as its type counts them. */
 static int add_values(struct interval_ctx *ctx, const struct profile_set *set,
 		      struct pprof_builder *b, const struct sampler_entry *e, const uint64_t *ids,
@@ -304,6 +392,8 @@ static int add_values(struct interval_ctx *ctx, const struct profile_set *set,
 	int64_t values[2];
 
 	switch (kind_profile(e->key.kind)) {
+	case PROFILE_MEMORY:
+		return add_memory_values(ctx, b, e, ids, n);
 	case PROFILE_OFFCPU: {
 		struct pprof_label state = { "state", offcpu_state(e->key.kind) };
 
@@ -354,6 +444,10 @@ static enum counter_id add_entry(struct interval_ctx *ctx, const struct sampler_
 	}
 	if (nk < 0 || nu < 0 || nk + nu == 0)
 		return CTR_LOST_STACK_READ;
+	/* An allocation's stack was walked from its return address: the
+	 * call is the byte before. */
+	if (kind_profile(k->kind) == PROFILE_MEMORY && nu > 0 && ips[nk])
+		ips[nk]--;
 	if ((k->kind == SMOLDER_KIND_MUTEX || k->kind == SMOLDER_KIND_MUTEX_MAYBE) &&
 	    !waits_for_lock(ctx, k->kind, v->p, ips + nk, nu))
 		return CTR_MUTEX_NOT_LOCK;
@@ -841,6 +935,8 @@ int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns)
 		sampler_drain_release(ctx->sampler, d);
 		return err;
 	}
+	if (ctx->memory)
+		memory_targets_interval_closed(ctx->memory, (int64_t)monotonic_ns());
 	if (ctx->copies) {
 		/* The exec and first-sample events of the copies' processes,
 		 * up to the flip; and a moment for tables still being built. */
@@ -880,6 +976,8 @@ void interval_finish(struct interval_ctx *ctx)
 	counters_set(c, CTR_BPF_COUNT_MAP_ENTRIES, d->n);
 	set = profile_set_new(ctx->drained_start, ctx->drained_end, ctx->cfg->sample_rate);
 	if (set)
+		profile_set_set_memory_period(set, (int64_t)ctx->cfg->memory_sample_bytes);
+	if (set)
 		procs = processes_by_samples(d, &n_procs);
 	/* Names the parser worker has not given by then are left out: the
 	 * interval closes on time whatever the worker is doing. */
@@ -910,6 +1008,8 @@ void interval_finish(struct interval_ctx *ctx)
 	count_python(ctx);
 	count_copies(ctx);
 	count_memory(ctx);
+	if (ctx->memory)
+		memory_targets_count(ctx->memory, c);
 	kube_count(ctx->kube, c);
 	http_server_count(ctx->http, c);
 

@@ -43,6 +43,7 @@ struct interval_ctx {
 	struct python_procs *python;       /* NULL: no Python frames */
 	struct stack_copies *copies;       /* NULL: BPF sends none */
 	struct kube *kube;                 /* NULL: not in a cluster */
+	struct memory_targets *memory;     /* NULL: no memory profiles */
 	struct upload_warned warned;
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */
@@ -76,6 +77,9 @@ struct interval_ctx {
  * first (see run.c), and finish as soon as interval_drain_settled. */
 int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
 bool interval_drain_settled(const struct interval_ctx *ctx);
+/* Whether p is chosen as a memory target (memory_targets.h): a --pid, or
+ * the target rules (or its pod) say so. arg: the interval_ctx. */
+bool interval_wants_memory(void *arg, const struct disc_process *p);
 void interval_finish(struct interval_ctx *ctx);
 
 #endif

@@ -119,6 +119,8 @@ static const char *type_suffix(enum profile_type t)
 		return ".offcpu";
 	case PROFILE_MUTEX:
 		return ".mutex";
+	case PROFILE_MEMORY:
+		return ".memory";
 	default:
 		return "";
 	}

@@ -17,6 +17,7 @@ struct profile_slot {
 
 struct profile_set {
 	int64_t start_ns, end_ns, period;
+	int64_t memory_period; /* bytes between sampled allocations, on average */
 	unsigned int sample_rate;
 	struct profile_slot *slots;
 	size_t n, cap;
@@ -33,7 +34,13 @@ struct profile_set *profile_set_new(int64_t start_ns, int64_t end_ns,
 	s->end_ns = end_ns;
 	s->sample_rate = sample_rate ? sample_rate : 1;
 	s->period = 1000000000LL / s->sample_rate;
+	s->memory_period = 1;
 	return s;
+}
+
+void profile_set_set_memory_period(struct profile_set *s, int64_t bytes)
+{
+	s->memory_period = bytes > 0 ? bytes : 1;
 }
 
 void profile_set_free(struct profile_set *s)
@@ -58,27 +65,58 @@ unsigned int profile_set_sample_rate(const struct profile_set *s)
 	return s->sample_rate;
 }
 
+/* Pyroscope's sample types of each profile type, the period's first. */
+static const struct pprof_value_type cpu_types[] = { { "cpu", "nanoseconds" } };
+static const struct pprof_value_type offcpu_types[] = { { "offcpu", "nanoseconds" } };
+static const struct pprof_value_type mutex_types[] = {
+	{ "contentions", "count" },
+	{ "delay", "nanoseconds" },
+};
+/* Go's heap profile, as Pyroscope's memory type reads it: period space. */
+static const struct pprof_value_type memory_types[] = {
+	{ "alloc_objects", "count" },
+	{ "alloc_space", "bytes" },
+	{ "inuse_objects", "count" },
+	{ "inuse_space", "bytes" },
+};
+static const struct pprof_value_type memory_period = { "space", "bytes" };
+
 static struct pprof_builder *new_builder(const struct profile_set *s, enum profile_type type,
 					 const struct disc_labels *labels)
 {
-	static const struct pprof_value_type cpu = { "cpu", "nanoseconds" };
-	static const struct pprof_value_type offcpu = { "offcpu", "nanoseconds" };
-	static const struct pprof_value_type mutex[] = {
-		{ "contentions", "count" },
-		{ "delay", "nanoseconds" },
-	};
 	struct pprof_label pl[DISC_LABELS_MAX];
 	struct pprof_builder_opts opts = {
 		.sz = sizeof(opts),
-		.sample_types = type == PROFILE_MUTEX ? mutex : type == PROFILE_OFFCPU ? &offcpu : &cpu,
-		.n_sample_types = type == PROFILE_MUTEX ? 2 : 1,
-		.period_type = type == PROFILE_MUTEX ? mutex[0] : type == PROFILE_OFFCPU ? offcpu : cpu,
-		.period = type == PROFILE_CPU ? s->period : 1,
+		.sample_types = cpu_types,
+		.n_sample_types = 1,
+		.period_type = cpu_types[0],
+		.period = s->period,
 		.time_nanos = s->start_ns,
 		.duration_nanos = s->end_ns - s->start_ns,
 		.labels = pl,
 	};
 
+	switch (type) {
+	case PROFILE_OFFCPU:
+		opts.sample_types = offcpu_types;
+		opts.period_type = offcpu_types[0];
+		opts.period = 1;
+		break;
+	case PROFILE_MUTEX:
+		opts.sample_types = mutex_types;
+		opts.n_sample_types = 2;
+		opts.period_type = mutex_types[0];
+		opts.period = 1;
+		break;
+	case PROFILE_MEMORY:
+		opts.sample_types = memory_types;
+		opts.n_sample_types = 4;
+		opts.period_type = memory_period;
+		opts.period = s->memory_period;
+		break;
+	default:
+		break;
+	}
 	for (size_t i = 0; i < labels->n && i < DISC_LABELS_MAX; i++)
 		pl[opts.n_labels++] = (struct pprof_label){ labels->v[i].name, labels->v[i].value };
 	return pprof_builder_new(&opts);

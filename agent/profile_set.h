@@ -21,13 +21,17 @@ void profile_set_free(struct profile_set *s);
 /* Period of one sample, in nanoseconds: a sample's value is hits * this. */
 int64_t profile_set_period(const struct profile_set *s);
 unsigned int profile_set_sample_rate(const struct profile_set *s);
+/* The period of memory profiles: --memory-sample-bytes. */
+void profile_set_set_memory_period(struct profile_set *s, int64_t bytes);
 
 /* The builder of this type for this label set (which must hold
  * service_name), created on first use; the labels are copied. Its sample
  * types are Pyroscope's for the type: cpu/nanoseconds; offcpu/nanoseconds
  * (as Grafana Alloy's pyroscope.ebpf sends off-CPU profiles);
  * contentions/count and delay/nanoseconds (Go's and Pyroscope's mutex
- * profiles). */
+ * profiles); alloc_objects/count, alloc_space/bytes, inuse_objects/count
+ * and inuse_space/bytes, period space/bytes (Go's heap profile, which is
+ * Pyroscope's memory type). */
 int profile_set_builder(struct profile_set *s, enum profile_type type,
 			const struct disc_labels *labels, struct pprof_builder **b);
 

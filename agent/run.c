@@ -27,6 +27,7 @@
 #include "location_memo.h"
 #include "parser_exe.h"
 #include "log.h"
+#include "memory_targets.h"
 #include "proc_events.h"
 #include "sampler.h"
 #include "stack_copy.h"
@@ -40,6 +41,8 @@
 /* Processes announce themselves (proc_events.c): the scan only reconciles
  * what a full ring buffer may have dropped. */
 #define SCAN_PERIOD_MS 10000
+/* How often memory targets are looked for and their probe hits read. */
+#define MEMORY_TICK_NS 1000000000LL
 /* Frames memoized per interval: 16k (at most 1.5 MiB of slots) covers a busy host's
  * distinct frames; past it, the rest are named each time they come. */
 #define LOCATION_MEMO_MAX 16384
@@ -196,6 +199,7 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 	int64_t interval_start = now_ns(CLOCK_REALTIME);
 	int64_t interval_end = interval_end_after(interval_start, interval);
 	int64_t next_scan = start_mono + SCAN_PERIOD_MS * 1000000LL;
+	int64_t next_memory_tick = ctx->memory ? start_mono + MEMORY_TICK_NS : INT64_MAX;
 	int64_t end = cfg->duration_ms ? start_mono + (int64_t)cfg->duration_ms * 1000000
 				       : INT64_MAX;
 	int64_t finish_at = INT64_MAX; /* a drain waits to be finished until then */
@@ -218,7 +222,8 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 		if (retry_tables && ctx->unwind)
 			unwind_loader_retry(ctx->unwind, ctx->disc);
 		retry_tables = false;
-		wake = min3(next_scan, close_at, end);
+		wake = min3(next_scan < next_memory_tick ? next_scan : next_memory_tick, close_at,
+			    end);
 		/* A drain whose stack copies wait for a table being read: looked
 		 * at every moment, without waiting on the parser worker (the
 		 * loop goes on taking events meanwhile), until the table comes
@@ -238,6 +243,10 @@ static int loop(struct interval_ctx *ctx, int sigfd)
 			if (err)
 				log_warn("scanning /proc: %s", strerror(-err));
 			next_scan = now + SCAN_PERIOD_MS * 1000000LL;
+		}
+		if (!stop && now >= next_memory_tick) {
+			memory_targets_tick(ctx->memory, now);
+			next_memory_tick = now + MEMORY_TICK_NS;
 		}
 		if (finish_at != INT64_MAX &&
 		    (stop || now >= finish_at || interval_drain_settled(ctx))) {
@@ -472,6 +481,27 @@ static void publish_unwind(const struct disc_process *p, void *arg)
 	unwind_loader_publish(pl->loader, p);
 }
 
+static int memory_targets_start(struct interval_ctx *ctx)
+{
+	struct memory_targets_opts o = {
+		.sz = sizeof(o),
+		.sampler = ctx->sampler,
+		.sym = ctx->sym,
+		.disc = ctx->disc,
+		.unwind = ctx->unwind,
+		.max_hits = ctx->cfg->memory_max_hits,
+		.wants = interval_wants_memory,
+		.wants_arg = ctx,
+	};
+
+	ctx->memory = memory_targets_new(&o);
+	if (!ctx->memory)
+		return -1;
+	/* The targets running already, before the first interval. */
+	memory_targets_tick(ctx->memory, now_ns(CLOCK_MONOTONIC));
+	return 0;
+}
+
 /* What the sched_switch program is loaded for (bpf/offcpu.h). */
 static unsigned int offcpu_types(unsigned int profile_types)
 {
@@ -503,6 +533,8 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.offcpu_min_block_ns = cfg->off_cpu_min_block_ns,
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
 		.no_cpu_clock = !(cfg->profile_types & PROFILE_TYPE_BIT(PROFILE_CPU)),
+		.memory = cfg->profile_types & PROFILE_TYPE_BIT(PROFILE_MEMORY),
+		.memory_sample_bytes = cfg->memory_sample_bytes,
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],
@@ -625,6 +657,10 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 			unwind_loader_set_on_demand(ctx.unwind, false);
 		}
 	}
+	if (sampler_opts.memory && memory_targets_start(&ctx)) {
+		log_error("memory targets: %s", strerror(errno));
+		goto out;
+	}
 	err = proc_events_new(ctx.sampler, ctx.disc, ctx.unwind, &events_opts, &ctx.events, &what);
 	if (!err)
 		err = sampler_start(ctx.sampler, &what);
@@ -656,6 +692,8 @@ out:
 		uploader_stop(ctx.uploader);
 	upload_warned_release(&ctx.warned);
 	proc_events_free(ctx.events);
+	/* Its probes off before the programs they run go. */
+	memory_targets_free(ctx.memory);
 	stack_copies_free(ctx.copies);
 	location_memo_free(ctx.memo);
 	sym_cache_set_table_holder(ctx.sym, NULL, NULL);

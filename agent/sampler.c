@@ -15,24 +15,9 @@
 
 #include "memory_usage.h"
 #include "sample.skel.h"
+#include "sampler_internal.h"
 #include "stack_copy.h"
 
-struct sampler {
-	struct sample_bpf *skel;
-	struct bpf_program *prog; /* the one of the four that is loaded */
-	struct bpf_program *offcpu_prog; /* NULL: no offcpu or mutex profiles */
-	struct bpf_link *offcpu_link;
-	struct bpf_link **links;
-	int *perf_fds;
-	size_t n_cpus;
-	int n_possible_cpus;
-	unsigned int gen;
-	unsigned int sample_rate;
-	bool copies;
-	bool walk_fp; /* the frame-pointer program: no Python walk */
-	uint64_t offcpu_min_block_ns;
-	bool no_cpu_clock;
-};
 
 static int perf_event_open_cpu_clock(int cpu, unsigned int rate)
 {
@@ -289,11 +274,17 @@ int sampler_new(const struct sampler_opts *opts, struct sampler **out, const cha
 	s->prog = choose_program(s->skel, opts);
 	s->offcpu_prog = choose_offcpu_program(s->skel, opts);
 	set_offcpu_options(s->skel, opts);
+	sampler_memory_choose(s, opts);
 	s->offcpu_min_block_ns = opts->offcpu_min_block_ns;
 	s->no_cpu_clock = opts->no_cpu_clock;
 	err = sample_bpf__load(s->skel);
 	if (err) {
 		*what = "loading the BPF program (run with --log-level debug for the verifier's log)";
+		goto fail;
+	}
+	err = sampler_memory_fill_draws(s, opts->memory_sample_bytes);
+	if (err) {
+		*what = "filling the memory sampling draws";
 		goto fail;
 	}
 	err = fill_pid_filter(s->skel, opts->pids, opts->n_pids);
@@ -367,17 +358,17 @@ static int counts_fd(struct sampler *s, unsigned int gen)
 	return bpf_map__fd(gen ? s->skel->maps.counts_1 : s->skel->maps.counts_0);
 }
 
-static int kernel_stacks_fd(struct sampler *s, unsigned int gen)
+int sampler_kernel_stacks_fd(const struct sampler *s, unsigned int gen)
 {
 	return bpf_map__fd(gen ? s->skel->maps.kernel_stacks_1 : s->skel->maps.kernel_stacks_0);
 }
 
-static int user_stacks_fd(struct sampler *s, unsigned int gen)
+int sampler_user_stacks_fd(const struct sampler *s, unsigned int gen)
 {
 	return bpf_map__fd(gen ? s->skel->maps.user_stacks_1 : s->skel->maps.user_stacks_0);
 }
 
-static int py_stacks_fd(struct sampler *s, unsigned int gen)
+int sampler_py_stacks_fd(const struct sampler *s, unsigned int gen)
 {
 	return bpf_map__fd(gen ? s->skel->maps.py_stacks_1 : s->skel->maps.py_stacks_0);
 }
@@ -427,7 +418,7 @@ static int read_stats(struct sampler *s, unsigned int gen, uint64_t *stats)
 #define DRAIN_BATCH 256
 
 /* Room in d for n more entries. */
-static int reserve_entries(struct sampler_drain *d, size_t *cap, size_t n)
+int sampler_reserve_entries(struct sampler_drain *d, size_t *cap, size_t n)
 {
 	size_t ncap = *cap ? *cap : 256;
 	struct sampler_entry *v;
@@ -480,7 +471,7 @@ static int read_entries_batched(int fd, size_t value_size, entry_from_value put,
 
 	for (;;) {
 		__u32 n = DRAIN_BATCH;
-		int err = reserve_entries(d, cap, DRAIN_BATCH);
+		int err = sampler_reserve_entries(d, cap, DRAIN_BATCH);
 
 		if (err)
 			return err;
@@ -512,7 +503,7 @@ static int read_entries(int fd, size_t value_size, entry_from_value put,
 		return err;
 	from = d->n;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (reserve_entries(d, cap, 1))
+		if (sampler_reserve_entries(d, cap, 1))
 			return -ENOMEM;
 		if (bpf_map_lookup_elem(fd, &next, value) == 0) {
 			d->entries[d->n].key = next;
@@ -543,7 +534,7 @@ static uint64_t monotonic_ns(void)
 static int add_cut_piece(struct sampler_drain *d, size_t *cap, const struct smolder_pending *p,
 			 uint64_t ns)
 {
-	int err = reserve_entries(d, cap, 2);
+	int err = sampler_reserve_entries(d, cap, 2);
 
 	if (err)
 		return err;
@@ -559,7 +550,7 @@ static int add_cut_piece(struct sampler_drain *d, size_t *cap, const struct smol
 }
 
 /* A stack of the old generation's map into the new one's, under its key. */
-static void copy_stack(int from, int to, uint64_t key, void *buf)
+void sampler_copy_stack(int from, int to, uint64_t key, void *buf)
 {
 	if (key && bpf_map_lookup_elem(from, &key, buf) == 0)
 		bpf_map_update_elem(to, &key, buf, BPF_NOEXIST);
@@ -604,11 +595,12 @@ static int cut_pending(struct sampler *s, struct sampler_drain *d, size_t *cap, 
 	for (size_t i = 0; i < n && !err; i++) {
 		if (bpf_map_lookup_elem(fd, &tids[i], &seen) || seen.gen != d->gen)
 			continue; /* gone, or left after the flip */
-		copy_stack(user_stacks_fd(s, d->gen), user_stacks_fd(s, s->gen), seen.key.user_stack,
-			   buf);
-		copy_stack(kernel_stacks_fd(s, d->gen), kernel_stacks_fd(s, s->gen),
-			   seen.key.kernel_stack, buf);
-		copy_stack(py_stacks_fd(s, d->gen), py_stacks_fd(s, s->gen), seen.key.py_stack, buf);
+		sampler_copy_stack(sampler_user_stacks_fd(s, d->gen),
+				   sampler_user_stacks_fd(s, s->gen), seen.key.user_stack, buf);
+		sampler_copy_stack(sampler_kernel_stacks_fd(s, d->gen),
+				   sampler_kernel_stacks_fd(s, s->gen), seen.key.kernel_stack, buf);
+		sampler_copy_stack(sampler_py_stacks_fd(s, d->gen),
+				   sampler_py_stacks_fd(s, s->gen), seen.key.py_stack, buf);
 		if (take_pending(fd, tids[i], &p))
 			continue; /* the thread came back: the program counted it */
 		if (p.gen != d->gen || p.start_ns != seen.start_ns) {
@@ -662,7 +654,12 @@ int sampler_drain(struct sampler *s, struct sampler_drain *d)
 		if (!err)
 			err = read_entries(waits_fd(s, old), sizeof(struct smolder_wait),
 					   entry_from_wait, d, &cap);
+	} else if (!err && s->memory_ret) {
+		err = read_entries(waits_fd(s, old), sizeof(struct smolder_wait),
+				   entry_from_wait, d, &cap);
 	}
+	if (!err && s->memory_ret)
+		err = sampler_memory_read_live(s, d, &cap);
 	return err ? err : read_stats(s, old, d->stats);
 }
 
@@ -674,7 +671,7 @@ int sampler_read_kernel_stack(struct sampler *s, const struct sampler_drain *d, 
 
 	if (key == 0)
 		return 0;
-	if (bpf_map_lookup_elem(kernel_stacks_fd(s, d->gen), &key, &st))
+	if (bpf_map_lookup_elem(sampler_kernel_stacks_fd(s, d->gen), &key, &st))
 		return -errno;
 	while (n < st.len && n < SMOLDER_MAX_STACK_DEPTH && n < max) {
 		ips[n] = st.pcs[n];
@@ -692,7 +689,7 @@ int sampler_read_user_stack(struct sampler *s, const struct sampler_drain *d, ui
 	*end = SMOLDER_UNWIND_END_STOP;
 	if (key == 0)
 		return 0;
-	if (bpf_map_lookup_elem(user_stacks_fd(s, d->gen), &key, &st))
+	if (bpf_map_lookup_elem(sampler_user_stacks_fd(s, d->gen), &key, &st))
 		return -errno;
 	while (n < st.len && n < SMOLDER_MAX_STACK_DEPTH && n < max) {
 		ips[n] = st.pcs[n];
@@ -714,7 +711,7 @@ int sampler_read_py_stack(struct sampler *s, const struct sampler_drain *d, uint
 	st = malloc(sizeof(*st)); /* 2 KiB: not on the stack of the drain */
 	if (!st)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(py_stacks_fd(s, d->gen), &key, st)) {
+	if (bpf_map_lookup_elem(sampler_py_stacks_fd(s, d->gen), &key, st)) {
 		int err = -errno;
 
 		free(st);
@@ -781,12 +778,14 @@ static void clear_map(int fd, size_t key_size)
 
 void sampler_drain_release(struct sampler *s, struct sampler_drain *d)
 {
-	if (!clear_stacks_batched(kernel_stacks_fd(s, d->gen), sizeof(struct smolder_kernel_stack)))
-		clear_map(kernel_stacks_fd(s, d->gen), sizeof(__u64));
-	if (!clear_stacks_batched(user_stacks_fd(s, d->gen), sizeof(struct smolder_user_stack)))
-		clear_map(user_stacks_fd(s, d->gen), sizeof(__u64));
-	if (!clear_stacks_batched(py_stacks_fd(s, d->gen), sizeof(struct smolder_py_stack)))
-		clear_map(py_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(sampler_kernel_stacks_fd(s, d->gen),
+				  sizeof(struct smolder_kernel_stack)))
+		clear_map(sampler_kernel_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(sampler_user_stacks_fd(s, d->gen),
+				  sizeof(struct smolder_user_stack)))
+		clear_map(sampler_user_stacks_fd(s, d->gen), sizeof(__u64));
+	if (!clear_stacks_batched(sampler_py_stacks_fd(s, d->gen), sizeof(struct smolder_py_stack)))
+		clear_map(sampler_py_stacks_fd(s, d->gen), sizeof(__u64));
 	free(d->entries);
 	memset(d, 0, sizeof(*d));
 }
@@ -811,7 +810,7 @@ int sampler_add_user_stack(struct sampler *s, const struct sampler_drain *d,
 	h = (h ^ st->end) * FNV_PRIME;
 	if (h == 0)
 		h = 1;
-	if (bpf_map_update_elem(user_stacks_fd(s, d->gen), &h, st, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(sampler_user_stacks_fd(s, d->gen), &h, st, BPF_NOEXIST) &&
 	    errno != EEXIST)
 		return -errno;
 	*key = h;

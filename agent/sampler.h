@@ -44,6 +44,11 @@ struct sampler_opts {
 	uint64_t offcpu_min_block_ns;
 	bool raw_tracepoints;           /* no tp_btf: sched_switch as a raw tracepoint */
 	bool no_cpu_clock;              /* no cpu profiles: no perf events attached */
+	/* Memory profiles (bpf/memory.h): the uprobe programs are loaded,
+	 * to be attached to each target (sampler_memory_attach), drawing an
+	 * allocation per this many bytes on average. */
+	bool memory;
+	uint64_t memory_sample_bytes;
 };
 
 /* A count key's total: for CPU samples, count is the samples; for the
@@ -67,6 +72,9 @@ struct sampler_drain {
 	 * left again during the cut (the time since the flip is lost), and
 	 * those in the pending map after it. */
 	uint64_t offcpu_cut, offcpu_cut_lost, offcpu_pending;
+	/* Sampled allocations held at the drain (their INUSE entries are in
+	 * entries, summed by stack). */
+	uint64_t memory_live;
 };
 
 /* Loads the program and creates its maps, without sampling yet. Returns 0
@@ -101,6 +109,27 @@ void sampler_event_maps(const struct sampler *s, struct sampler_event_maps *m);
 size_t sampler_cpu_count(const struct sampler *s);
 
 int sampler_drain(struct sampler *s, struct sampler_drain *d);
+
+/* ---- memory profiles (sampler_memory.c) ---- */
+
+struct bpf_link;
+
+/* Attaches the memory programs to process pid alone: the entry program at
+ * offset of the file at path (a file offset, as the uprobe PMU takes it),
+ * told by the cookie which call it is (enum smolder_mem_call), and when ret,
+ * the return program at the same place. *entry and *exit (NULL when !ret)
+ * are the links, to bpf_link__destroy (slow: an RCU grace period each).
+ * A negative errno. */
+int sampler_memory_attach(struct sampler *s, int pid, const char *path, uint64_t offset,
+			  uint32_t call, bool ret, struct bpf_link **entry, struct bpf_link **exit);
+/* Starts counting probe hits of tgid (0 so far), or stops. */
+int sampler_memory_watch(struct sampler *s, int tgid, bool on);
+/* Probe hits of tgid since it was watched. */
+int sampler_memory_hits(struct sampler *s, int tgid, uint64_t *hits);
+/* Forgets what tgid's sampled allocations hold (its probes are gone: its
+ * frees would go unseen), and its threads' records of calls in flight.
+ * Returns how many live allocations were forgotten. */
+size_t sampler_memory_forget(struct sampler *s, int tgid);
 
 /* Copies the kernel stack of key (leaf first) into ips; returns how many
  * (0 for key 0: none). */

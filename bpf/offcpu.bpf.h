@@ -97,8 +97,9 @@ static __always_inline __u32 lock_wait_flags(struct task_struct *task)
 	return cmd == FUTEX_WAIT_BITSET ? SMOLDER_PENDING_MUTEX_MAYBE : 0;
 }
 
-/* Adds ns (and count blocks) to key's entry of the generation's wait map. */
-static __always_inline void wait_add(__u32 gen, const struct smolder_count_key *key, __u64 ns,
+/* Adds ns (and count blocks) to key's entry of the generation's wait map;
+ * false when the map has no room for a new key. */
+static __always_inline bool wait_add(__u32 gen, const struct smolder_count_key *key, __u64 ns,
 				     __u64 count)
 {
 	void *waits = gen ? (void *)&waits_1 : (void *)&waits_0;
@@ -109,31 +110,34 @@ static __always_inline void wait_add(__u32 gen, const struct smolder_count_key *
 	if (!v) {
 		err = bpf_map_update_elem(waits, key, &fresh, BPF_NOEXIST);
 		if (!err)
-			return;
+			return true;
 		if (err == -EEXIST) /* another CPU added it just now */
 			v = bpf_map_lookup_elem(waits, key);
 	}
-	if (!v) {
-		stat_add(gen, SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL);
-		return;
-	}
+	if (!v)
+		return false;
 	__sync_fetch_and_add(&v->count, count);
 	__sync_fetch_and_add(&v->ns, ns);
+	return true;
 }
 
 /* A piece of a pending block, counted as what it is counted as. */
 static __always_inline void pending_count(__u32 gen, struct smolder_pending *p, __u64 ns,
 					  __u64 count)
 {
+	bool stored = true;
+
 	if (p->flags & SMOLDER_PENDING_OFFCPU)
-		wait_add(gen, &p->key, ns, count);
+		stored = wait_add(gen, &p->key, ns, count);
 	if (p->flags & (SMOLDER_PENDING_MUTEX | SMOLDER_PENDING_MUTEX_MAYBE)) {
 		struct smolder_count_key k = p->key;
 
 		k.kind = (p->flags & SMOLDER_PENDING_MUTEX) ? SMOLDER_KIND_MUTEX
 							    : SMOLDER_KIND_MUTEX_MAYBE;
-		wait_add(gen, &k, ns, count);
+		stored = wait_add(gen, &k, ns, count) && stored;
 	}
+	if (!stored)
+		stat_add(gen, SMOLDER_STAT_OFFCPU_LOST_WAIT_MAP_FULL);
 }
 
 /* A stack of one generation's map into the other's, under the same key. */
@@ -214,7 +218,7 @@ static __always_inline enum smolder_stat read_wait_stacks(void *ctx, __u32 gen,
 	    read_saved_regs(st, task, offcpu_regs_from_kernel_stack ? REGS_KERNEL_STACK
 								     : REGS_HELPER)) {
 		fate = store_user_walk(st, gen, key, st->saved.ip, st->saved.sp, st->saved.bp,
-				       walk);
+				       walk, WALK_FROM_STOP);
 		if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 			return fate;
 		if (walk == WALK_CFI)

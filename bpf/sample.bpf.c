@@ -247,6 +247,9 @@ static __always_inline enum smolder_stat count_sample(__u32 gen,
  * allow (agent/kernel_features.c), loaded under its own name. */
 enum sample_walk { WALK_CFI, WALK_FP };           /* bpf_loop (5.17), or not */
 enum sample_regs { REGS_HELPER, REGS_KERNEL_STACK }; /* bpf_task_pt_regs (5.15), or not */
+/* Where a walk starts: where the task was stopped (its ip exact), or at a
+ * return address (a probed function's return: the call is behind it). */
+enum walk_from { WALK_FROM_STOP, WALK_FROM_RETURN };
 
 #define USER_CS 0x33 /* __USER_CS: the pt_regs of a 64-bit task in user mode */
 #define THREAD_SIZE 16384 /* x86-64's kernel stack; twice that with KASAN */
@@ -297,7 +300,8 @@ static __always_inline bool read_saved_regs(struct walk_state *st, struct task_s
  * of st->saved) and stores it under its hash in key->user_stack. */
 static __always_inline enum smolder_stat store_user_walk(struct walk_state *st, __u32 gen,
 							 struct smolder_count_key *key, __u64 ip,
-							 __u64 sp, __u64 bp, enum sample_walk walk)
+							 __u64 sp, __u64 bp, enum sample_walk walk,
+							 enum walk_from from)
 {
 	void *stacks = gen ? (void *)&user_stacks_1 : (void *)&user_stacks_0;
 	long err;
@@ -307,6 +311,10 @@ static __always_inline enum smolder_stat store_user_walk(struct walk_state *st, 
 	walk_start(st, key->tgid, key->start_ticks, ip, sp, bp);
 	if (walk == WALK_CFI) {
 		walk_take_saved_regs(st);
+		/* A return address: its CFI row is the call's, one byte back;
+		 * the callee-saved registers are the caller's again. */
+		if (from == WALK_FROM_RETURN)
+			st->interrupted = 0;
 		walk_user_stack(st);
 	} else {
 		walk_user_stack_fp(st);
@@ -341,7 +349,7 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 	} else if (walk == WALK_CFI) {
 		regs_from_ctx(st, ctx);
 	}
-	return store_user_walk(st, gen, key, ip, sp, bp, walk);
+	return store_user_walk(st, gen, key, ip, sp, bp, walk, WALK_FROM_STOP);
 }
 
 /* The Python frames of a Python process's sample, counted by what became
@@ -570,6 +578,7 @@ static __always_inline int sample(struct bpf_perf_event_data *ctx, enum sample_w
 }
 
 #include "offcpu.bpf.h" /* after the stack readers it shares */
+#include "memory.bpf.h" /* after offcpu.bpf.h's wait maps */
 
 /* One program per combination; the agent loads one. Names stay within the
  * kernel's 15 characters, so bpftool tells them apart. */

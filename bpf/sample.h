@@ -44,6 +44,11 @@ enum smolder_kind {
 	 * a lock's (glibc's rwlocks, Rust's std locks); the agent tells them
 	 * apart by the functions on the stack. */
 	SMOLDER_KIND_MUTEX_MAYBE,
+	/* Allocations sampled (bpf/memory.h): count, and bytes in ns. */
+	SMOLDER_KIND_MEMORY_ALLOC,
+	/* What sampled allocations still held at a drain: made by the agent
+	 * from the live map, never by BPF. */
+	SMOLDER_KIND_MEMORY_INUSE,
 	SMOLDER_KIND_COUNT,
 };
 
@@ -132,6 +137,24 @@ enum smolder_stat {
 	 * above). */
 	SMOLDER_STAT_MUTEX_WAITS,
 	SMOLDER_STAT_MUTEX_SAMPLED,
+	/* Allocations of memory targets (bpf/memory.h): the outermost calls
+	 * seen, of them those drawn, and what became of those:
+	 * MEMORY_SAMPLED == MEMORY_STORED + MEMORY_FAILED +
+	 * MEMORY_LOST_STACK_COLLISION + MEMORY_LOST_STACK_READ +
+	 * MEMORY_LOST_WAIT_MAP_FULL. MEMORY_STORED: counted, of them
+	 * MEMORY_LIVE_FULL not tracked until freed (no room: inuse_* misses
+	 * them). MEMORY_FAILED: the call returned no memory. */
+	SMOLDER_STAT_MEMORY_CALLS,
+	SMOLDER_STAT_MEMORY_NESTED,  /* calls inside a call in flight, not counted */
+	SMOLDER_STAT_MEMORY_SAMPLED,
+	SMOLDER_STAT_MEMORY_STORED,
+	SMOLDER_STAT_MEMORY_FAILED,
+	SMOLDER_STAT_MEMORY_LOST_STACK_COLLISION,
+	SMOLDER_STAT_MEMORY_LOST_STACK_READ,
+	SMOLDER_STAT_MEMORY_LOST_WAIT_MAP_FULL,
+	SMOLDER_STAT_MEMORY_LIVE_FULL,
+	SMOLDER_STAT_MEMORY_FREED,   /* sampled allocations freed (free, realloc) */
+	SMOLDER_STAT_MEMORY_NO_THREAD, /* no room for a thread's record: not drawn */
 	SMOLDER_STAT_COUNT,
 };
 

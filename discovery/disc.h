@@ -149,6 +149,9 @@ struct disc_process {
 	 * /proc/PID/status cannot tell. */
 	int nspid;
 	uint64_t start_ticks;
+	/* Its parent (/proc/PID/stat, or the fork the kernel announced); 0:
+	 * not known. */
+	int ppid;
 	char comm[16];
 	char *exe_path;       /* /proc/PID/exe target; NULL when there is none */
 	bool kernel_thread;
@@ -497,5 +500,14 @@ size_t disc_targets_size(const struct disc_targets *t);
  * DISC_LABEL_VALUE_MAX bytes, as a path may be neither. */
 int disc_targets_apply(const struct disc_targets *t,
 		       const struct disc_target_input *in, struct disc_labels *out);
+
+/* The label a target rule sets to "true" to make the process a memory
+ * target (memory profiles; the pod annotation smolder.io/profile-memory:
+ * "true" sets it before the rules run). Reserved: never in a profile. */
+#define DISC_LABEL_PROFILE_MEMORY "__profile_memory__"
+
+/* 1 when the rules keep the process and leave DISC_LABEL_PROFILE_MEMORY
+ * "true" on it, 0 when not, or a negative errno. */
+int disc_targets_memory(const struct disc_targets *t, const struct disc_target_input *in);
 
 #endif

@@ -514,6 +514,11 @@ int disc_kube_pods_lookup(struct disc_kube_pods *s, const char *container_id,
 			const char *opt = kv_get(p->annotations, p->n_annotations, "smolder.io/profile");
 			*opted_out = opt && strcmp(opt, "false") == 0;
 			rc = pod_labels(p, &p->c[j], meta);
+			opt = kv_get(p->annotations, p->n_annotations, "smolder.io/profile-memory");
+			/* As a target rule would say it, before the rules
+			 * run: they may take it back. */
+			if (!rc && opt && strcmp(opt, "true") == 0)
+				rc = disc_labels_set(meta, DISC_LABEL_PROFILE_MEMORY, "true");
 			break;
 		}
 	}

@@ -320,6 +320,7 @@ static int add(struct disc_table *t, int dirfd, int pid, const struct disc_stat 
 		return -ENOMEM;
 	e->p.pid = pid;
 	e->p.start_ticks = st->start_ticks;
+	e->p.ppid = st->ppid;
 	e->seen = t->scan;
 	err = read_process(dirfd, st, with_maps, &e->p);
 	if (err) {
@@ -810,6 +811,7 @@ static bool process_forked(const struct disc_process *parent, const struct disc_
 	p->pid = f->pid;
 	p->nspid = f->nspid > 0 ? f->nspid : f->pid;
 	p->start_ticks = f->start_ticks;
+	p->ppid = f->parent_pid;
 	p->exited = false;
 	snprintf(p->comm, sizeof(p->comm), "%s", f->comm);
 	p->exe_path = parent->exe_path ? strdup(parent->exe_path) : NULL;

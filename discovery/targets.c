@@ -758,7 +758,7 @@ static const char *default_service(const struct disc_target_input *in)
 }
 
 static int apply(const struct disc_targets *t, const struct disc_target_input *in,
-		 struct disc_labels *out)
+		 struct disc_labels *out, bool *memory)
 {
 	struct disc_labels l = { 0 };
 	const char *svc = default_service(in);
@@ -786,6 +786,11 @@ static int apply(const struct disc_targets *t, const struct disc_target_input *i
 	if (rc != 1)
 		goto out;
 
+	if (memory) {
+		const char *v = disc_labels_get(&l, DISC_LABEL_PROFILE_MEMORY);
+
+		*memory = v && strcmp(v, "true") == 0;
+	}
 	disc_labels_remove_if(&l, reserved, NULL);
 	if (in->kube && disc_labels_get(in->kube, SERVICE_NAME))
 		svc = disc_labels_get(in->kube, SERVICE_NAME);
@@ -816,20 +821,38 @@ out:
 	return rc;
 }
 
-int disc_targets_apply(const struct disc_targets *t, const struct disc_target_input *in,
-		       struct disc_labels *out)
+static int apply_in_c_locale(const struct disc_targets *t, const struct disc_target_input *in,
+			     struct disc_labels *out, bool *memory)
 {
 	locale_t old;
 	int rc;
 
 	*out = (struct disc_labels){ 0 };
+	if (memory)
+		*memory = false;
 	if (!t || !in)
 		return -EINVAL;
 	/* Per thread: other threads keep their own locale. */
 	old = uselocale(t->c_locale);
-	rc = apply(t, in, out);
+	rc = apply(t, in, out, memory);
 	uselocale(old);
 	return rc;
+}
+
+int disc_targets_apply(const struct disc_targets *t, const struct disc_target_input *in,
+		       struct disc_labels *out)
+{
+	return apply_in_c_locale(t, in, out, NULL);
+}
+
+int disc_targets_memory(const struct disc_targets *t, const struct disc_target_input *in)
+{
+	struct disc_labels l;
+	bool memory;
+	int rc = apply_in_c_locale(t, in, &l, &memory);
+
+	disc_labels_release(&l);
+	return rc < 0 ? rc : rc == 1 && memory;
 }
 
 /* Parses the --tag values into t->tags. */

@@ -365,18 +365,44 @@ const char *sym_elf_content_id(const struct sym_elf *elf)
 	return elf && elf->content_id[0] ? elf->content_id : NULL;
 }
 
+/* The PT_LOAD segment whose file bytes hold x: a file offset when
+ * by_vaddr is false, an ELF virtual address when it is true. */
+static const struct sym_elf_load *load_holding(const struct sym_elf *elf, uint64_t x,
+					       bool by_vaddr)
+{
+	for (size_t i = 0; i < elf->nloads; i++) {
+		const struct sym_elf_load *l = &elf->loads[i];
+		uint64_t start = by_vaddr ? l->vaddr : l->offset;
+
+		if (x >= start && x - start < l->filesz)
+			return l;
+	}
+	return NULL;
+}
+
 int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,
 			    uint64_t *vaddr)
 {
+	const struct sym_elf_load *l;
+
 	if (!elf || !vaddr)
 		return -EINVAL;
-	for (size_t i = 0; i < elf->nloads; i++) {
-		const struct sym_elf_load *l = &elf->loads[i];
+	l = load_holding(elf, file_offset, false);
+	if (!l)
+		return -ENOENT;
+	*vaddr = file_offset - l->offset + l->vaddr;
+	return 0;
+}
 
-		if (file_offset >= l->offset && file_offset - l->offset < l->filesz) {
-			*vaddr = file_offset - l->offset + l->vaddr;
-			return 0;
-		}
-	}
-	return -ENOENT;
+int sym_elf_vaddr_to_offset(const struct sym_elf *elf, uint64_t vaddr, uint64_t *file_offset)
+{
+	const struct sym_elf_load *l;
+
+	if (!elf || !file_offset)
+		return -EINVAL;
+	l = load_holding(elf, vaddr, true);
+	if (!l)
+		return -ENOENT;
+	*file_offset = vaddr - l->vaddr + l->offset;
+	return 0;
 }

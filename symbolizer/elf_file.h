@@ -79,6 +79,11 @@ void sym_elf_forget_addresses(struct sym_elf *elf);
 /* The index in funcs of the function holding vaddr; -ENOENT when none. */
 int sym_elf_lookup_index(const struct sym_elf *elf, uint64_t vaddr, size_t *index);
 
+/* sym_cache_find_functions on a table held here (the worker's, or a file
+ * read without one): vaddrs[0..n) are set, 0 for a name not found. */
+int sym_elf_find_functions(const struct sym_elf *elf, const char *const *names, size_t n,
+			   uint64_t *vaddrs);
+
 /* Reads the open regular file fd (not closed here) into a new sym_elf.
  * -ENOEXEC when it is not an ELF file we can trust. */
 int sym_elf_read_fd(int fd, struct sym_elf **elf);

@@ -222,3 +222,54 @@ int sym_elf_lookup(const struct sym_elf *elf, uint64_t vaddr,
 		*name = elf->funcs[i].name;
 	return err;
 }
+
+/* A name asked for by sym_elf_find_functions, and where it was asked. */
+struct wanted_name {
+	const char *name;
+	size_t index;
+};
+
+static int wanted_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct wanted_name *)a)->name, ((const struct wanted_name *)b)->name);
+}
+
+/* The names sorted, for one binary search per function of the table: a
+ * large executable holds a million functions, a caller some dozens of
+ * names. */
+static int sort_wanted(const char *const *names, size_t n, struct wanted_name *w)
+{
+	if (n > SYM_FIND_FUNCTIONS_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i] || strnlen(names[i], SYM_FUNCTION_NAME_MAX + 1) > SYM_FUNCTION_NAME_MAX)
+			return -EINVAL;
+		w[i] = (struct wanted_name){ names[i], i };
+	}
+	qsort(w, n, sizeof(*w), wanted_cmp);
+	return 0;
+}
+
+int sym_elf_find_functions(const struct sym_elf *elf, const char *const *names, size_t n,
+			   uint64_t *vaddrs)
+{
+	struct wanted_name w[SYM_FIND_FUNCTIONS_MAX];
+	int err;
+
+	if (!elf || (n && (!names || !vaddrs)))
+		return -EINVAL;
+	err = sort_wanted(names, n, w);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		vaddrs[i] = 0;
+	/* funcs is sorted by address: a name's first hit is its lowest. */
+	for (size_t i = 0; n && i < elf->nfuncs; i++) {
+		struct wanted_name key = { elf->funcs[i].name, 0 };
+		const struct wanted_name *hit = bsearch(&key, w, n, sizeof(*w), wanted_cmp);
+
+		if (hit && !vaddrs[hit->index])
+			vaddrs[hit->index] = elf->funcs[i].addr;
+	}
+	return 0;
+}

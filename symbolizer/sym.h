@@ -99,6 +99,32 @@ const char *sym_elf_content_id(const struct sym_elf *elf);
  * one rule serves PIE, non-PIE executables and shared libraries. */
 int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,
 			    uint64_t *vaddr);
+/* The inverse: the file offset of an ELF virtual address (a function's,
+ * for a uprobe, which perf takes as a file offset), through the PT_LOAD
+ * segment whose file bytes hold it. -ENOENT: none does (.bss, or no such
+ * address). */
+int sym_elf_vaddr_to_offset(const struct sym_elf *elf, uint64_t vaddr,
+			    uint64_t *file_offset);
+
+/* Names sym_cache_find_functions takes at most, and their longest. */
+#define SYM_FIND_FUNCTIONS_MAX 256
+#define SYM_FUNCTION_NAME_MAX 256
+
+/* Where elf's function table puts each of names[0..n) (distinct): vaddrs[i]
+ * is the ELF virtual address of the function named names[i], 0 when the
+ * table has no such name. The table keeps one name per address (the one
+ * sym_elf_lookup answers: global before weak, then the smaller name), so
+ * an alias group is found under one of its names only (glibc's malloc
+ * under __libc_malloc): ask for every alias. A name the table holds twice
+ * (static functions of two objects) is taken at its lowest address. For a
+ * file the parser worker read, the worker is asked (its table stays
+ * there), within the deadline (sym_cache_set_deadline). -EAGAIN: no answer
+ * by then, or the worker that read the file has ended (the file is read
+ * again after the next sym_cache_trim); -EIO: the worker died on it or
+ * none runs; -E2BIG: more than SYM_FIND_FUNCTIONS_MAX names; -EINVAL: a
+ * name longer than SYM_FUNCTION_NAME_MAX. */
+int sym_cache_find_functions(struct sym_cache *c, struct sym_elf *elf, const char *const *names,
+			     size_t n, uint64_t *vaddrs);
 
 /* The unwind table of a file: its CFI (.eh_frame, else .debug_frame) as
  * the sorted rows the BPF walk follows (bpf/unwind.h), built when the file

@@ -52,7 +52,7 @@ struct wanted {
 
 enum pending_kind {
 	PENDING_NONE, PENDING_PEEK, PENDING_OPEN, PENDING_RESOLVE, PENDING_ATTACH,
-	PENDING_PERF_MAP, PENDING_PYTHON, PENDING_PYTHON_CHECK
+	PENDING_PERF_MAP, PENDING_PYTHON, PENDING_PYTHON_CHECK, PENDING_FUNCTIONS
 };
 
 struct sym_perf_map;
@@ -81,6 +81,9 @@ struct pending {
 	struct sym_py_code *py_out;
 	int *py_errs;
 	size_t py_n;
+	/* A FindFunctions request's answer goes here (the caller's array). */
+	uint64_t *fn_vaddrs;
+	size_t fn_n;
 	/* The worker was asked not to build the table: the holder has it. */
 	bool table_held;
 	int err;

@@ -342,6 +342,20 @@ static void apply_python(struct sym_cache *c, const Smolder__Worker__PythonCodes
 	}
 }
 
+/* A FindFunctions answer into the caller's array: one address a name. */
+static void apply_functions(struct sym_cache *c, const Smolder__Worker__FunctionsReply *r)
+{
+	c->pending.err = r->error < 0 ? r->error : r->error ? -EPROTO : 0;
+	if (c->pending.err || !c->pending.fn_vaddrs) /* late: its caller is gone */
+		return;
+	if (r->n_vaddrs != c->pending.fn_n) {
+		c->pending.err = -EPROTO;
+		c->stats.corrupt++;
+		return;
+	}
+	memcpy(c->pending.fn_vaddrs, r->vaddrs, r->n_vaddrs * sizeof(*r->vaddrs));
+}
+
 static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 {
 	switch (c->pending.kind) {
@@ -372,6 +386,10 @@ static void apply_reply(struct sym_cache *c, const sym_wire_msg *m)
 	case PENDING_PYTHON_CHECK:
 		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK_REPLY)
 			c->pending.err = m->python_check_reply->error;
+		break;
+	case PENDING_FUNCTIONS:
+		if (m->body_case == SMOLDER__WORKER__WORKER_MESSAGE__BODY_FUNCTIONS_REPLY)
+			apply_functions(c, m->functions_reply);
 		break;
 	case PENDING_NONE:
 		break;
@@ -420,7 +438,8 @@ int sym_cache_wait_pending(struct sym_cache *c, uint64_t until_ns)
 	if (err == -EINPROGRESS)
 		return -EAGAIN;
 	if (err) {
-		re = c->pending.kind == PENDING_RESOLVE || c->pending.kind == PENDING_ATTACH
+		re = c->pending.kind == PENDING_RESOLVE || c->pending.kind == PENDING_ATTACH ||
+			     c->pending.kind == PENDING_FUNCTIONS
 			     ? find_remote(c, c->pending.handle)
 			     : NULL;
 		quarantine(c, &c->pending.id, c->pending.path,
@@ -880,6 +899,76 @@ int sym_cache_python_check(struct sym_cache *c, int mem_fd, uint64_t runtime,
 	/* Only the worker's -EINVAL says the layout is wrong; its other
 	 * errors say nothing of it. */
 	return err == -EINVAL || err == -EIO ? err : err ? -EAGAIN : 0;
+}
+
+/* Asks the worker that holds re's file where its table puts names[0..n),
+ * into vaddrs; an answer later than until is dropped when it comes. */
+static int ask_functions(struct sym_cache *c, struct remote_entry *re, const char *const *names,
+			 size_t n, uint64_t *vaddrs, uint64_t until)
+{
+	Smolder__Worker__FindFunctions req = SMOLDER__WORKER__FIND_FUNCTIONS__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	int err;
+
+	req.handle = re->handle;
+	req.names = (char **)names;
+	req.n_names = n;
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_FIND_FUNCTIONS;
+	m.find_functions = &req;
+	err = set_pending(c, PENDING_FUNCTIONS, &re->id, re->path, re->handle, NULL, 0);
+	if (!err)
+		err = sym_worker_send(c->worker, &m, NULL, 0, NULL);
+	if (err) {
+		sym_cache_clear_pending(c);
+		return err == -ENOMEM ? err : -EIO;
+	}
+	c->pending.fn_vaddrs = vaddrs;
+	c->pending.fn_n = n;
+	err = wait_answer(c, until);
+	if (err == -EAGAIN) {
+		c->pending.fn_vaddrs = NULL;
+		return err;
+	}
+	if (!err)
+		err = c->pending.err;
+	sym_cache_clear_pending(c);
+	return err;
+}
+
+/* The worker that read elf's file is gone: what it held is, too. */
+static bool orphaned(const struct sym_cache *c, struct sym_elf *elf)
+{
+	if (elf->remote_generation == sym_worker_generation(c->worker))
+		return false;
+	elf->remote_orphan_missed = true;
+	return true;
+}
+
+int sym_cache_find_functions(struct sym_cache *c, struct sym_elf *elf, const char *const *names,
+			     size_t n, uint64_t *vaddrs)
+{
+	struct remote_entry *re;
+	uint64_t until;
+	int err;
+
+	if (!c || !elf || (n && (!names || !vaddrs)))
+		return -EINVAL;
+	/* Checks the names, zeroes vaddrs, and answers for a file read here. */
+	err = sym_elf_find_functions(elf, names, n, vaddrs);
+	if (err || !elf->remote_handle)
+		return err;
+	re = find_remote(c, elf->remote_handle);
+	if (!re || orphaned(c, elf))
+		return -EAGAIN;
+	until = wait_until(c);
+	if (worker_free(c, until)) {
+		c->stats.late++;
+		return -EAGAIN;
+	}
+	/* Waiting for the worker may have seen it die. */
+	if (orphaned(c, elf))
+		return -EAGAIN;
+	return ask_functions(c, re, names, n, vaddrs, until);
 }
 
 /* Debug files debuginfod brought for files the worker holds: sent to it,

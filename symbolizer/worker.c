@@ -647,6 +647,30 @@ static int python_check(struct worker *w, const Smolder__Worker__PythonCheck *re
 	return reply(w, &m);
 }
 
+/* Where a file's function table puts the names asked for: its table
+ * stays here, the agent gets one address a name. */
+static int find_functions(struct worker *w, const Smolder__Worker__FindFunctions *req)
+{
+	Smolder__Worker__FunctionsReply r = SMOLDER__WORKER__FUNCTIONS_REPLY__INIT;
+	sym_wire_msg m = SMOLDER__WORKER__WORKER_MESSAGE__INIT;
+	struct worker_file *f = find_file(w, req->handle);
+	size_t n = req->n_names;
+	uint64_t *vaddrs = calloc(n ? n : 1, sizeof(*vaddrs));
+	int err;
+
+	r.error = !f ? -ENOENT : !vaddrs ? -ENOMEM
+		  : sym_elf_find_functions(f->elf, (const char *const *)req->names, n, vaddrs);
+	if (!r.error) {
+		r.vaddrs = vaddrs;
+		r.n_vaddrs = n;
+	}
+	m.body_case = SMOLDER__WORKER__WORKER_MESSAGE__BODY_FUNCTIONS_REPLY;
+	m.functions_reply = &r;
+	err = reply(w, &m);
+	free(vaddrs);
+	return err;
+}
+
 /* One request; descriptors not taken are closed by the caller. */
 static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 {
@@ -666,6 +690,8 @@ static int serve(struct worker *w, const sym_wire_msg *m, int *fds, size_t nfds)
 		return python_codes(w, m->python_codes, fd);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_PYTHON_CHECK:
 		return python_check(w, m->python_check, fd);
+	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FIND_FUNCTIONS:
+		return find_functions(w, m->find_functions);
 	case SMOLDER__WORKER__WORKER_MESSAGE__BODY_FORGET:
 		forget(w, m->forget);
 		return 0;

@@ -140,6 +140,8 @@ const char *series_profile_name(enum profile_type t)
 		return "offcpu";
 	case PROFILE_MUTEX:
 		return "mutex";
+	case PROFILE_MEMORY:
+		return "memory";
 	default:
 		return "process_cpu";
 	}
