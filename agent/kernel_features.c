@@ -46,6 +46,10 @@ static const struct feature_def features[KF_COUNT] = {
 		"(BPF_F_NO_PREALLOC) in perf_event programs (Linux 6.1)",
 		"the count and user-stack maps are allocated whole at start: some 0.15 s more of "
 		"CPU, and all their memory from the first second" },
+	[KF_ATTACH_COOKIE] = { "attach_cookie", "the bpf_get_attach_cookie helper in uprobe "
+		"programs (Linux 5.15)",
+		"memory profiles probe each kind of allocator call with an entry program of its "
+		"own, told apart by name instead of by cookie; nothing is lost" },
 	[KF_FENTRY] = { "fentry", "fentry programs on vm_mmap_pgoff (Linux 5.5, with "
 		"ftrace direct calls)",
 		"not watching for dlopen: a new library is found when its frames are named" },
@@ -71,7 +75,7 @@ int kernel_features_parse(const char *list, unsigned int *mask, char *err, size_
 		if (found < 0) {
 			snprintf(err, len, "unknown kernel feature \"%.*s\" (known: ringbuf, tp_btf, "
 				 "raw_tp, task_pt_regs, bpf_loop, fentry, mmap2_build_id, ksym_bpf, "
-				 "hash_no_prealloc)", (int)n, p);
+				 "hash_no_prealloc, attach_cookie)", (int)n, p);
 			return -EINVAL;
 		}
 		*mask |= 1u << found;
@@ -178,6 +182,8 @@ void kernel_features_probe(struct kernel_features *kf, unsigned int pretend_miss
 		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 1 &&
 		libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_snprintf, NULL) == 1;
 	kf->have[KF_HASH_NO_PREALLOC] = hash_no_prealloc();
+	kf->have[KF_ATTACH_COOKIE] =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) == 1;
 	btf__free(vmlinux);
 	kf->pretended = pretend_missing;
 	for (int f = 0; f < KF_COUNT; f++)

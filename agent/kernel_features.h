@@ -24,6 +24,7 @@ enum kernel_feature {
 	KF_MMAP2_BUILD_ID, /* perf's mmap records with build-ids: gone processes' mappings */
 	KF_KSYM_BPF,     /* syscall programs with bpf_snprintf: kernel names without kallsyms */
 	KF_HASH_NO_PREALLOC, /* hash maps allocated as filled, in perf_event programs */
+	KF_ATTACH_COOKIE, /* bpf_get_attach_cookie in uprobes: one entry program for all */
 	KF_COUNT
 };
 

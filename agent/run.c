@@ -535,6 +535,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.no_cpu_clock = !(cfg->profile_types & PROFILE_TYPE_BIT(PROFILE_CPU)),
 		.memory = cfg->profile_types & PROFILE_TYPE_BIT(PROFILE_MEMORY),
 		.memory_sample_bytes = cfg->memory_sample_bytes,
+		.memory_no_cookie = !kf->have[KF_ATTACH_COOKIE],
 	};
 	struct proc_events_opts events_opts = {
 		.raw_tracepoints = !kf->have[KF_TP_BTF],

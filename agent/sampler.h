@@ -49,6 +49,7 @@ struct sampler_opts {
 	 * allocation per this many bytes on average. */
 	bool memory;
 	uint64_t memory_sample_bytes;
+	bool memory_no_cookie;          /* no bpf_get_attach_cookie: a program per call */
 };
 
 /* A count key's total: for CPU samples, count is the samples; for the

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memory.h"
 #include "sampler.h"
 
 struct sampler {
@@ -27,6 +28,9 @@ struct sampler {
 	/* Memory profiles (sampler_memory.c): the return program loaded;
 	 * NULL: none asked. */
 	struct bpf_program *memory_ret;
+	/* The entry program of each kind of call (enum smolder_mem_call):
+	 * all the one told by its cookie, or each its own. */
+	struct bpf_program *memory_in[SMOLDER_MEM_CALL_COUNT];
 };
 
 int sampler_user_stacks_fd(const struct sampler *s, unsigned int gen);

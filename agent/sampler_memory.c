@@ -18,11 +18,24 @@
 void sampler_memory_choose(struct sampler *s, const struct sampler_opts *o)
 {
 	struct sample_bpf *skel = s->skel;
+	struct bpf_program *each[SMOLDER_MEM_CALL_COUNT] = {
+		[SMOLDER_MEM_MALLOC] = skel->progs.smolder_mi_malloc,
+		[SMOLDER_MEM_CALLOC] = skel->progs.smolder_mi_calloc,
+		[SMOLDER_MEM_REALLOC] = skel->progs.smolder_mi_realloc,
+		[SMOLDER_MEM_MEMALIGN] = skel->progs.smolder_mi_memalign,
+		[SMOLDER_MEM_POSIX_MEMALIGN] = skel->progs.smolder_mi_posix_ma,
+		[SMOLDER_MEM_FREE] = skel->progs.smolder_mi_free,
+	};
 
 	s->memory_ret = !o->memory               ? NULL
 			: o->walk_frame_pointers ? skel->progs.smolder_mem_rfp
 						 : skel->progs.smolder_mem_ret;
-	bpf_program__set_autoload(skel->progs.smolder_mem_in, o->memory);
+	for (int c = SMOLDER_MEM_MALLOC; c < SMOLDER_MEM_CALL_COUNT; c++) {
+		s->memory_in[c] = !o->memory ? NULL
+				  : o->memory_no_cookie ? each[c] : skel->progs.smolder_mem_in;
+		bpf_program__set_autoload(each[c], o->memory && o->memory_no_cookie);
+	}
+	bpf_program__set_autoload(skel->progs.smolder_mem_in, o->memory && !o->memory_no_cookie);
 	bpf_program__set_autoload(skel->progs.smolder_mem_ret,
 				  s->memory_ret == skel->progs.smolder_mem_ret);
 	bpf_program__set_autoload(skel->progs.smolder_mem_rfp,
@@ -56,10 +69,12 @@ int sampler_memory_attach(struct sampler *s, int pid, const char *path, uint64_t
 
 	*entry = NULL;
 	*exit = NULL;
-	if (!s->memory_ret)
+	if (!s->memory_ret || call < SMOLDER_MEM_MALLOC || call >= SMOLDER_MEM_CALL_COUNT)
 		return -EINVAL;
-	*entry = bpf_program__attach_uprobe_opts(s->skel->progs.smolder_mem_in, pid, path,
-						 (size_t)offset, &in);
+	/* A cookie the programs without it ignore. */
+	*entry = bpf_program__attach_uprobe_opts(s->memory_in[call], pid, path, (size_t)offset,
+						 s->memory_in[call] == s->skel->progs.smolder_mem_in
+							 ? &in : NULL);
 	if (!*entry)
 		return -errno;
 	if (!ret)

@@ -119,12 +119,10 @@ static __always_inline struct smolder_mem_thread *mem_thread(__u32 gen, __u32 ti
  * outermost allocation is recorded and drawn. A call made from inside one
  * in flight (realloc's malloc, a tail call to it) has its entry's stack
  * pointer at or below the outer one's: not counted again. */
-SEC("uprobe")
-int smolder_mem_in(struct pt_regs *ctx)
+static __always_inline int mem_entry(struct pt_regs *ctx, __u32 call)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sp = PT_REGS_SP(ctx);
 	__u32 tid = (__u32)id, tgid = id >> 32, gen = generation & 1;
-	__u32 call = (__u32)bpf_get_attach_cookie(ctx);
 	struct smolder_mem_thread *t;
 	__u64 size;
 
@@ -156,6 +154,50 @@ int smolder_mem_in(struct pt_regs *ctx)
 		t->bytes_left = mem_draw();
 	}
 	return 0;
+}
+
+/* Told which call it is by the attach cookie (Linux 5.15). */
+SEC("uprobe")
+int smolder_mem_in(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, (__u32)bpf_get_attach_cookie(ctx));
+}
+
+/* Without cookies: a program for each kind of call, told by its name. */
+SEC("uprobe")
+int smolder_mi_malloc(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_MALLOC);
+}
+
+SEC("uprobe")
+int smolder_mi_calloc(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_CALLOC);
+}
+
+SEC("uprobe")
+int smolder_mi_realloc(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_REALLOC);
+}
+
+SEC("uprobe")
+int smolder_mi_memalign(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_MEMALIGN);
+}
+
+SEC("uprobe")
+int smolder_mi_posix_ma(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_POSIX_MEMALIGN);
+}
+
+SEC("uprobe")
+int smolder_mi_free(struct pt_regs *ctx)
+{
+	return mem_entry(ctx, SMOLDER_MEM_FREE);
 }
 
 /* The user registers at the return into st->saved: loads of the context
