@@ -664,6 +664,21 @@ static void write_profiles(struct interval_ctx *ctx, const struct profile_set *s
 }
 
 /* The off-CPU and mutex books, as the CPU samples' are checked. */
+static void check_malloc_books(const uint64_t *v)
+{
+	uint64_t drawn = v[CTR_MALLOC_STORED] + v[CTR_MALLOC_FAILED] +
+			 v[CTR_MALLOC_LOST_STACK_COLLISION] + v[CTR_MALLOC_LOST_STACK_READ] +
+			 v[CTR_MALLOC_LOST_WAIT_MAP_FULL];
+	uint64_t drained = v[CTR_MALLOC_PROFILED] + v[CTR_MALLOC_DROPPED] + v[CTR_MALLOC_LOST];
+
+	if (drawn != v[CTR_MALLOC_SAMPLED])
+		log_warn("allocations do not add up this interval: %llu drawn, %llu stored, failed or lost",
+			 (unsigned long long)v[CTR_MALLOC_SAMPLED], (unsigned long long)drawn);
+	if (drained != v[CTR_MALLOC_SAMPLES])
+		log_warn("allocation samples do not add up this interval: %llu drained, %llu profiled, dropped or lost",
+			 (unsigned long long)v[CTR_MALLOC_SAMPLES], (unsigned long long)drained);
+}
+
 static void check_wait_books(const struct counters *c)
 {
 	const uint64_t *v = c->interval;
@@ -682,6 +697,7 @@ static void check_wait_books(const struct counters *c)
 	if (mutex != v[CTR_MUTEX_CONTENTIONS])
 		log_warn("contentions do not add up this interval: %llu drained, %llu profiled, dropped, lost or no lock's",
 			 (unsigned long long)v[CTR_MUTEX_CONTENTIONS], (unsigned long long)mutex);
+	check_malloc_books(v);
 }
 
 static void log_counters(const struct counters *c, int64_t start_ns, int64_t end_ns)
