@@ -175,8 +175,15 @@ bool interval_wants_memory(void *arg, const struct disc_process *p)
 	bool wanted = false;
 
 	if (ctx->cfg->n_pids) {
-		for (size_t i = 0; i < ctx->cfg->n_pids; i++)
-			wanted = wanted || ctx->cfg->pids[i] == p->pid;
+		for (size_t i = 0; i < ctx->cfg->n_pids && !wanted; i++) {
+			uint64_t *first = &ctx->pid_start_ticks[i];
+
+			if (ctx->cfg->pids[i] != p->pid)
+				continue;
+			if (!*first)
+				*first = p->start_ticks;
+			wanted = *first == p->start_ticks;
+		}
 		return wanted;
 	}
 	wanted = target_input(ctx, p, &in, &pod) && disc_targets_memory(ctx->targets, &in) > 0;

@@ -44,6 +44,9 @@ struct interval_ctx {
 	struct stack_copies *copies;       /* NULL: BPF sends none */
 	struct kube *kube;                 /* NULL: not in a cluster */
 	struct memory_targets *memory;     /* NULL: no memory profiles */
+	/* The start of the process each --pid was first seen as (0: not
+	 * yet): a process that takes the pid later is no memory target. */
+	uint64_t *pid_start_ticks;
 	struct upload_warned warned;
 	struct counters *counters;
 	/* What the symbolizer's totals were at the last interval's end. */

@@ -81,42 +81,36 @@ static const struct pprof_value_type memory_types[] = {
 };
 static const struct pprof_value_type memory_period = { "space", "bytes" };
 
+static const struct type_format {
+	const struct pprof_value_type *types;
+	size_t n;
+	const struct pprof_value_type *period_type;
+} formats[PROFILE__COUNT] = {
+	[PROFILE_CPU] = { cpu_types, 1, &cpu_types[0] },
+	[PROFILE_OFFCPU] = { offcpu_types, 1, &offcpu_types[0] },
+	[PROFILE_MUTEX] = { mutex_types, 2, &mutex_types[0] },
+	[PROFILE_MEMORY] = { memory_types, 4, &memory_period },
+};
+
 static struct pprof_builder *new_builder(const struct profile_set *s, enum profile_type type,
 					 const struct disc_labels *labels)
 {
+	const struct type_format *f = &formats[type < PROFILE__COUNT ? type : PROFILE_CPU];
 	struct pprof_label pl[DISC_LABELS_MAX];
 	struct pprof_builder_opts opts = {
 		.sz = sizeof(opts),
-		.sample_types = cpu_types,
-		.n_sample_types = 1,
-		.period_type = cpu_types[0],
-		.period = s->period,
+		.sample_types = f->types,
+		.n_sample_types = f->n,
+		.period_type = *f->period_type,
+		/* A CPU sample is a period of the clock; a memory sample the
+		 * bytes between samples, on average; the others count one. */
+		.period = type == PROFILE_CPU ? s->period
+			  : type == PROFILE_MEMORY ? s->memory_period : 1,
 		.time_nanos = s->start_ns,
 		.duration_nanos = s->end_ns - s->start_ns,
 		.labels = pl,
 	};
 
-	switch (type) {
-	case PROFILE_OFFCPU:
-		opts.sample_types = offcpu_types;
-		opts.period_type = offcpu_types[0];
-		opts.period = 1;
-		break;
-	case PROFILE_MUTEX:
-		opts.sample_types = mutex_types;
-		opts.n_sample_types = 2;
-		opts.period_type = mutex_types[0];
-		opts.period = 1;
-		break;
-	case PROFILE_MEMORY:
-		opts.sample_types = memory_types;
-		opts.n_sample_types = 4;
-		opts.period_type = memory_period;
-		opts.period = s->memory_period;
-		break;
-	default:
-		break;
-	}
 	for (size_t i = 0; i < labels->n && i < DISC_LABELS_MAX; i++)
 		pl[opts.n_labels++] = (struct pprof_label){ labels->v[i].name, labels->v[i].value };
 	return pprof_builder_new(&opts);

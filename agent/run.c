@@ -494,7 +494,8 @@ static int memory_targets_start(struct interval_ctx *ctx)
 		.wants_arg = ctx,
 	};
 
-	ctx->memory = memory_targets_new(&o);
+	ctx->pid_start_ticks = calloc(ctx->cfg->n_pids + 1, sizeof(*ctx->pid_start_ticks));
+	ctx->memory = ctx->pid_start_ticks ? memory_targets_new(&o) : NULL;
 	if (!ctx->memory)
 		return -1;
 	/* The targets running already, before the first interval. */
@@ -542,7 +543,7 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		.watch_mmap = kf->have[KF_FENTRY],
 		.mmap_records = kf->have[KF_MMAP2_BUILD_ID],
 	};
-	char programs[128];
+	char programs[256];
 	struct sym_debuginfod *debuginfod = NULL;
 	char *parser = NULL;
 	struct sym_table_cache *table_cache = NULL;
@@ -677,6 +678,9 @@ int agent_run(const struct config *cfg, const struct disc_targets *targets,
 		 sampler_offcpu_program_name(ctx.sampler) ? ", " : "",
 		 sampler_offcpu_program_name(ctx.sampler) ? sampler_offcpu_program_name(ctx.sampler)
 							   : "");
+	sampler_memory_program_names(ctx.sampler, programs, sizeof(programs));
+	if (programs[0])
+		log_info("memory programs: %s", programs);
 	log_info("sampling started: %zu CPUs at %u Hz, %zu process(es) known, %s every %llums",
 		 sampler_cpu_count(ctx.sampler), cfg->sample_rate, disc_table_size(ctx.disc),
 		 ctx.uploader ? "uploading" : cfg->output_dir,
@@ -695,6 +699,7 @@ out:
 	proc_events_free(ctx.events);
 	/* Its probes off before the programs they run go. */
 	memory_targets_free(ctx.memory);
+	free(ctx.pid_start_ticks);
 	stack_copies_free(ctx.copies);
 	location_memo_free(ctx.memo);
 	sym_cache_set_table_holder(ctx.sym, NULL, NULL);

@@ -123,6 +123,8 @@ struct bpf_link;
  * A negative errno. */
 int sampler_memory_attach(struct sampler *s, int pid, const char *path, uint64_t offset,
 			  uint32_t call, bool ret, struct bpf_link **entry, struct bpf_link **exit);
+/* The memory programs loaded, comma-separated ("": none). */
+void sampler_memory_program_names(const struct sampler *s, char *buf, size_t len);
 /* Starts counting probe hits of tgid (0 so far), or stops. */
 int sampler_memory_watch(struct sampler *s, int tgid, bool on);
 /* Probe hits of tgid since it was watched. */

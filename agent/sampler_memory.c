@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,4 +245,21 @@ int sampler_memory_read_live(struct sampler *s, struct sampler_drain *d, size_t 
 	free(v);
 	free(buf);
 	return err;
+}
+
+void sampler_memory_program_names(const struct sampler *s, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int c = SMOLDER_MEM_MALLOC; c < SMOLDER_MEM_CALL_COUNT && s->memory_ret; c++) {
+		const char *name = bpf_program__name(s->memory_in[c]);
+
+		if (c > SMOLDER_MEM_MALLOC && s->memory_in[c] == s->memory_in[c - 1])
+			continue;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s, ", name);
+	}
+	if (s->memory_ret)
+		snprintf(buf + (used < len ? used : len - 1), used < len ? len - used : 1, "%s",
+			 bpf_program__name(s->memory_ret));
 }

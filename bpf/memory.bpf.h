@@ -164,41 +164,19 @@ int smolder_mem_in(struct pt_regs *ctx)
 }
 
 /* Without cookies: a program for each kind of call, told by its name. */
-SEC("uprobe")
-int smolder_mi_malloc(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_MALLOC);
-}
+#define MEM_ENTRY_PROGRAM(name, call)                                         \
+	SEC("uprobe")                                                         \
+	int name(struct pt_regs *ctx)                                         \
+	{                                                                     \
+		return mem_entry(ctx, call);                                  \
+	}
 
-SEC("uprobe")
-int smolder_mi_calloc(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_CALLOC);
-}
-
-SEC("uprobe")
-int smolder_mi_realloc(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_REALLOC);
-}
-
-SEC("uprobe")
-int smolder_mi_memalign(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_MEMALIGN);
-}
-
-SEC("uprobe")
-int smolder_mi_posix_ma(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_POSIX_MEMALIGN);
-}
-
-SEC("uprobe")
-int smolder_mi_free(struct pt_regs *ctx)
-{
-	return mem_entry(ctx, SMOLDER_MEM_FREE);
-}
+MEM_ENTRY_PROGRAM(smolder_mi_malloc, SMOLDER_MEM_MALLOC)
+MEM_ENTRY_PROGRAM(smolder_mi_calloc, SMOLDER_MEM_CALLOC)
+MEM_ENTRY_PROGRAM(smolder_mi_realloc, SMOLDER_MEM_REALLOC)
+MEM_ENTRY_PROGRAM(smolder_mi_memalign, SMOLDER_MEM_MEMALIGN)
+MEM_ENTRY_PROGRAM(smolder_mi_posix_ma, SMOLDER_MEM_POSIX_MEMALIGN)
+MEM_ENTRY_PROGRAM(smolder_mi_free, SMOLDER_MEM_FREE)
 
 /* The user registers at the return into st->saved: loads of the context
  * at constant offsets, hence unrolled. */

@@ -28,8 +28,15 @@ burner=$!
 say "burner_pid=$burner"
 
 say "agent_start=$(now)"
+# The burner is a memory target (issue 17): libc's qsort mallocs its buffer.
+memory_rule='  - source_labels: [__meta_process_comm]
+    regex: smolder_kt_qsort
+    target_label: __profile_memory__
+    replacement: "true"'
+printf 'relabel_configs:\n%s\n' "$memory_rule" >/tmp/rules_memory.yaml
 smolder --output-dir /tmp/out --upload-interval 10s --duration 10m \
-  --profile-types cpu,offcpu,mutex --off-cpu-sample 1 \
+  --profile-types cpu,offcpu,mutex,memory --off-cpu-sample 1 \
+  --memory-sample-bytes 4096 --memory-max-hits 0 --config /tmp/rules_memory.yaml \
   --log-level info 2>/tmp/agent.log &
 agent=$!
 
@@ -79,10 +86,11 @@ say "agent_stop=$(now)"
 # must pass this kernel's verifier too, and mean what they say.
 log=/tmp/agent_fallback.log
 KT_CONTAINER_ID=$(cat /kt_container_id)
-printf 'relabel_configs:\n  - source_labels: [__meta_process_container_id]\n    target_label: container_id\n' >/tmp/rules.yaml
+printf 'relabel_configs:\n  - source_labels: [__meta_process_container_id]\n    target_label: container_id\n%s\n' "$memory_rule" >/tmp/rules.yaml
 smolder --output-dir /tmp/out_fallback --upload-interval 10s --duration 10m \
-  --log-level info --test-pretend-missing bpf_loop,task_pt_regs,tp_btf,fentry \
-  --profile-types cpu,offcpu,mutex --off-cpu-sample 1 \
+  --log-level info --test-pretend-missing bpf_loop,task_pt_regs,tp_btf,fentry,attach_cookie \
+  --profile-types cpu,offcpu,mutex,memory --off-cpu-sample 1 \
+  --memory-sample-bytes 4096 --memory-max-hits 0 \
   --config /tmp/rules.yaml 2>$log &
 agent=$!
 if wait_log "sampling started" 300; then

@@ -36,6 +36,11 @@ Debian 12's 6.1 cloud kernel booted under qemu.
    off-CPU profiles of type offcpu/nanoseconds whose samples each say why
    (sleep, io, runqueue), among them the init script's `sleep`s, asleep in
    do_nanosleep.
+7. Both make memory profiles of the burner, a memory target by a rule: the
+   uprobe programs this kernel's verifier takes (with every fallback, one
+   entry program per kind of call for want of attach cookies, and the
+   frame-pointer walk at the return) write allocation samples of libc's
+   qsort buffer under run_qsort (and main, walked by CFI).
 Any failure prints the tail of the guest's console and the agent's log.
 SMOLDER_KT_KEEP=1 keeps the work directory (console, initramfs, results).
 """
@@ -366,6 +371,42 @@ def check_offcpu(outdir, sub, log_name, program):
         h.fail("%s: no off-CPU sample asleep in do_nanosleep (the init script sleeps)" % sub)
 
 
+MEMORY_FILE_RE = re.compile(r"^(\d+)-(\d+)(?:-[0-9a-f]+)?\.memory\.pb\.gz$")
+
+
+def check_memory(outdir, sub, log_name, programs, whole):
+    """The memory programs this kernel's verifier took (one entry program
+    told by its cookie, or one per kind of call without cookies), attached
+    to the burner, a memory target by a rule: memory profiles of the
+    burner with Go's heap sample types, whose samples are libc's qsort
+    buffer allocated under run_qsort (walked to main by CFI; by frame
+    pointers with every fallback, as far as they go)."""
+    agent_log = h.read_text(os.path.join(outdir, log_name)).splitlines()
+    loaded = [l.split("memory programs: ", 1)[1].strip() for l in agent_log
+              if "memory programs: " in l]
+    if loaded != [programs]:
+        h.fail("%s: the memory programs loaded are not %s: %s" % (sub, programs, loaded))
+    if not [l for l in agent_log if re.search(r"memory target \d+ \(%s\): \d+ probes on glibc"
+                                              % QSORT, l)]:
+        h.fail("%s: the agent logged no probes on the burner's glibc" % sub)
+    d = os.path.join(outdir, sub, QSORT)
+    profiles = [h.decode(os.path.join(d, n), QSORT, int(m.group(1)), int(m.group(2)))
+                for n, m in ((n, MEMORY_FILE_RE.match(n))
+                             for n in (sorted(os.listdir(d)) if os.path.isdir(d) else []))
+                if m]
+    samples = [s for p in profiles for s in p.samples if s.value("alloc_objects") > 0]
+    under = [s for s in samples if "run_qsort" in user_names(s) and
+             (not whole or "main" in user_names(s))]
+    h.log("%s: %d memory profiles, %d allocation samples, %d under run_qsort%s; heaviest: %s"
+          % (sub, len(profiles), len(samples), len(under), " and main" if whole else "",
+             heaviest(samples, 3)))
+    if not samples:
+        h.fail("%s: no allocation sample of the burner" % sub)
+    if len(under) < 0.8 * len(samples):
+        h.fail("%s: %d of %d allocation samples under run_qsort%s" %
+               (sub, len(under), len(samples), " and main" if whole else ""))
+
+
 def check_fallbacks(outdir, container_id):
     guest = dict(l.split("=", 1) for l in h.read_text(os.path.join(outdir, "guest.txt")).splitlines()
                  if "=" in l)
@@ -450,6 +491,11 @@ def test(smolder, qsort_work, short_work):
             check_fallbacks(outdir, container_id)
             check_offcpu(outdir, "out", "agent.log", "smolder_off_cfi")
             check_offcpu(outdir, "out_fallback", "agent_fallback.log", "smolder_off_fp_r")
+            check_memory(outdir, "out", "agent.log", "smolder_mem_in, smolder_mem_ret", True)
+            check_memory(outdir, "out_fallback", "agent_fallback.log",
+                         "smolder_mi_malloc, smolder_mi_calloc, smolder_mi_realloc, "
+                         "smolder_mi_memalign, smolder_mi_posix_ma, smolder_mi_free, "
+                         "smolder_mem_rfp", False)
         except h.Failure:
             h.log("---- the guest's console (last 300 lines) ----\n%s" % tail(console, 300))
             h.log("---- the agent's log ----\n%s" % tail(os.path.join(outdir, "agent.log"), 300))
