@@ -37,6 +37,14 @@ void sampler_memory_choose(struct sampler *s, const struct sampler_opts *o)
 		bpf_program__set_autoload(each[c], o->memory && o->memory_no_cookie);
 	}
 	bpf_program__set_autoload(skel->progs.smolder_mem_in, o->memory && !o->memory_no_cookie);
+	/* Without memory profiles the maps are there but never used: the
+	 * least the kernel takes (an LRU map is allocated whole). */
+	if (!o->memory) {
+		bpf_map__set_max_entries(skel->maps.mem_threads, 1);
+		bpf_map__set_max_entries(skel->maps.mem_live, 1);
+		bpf_map__set_max_entries(skel->maps.mem_hits, 1);
+		bpf_map__set_max_entries(skel->maps.mem_draws, 1);
+	}
 	bpf_program__set_autoload(skel->progs.smolder_mem_ret,
 				  s->memory_ret == skel->progs.smolder_mem_ret);
 	bpf_program__set_autoload(skel->progs.smolder_mem_rfp,
