@@ -43,54 +43,45 @@ struct entry_point {
 	bool is_malloc; /* malloc itself: an executable defining it is the allocator */
 };
 
-#define EP(n, c) { n, SMOLDER_MEM_##c, false }
+#define EPM(n, c, m) { n, SMOLDER_MEM_##c, m }
+#define EP(n, c) EPM(n, c, false)
+/* A C function under every name its allocator may keep it by: glibc's
+ * libc.so.6 keeps __libc_NAME (it sorts first), a static glibc __NAME,
+ * tcmalloc tc_NAME or NAME. */
+#define C_NAMES_M(n, c, m) EPM(n, c, m), EPM("__libc_" n, c, m), EPM("__" n, c, m), \
+			   EPM("tc_" n, c, m)
+#define C_NAMES(n, c) C_NAMES_M(n, c, false)
+/* operator new and new[] (the size first), delete and delete[] (the
+ * pointer first), mangled with the parameters that follow; tcmalloc's
+ * own names for them. */
+#define CXX_NEW(params) EP("_Znwm" params, MALLOC), EP("_Znam" params, MALLOC)
+#define CXX_DELETE(params) EP("_ZdlPv" params, FREE), EP("_ZdaPv" params, FREE)
+#define TC_NEW(sfx) EP("tc_new" sfx, MALLOC), EP("tc_newarray" sfx, MALLOC)
+#define TC_DELETE(sfx) EP("tc_delete" sfx, FREE), EP("tc_deletearray" sfx, FREE)
 
-/* glibc's __libc_ names are what its libc.so.6 keeps (they sort first);
- * its __ names what a static glibc keeps; tc_ names tcmalloc's aliases. */
 static const struct entry_point entry_points[] = {
-	{ "malloc", SMOLDER_MEM_MALLOC, true },
-	{ "__libc_malloc", SMOLDER_MEM_MALLOC, true },
-	{ "__malloc", SMOLDER_MEM_MALLOC, true },
-	{ "tc_malloc", SMOLDER_MEM_MALLOC, true },
-	EP("valloc", MALLOC), EP("__libc_valloc", MALLOC), EP("__valloc", MALLOC),
-	EP("tc_valloc", MALLOC),
-	EP("pvalloc", MALLOC), EP("__libc_pvalloc", MALLOC), EP("__pvalloc", MALLOC),
-	EP("tc_pvalloc", MALLOC),
-	EP("mallocx", MALLOC), EP("tc_malloc_skip_new_handler", MALLOC),
-	/* operator new, new[]: the size first in every form */
-	EP("_Znwm", MALLOC), EP("_Znam", MALLOC),
-	EP("_ZnwmRKSt9nothrow_t", MALLOC), EP("_ZnamRKSt9nothrow_t", MALLOC),
-	EP("_ZnwmSt11align_val_t", MALLOC), EP("_ZnamSt11align_val_t", MALLOC),
-	EP("_ZnwmSt11align_val_tRKSt9nothrow_t", MALLOC),
-	EP("_ZnamSt11align_val_tRKSt9nothrow_t", MALLOC),
-	EP("tc_new", MALLOC), EP("tc_newarray", MALLOC),
-	EP("tc_new_nothrow", MALLOC), EP("tc_newarray_nothrow", MALLOC),
-	EP("tc_new_aligned", MALLOC), EP("tc_newarray_aligned", MALLOC),
-	EP("tc_new_aligned_nothrow", MALLOC), EP("tc_newarray_aligned_nothrow", MALLOC),
-	EP("calloc", CALLOC), EP("__libc_calloc", CALLOC), EP("__calloc", CALLOC),
-	EP("tc_calloc", CALLOC),
-	EP("realloc", REALLOC), EP("__libc_realloc", REALLOC), EP("__realloc", REALLOC),
-	EP("tc_realloc", REALLOC), EP("rallocx", REALLOC),
-	EP("memalign", MEMALIGN), EP("aligned_alloc", MEMALIGN), EP("__libc_memalign", MEMALIGN),
-	EP("__memalign", MEMALIGN), EP("tc_memalign", MEMALIGN),
-	EP("posix_memalign", POSIX_MEMALIGN), EP("__posix_memalign", POSIX_MEMALIGN),
-	EP("tc_posix_memalign", POSIX_MEMALIGN),
-	EP("free", FREE), EP("cfree", FREE), EP("__libc_free", FREE), EP("__free", FREE),
-	EP("tc_free", FREE), EP("tc_cfree", FREE), EP("tc_free_sized", FREE),
+	C_NAMES_M("malloc", MALLOC, true),
+	C_NAMES("valloc", MALLOC),
+	C_NAMES("pvalloc", MALLOC),
+	EP("mallocx", MALLOC),
+	EP("tc_malloc_skip_new_handler", MALLOC),
+	CXX_NEW(""), CXX_NEW("RKSt9nothrow_t"), CXX_NEW("St11align_val_t"),
+	CXX_NEW("St11align_val_tRKSt9nothrow_t"),
+	TC_NEW(""), TC_NEW("_nothrow"), TC_NEW("_aligned"), TC_NEW("_aligned_nothrow"),
+	C_NAMES("calloc", CALLOC),
+	C_NAMES("realloc", REALLOC),
+	EP("rallocx", REALLOC),
+	C_NAMES("memalign", MEMALIGN),
+	EP("aligned_alloc", MEMALIGN),
+	C_NAMES("posix_memalign", POSIX_MEMALIGN),
+	C_NAMES("free", FREE),
+	EP("cfree", FREE), EP("tc_cfree", FREE), EP("tc_free_sized", FREE),
 	EP("dallocx", FREE), EP("sdallocx", FREE),
-	/* operator delete, delete[]: the pointer first in every form */
-	EP("_ZdlPv", FREE), EP("_ZdaPv", FREE), EP("_ZdlPvm", FREE), EP("_ZdaPvm", FREE),
-	EP("_ZdlPvRKSt9nothrow_t", FREE), EP("_ZdaPvRKSt9nothrow_t", FREE),
-	EP("_ZdlPvSt11align_val_t", FREE), EP("_ZdaPvSt11align_val_t", FREE),
-	EP("_ZdlPvmSt11align_val_t", FREE), EP("_ZdaPvmSt11align_val_t", FREE),
-	EP("_ZdlPvSt11align_val_tRKSt9nothrow_t", FREE),
-	EP("_ZdaPvSt11align_val_tRKSt9nothrow_t", FREE),
-	EP("tc_delete", FREE), EP("tc_deletearray", FREE),
-	EP("tc_delete_nothrow", FREE), EP("tc_deletearray_nothrow", FREE),
-	EP("tc_delete_sized", FREE), EP("tc_deletearray_sized", FREE),
-	EP("tc_delete_aligned", FREE), EP("tc_deletearray_aligned", FREE),
-	EP("tc_delete_sized_aligned", FREE), EP("tc_deletearray_sized_aligned", FREE),
-	EP("tc_delete_aligned_nothrow", FREE), EP("tc_deletearray_aligned_nothrow", FREE),
+	CXX_DELETE(""), CXX_DELETE("m"), CXX_DELETE("RKSt9nothrow_t"),
+	CXX_DELETE("St11align_val_t"), CXX_DELETE("mSt11align_val_t"),
+	CXX_DELETE("St11align_val_tRKSt9nothrow_t"),
+	TC_DELETE(""), TC_DELETE("_nothrow"), TC_DELETE("_sized"), TC_DELETE("_aligned"),
+	TC_DELETE("_sized_aligned"), TC_DELETE("_aligned_nothrow"),
 };
 
 #define N_ENTRY_POINTS (sizeof(entry_points) / sizeof(entry_points[0]))

@@ -16,6 +16,8 @@ packages=(
   # tests/integration/test_forged_build_id.py: libc's internal names
   # (__libc_start_call_main, msort_with_tmp) from its debug file
   libc6-dbg
+  # tests/agent/test_memory_probes.c: a program whose allocator is jemalloc
+  libjemalloc-dev
   # tests/deploy: the manifests' YAML, read by Debian's python3
   python3-yaml
   # tests/kernels: Debian 12's kernel booted under qemu from an initramfs

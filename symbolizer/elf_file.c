@@ -365,44 +365,32 @@ const char *sym_elf_content_id(const struct sym_elf *elf)
 	return elf && elf->content_id[0] ? elf->content_id : NULL;
 }
 
-/* The PT_LOAD segment whose file bytes hold x: a file offset when
- * by_vaddr is false, an ELF virtual address when it is true. */
-static const struct sym_elf_load *load_holding(const struct sym_elf *elf, uint64_t x,
-					       bool by_vaddr)
+/* x through the PT_LOAD segment whose file bytes hold it: a file offset
+ * to its virtual address, or (from_vaddr) back. */
+static int translate(const struct sym_elf *elf, uint64_t x, bool from_vaddr, uint64_t *out)
 {
+	if (!elf || !out)
+		return -EINVAL;
 	for (size_t i = 0; i < elf->nloads; i++) {
 		const struct sym_elf_load *l = &elf->loads[i];
-		uint64_t start = by_vaddr ? l->vaddr : l->offset;
+		uint64_t from = from_vaddr ? l->vaddr : l->offset;
+		uint64_t to = from_vaddr ? l->offset : l->vaddr;
 
-		if (x >= start && x - start < l->filesz)
-			return l;
+		if (x >= from && x - from < l->filesz) {
+			*out = x - from + to;
+			return 0;
+		}
 	}
-	return NULL;
+	return -ENOENT;
 }
 
 int sym_elf_offset_to_vaddr(const struct sym_elf *elf, uint64_t file_offset,
 			    uint64_t *vaddr)
 {
-	const struct sym_elf_load *l;
-
-	if (!elf || !vaddr)
-		return -EINVAL;
-	l = load_holding(elf, file_offset, false);
-	if (!l)
-		return -ENOENT;
-	*vaddr = file_offset - l->offset + l->vaddr;
-	return 0;
+	return translate(elf, file_offset, false, vaddr);
 }
 
 int sym_elf_vaddr_to_offset(const struct sym_elf *elf, uint64_t vaddr, uint64_t *file_offset)
 {
-	const struct sym_elf_load *l;
-
-	if (!elf || !file_offset)
-		return -EINVAL;
-	l = load_holding(elf, vaddr, true);
-	if (!l)
-		return -ENOENT;
-	*file_offset = vaddr - l->vaddr + l->offset;
-	return 0;
+	return translate(elf, vaddr, true, file_offset);
 }

@@ -242,7 +242,8 @@ static int sort_wanted(const char *const *names, size_t n, struct wanted_name *w
 	if (n > SYM_FIND_FUNCTIONS_MAX)
 		return -E2BIG;
 	for (size_t i = 0; i < n; i++) {
-		if (!names[i] || strnlen(names[i], SYM_FUNCTION_NAME_MAX + 1) > SYM_FUNCTION_NAME_MAX)
+		if (!names[i] ||
+		    strnlen(names[i], SYM_FUNCTION_NAME_MAX + 1) > SYM_FUNCTION_NAME_MAX)
 			return -EINVAL;
 		w[i] = (struct wanted_name){ names[i], i };
 	}

@@ -3,6 +3,7 @@
  * the one readelf prints, and survives stripping; corrupt and odd files
  * fail with -ENOEXEC and nothing worse. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,23 @@ static const struct fixture fixtures[] = {
 	  .unnamed = { "fixture_lib_local" } },
 };
 
+/* A function's address to its file offset (what a uprobe takes) and
+ * back, inside the file; an address in no segment has none. */
+static void check_file_offset(const struct sym_elf *elf, const char *path, uint64_t vaddr)
+{
+	uint64_t off = 0, back = 0;
+	struct stat st;
+
+	CHECK(!sym_elf_vaddr_to_offset(elf, vaddr, &off), "%s: no offset for %#" PRIx64, path,
+	      vaddr);
+	CHECK(!sym_elf_offset_to_vaddr(elf, off, &back) && back == vaddr,
+	      "%s: %#" PRIx64 " -> offset %#" PRIx64 " -> %#" PRIx64, path, vaddr, off, back);
+	CHECK(!stat(path, &st) && off < (uint64_t)st.st_size, "%s: offset %#" PRIx64 " past its end",
+	      path, off);
+	CHECK(sym_elf_vaddr_to_offset(elf, UINT64_MAX - 1, &off) == -ENOENT,
+	      "%s: an address in no segment has an offset", path);
+}
+
 static void check_fixture(const struct fixture *f)
 {
 	const char *path = test_env(f->file_env), *nm = test_env(f->nm_env);
@@ -60,6 +78,7 @@ static void check_fixture(const struct fixture *f)
 		CHECK_NAME(sym_elf_lookup(elf, addr + 1, &name), name, f->named[i]);
 		if (!strcmp(f->named[i], "fixture_nosize"))
 			CHECK_NAME(sym_elf_lookup(elf, addr + 4, &name), name, f->named[i]);
+		check_file_offset(elf, path, addr);
 	}
 	for (size_t i = 0; i < sizeof(f->unnamed) / sizeof(f->unnamed[0]) && f->unnamed[i]; i++) {
 		uint64_t addr = test_nm_addr(nm, f->unnamed[i]);

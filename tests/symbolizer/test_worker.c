@@ -174,6 +174,49 @@ static void check_names(void)
 	sym_worker_free(w);
 }
 
+/* sym_cache_find_functions through the worker answers as in-process, at
+ * nm's addresses; an alias is found under the name the table keeps. */
+static void check_find_functions(void)
+{
+	static const char *const names[] = {
+		"fixture_alpha", "fixture_beta", "fixture_gamma_local", "fixture_delta",
+		"fixture_c_weak_alias", "no_such_function",
+	};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	const char *nm = test_env("SYM_PIE_NM"), *path = test_env("SYM_PIE");
+	struct sym_worker *w = worker_new(0, 0);
+	struct sym_cache *caches[2] = { cache_new(w, NULL), sym_cache_new(NULL) };
+	const char *many[SYM_FIND_FUNCTIONS_MAX + 1];
+	char long_name[SYM_FUNCTION_NAME_MAX + 2];
+
+	for (size_t i = 0; i <= SYM_FIND_FUNCTIONS_MAX; i++)
+		many[i] = "fixture_alpha";
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	for (size_t k = 0; k < 2; k++) {
+		uint64_t vaddrs[SYM_FIND_FUNCTIONS_MAX + 1];
+		const char *bad[] = { "fixture_alpha", long_name };
+		struct sym_elf *elf;
+		int err;
+
+		elf = open_host(caches[k], path, &err);
+		CHECK(elf, "open of %s (%s): %d", path, k ? "in-process" : "worker", err);
+		if (!elf)
+			continue;
+		err = sym_cache_find_functions(caches[k], elf, names, N, vaddrs);
+		CHECK(!err, "find_functions (%s): %d", k ? "in-process" : "worker", err);
+		for (size_t i = 0; !err && i < 4; i++)
+			CHECK_U64(vaddrs[i], test_nm_addr(nm, names[i]));
+		CHECK(!err && !vaddrs[4] && !vaddrs[5], "found an alias not kept, or no function");
+		CHECK_INT(sym_cache_find_functions(caches[k], elf, many,
+						   SYM_FIND_FUNCTIONS_MAX + 1, vaddrs), -E2BIG);
+		CHECK_INT(sym_cache_find_functions(caches[k], elf, bad, 2, vaddrs), -EINVAL);
+	}
+	sym_cache_free(caches[0]);
+	sym_cache_free(caches[1]);
+	sym_worker_free(w);
+}
+
 static void copy_file(const char *src, const char *dst)
 {
 	char cmd[2048];
@@ -794,6 +837,7 @@ int main(void)
 	check_refusals();
 	check_confined();
 	check_names();
+	check_find_functions();
 	check_debuglink();
 	check_killed();
 	check_hung();
