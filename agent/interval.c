@@ -167,7 +167,7 @@ static bool target_input(struct interval_ctx *ctx, const struct disc_process *p,
 	return !opted_out;
 }
 
-bool interval_wants_memory(void *arg, const struct disc_process *p)
+int interval_wants_memory(void *arg, const struct disc_process *p)
 {
 	struct interval_ctx *ctx = arg;
 	struct disc_target_input in = { .pid = p->pid };
@@ -186,6 +186,10 @@ bool interval_wants_memory(void *arg, const struct disc_process *p)
 		}
 		return wanted;
 	}
+	/* In a container of this node whose pod the watch has not brought
+	 * yet: its annotation cannot be read yet. */
+	if (ctx->kube && p->container_id[0] && !kube_knows(ctx->kube, p->container_id))
+		return -EAGAIN;
 	wanted = target_input(ctx, p, &in, &pod) && disc_targets_memory(ctx->targets, &in) > 0;
 	disc_labels_release(&pod);
 	return wanted;

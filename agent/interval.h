@@ -81,8 +81,9 @@ struct interval_ctx {
 int interval_drain(struct interval_ctx *ctx, int64_t start_ns, int64_t end_ns);
 bool interval_drain_settled(const struct interval_ctx *ctx);
 /* Whether p is chosen as a memory target (memory_targets.h): a --pid, or
- * the target rules (or its pod) say so. arg: the interval_ctx. */
-bool interval_wants_memory(void *arg, const struct disc_process *p);
+ * the target rules (or its pod) say so; -EAGAIN while its container's pod
+ * is not known yet. arg: the interval_ctx. */
+int interval_wants_memory(void *arg, const struct disc_process *p);
 void interval_finish(struct interval_ctx *ctx);
 
 #endif

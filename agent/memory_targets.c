@@ -301,6 +301,7 @@ static void judge(const struct disc_process *p, void *arg)
 	struct memory_targets *mt = vi->mt;
 	struct target *t;
 	struct passed *q;
+	int wanted;
 
 	if (p->kernel_thread || p->exited)
 		return;
@@ -320,10 +321,13 @@ static void judge(const struct disc_process *p, void *arg)
 		q->seen = true;
 		return;
 	}
-	if (mt->o.wants(mt->o.wants_arg, p) || child_of_target(mt, p)) {
+	wanted = mt->o.wants(mt->o.wants_arg, p);
+	if (wanted > 0 || child_of_target(mt, p)) {
 		add_target(mt, p, vi->now);
 		return;
 	}
+	if (wanted < 0)
+		return;
 	if (grow((void **)&mt->passed, &mt->cap_passed, mt->n_passed, sizeof(*mt->passed)))
 		return;
 	mt->passed[mt->n_passed++] = (struct passed){ p->pid, p->start_ticks, p->exec_id, true };

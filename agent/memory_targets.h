@@ -40,8 +40,9 @@ struct memory_targets_opts {
 	struct disc_table *disc;
 	struct unwind_loader *unwind; /* NULL: no tables (the frame-pointer walk) */
 	unsigned int max_hits;        /* a target's probe hits a second; 0: no ceiling */
-	/* Whether p is chosen as a target; its own process's record only. */
-	bool (*wants)(void *arg, const struct disc_process *p);
+	/* Whether p is chosen as a target: 1 yes, 0 no, -EAGAIN not known
+	 * yet (its pod is not known yet): asked again at the next tick. */
+	int (*wants)(void *arg, const struct disc_process *p);
 	void *wants_arg;
 };
 
