@@ -81,6 +81,15 @@ static void test_defaults(void)
 	      cfg.profile_types);
 	CHECK(cfg.off_cpu_sample == 0.05, "default off-CPU sampling %g", cfg.off_cpu_sample);
 	CHECK_U64(cfg.off_cpu_min_block_ns, 0);
+	CHECK_U64(cfg.memory_sample_bytes, 512 * 1024);
+	CHECK(cfg.memory_max_hits == 20000, "default ceiling %u", cfg.memory_max_hits);
+	config_release(&cfg);
+	CHECK(parse(&cfg, err, sizeof(err), "--profile-types", "cpu,memory", "--memory-sample-bytes",
+		    "64K", "--memory-max-hits", "0", NULL) == CONFIG_RUN, "%s", err);
+	CHECK(cfg.profile_types == (PROFILE_TYPE_BIT(PROFILE_CPU) | PROFILE_TYPE_BIT(PROFILE_MEMORY)),
+	      "types %#x", cfg.profile_types);
+	CHECK_U64(cfg.memory_sample_bytes, 64 * 1024);
+	CHECK(cfg.memory_max_hits == 0, "no ceiling %u", cfg.memory_max_hits);
 	config_release(&cfg);
 	CHECK(parse(&cfg, err, sizeof(err), "--profile-types", "mutex,cpu,offcpu", "--off-cpu-sample",
 		    "1", "--off-cpu-min-block", "100us", NULL) == CONFIG_RUN, "%s", err);
@@ -172,6 +181,10 @@ static void test_errors(void)
 		{ { "--off-cpu-sample", "nan" }, "--off-cpu-sample" },
 		{ { "--off-cpu-sample", "0.1x" }, "--off-cpu-sample" },
 		{ { "--off-cpu-min-block", "5" }, "--off-cpu-min-block" },
+		{ { "--memory-sample-bytes", "0" }, "--memory-sample-bytes" },
+		{ { "--memory-sample-bytes", "lots" }, "--memory-sample-bytes" },
+		{ { "--memory-max-hits", "-1" }, "--memory-max-hits" },
+		{ { "--profile-types", "memory,heap" }, "--profile-types" },
 		{ { "stray" }, "stray" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -345,6 +345,7 @@ static void test_profile_names(void)
 	CHECK_STR(series_profile_name(PROFILE_CPU), "process_cpu");
 	CHECK_STR(series_profile_name(PROFILE_OFFCPU), "offcpu");
 	CHECK_STR(series_profile_name(PROFILE_MUTEX), "mutex");
+	CHECK_STR(series_profile_name(PROFILE_MEMORY), "memory");
 	CHECK_INT(disc_labels_set(&in, "service_name", "svc"), 0);
 	CHECK_INT(series_labels_build(&in, "offcpu", &out, &rep), 0);
 	CHECK_STR(series_labels_get(&out, "__name__"), "offcpu");
