@@ -161,6 +161,14 @@ static void take_off(struct memory_targets *mt, struct target *t)
 	}
 }
 
+/* Whether the process t was made of still has its pid. */
+static bool still_there(const struct target *t)
+{
+	struct disc_stat st;
+
+	return disc_stat_read(NULL, t->pid, &st) == 0 && st.start_ticks == t->start_ticks;
+}
+
 /* Attaches the probes of p's allocator to p alone. */
 static int put_on(struct memory_targets *mt, struct target *t, const struct disc_process *p,
 		  int64_t now)
@@ -197,11 +205,18 @@ static int put_on(struct memory_targets *mt, struct target *t, const struct disc
 	}
 	if (!err)
 		err = sampler_memory_watch(mt->o.sampler, t->pid, true);
+	/* The probes went to whatever had the pid as they were attached: had
+	 * the target exited and its pid been taken meanwhile, they are on a
+	 * stranger. */
+	if (!err && !still_there(t))
+		err = -ESRCH;
 	if (err) {
 		if (err != -ENOENT)
 			mt->attach_failed++;
-		log_warn("memory target %d (%s): no memory profile: %s", t->pid,
-			 p->comm, err == -ENOENT ? "it maps no allocator known" : strerror(-err));
+		log_warn("memory target %d (%s): no memory profile: %s", t->pid, p->comm,
+			 err == -ENOENT ? "it maps no allocator known"
+			 : err == -ESRCH ? "it exited as its probes were attached"
+					 : strerror(-err));
 		take_off(mt, t);
 		t->state = TARGET_FAILED;
 	} else {

@@ -296,6 +296,23 @@ static __always_inline bool read_saved_regs(struct walk_state *st, struct task_s
 	return regs && !bpf_probe_read_kernel(&st->saved, sizeof(st->saved), regs);
 }
 
+#define INT3 0xcc
+
+/* A task trapped on a breakpoint (a uprobe's int3: a memory target's
+ * allocator) saved the address past it, inside the instruction the int3
+ * replaced, which has not run: the walk starts at the breakpoint, whose CFI
+ * row is that instruction's. An int3 trap saves no error code (orig_ax -1),
+ * unlike a system call or a page fault. */
+static __always_inline void at_breakpoint(struct pt_regs *regs)
+{
+	__u8 byte = 0;
+
+	if ((long)regs->orig_ax == -1 &&
+	    !bpf_probe_read_user(&byte, sizeof(byte), (const void *)(regs->ip - 1)) &&
+	    byte == INT3)
+		regs->ip -= 1;
+}
+
 /* Walks the user stack from (ip, sp, bp) (and, for the CFI walk, the rest
  * of st->saved) and stores it under its hash in key->user_stack. */
 static __always_inline enum smolder_stat store_user_walk(struct walk_state *st, __u32 gen,
@@ -343,6 +360,7 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 	if (ip >= SMOLDER_KERNEL_START) {
 		if (!read_saved_regs(st, task, saved))
 			return SMOLDER_STAT_LOST_STACK_READ;
+		at_breakpoint(&st->saved);
 		ip = st->saved.ip;
 		sp = st->saved.sp;
 		bp = st->saved.bp;

@@ -29,8 +29,8 @@ say "burner_pid=$burner"
 
 say "agent_start=$(now)"
 # The burner is a memory target (issue 17): libc's qsort mallocs its buffer.
-memory_rule='  - source_labels: [__meta_process_comm]
-    regex: smolder_kt_qsort
+memory_rule='  - source_labels: [__meta_process_exe]
+    regex: .*/smolder_kt_qsort
     target_label: __profile_memory__
     replacement: "true"'
 printf 'relabel_configs:\n%s\n' "$memory_rule" >/tmp/rules_memory.yaml
