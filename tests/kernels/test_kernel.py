@@ -386,8 +386,9 @@ def check_memory(outdir, sub, log_name, programs, whole):
               if "memory programs: " in l]
     if loaded != [programs]:
         h.fail("%s: the memory programs loaded are not %s: %s" % (sub, programs, loaded))
+    # The log names it by its comm: the first 15 characters of its name.
     if not [l for l in agent_log if re.search(r"memory target \d+ \(%s\): \d+ probes on glibc"
-                                              % QSORT, l)]:
+                                              % QSORT[:15], l)]:
         h.fail("%s: the agent logged no probes on the burner's glibc" % sub)
     d = os.path.join(outdir, sub, QSORT)
     profiles = [h.decode(os.path.join(d, n), QSORT, int(m.group(1)), int(m.group(2)))
