@@ -280,6 +280,22 @@ struct visit {
 	int64_t now;
 };
 
+/* The tables of every file p runs code from, loaded and published. An
+ * agent that reads files on demand (a stack passed through them: a CPU
+ * sample's copy asks) would leave an allocation's stack, which sends no
+ * copy, walked by frame pointers through the files no CPU sample asked
+ * for. */
+static void want_every_table(struct memory_targets *mt, const struct disc_process *p)
+{
+	for (size_t i = 0; i < p->maps.n; i++) {
+		const struct disc_mapping *m = &p->maps.v[i];
+
+		if (m->perms[2] == 'x' && m->path && m->path[0] == '/')
+			unwind_loader_want(mt->o.unwind, mt->o.disc, p, m->start);
+	}
+	unwind_loader_publish(mt->o.unwind, p);
+}
+
 static void add_target(struct memory_targets *mt, const struct disc_process *p, int64_t now)
 {
 	struct target *t;
@@ -296,7 +312,7 @@ static void add_target(struct memory_targets *mt, const struct disc_process *p, 
 	 * else its allocations' stacks are walked by frame pointers. */
 	disc_table_refresh_maps(mt->o.disc, p);
 	if (mt->o.unwind)
-		unwind_loader_publish(mt->o.unwind, p);
+		want_every_table(mt, p);
 	put_on(mt, t, p, now);
 }
 
