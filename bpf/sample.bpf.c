@@ -302,15 +302,21 @@ static __always_inline bool read_saved_regs(struct walk_state *st, struct task_s
  * allocator) saved the address past it, inside the instruction the int3
  * replaced, which has not run: the walk starts at the breakpoint, whose CFI
  * row is that instruction's. An int3 trap saves no error code (orig_ax -1),
- * unlike a system call or a page fault. */
+ * unlike a system call or a page fault. Once the kernel has handled the
+ * uprobe it emulates the instruction (a push) and the task is past it, at
+ * the same address when the push takes one byte (glibc's free, probed at
+ * its push %rbp): then the top of the stack holds what was pushed. */
 static __always_inline void at_breakpoint(struct pt_regs *regs)
 {
+	__u64 top = 0;
 	__u8 byte = 0;
 
-	if ((long)regs->orig_ax == -1 &&
-	    !bpf_probe_read_user(&byte, sizeof(byte), (const void *)(regs->ip - 1)) &&
-	    byte == INT3)
-		regs->ip -= 1;
+	if ((long)regs->orig_ax != -1 ||
+	    bpf_probe_read_user(&byte, sizeof(byte), (const void *)(regs->ip - 1)) || byte != INT3)
+		return;
+	if (!bpf_probe_read_user(&top, sizeof(top), (const void *)regs->sp) && top == regs->bp)
+		return; /* push %rbp emulated */
+	regs->ip -= 1;
 }
 
 /* Walks the user stack from (ip, sp, bp) (and, for the CFI walk, the rest

@@ -15,7 +15,8 @@ A test calls run(), which
 
 Profiles have a type, told by the file name: <start>-<end>.offcpu.pb.gz is
 an off-CPU profile, <start>-<end>.mutex.pb.gz a lock-contention profile,
-<start>-<end>.pb.gz (no type) a CPU profile. Run.profiles holds the CPU
+<start>-<end>.memory.pb.gz a memory profile (allocations and what they still
+hold), <start>-<end>.pb.gz (no type) a CPU profile. Run.profiles holds the CPU
 profiles only, so a test of CPU profiles sees nothing else; every type is in
 Run.all_profiles and Run.profiles_of_type(type).
 
@@ -150,6 +151,7 @@ class Sample:
         self.count = count    # value / period (or the value of the type whose unit is count)
         self.frames = frames  # leaf first
         self.values = values  # the raw values, one per sample type
+        self.sample_types = []  # [(type, unit)], the profile's, set by parse_raw
         # pprof sample labels: {"state": "sleep"}; a key with several values
         # has them joined by a space (label_lists keeps them apart).
         self.label_lists = labels or {}
@@ -158,6 +160,14 @@ class Sample:
         # [[Frame]]: one list per Location, leaf first; a Location's frames
         # are its Lines, innermost (inlined) first.
         self.locations = locations if locations is not None else [[f] for f in frames]
+
+    def value(self, type):
+        """The value of the sample type named type ("alloc_space"); fails
+        if the profile has no such type."""
+        for k, (t, _) in enumerate(self.sample_types):
+            if t == type:
+                return self.values[k]
+        fail("no sample type %r among %s" % (type, self.sample_types))
 
     @property
     def names(self):
@@ -181,11 +191,14 @@ class Sample:
 
 
 # A profile's type, by its file name (_FILE_RE): the agent's --profile-types.
-PROFILE_TYPES = ("cpu", "offcpu", "mutex")
-# What each type's profile declares: (PeriodType, sample types).
+PROFILE_TYPES = ("cpu", "offcpu", "mutex", "memory")
+# What each type's profile declares: (PeriodType, sample types). The period
+# is 1, but a memory profile's: --memory-sample-bytes.
 TYPE_FORMATS = {
     "offcpu": (("offcpu", "nanoseconds"), [("offcpu", "nanoseconds")]),
     "mutex": (("contentions", "count"), [("contentions", "count"), ("delay", "nanoseconds")]),
+    "memory": (("space", "bytes"), [("alloc_objects", "count"), ("alloc_space", "bytes"),
+                                    ("inuse_objects", "count"), ("inuse_space", "bytes")]),
 }
 OFFCPU_STATES = ("sleep", "io", "runqueue")
 
@@ -193,7 +206,7 @@ OFFCPU_STATES = ("sleep", "io", "runqueue")
 class Profile:
     def __init__(self, path, service, start, end, type="cpu"):
         self.path, self.service, self.start, self.end = path, service, start, end
-        self.type = type          # "cpu", "offcpu" or "mutex"
+        self.type = type          # "cpu", "offcpu", "mutex" or "memory"
         self.comments = []
         self.period_type = None   # ("cpu", "nanoseconds")
         self.period = None
@@ -360,11 +373,12 @@ def parse_raw(text, profile):
     for lid, (addr, mid, names) in loc_lines.items():
         profile.locations[lid] = (addr, profile.mappings.get(mid), names)
 
-    # Which value is a count: "samples/count" if present, else the first value
-    # divided by the period (the agent writes [cpu nanoseconds], hits x period).
+    # Which value is a count: the first of unit count if any ("samples/count",
+    # a memory profile's alloc_objects), else the first value divided by the
+    # period (the agent writes [cpu nanoseconds], hits x period).
     count_idx = None
     for k, (typ, unit) in enumerate(profile.sample_types):
-        if unit == "count":
+        if unit == "count" and count_idx is None:
             count_idx = k
     for values, ids, label_lines in raw_samples:
         if count_idx is not None:
@@ -394,9 +408,10 @@ def parse_raw(text, profile):
         if len(label_lines) > 1:  # "N UNIT" values ("1024 bytes"), or plain numbers
             num = {k: re.findall(r"-?\d+(?: [^\s\d-]\S*)?", " ".join(v))
                    for k, v in label_lines[1].items()}
-        profile.samples.append(Sample(count, frames, values, locations,
-                                      labels=label_lines[0] if label_lines else None,
-                                      num_labels=num))
+        sample = Sample(count, frames, values, locations,
+                        labels=label_lines[0] if label_lines else None, num_labels=num)
+        sample.sample_types = profile.sample_types
+        profile.samples.append(sample)
     return profile
 
 
@@ -465,7 +480,7 @@ class Run:
         self.outdir = None
 
     def profiles_of_type(self, type):
-        """The profiles of one type ("cpu", "offcpu", "mutex"); "cpu" is
+        """The profiles of one type ("cpu", "offcpu", "mutex", "memory"); "cpu" is
         self.profiles, which a test may have narrowed."""
         if type == "cpu":
             return list(self.profiles)
@@ -483,20 +498,22 @@ class Run:
     def profiles_of_interval(self, interval, type="cpu"):
         return [p for p in self.profiles_of_type(type) if p.interval == interval]
 
-    def contract_problems(self, sample_rate, off_cpu_sample=None):
+    def contract_problems(self, sample_rate, off_cpu_sample=None, memory_sample_bytes=None):
         """What in the output breaks the agent's contract on profile format
         and per-interval accounting; [] when nothing does. The CPU books
         are checked against the CPU profiles; the offcpu and mutex profiles
         against their types' format (every offcpu sample has a state) and,
         given off_cpu_sample (--off-cpu-sample), against the offcpu_* and
-        mutex_* counters of their interval."""
+        mutex_* counters of their interval; the memory profiles against their
+        type, their period memory_sample_bytes (--memory-sample-bytes) if
+        given."""
         problems = []
         if self.agent_rc != 0:
             problems.append("agent exited with status %s, not 0" % self.agent_rc)
         if not self.counters:
             problems.append("no ` counters ` line in the agent's log")
         if self.stray_files:
-            problems.append("files not named <service>/<start>-<end>[-<hash>][.offcpu|.mutex].pb.gz: %s"
+            problems.append("files not named <service>/<start>-<end>[-<hash>][.offcpu|.mutex|.memory].pb.gz: %s"
                             % self.stray_files)
         problems += self._hash_problems()
         want_period = 10**9 // sample_rate
@@ -533,14 +550,14 @@ class Run:
                                    [os.path.relpath(p.path, self.outdir)
                                     for p in self.profiles_of_interval(iv)] or "no files"))
             seen.add(iv)
-        problems += self._typed_problems(off_cpu_sample)
+        problems += self._typed_problems(off_cpu_sample, memory_sample_bytes)
         for p in self.all_profiles:
             if p.interval not in seen:
                 problems.append("%s: no counters line for interval %s"
                                 % (os.path.relpath(p.path, self.outdir), p.interval))
         return problems
 
-    def _typed_problems(self, off_cpu_sample):
+    def _typed_problems(self, off_cpu_sample, memory_sample_bytes=None):
         """The offcpu and mutex profiles' format, and their totals against
         the interval's counters (the counters count as drawn, before the
         values are scaled by 1/P)."""
@@ -554,7 +571,11 @@ class Run:
                 problems.append("%s: PeriodType %s, want %s" % (name, p.period_type, period_type))
             if p.sample_types != sample_types:
                 problems.append("%s: sample types %s, want %s" % (name, p.sample_types, sample_types))
-            if p.period != 1:
+            if p.type == "memory":
+                if memory_sample_bytes is not None and p.period != memory_sample_bytes:
+                    problems.append("%s: period %s, want --memory-sample-bytes %d"
+                                    % (name, p.period, memory_sample_bytes))
+            elif p.period != 1:
                 problems.append("%s: period %s, want 1" % (name, p.period))
             negative = [s.values for s in p.samples if any(v < 0 for v in s.values)]
             if negative:
@@ -814,12 +835,12 @@ def run(smolder, workload_cmd, agent_args=(), sample_rate=97, upload_interval="5
 # Several label sets of one service in one interval each get a file, told
 # apart by the hash of their labels; a profile other than CPU says its type
 # before the extension.
-_FILE_RE = re.compile(r"^(\d+)-(\d+)(-[0-9a-f]{8})?(?:\.(offcpu|mutex))?\.pb\.gz$")
+_FILE_RE = re.compile(r"^(\d+)-(\d+)(-[0-9a-f]{8})?(?:\.(offcpu|mutex|memory))?\.pb\.gz$")
 
 
 def profile_type(name):
     """The type of the profile a file name (<start>-<end>[-<hash>][.<type>].pb.gz)
-    holds: "cpu", "offcpu" or "mutex"; None if the name is not a profile's."""
+    holds: "cpu", "offcpu", "mutex" or "memory"; None if the name is not a profile's."""
     m = _FILE_RE.match(name)
     if not m:
         return None
@@ -854,12 +875,12 @@ def _collect(r):
 # ---------------------------------------------------------------------------
 # Reading a Run.
 
-def check_output(r, sample_rate, label=None, off_cpu_sample=None):
+def check_output(r, sample_rate, label=None, off_cpu_sample=None, memory_sample_bytes=None):
     """Prints the counters, then fails the test if the output breaks the
     agent's contract (see Run.contract_problems); label, if given, starts
     the message."""
     r.print_counters()
-    problems = r.contract_problems(sample_rate, off_cpu_sample)
+    problems = r.contract_problems(sample_rate, off_cpu_sample, memory_sample_bytes)
     if problems:
         fail("%sthe output breaks the contract:\n  %s"
              % ("%s: " % label if label else "", "\n  ".join(problems)))

@@ -37,6 +37,10 @@ MODE is one of
   hash_no_prealloc CPU_SHARES: the count and user-stack maps preallocated
       (no BPF_F_NO_PREALLOC in their flags, from bpftool), where this
       kernel's run allocates them as they fill; stacks still reach main.
+  attach_cookie MEMORY_WORKLOAD MEMORY_WORKLOAD_JEMALLOC: memory profiles
+      without attach cookies: an entry program per kind of allocator call
+      (smolder_mi_malloc, ..., smolder_mi_free) where this kernel's runs
+      have one (smolder_mem_in); test_memory's checks hold.
   refusals: no ring buffer, or neither tracepoint kind: the agent exits 1
       with one line naming the missing feature, before loading anything;
       an unknown feature name exits 2 naming the flag.
@@ -51,6 +55,7 @@ import smolder_harness as h
 import system_run as sr
 import test_dlopen
 import test_gone_process
+import test_memory
 import test_short_lived_lib
 import test_syscall_stack
 
@@ -276,6 +281,14 @@ def test_hash_no_prealloc(smolder, workload):
         h.fail("the maps were not looked at in both runs")
 
 
+def test_attach_cookie(smolder, glibc_workload, jemalloc_workload):
+    test_memory.test(smolder, glibc_workload, jemalloc_workload,
+                     agent_args=pretend("attach_cookie"),
+                     programs="smolder_mi_malloc, smolder_mi_calloc, smolder_mi_realloc, "
+                              "smolder_mi_memalign, smolder_mi_posix_ma, smolder_mi_free, "
+                              "smolder_mem_ret")
+
+
 def refused(smolder, features, status, needle):
     p = subprocess.run([smolder, "--http-listen", "off", "--duration", "2s"] + pretend(features),
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -301,6 +314,7 @@ MODES = {
     "mmap2_build_id": test_mmap2_build_id,
     "ksym_bpf": test_ksym_bpf,
     "hash_no_prealloc": test_hash_no_prealloc,
+    "attach_cookie": test_attach_cookie,
     "refusals": test_refusals,
 }
 
