@@ -203,16 +203,20 @@ static __always_inline enum smolder_stat mem_record(struct pt_regs *ctx, __u32 g
 		.kind = SMOLDER_KIND_MEMORY_ALLOC,
 	};
 	struct smolder_mem_live_key lk = { .tgid = tgid, .addr = addr };
+	__u32 zero = 0, *held = bpf_map_lookup_elem(&walk_held, &zero);
 	struct walk_state *st = walk_scratch_get();
 	struct smolder_mem_live live;
 	enum smolder_stat fate;
 
-	if (!st)
+	/* Held: this walk stopped another one midway (a preemption). */
+	if (!st || !held || *held)
 		return SMOLDER_STAT_MEMORY_LOST_STACK_READ;
+	*held = 1;
 	if (walk == WALK_CFI)
 		regs_from_uprobe(st, ctx);
 	fate = store_user_walk(st, gen, &key, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx),
 			       walk, WALK_FROM_RETURN);
+	*held = 0;
 	if (fate == SMOLDER_STAT_LOST_STACK_COLLISION)
 		return SMOLDER_STAT_MEMORY_LOST_STACK_COLLISION;
 	if (fate != SMOLDER_STAT_COUNTED)

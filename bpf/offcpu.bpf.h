@@ -211,7 +211,7 @@ static __always_inline enum smolder_stat read_wait_stacks(void *ctx, __u32 gen,
 							  struct smolder_count_key *key,
 							  enum sample_walk walk)
 {
-	struct walk_state *st = walk_scratch_get();
+	struct walk_state *st = walk_scratch_unheld();
 	enum smolder_stat fate;
 
 	if (!kthread && st &&

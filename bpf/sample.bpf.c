@@ -176,13 +176,35 @@ struct {
 	.values = { &barrier_inner },
 };
 
+/* Set while a memory walk holds this CPU's walk scratch. A uprobe program
+ * runs with only migration disabled: a CPU-clock sample's program can
+ * interrupt it, and on a preemptible kernel another task's can run in
+ * between; either would overwrite the walk under way. They find the
+ * scratch held and take no user stack (counted as unreadable) instead. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} walk_held SEC(".maps");
+
+/* This CPU's walk scratch, unless a memory walk holds it. */
+static __always_inline struct walk_state *walk_scratch_unheld(void)
+{
+	__u32 zero = 0, *held = bpf_map_lookup_elem(&walk_held, &zero);
+
+	return held && !*held ? walk_scratch_get() : NULL;
+}
+
 static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
 {
 	__u32 idx = gen * SMOLDER_STAT_COUNT + stat;
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1; /* per CPU, and perf_event programs do not nest */
+		/* Per CPU, but a uprobe program (memory) can be interrupted
+		 * by a CPU sample's between its load and its store. */
+		*v += 1;
 }
 
 /* The kernel stack of a sample taken in the kernel, stored under its hash
@@ -359,7 +381,7 @@ static __always_inline enum smolder_stat read_user_stack(struct bpf_perf_event_d
 							 enum sample_regs saved)
 {
 	__u64 ip = ctx->regs.ip, sp = ctx->regs.sp, bp = ctx->regs.bp;
-	struct walk_state *st = walk_scratch_get();
+	struct walk_state *st = walk_scratch_unheld();
 
 	if (!st)
 		return SMOLDER_STAT_LOST_STACK_READ;
