@@ -411,10 +411,26 @@ static void put_on_again(struct memory_targets *mt, struct target *t, int64_t no
 		put_on(mt, t, p, now);
 }
 
+/* The children targets forked since the last tick, known now: the scan
+ * of /proc that would find them comes every 10 s. */
+static void learn_forks(struct memory_targets *mt)
+{
+	int children[64];
+	uint64_t starts[64];
+	size_t n;
+
+	do {
+		n = sampler_memory_forks(mt->o.sampler, children, starts, 64);
+		for (size_t i = 0; i < n; i++)
+			disc_table_get(mt->o.disc, children[i], starts[i]);
+	} while (n == 64);
+}
+
 void memory_targets_tick(struct memory_targets *mt, int64_t now)
 {
 	struct visit vi = { mt, now };
 
+	learn_forks(mt);
 	for (size_t i = 0; i < mt->n; i++)
 		mt->v[i].seen = false;
 	for (size_t i = 0; i < mt->n_passed; i++)

@@ -304,8 +304,15 @@ int sampler_start(struct sampler *s, const char **what)
 {
 	int err = s->no_cpu_clock ? 0 : attach_all_cpus(s, s->sample_rate, what);
 
-	if (err || !s->offcpu_prog)
+	if (err)
 		return err;
+	err = sampler_memory_start(s);
+	if (err) {
+		*what = "attaching the fork program (memory profiles)";
+		return err;
+	}
+	if (!s->offcpu_prog)
+		return 0;
 	s->offcpu_link = bpf_program__attach(s->offcpu_prog);
 	if (!s->offcpu_link) {
 		*what = "attaching the sched_switch program (offcpu, mutex profiles)";
@@ -329,6 +336,7 @@ void sampler_free(struct sampler *s)
 	if (!s)
 		return;
 	bpf_link__destroy(s->offcpu_link);
+	bpf_link__destroy(s->memory_fork_link);
 	for (size_t i = 0; i < s->n_cpus; i++) {
 		bpf_link__destroy(s->links[i]);
 		close(s->perf_fds[i]);

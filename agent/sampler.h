@@ -125,6 +125,10 @@ int sampler_memory_attach(struct sampler *s, int pid, const char *path, uint64_t
 			  uint32_t call, bool ret, struct bpf_link **entry, struct bpf_link **exit);
 /* The memory programs loaded, comma-separated ("": none). */
 void sampler_memory_program_names(const struct sampler *s, char *buf, size_t len);
+/* Takes up to max forks of memory targets the kernel has seen since the
+ * last call (their children, by tgid, into children[] with their start
+ * times); returns how many. */
+size_t sampler_memory_forks(struct sampler *s, int *children, uint64_t *start_ticks, size_t max);
 /* Starts counting probe hits of tgid (0 so far), or stops. */
 int sampler_memory_watch(struct sampler *s, int tgid, bool on);
 /* Probe hits of tgid since it was watched. */

@@ -31,6 +31,7 @@ struct sampler {
 	/* The entry program of each kind of call (enum smolder_mem_call):
 	 * all the one told by its cookie, or each its own. */
 	struct bpf_program *memory_in[SMOLDER_MEM_CALL_COUNT];
+	struct bpf_link *memory_fork_link;
 };
 
 int sampler_user_stacks_fd(const struct sampler *s, unsigned int gen);
@@ -47,6 +48,8 @@ void sampler_copy_stack(int from, int to, uint64_t key, void *buf);
 void sampler_memory_choose(struct sampler *s, const struct sampler_opts *o);
 /* After load: the exponential draws of --memory-sample-bytes. */
 int sampler_memory_fill_draws(struct sampler *s, uint64_t mean_bytes);
+/* Attaches the fork program (none without memory profiles). */
+int sampler_memory_start(struct sampler *s);
 /* At a drain: what the sampled allocations hold, as INUSE entries of d. */
 int sampler_memory_read_live(struct sampler *s, struct sampler_drain *d, size_t *cap);
 

@@ -37,6 +37,7 @@ void sampler_memory_choose(struct sampler *s, const struct sampler_opts *o)
 		bpf_program__set_autoload(each[c], o->memory && o->memory_no_cookie);
 	}
 	bpf_program__set_autoload(skel->progs.smolder_mem_in, o->memory && !o->memory_no_cookie);
+	bpf_program__set_autoload(skel->progs.smolder_mem_fork, o->memory);
 	/* Without memory profiles the maps are there but never used: the
 	 * least the kernel takes (an LRU map is allocated whole). */
 	if (!o->memory) {
@@ -44,6 +45,7 @@ void sampler_memory_choose(struct sampler *s, const struct sampler_opts *o)
 		bpf_map__set_max_entries(skel->maps.mem_live, 1);
 		bpf_map__set_max_entries(skel->maps.mem_hits, 1);
 		bpf_map__set_max_entries(skel->maps.mem_draws, 1);
+		bpf_map__set_max_entries(skel->maps.mem_forks, 1);
 	}
 	bpf_program__set_autoload(skel->progs.smolder_mem_ret,
 				  s->memory_ret == skel->progs.smolder_mem_ret);
@@ -270,4 +272,36 @@ void sampler_memory_program_names(const struct sampler *s, char *buf, size_t len
 	if (s->memory_ret)
 		snprintf(buf + (used < len ? used : len - 1), used < len ? len - used : 1, "%s",
 			 bpf_program__name(s->memory_ret));
+}
+
+int sampler_memory_start(struct sampler *s)
+{
+	if (!s->memory_ret)
+		return 0;
+	s->memory_fork_link = bpf_program__attach(s->skel->progs.smolder_mem_fork);
+	return s->memory_fork_link ? 0 : -errno;
+}
+
+size_t sampler_memory_forks(struct sampler *s, int *children, uint64_t *start_ticks, size_t max)
+{
+	int fd = bpf_map__fd(s->skel->maps.mem_forks);
+	struct smolder_mem_fork f;
+	__u32 key, next;
+	void *prev = NULL;
+	size_t n = 0;
+
+	if (!s->memory_ret)
+		return 0;
+	while (n < max && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_and_delete_elem(fd, &next, &f) == 0 ||
+		    (bpf_map_lookup_elem(fd, &next, &f) == 0 && bpf_map_delete_elem(fd, &next) == 0)) {
+			children[n] = (int)next;
+			start_ticks[n++] = f.start_ticks;
+			prev = NULL; /* deleted: start over */
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
+	return n;
 }

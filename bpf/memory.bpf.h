@@ -47,6 +47,13 @@ struct {
 	__type(value, __u64);
 } mem_hits SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SMOLDER_MEM_FORK_ENTRIES);
+	__type(key, __u32); /* the child's tgid */
+	__type(value, struct smolder_mem_fork);
+} mem_forks SEC(".maps");
+
 /* Bytes until the next sample: a fresh exponential draw. */
 static __always_inline __s64 mem_draw(void)
 {
@@ -269,6 +276,25 @@ SEC("uretprobe")
 int smolder_mem_rfp(struct pt_regs *ctx)
 {
 	return mem_return(ctx, WALK_FP);
+}
+
+/* A fork of a memory target (not a thread's): its child is a target too
+ * until it execs, and calls the allocator at once (a prefork server's
+ * worker), before the agent's scan of /proc would find it. A raw
+ * tracepoint, as old kernels have it. */
+SEC("raw_tp/sched_process_fork")
+int smolder_mem_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	struct smolder_mem_fork f = { .parent = ptgid };
+
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&mem_hits, &ptgid))
+		return 0;
+	f.start_ticks = task_start_ticks(child);
+	bpf_map_update_elem(&mem_forks, &ctgid, &f, BPF_ANY);
+	return 0;
 }
 
 #endif

@@ -33,6 +33,7 @@
 #define SMOLDER_MEM_THREAD_ENTRIES 16384
 #define SMOLDER_MEM_LIVE_ENTRIES 65536
 #define SMOLDER_MEM_TARGET_ENTRIES 1024
+#define SMOLDER_MEM_FORK_ENTRIES 1024
 /* Draws of -ln(u) * rate, u uniform in (0, 1), that the agent fills. */
 #define SMOLDER_MEM_DRAWS 1024
 
@@ -72,6 +73,14 @@ struct smolder_mem_live_key {
 struct smolder_mem_live {
 	struct smolder_count_key key; /* kind SMOLDER_KIND_MEMORY_ALLOC */
 	__u64 size;
+};
+
+/* A process a memory target forked (mem_forks, keyed by its tgid): the
+ * agent learns of it at once, and makes it a target of its own. */
+struct smolder_mem_fork {
+	__u32 parent; /* tgid */
+	__u32 pad;
+	__u64 start_ticks;
 };
 
 #endif
