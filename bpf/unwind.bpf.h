@@ -12,11 +12,23 @@
  * rbp sits just below the return address (a frame-pointer frame, or CFI's
  * "rbp at CFA-16"), the two read together, as a read is most of a frame's
  * cost.
+ *
+ * A function with a uretprobe pending (bpftrace's, a memory profile's on
+ * malloc) returns to the uprobes trampoline, not to its caller: the kernel
+ * put the trampoline's address (the start of the [uprobes] vma) in the
+ * return address's slot at its entry, and keeps the real one in the task's
+ * list of return instances, newest first. The walk puts each back as the
+ * kernel's own fixup_uretprobe_trampoline_entries() (6.11) does for
+ * bpf_get_stack, and goes on from there.
  */
 #ifndef SMOLDER_UNWIND_BPF_H
 #define SMOLDER_UNWIND_BPF_H
 
 #include "unwind.h"
+
+/* Return instances a walk reads at most: a stack rarely has more than one
+ * or two functions under a uretprobe at once. */
+#define SMOLDER_URETPROBE_READS 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -48,6 +60,13 @@ struct walk_state {
 	 * (SMOLDER_UNWIND_PENDING). The stack is copied for the agent. */
 	__u32 no_tables;
 	__u32 opaque; /* see opaque_u32 */
+	/* Where st->ip was read from: the stack slot of a return address. */
+	__u64 slot;
+	/* The uprobes trampoline's address and the next return instance
+	 * (struct return_instance *) a return to it is taken from; ri 0: no
+	 * uretprobe pending, or none left. */
+	__u64 tramp, ri;
+	__u32 ri_reads; /* of SMOLDER_URETPROBE_READS, left */
 	__u64 regs[SMOLDER_DWARF_GPRS];          /* by DWARF number, if interrupted */
 	struct pt_regs saved;                    /* the sampled registers, as read */
 	__u64 sig[SMOLDER_SIGFRAME_NREGS];       /* a signal frame's, as read */
@@ -60,6 +79,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct walk_state);
 } walk_scratch SEC(".maps");
+
+/* The per-CPU scratch state; NULL only if it is missing. */
+static __always_inline struct walk_state *walk_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&walk_scratch, &zero);
+}
 
 #define FNV_PRIME 0x100000001b3ULL
 #define FNV_OFFSET 0xcbf29ce484222325ULL
@@ -183,6 +210,7 @@ static __always_inline int step_frame_pointer(struct walk_state *st)
 		return SMOLDER_UNWIND_END_BAD_FRAME;
 	if (read_user_pair(st->bp, &bp, &ra))
 		return SMOLDER_UNWIND_END_READ;
+	st->slot = st->bp + 8;
 	st->sp = st->bp + 16;
 	st->bp = bp;
 	st->ip = ra;
@@ -228,6 +256,9 @@ static __always_inline int step_signal(struct walk_state *st)
 	st->bp = g[10];
 	st->sp = g[15];
 	st->ip = g[16];
+	/* Interrupted just as it returned to the trampoline, the frame had
+	 * popped the return address from here. */
+	st->slot = st->sp - 8;
 	st->interrupted = 1;
 	return -1;
 }
@@ -295,6 +326,7 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 	if (r->rbp_rule == SMOLDER_RBP_AT_CFA && r->rbp_offset == -16 && cfa - 16 >= st->sp) {
 		if (read_user_pair(cfa - 16, &bp, &ra))
 			return SMOLDER_UNWIND_END_READ;
+		st->slot = cfa - 8;
 		st->ip = ra;
 		st->sp = cfa;
 		st->bp = bp;
@@ -311,6 +343,7 @@ static __always_inline int step_row(struct walk_state *st, const struct smolder_
 			return SMOLDER_UNWIND_END_READ;
 		bp = v;
 	}
+	st->slot = cfa - 8;
 	st->ip = ra;
 	st->sp = cfa;
 	st->bp = bp;
@@ -336,6 +369,7 @@ static __always_inline int step_py_trampoline(struct walk_state *st,
 	if (read_user_u64(cfa - 8, &ra))
 		return SMOLDER_UNWIND_END_READ;
 	st->interrupted = 0;
+	st->slot = cfa - 8;
 	st->ip = ra;
 	st->sp = cfa;
 	return -1;
@@ -363,10 +397,121 @@ static __always_inline bool push_frame(struct walk_state *st)
 	return true;
 }
 
+/* What the walk reads of the kernel's uprobes state: CO-RE, by name (the
+ * same on 6.1 and 6.18, at other offsets), so that a vmlinux.h without
+ * them (CONFIG_UPROBES off) builds too. struct xol_area is private to
+ * kernel/events/uprobes.c, but in the kernel's BTF. */
+struct return_instance___smolder {
+	unsigned long stack;          /* sp at the function's entry: the slot */
+	unsigned long orig_ret_vaddr; /* the return address the slot held */
+	struct return_instance___smolder *next; /* the one pending before */
+} __attribute__((preserve_access_index));
+
+struct uprobe_task___smolder {
+	struct return_instance___smolder *return_instances; /* newest first */
+} __attribute__((preserve_access_index));
+
+struct xol_area___smolder {
+	unsigned long vaddr; /* the trampoline: slot 0 of the [uprobes] vma */
+} __attribute__((preserve_access_index));
+
+struct uprobes_state___smolder {
+	struct xol_area___smolder *xol_area;
+} __attribute__((preserve_access_index));
+
+struct mm_struct___smolder {
+	struct uprobes_state___smolder uprobes_state;
+} __attribute__((preserve_access_index));
+
+struct task_struct___smolder {
+	struct uprobe_task___smolder *utask; /* NULL until its first uprobe */
+	struct mm_struct___smolder *mm;
+} __attribute__((preserve_access_index));
+
+/* The walk's st->ip, read from st->slot, is the trampoline's address: puts
+ * back the return address it stands for, that of the newest pending
+ * instance whose slot is not below this one. One below was left by frames
+ * a longjmp went past (the kernel drops it at the next return), or shares
+ * its slot with the one just used (a probed function's tail call into
+ * another: the "chained" instance, holding the same address). With no
+ * instance left, ip stays the trampoline's, and the walk goes on as from
+ * unknown code.
+ *
+ * leaf: st is the sampled frame, which has just returned to the trampoline
+ * from the slot st->slot, and is at its first byte, or trapped on it (6.1's
+ * trampoline is an int3, which leaves ip one past it): only an instance of
+ * exactly that slot stands for it.
+ *
+ * A global function, verified once on its own, not again for each state
+ * its callers are verified in (inlined into the frame-pointer walk's loop,
+ * its own loop made smolder_fp 270,000 instructions). Its one argument is
+ * a number, as Linux 5.11 takes pointers to a global function from no
+ * caller (5.12): it finds the state where every walk keeps it, the per-CPU
+ * scratch. */
+__noinline int smolder_uretprobe_return(__u32 leaf)
+{
+	struct walk_state *st = walk_scratch_get();
+
+	if (!st || st->ip - st->tramp > (leaf ? 1 : 0))
+		return 0;
+	for (int i = 0; i < SMOLDER_URETPROBE_READS; i++) {
+		struct return_instance___smolder *ri = (void *)st->ri;
+		__u64 stack;
+
+		if (!ri || st->ri_reads == 0)
+			break;
+		st->ri_reads--;
+		stack = BPF_CORE_READ(ri, stack);
+		if (stack < st->slot) {
+			st->ri = (__u64)BPF_CORE_READ(ri, next);
+			continue;
+		}
+		if (leaf && stack != st->slot)
+			break;
+		st->ri = (__u64)BPF_CORE_READ(ri, next);
+		st->ip = BPF_CORE_READ(ri, orig_ret_vaddr);
+		break;
+	}
+	return 0;
+}
+
+/* The uretprobes pending on the current task, the one walked (the sampled
+ * task, the one switched out, or the one in an allocator probe): st->tramp
+ * and the newest return instance, or st->ri 0. A task that never hit a
+ * uprobe has no utask: one load. A task sampled at the trampoline has just
+ * returned to it from the slot below sp: its ip is put back too. */
+static __always_inline void walk_start_uretprobes(struct walk_state *st)
+{
+	struct task_struct___smolder *task = (void *)bpf_get_current_task_btf();
+	struct uprobe_task___smolder *utask;
+
+	st->slot = 0;
+	st->ri = 0;
+	st->tramp = 0;
+	st->ri_reads = SMOLDER_URETPROBE_READS;
+	if (!bpf_core_field_exists(task->utask))
+		return; /* a kernel without CONFIG_UPROBES */
+	utask = task->utask;
+	if (!utask)
+		return;
+	st->ri = (__u64)BPF_CORE_READ(utask, return_instances);
+	if (st->ri)
+		st->tramp = BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+	if (!st->tramp)
+		st->ri = 0;
+	if (st->ri && st->ip - st->tramp <= 1) {
+		st->slot = st->sp - 8;
+		smolder_uretprobe_return(1); /* on st, the scratch */
+	}
+}
+
 /* How a step that went on (-1) may still end the walk: a return address
- * of 0, or one in the kernel. True when the walk ends here. */
+ * of 0, or one in the kernel. True when the walk ends here. A return to
+ * the uprobes trampoline is first put back (smolder_uretprobe_return). */
 static __always_inline bool step_ends(struct walk_state *st, int end)
 {
+	if (end < 0 && st->ri && st->ip == st->tramp)
+		smolder_uretprobe_return(0); /* on st, the scratch */
 	if (end < 0 && st->ip == 0)
 		end = SMOLDER_UNWIND_END_FP_ZERO;
 	if (end < 0 && st->ip >= SMOLDER_KERNEL_START)
@@ -388,6 +533,7 @@ __noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_un
 	const struct smolder_unwind_mapping *m = NULL;
 	const struct smolder_unwind_rule *r = NULL;
 	__u64 pc;
+	int end;
 
 	if (!st || !push_frame(st))
 		return 1;
@@ -395,16 +541,22 @@ __noinline int smolder_walk_frame(struct walk_state *st, const struct smolder_un
 	pc = st->interrupted ? st->ip : st->ip - 1;
 	if (proc)
 		m = find_mapping(st, proc, st->ip);
-	if (m && m->first_row == SMOLDER_UNWIND_PY_TRAMPOLINE)
-		return step_ends(st, step_py_trampoline(st, m, pc));
-	if (m && m->n_rows)
-		r = find_row(m->first_row, m->n_rows, pc - m->bias);
-	else if (m && m->first_row == SMOLDER_UNWIND_PENDING)
-		st->no_tables = 1;
-	if (r)
-		return step_ends(st, step_row(st, r));
-	st->interrupted = 0;
-	return step_ends(st, step_frame_pointer(st));
+	if (m && m->first_row == SMOLDER_UNWIND_PY_TRAMPOLINE) {
+		end = step_py_trampoline(st, m, pc);
+	} else {
+		if (m && m->n_rows)
+			r = find_row(m->first_row, m->n_rows, pc - m->bias);
+		else if (m && m->first_row == SMOLDER_UNWIND_PENDING)
+			st->no_tables = 1;
+		if (r) {
+			end = step_row(st, r);
+		} else {
+			st->interrupted = 0;
+			end = step_frame_pointer(st);
+		}
+	}
+	/* One step_ends for the three kinds of step: one copy of its call. */
+	return step_ends(st, end);
 }
 
 static long walk_one(__u64 index, void *ctx)
@@ -412,14 +564,6 @@ static long walk_one(__u64 index, void *ctx)
 	struct walk_ctx *wc = ctx;
 
 	return smolder_walk_frame(wc->st, wc->proc) ? 1 : 0;
-}
-
-/* The per-CPU scratch state; NULL only if it is missing. */
-static __always_inline struct walk_state *walk_scratch_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&walk_scratch, &zero);
 }
 
 /* Sets st to start a walk at (ip, sp, bp), those registers alone known. */
@@ -436,6 +580,7 @@ static __always_inline void walk_start(struct walk_state *st, __u32 tgid, __u64 
 	st->hash = FNV_OFFSET;
 	st->stack.len = 0;
 	st->stack.end = SMOLDER_UNWIND_END_TRUNCATED;
+	walk_start_uretprobes(st);
 }
 
 /* The general registers of r by DWARF number, into regs. */
@@ -495,13 +640,31 @@ static __always_inline struct walk_state *walk_user_stack(struct walk_state *st)
 	return walk_finish(st);
 }
 
+/* One frame of the frame-pointer walk, on the walk's state in the per-CPU
+ * scratch: records st->ip and steps to its caller; nonzero when the walk
+ * ends. A global function, verified once on its own rather than in each
+ * of the loop's 128 iterations, where any branch that goes on (a return to
+ * the uprobes trampoline) doubles what the verifier walks: smolder_fp
+ * takes 10,400 instructions so, 50,000 inlined (19,100 inlined without the
+ * uretprobes). No argument: no pointer before Linux 5.12 (see
+ * smolder_uretprobe_return). */
+__noinline int smolder_fp_frame(void)
+{
+	struct walk_state *st = walk_scratch_get();
+
+	if (!st || !push_frame(st))
+		return 1;
+	return step_ends(st, step_frame_pointer(st)) ? 1 : 0;
+}
+
 /* The fallback for kernels without bpf_loop: frame pointers only, in a
- * bounded loop the verifier walks through (Linux 5.3). Code built without
- * frame pointers ends the stack there, with how it ended. */
+ * bounded loop the verifier walks through (Linux 5.3), on st, the per-CPU
+ * scratch. Code built without frame pointers ends the stack there, with
+ * how it ended. */
 static __always_inline struct walk_state *walk_user_stack_fp(struct walk_state *st)
 {
 	for (int i = 0; i <= SMOLDER_MAX_STACK_DEPTH; i++) {
-		if (!push_frame(st) || step_ends(st, step_frame_pointer(st)))
+		if (smolder_fp_frame())
 			break;
 	}
 	return walk_finish(st);
