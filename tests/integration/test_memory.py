@@ -595,6 +595,21 @@ def wait_interval_after(r, agent, t, timeout):
     h.fail("no interval ended after %.1f within %d s" % (t, timeout))
 
 
+def start_agent(r):
+    """Starts r.agent_cmd, its log into r.agent_log, and waits for it to
+    sample. Returns (the agent, its log pump)."""
+    h.log("agent: " + " ".join(r.agent_cmd))
+    agent = subprocess.Popen(r.agent_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    started = threading.Event()
+    pump = threading.Thread(target=h._pump, args=(agent.stdout, r.agent_log, "[smolder] ",
+                                                  lambda l: "sampling started" in l and
+                                                  started.set()), daemon=True)
+    pump.start()
+    h.wait_sampling_started(agent, started, pump, lambda: "\n".join(r.agent_log))
+    return agent, pump
+
+
 def wait_probed(entries, agent, r):
     """Waits until every entry of each Entries shows 0xcc."""
     deadline = time.monotonic() + PROBE_WAIT_S
@@ -668,14 +683,7 @@ def test(smolder, glibc_workload, jemalloc_workload, agent_args=(),
         r.agent_cmd = h.agent_command(smolder, r.outdir, INTERVAL, RATE) + [
             "--pid", str(g.pid), "--pid", str(j.pid), "--profile-types", "cpu,memory",
             "--memory-sample-bytes", str(SAMPLE_BYTES)] + list(agent_args)
-        h.log("agent: " + " ".join(r.agent_cmd))
-        agent = subprocess.Popen(r.agent_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
-        started = threading.Event()
-        pump = threading.Thread(target=h._pump, args=(agent.stdout, r.agent_log, "[smolder] ",
-                                                      lambda l: "sampling started" in l and
-                                                      started.set()), daemon=True)
-        pump.start()
+        agent, pump = start_agent(r)
 
         def agent_log():
             return "\n".join(r.agent_log)
@@ -686,8 +694,6 @@ def test(smolder, glibc_workload, jemalloc_workload, agent_args=(),
                        % (agent.returncode, agent_log()))
 
         t_agent = time.time()
-        mark("agent started")
-        h.wait_sampling_started(agent, started, pump, agent_log)
         mark("agent sampling")
         loaded = [l.split("memory programs: ", 1)[1].strip() for l in r.agent_log
                   if "memory programs: " in l]

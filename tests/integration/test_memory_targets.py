@@ -23,10 +23,8 @@ entries show 0xcc in /proc/PID/mem:
 
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import smolder_harness as h
@@ -85,15 +83,7 @@ def test(smolder, family_exe):
         parent = tm.Entries(pid, "libc.so", "parent")
         r.agent_cmd = h.agent_command(smolder, r.outdir, INTERVAL, RATE) + [
             "--pid", str(pid), "--profile-types", "cpu,memory", "--http-listen", "off"]
-        h.log("agent: " + " ".join(r.agent_cmd))
-        agent = subprocess.Popen(r.agent_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True)
-        started = threading.Event()
-        pump = threading.Thread(target=h._pump, args=(agent.stdout, r.agent_log, "[smolder] ",
-                                                      lambda l: "sampling started" in l and
-                                                      started.set()), daemon=True)
-        pump.start()
-        h.wait_sampling_started(agent, started, pump, lambda: "\n".join(r.agent_log))
+        agent, pump = tm.start_agent(r)
         tm.wait_probed([parent], agent, r)
 
         # Its family.
