@@ -205,7 +205,7 @@ static int put_on(struct memory_targets *mt, struct target *t, const struct disc
 	err = memory_probes_find(mt->o.sym, p, &set);
 	for (size_t i = 0; i < set.n && !err; i++) {
 		const struct memory_probe *pr = &set.v[i];
-		struct bpf_link *in, *out;
+		struct bpf_link *in, *out, **links;
 
 		log_debug("memory target %d: %s at %s+0x%llx%s", t->pid, pr->name, pr->path,
 			  (unsigned long long)pr->offset, pr->ret ? " and its return" : "");
@@ -217,12 +217,15 @@ static int put_on(struct memory_targets *mt, struct target *t, const struct disc
 				 strerror(-err));
 			break;
 		}
-		if (!(t->links = realloc(t->links, (t->n_links + 2) * sizeof(*t->links)))) {
+		links = realloc(t->links, (t->n_links + 2) * sizeof(*t->links));
+		if (!links) {
+			/* Those attached so far stay in t->links, taken off below. */
 			bpf_link__destroy(in);
 			bpf_link__destroy(out);
 			err = -ENOMEM;
 			break;
 		}
+		t->links = links;
 		t->links[t->n_links++] = in;
 		if (out)
 			t->links[t->n_links++] = out;

@@ -202,8 +202,9 @@ static __always_inline void stat_add(__u32 gen, enum smolder_stat stat)
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		/* Per CPU, but a uprobe program (memory) can be interrupted
-		 * by a CPU sample's between its load and its store. */
+		/* Per CPU. A uprobe program (memory) interrupted by a CPU
+		 * sample's between its load and its store loses that one
+		 * count: rare enough not to pay an atomic on every sample. */
 		*v += 1;
 }
 
